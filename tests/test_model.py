@@ -1,0 +1,81 @@
+"""Model round trip, routing policy, fast path and registry verification."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from triage.model import Policy, choose_policy
+from triage.registry import Registry, RegistryError, check_version_name
+
+
+def test_round_trip_saves_verifies_loads_and_predicts(models_dir: Path, tiny_rows: list[dict[str, str]]) -> None:
+    registry = Registry(models_dir)
+    version = registry.active()
+    assert version is not None
+    meta = registry.metadata(version)
+    for key in ("version", "created", "model_sha256", "training_files", "rows_per_label", "metrics", "thresholds"):
+        assert key in meta
+    assert set(meta["versions"]) == {"python", "scikit-learn", "fugashi", "dictionary", "tokenizer"}
+    assert meta["training_files"][0]["sha256"] and meta["rows_per_label"] == {
+        "faq": 40, "compensation": 40, "escalation": 40}
+    loaded = registry.load(version)
+    prediction = loaded.router.predict("パスワードを変更する方法を教えてください")
+    assert prediction.label in ("faq", "compensation", "escalation")
+    assert abs(sum(prediction.probabilities.values()) - 1) < 1e-9
+    assert (models_dir / version / "misclassified.csv").read_text(encoding="utf-8").startswith("text,label,predicted")
+
+
+def test_fast_path_matches_scikit_learn(models_dir: Path, tiny_rows: list[dict[str, str]]) -> None:
+    loaded = Registry(models_dir).load(Registry(models_dir).active() or "")
+    texts = [r["text"] for r in tiny_rows[::7]] + ["", "😀", "ｱｲｳ 090-0000-0000"]
+    expected = loaded.router.pipeline.predict_proba(texts)
+    cols = [loaded.router.classes.index(label) for label in ("faq", "compensation", "escalation")]
+    fast = np.array([list(loaded.router.probabilities(t).values()) for t in texts])
+    np.testing.assert_allclose(fast, expected[:, cols], atol=1e-9)
+    batch = loaded.router.predict_many(texts)
+    assert [b.label for b in batch] == [loaded.router.predict(t).label for t in texts]
+
+
+def test_a_tampered_model_file_is_refused(models_dir: Path) -> None:
+    registry = Registry(models_dir)
+    version = registry.active() or ""
+    path = models_dir / version / "model.joblib"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(RegistryError, match="SHA-256 mismatch"):
+        registry.load(version)
+
+
+@pytest.mark.parametrize("name", ["../x", "a/b", "..", ".hidden", "", "x" * 65, "a..b"])
+def test_unsafe_version_names_are_refused(name: str) -> None:
+    with pytest.raises(RegistryError, match="invalid version name"):
+        check_version_name(name)
+
+
+def test_policy_lowers_the_bar_for_escalation_only() -> None:
+    policy = Policy(escalation_threshold=0.3, review_threshold=0.6)
+    assert policy.route({"faq": 0.6, "compensation": 0.05, "escalation": 0.35}) == ("escalation", 0.35, True)
+    assert policy.route({"faq": 0.75, "compensation": 0.05, "escalation": 0.2}) == ("faq", 0.75, False)
+
+
+def test_choose_policy_reaches_the_escalation_recall_target() -> None:
+    rng = np.random.default_rng(0)
+    labels = ["escalation"] * 100 + ["faq"] * 100 + ["compensation"] * 100
+    p_esc = np.concatenate([rng.uniform(0.1, 0.9, 100), rng.uniform(0.0, 0.4, 200)])
+    rest = (1 - p_esc) / 2
+    proba = np.column_stack([rest, rest, p_esc])
+    policy = choose_policy(labels, proba, ["faq", "compensation", "escalation"])
+    routed = [policy.route(dict(zip(["faq", "compensation", "escalation"], row, strict=True)))[0] for row in proba]
+    recall = sum(r == "escalation" for r in routed[:100]) / 100
+    assert recall >= 0.95
+    assert policy.escalation_threshold < 0.5
+
+
+def test_metadata_json_is_plain_json(models_dir: Path) -> None:
+    version = Registry(models_dir).active() or ""
+    json.loads((models_dir / version / "metadata.json").read_text(encoding="utf-8"))

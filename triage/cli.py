@@ -1,0 +1,302 @@
+"""The `triage` command: a thin click edge over the modules of the package."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import config, dataset
+from .dataset import LABELS_JA, DatasetError
+from .registry import Registry, RegistryError
+
+
+def _settings() -> dict[str, Any]:
+    try:
+        return config.from_env()
+    except config.ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _registry(settings: dict[str, Any]) -> Registry:
+    return Registry(settings["MODELS_DIR"])
+
+
+class _Progress:
+    """Print steps to stderr with the time they took (training takes minutes)."""
+
+    def __init__(self) -> None:
+        self.start = time.monotonic()
+
+    def __call__(self, message: str) -> None:
+        click.echo(f"[{time.monotonic() - self.start:6.1f}s] {message}", err=True)
+
+
+def _gate_csv(settings: dict[str, Any]) -> str | None:
+    return settings["GATE_CSV"] or None
+
+
+def load_active(settings: dict[str, Any]):  # noqa: ANN201 - LoadedModel, imported lazily
+    """Load the active model, training the bundled default on first run."""
+    from .lifecycle import ensure_model
+
+    registry = _registry(settings)
+    try:
+        version, trained = ensure_model(
+            registry, Path(settings["DATA_DIR"]), _gate_csv(settings), progress=_Progress()
+        )
+        if trained:
+            click.echo(f"No model was in {registry.root}/: trained and activated the default {version}.", err=True)
+        return registry.load(version)
+    except (RegistryError, DatasetError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.group()
+@click.version_option(package_name="triage")
+def cli() -> None:
+    """Route inquiries after a security incident to faq, compensation or escalation."""
+
+
+@cli.command("train")
+@click.argument("csv_files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--force", "force_reason", metavar="REASON", default=None,
+              help="Activate even if the quality gate refuses; the reason is recorded in the audit log.")
+@click.option("--no-activate", is_flag=True, help="Train and save only; keep the active model.")
+def train_cmd(csv_files: tuple[str, ...], force_reason: str | None, no_activate: bool) -> None:
+    """Train on CSV_FILES, report cross-validation, save a version and activate it if it passes the gate."""
+    from .lifecycle import format_report, train_version, training_lock
+
+    settings = _settings()
+    registry = _registry(settings)
+    if force_reason is not None and no_activate:
+        raise click.UsageError("--force and --no-activate exclude each other.")
+    mode = "no" if no_activate else ("force" if force_reason is not None else "gate")
+    try:
+        with training_lock(registry.root):
+            outcome = train_version(
+                list(csv_files), registry, gate_csv=_gate_csv(settings), activate=mode,
+                reason=force_reason or "", progress=_Progress(),
+            )
+    except (DatasetError, RegistryError) as exc:
+        raise click.ClickException(str(exc)) from None
+    data = outcome.data
+    click.echo(f"Trained version {outcome.version} on {len(data.texts)} rows "
+               f"({', '.join(f'{k} {v}' for k, v in data.counts().items())}).")
+    if data.duplicates_dropped:
+        click.echo(f"Dropped {data.duplicates_dropped} exact duplicate row(s).")
+    if data.overridden:
+        click.echo(f"{data.overridden} row(s) relabelled by a later file (e.g. agent corrections).")
+    if outcome.held_out_dropped:
+        click.echo(f"Left out {outcome.held_out_dropped} row(s) that are in the held-out gate set.")
+    click.echo("\nStratified 5-fold cross-validation (with the routing policy):\n")
+    click.echo(format_report(outcome.report, registry.metadata(outcome.version)["thresholds"]))
+    click.echo(f"Misclassified rows written to {registry.path(outcome.version) / 'misclassified.csv'}")
+    _echo_gate(outcome.gate)
+    if outcome.activated:
+        click.echo(f"Activated {outcome.version}.")
+    else:
+        click.echo(f"Kept {registry.active()} active; {outcome.version} is saved but inactive "
+                   f"(`triage activate {outcome.version}` to use it anyway).")
+
+
+def _echo_gate(gate: Any) -> None:
+    click.echo(f"\nQuality gate: {'passed' if gate.passed else 'REFUSED'}")
+    for reason in gate.reasons:
+        click.echo(f"  - {reason}")
+    if gate.candidate and gate.active:
+        d = gate.to_dict()
+        click.echo(f"  on {d['gate_csv']} (n = {d['candidate']['n']}):")
+        for who in ("active", "candidate"):
+            f = d[who]
+            click.echo(f"    {who:<10} macro-F1 {f['macro_f1']:.3f}  escalation recall {f['escalation_recall']:.3f}"
+                       f"  compensation recall {f['compensation_recall']:.3f}")
+
+
+@cli.command("evaluate")
+@click.argument("csv_file", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the table.")
+@click.option("--by", "by_column", default=None, metavar="COLUMN",
+              help="Also report macro-F1 per value of this column (e.g. register).")
+def evaluate_cmd(csv_file: str, as_json: bool, by_column: str | None) -> None:
+    """Score the active model on a labelled CSV."""
+    from .lifecycle import format_report
+    from .model import metrics
+
+    settings = _settings()
+    try:
+        table = dataset.read(csv_file)
+    except DatasetError as exc:
+        raise click.ClickException(str(exc)) from None
+    loaded = load_active(settings)
+    texts = [r.text for r in table.rows]
+    labels = [r.label or "" for r in table.rows]
+    predictions = loaded.router.predict_many(texts)
+    predicted = [p.label for p in predictions]
+    report: dict[str, Any] = metrics(labels, predicted)
+    report["model_version"] = loaded.version
+    report["needs_review_rate"] = sum(p.needs_review for p in predictions) / len(predictions)
+    if by_column:
+        if by_column not in table.header:
+            raise click.ClickException(f"{csv_file}: no column {by_column!r} (found: {', '.join(table.header)}).")
+        groups: dict[str, list[int]] = {}
+        for i, row in enumerate(table.rows):
+            groups.setdefault(row.extra.get(by_column, ""), []).append(i)
+        report["by"] = {
+            by_column: {
+                key: {k: v for k, v in metrics([labels[i] for i in idx], [predicted[i] for i in idx]).items()
+                      if k in ("n", "accuracy", "macro_f1", "per_class")}
+                for key, idx in sorted(groups.items())
+            }
+        }
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"Model {loaded.version} on {csv_file}:\n")
+    click.echo(format_report(report))
+    if by_column:
+        click.echo(f"by {by_column}:")
+        for key, m in report["by"][by_column].items():
+            click.echo(f"  {key or '(empty)':<16} n={m['n']:<5} macro-F1 {m['macro_f1']:.3f}  "
+                       f"escalation recall {m['per_class']['escalation']['recall']:.3f}")
+
+
+def _echo_prediction(text: str, loaded: Any, settings: dict[str, Any], as_json: bool) -> None:
+    from .faq import get_kb
+
+    p = loaded.router.predict(text)
+    explanation = loaded.router.explain(text, p.label)
+    suggestions = get_kb(settings).suggest(text) if p.label == "faq" else []
+    if as_json:
+        click.echo(json.dumps({
+            "label": p.label, "label_ja": p.label_ja, "confidence": round(p.confidence, 4),
+            "probabilities": {k: round(v, 4) for k, v in p.probabilities.items()},
+            "needs_review": p.needs_review, "explanation": explanation,
+            "faq_suggestions": suggestions, "model_version": loaded.version,
+        }, ensure_ascii=False, indent=2))
+        return
+    review = "  要確認 (needs review)" if p.needs_review else ""
+    click.echo(f"{p.label} ({p.label_ja})  confidence {p.confidence:.2f}{review}")
+    click.echo("probabilities: " + ", ".join(f"{k} {v:.2f}" for k, v in p.probabilities.items()))
+    terms = ", ".join(t["term"] for t in explanation["terms"])
+    if terms:
+        click.echo(f"why: {terms}")
+    for s in suggestions:
+        click.echo(f"\nFAQ {s['id']} (score {s['score']:.2f}): {s['question']}\n{s['answer']}")
+    click.echo(f"model: {loaded.version}")
+
+
+@cli.command("classify")
+@click.argument("text", required=False)
+@click.option("--csv", "csv_in", type=click.Path(dir_okay=False), help="Route every row of this CSV (column 'text').")
+@click.option("--out", "csv_out", type=click.Path(dir_okay=False), help="Where to write the routed CSV (with --csv).")
+@click.option("--json", "as_json", is_flag=True, help="Print the full result as JSON.")
+def classify_cmd(text: str | None, csv_in: str | None, csv_out: str | None, as_json: bool) -> None:
+    """Print the route of TEXT ('-' reads standard input), or route a CSV backlog with --csv/--out."""
+    settings = _settings()
+    if csv_in:
+        if text is not None:
+            raise click.UsageError("give either TEXT or --csv, not both.")
+        if not csv_out:
+            raise click.UsageError("--csv needs --out OUT.csv.")
+        _classify_csv(csv_in, csv_out, settings)
+        return
+    if text is None:
+        raise click.UsageError("give the inquiry text, '-' for standard input, or --csv IN.csv --out OUT.csv.")
+    if text == "-":
+        text = sys.stdin.read()
+    if not text.strip():
+        raise click.ClickException("the inquiry text is empty.")
+    _echo_prediction(text, load_active(settings), settings, as_json)
+
+
+def _classify_csv(csv_in: str, csv_out: str, settings: dict[str, Any]) -> None:
+    try:
+        table = dataset.read(csv_in, require_label=False)
+    except DatasetError as exc:
+        raise click.ClickException(str(exc)) from None
+    loaded = load_active(settings)
+    progress = _Progress()
+    predictions = []
+    step = 500
+    for start in range(0, len(table.rows), step):
+        chunk = table.rows[start : start + step]
+        predictions.extend(loaded.router.predict_many([r.text for r in chunk]))
+        progress(f"routed {min(start + step, len(table.rows))}/{len(table.rows)}")
+    added = ["label", "label_ja", "confidence", "needs_review"]
+    if any(a in table.header for a in added):
+        added = [f"predicted_{a}" for a in added]
+    buf = io.StringIO(newline="")
+    w = csv.writer(buf)
+    w.writerow(table.header + added)
+    for row, p in zip(table.rows, predictions, strict=True):
+        cells = [row.text if h == "text" else (row.label or "") if h == "label" else row.extra.get(h, "")
+                 for h in table.header]
+        w.writerow(cells + [p.label, LABELS_JA[p.label], f"{p.confidence:.4f}", str(p.needs_review).lower()])
+    # Written to a temporary file first: a failure leaves no half-written output.
+    out = Path(csv_out)
+    tmp = out.with_name(f".{out.name}.tmp")
+    try:
+        tmp.write_bytes(buf.getvalue().encode(table.encoding))
+        tmp.replace(out)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise click.ClickException(f"{csv_out}: cannot write ({exc.strerror}).") from None
+    n_review = sum(p.needs_review for p in predictions)
+    click.echo(f"Routed {len(predictions)} rows from {csv_in} into {csv_out} ({table.encoding}); "
+               f"{n_review} marked needs_review. Model {loaded.version}.")
+
+
+@cli.command("models")
+def models_cmd() -> None:
+    """List the trained versions; the active one is marked with *."""
+    settings = _settings()
+    registry = _registry(settings)
+    versions = registry.versions()
+    if not versions:
+        click.echo(f"No model versions in {registry.root}/; run `triage train data/inquiries.csv`.")
+        return
+    active = registry.active()
+    click.echo(f"  {'version':<28}{'created':<27}{'rows':>6}{'macro-F1':>10}{'esc. recall':>13}  gate")
+    for m in versions:
+        metrics = m.get("metrics", {})
+        esc = metrics.get("per_class", {}).get("escalation", {}).get("recall", float("nan"))
+        gate = m.get("gate", {}).get("passed")
+        mark = "*" if m["version"] == active else " "
+        click.echo(f"{mark} {m['version']:<28}{m.get('created', ''):<27}{m.get('rows', 0):>6}"
+                   f"{metrics.get('macro_f1', float('nan')):>10.3f}{esc:>13.3f}  "
+                   f"{'passed' if gate else 'refused' if gate is False else '-'}")
+
+
+@cli.command("activate")
+@click.argument("version")
+def activate_cmd(version: str) -> None:
+    """Make VERSION the active model (after verifying its hash)."""
+    registry = _registry(_settings())
+    try:
+        registry.activate(version, actor="cli")
+    except RegistryError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Activated {version}; running servers switch within seconds.")
+
+
+@cli.command("rollback")
+def rollback_cmd() -> None:
+    """Re-activate the version that was active before the current one."""
+    registry = _registry(_settings())
+    try:
+        version = registry.rollback(actor="cli")
+    except RegistryError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Rolled back to {version}.")
+
+
+def main() -> None:
+    """Entry point of the console script."""
+    cli(prog_name="triage")

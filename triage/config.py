@@ -1,0 +1,82 @@
+"""Every setting in one table: name, default, help. Read from TRIAGE_* variables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting; the environment variable is TRIAGE_<name>."""
+
+    name: str
+    default: Any
+    help: str
+    type: type = str
+
+    @property
+    def env(self) -> str:
+        """Return the environment variable that sets it."""
+        return f"TRIAGE_{self.name}"
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("SECRET_KEY", None, "Signs session cookies and CSRF tokens. Required; the service refuses to start without it."),
+    Setting("WEBHOOK_SECRET", None, "Standard Webhooks secret `whsec_<base64>` shared with contact systems. "
+            "Without it the webhook endpoint answers 503 (fail closed)."),
+    Setting("DATABASE_URL", None, "SQLAlchemy URL of the database. Default: SQLite file `triage.sqlite` in the instance folder."),
+    Setting("MODELS_DIR", "models", "Directory of trained model versions (relative paths from the working directory)."),
+    Setting("DATA_DIR", "data", "Directory with the bundled training data (`inquiries.csv`) and `faq.csv`."),
+    Setting("GATE_CSV", "data/test.csv", "Held-out labelled CSV on which the quality gate compares a candidate with the active model."),
+    Setting("HOST", "127.0.0.1", "Address `triage serve` listens on."),
+    Setting("PORT", 8000, "Port `triage serve` listens on.", int),
+    Setting("WORKERS", 0, "gunicorn worker processes; 0 means one per CPU core.", int),
+    Setting("MAX_CONTENT_LENGTH", 4 * 1024 * 1024, "Largest request body in bytes (413 above it).", int),
+    Setting("MAX_TEXT_LENGTH", 20000, "Longest inquiry text in characters (422 above it).", int),
+    Setting("MAX_UPLOAD_BYTES", 20 * 1024 * 1024, "Largest training CSV accepted on the admin page, in bytes.", int),
+    Setting("BATCH_LIMIT", 1000, "Most items in one `/api/v1/classify/batch` request.", int),
+    Setting("STORE_REDACTED", False, "Store inquiry text with personal data replaced by placeholders.", bool),
+    Setting("RATELIMIT_STORAGE_URI", "memory://", "Flask-Limiter storage; use `redis://host:6379` to share limits across workers."),
+    Setting("LOGIN_LIMIT", "5 per minute", "Login attempts allowed per account and per address."),
+    Setting("SESSION_HOURS", 8, "Hours until an agent's login session expires.", int),
+    Setting("SECURE_COOKIES", False, "Mark cookies `Secure` (set when served over TLS).", bool),
+    Setting("RELOAD_SECONDS", 1.0, "How often each worker checks for a newly activated model.", float),
+    Setting("COMPANY", "株式会社サンプル", "Company name filled into FAQ answers ({company})."),
+    Setting("INCIDENT_DATE", "2026年11月20日", "Date of the incident filled into FAQ answers ({incident_date})."),
+    Setting("HOTLINE", "0120-000-000", "Dedicated help line filled into FAQ answers ({hotline})."),
+    Setting("HOURS", "平日9時〜18時", "Help line opening hours filled into FAQ answers ({hours})."),
+    Setting("URL", "https://www.example.jp/incident", "Incident notice page filled into FAQ answers ({url})."),
+    Setting("LOG_LEVEL", "INFO", "Logging level (DEBUG, INFO, WARNING, ERROR)."),
+    Setting("ENV", "production", "`development` allows a generated SECRET_KEY for local trials; anything else requires one."),
+)
+
+BY_NAME = {s.name: s for s in SETTINGS}
+
+
+class ConfigError(Exception):
+    """A setting that is missing or malformed; the message names the variable."""
+
+
+def _convert(setting: Setting, raw: str) -> Any:
+    if setting.type is bool:
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off", ""):
+            return False
+        raise ConfigError(f"{setting.env}={raw!r}: use true or false.")
+    try:
+        return setting.type(raw)
+    except ValueError:
+        raise ConfigError(f"{setting.env}={raw!r}: expected a {setting.type.__name__}.") from None
+
+
+def from_env(environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """Return every setting, from TRIAGE_* variables where set, else the default."""
+    env = os.environ if environ is None else environ
+    out: dict[str, Any] = {}
+    for s in SETTINGS:
+        raw = env.get(s.env)
+        out[s.name] = s.default if raw is None else _convert(s, raw)
+    return out

@@ -1,0 +1,225 @@
+"""Reading and validating labelled CSV files (the training and evaluation format)."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+LABELS = ("faq", "compensation", "escalation")
+LABELS_JA = {"faq": "FAQ回答可", "compensation": "補償請求", "escalation": "エスカレーション"}
+MIN_ROWS_PER_LABEL = 20
+# Shown in an error message; the full list would bury the first mistakes.
+MAX_ERRORS_SHOWN = 20
+
+
+class DatasetError(Exception):
+    """A CSV file that cannot be used; the message names the file and what to fix."""
+
+    def __init__(self, message: str, errors: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.errors = errors or []
+
+    def __str__(self) -> str:
+        text = self.args[0]
+        if self.errors:
+            shown = self.errors[:MAX_ERRORS_SHOWN]
+            more = len(self.errors) - len(shown)
+            text += "\n" + "\n".join(f"  {e}" for e in shown)
+            if more:
+                text += f"\n  ... and {more} more"
+        return text
+
+
+@dataclass
+class Row:
+    """One labelled inquiry with where it came from."""
+
+    text: str
+    label: str | None
+    line: int
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Table:
+    """A decoded CSV: its rows, header and the encoding it was read with."""
+
+    path: str
+    encoding: str
+    header: list[str]
+    rows: list[Row]
+    sha256: str
+    duplicates_dropped: int = 0
+
+
+def decode(data: bytes, name: str) -> tuple[str, str]:
+    """Decode CSV bytes as UTF-8 (with or without BOM) or CP932, or raise DatasetError."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise DatasetError(
+            f"{name}: this file is UTF-16. Save it as 'CSV UTF-8' (Excel: 名前を付けて保存 → CSV UTF-8) and try again."
+        )
+    if b"\x00" in data[:4096]:
+        raise DatasetError(f"{name}: this looks like a binary file, not a CSV text file.")
+    if data.startswith(b"\xef\xbb\xbf"):
+        encodings = ["utf-8-sig"]
+    else:
+        # Excel in Japan writes CP932; Python's shift_jis codec fails on ①㈱～.
+        encodings = ["utf-8", "cp932"]
+    for encoding in encodings:
+        try:
+            return data.decode(encoding), encoding
+        except UnicodeDecodeError:
+            continue
+    raise DatasetError(
+        f"{name}: the file is neither UTF-8 nor CP932 (Shift_JIS). Save it as 'CSV UTF-8' and try again."
+    )
+
+
+def parse(data: bytes, name: str, require_label: bool = True, text_column: str = "text") -> Table:
+    """Parse CSV bytes into a Table; every bad row is reported with its line number."""
+    text, encoding = decode(data, name)
+    if not text.strip():
+        raise DatasetError(f"{name}: the file is empty; it needs a header row with 'text' and 'label'.")
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = [h.strip() for h in next(reader)]
+    except csv.Error as exc:
+        raise DatasetError(f"{name}: line 1: cannot read the header ({exc}).") from None
+    needed = [text_column, "label"] if require_label else [text_column]
+    missing = [c for c in needed if c not in header]
+    if missing:
+        raise DatasetError(
+            f"{name}: the header has no {' and no '.join(repr(m) for m in missing)} column "
+            f"(found: {', '.join(repr(h) for h in header) or 'nothing'}). "
+            "The first row must name the columns, e.g. 'text,label'."
+        )
+    text_i = header.index(text_column)
+    label_i = header.index("label") if "label" in header else None
+    rows: list[Row] = []
+    errors: list[str] = []
+    line = reader.line_num + 1
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            errors.append(f"line {line}: malformed CSV ({exc}); check the quotes on this line.")
+            break
+        start, line = line, reader.line_num + 1
+        if not any(cell.strip() for cell in record):
+            continue
+        if len(record) < len(header):
+            record = record + [""] * (len(header) - len(record))
+        value = record[text_i].strip()
+        label = record[label_i].strip() if label_i is not None else None
+        extra = {h: record[i] for i, h in enumerate(header) if i not in (text_i, label_i) and i < len(record)}
+        if not value:
+            errors.append(f"line {start}: the text is empty.")
+            continue
+        if require_label and label not in LABELS:
+            errors.append(
+                f"line {start}: unknown label {label!r}; use one of {', '.join(LABELS)}."
+                if label
+                else f"line {start}: the label is empty; use one of {', '.join(LABELS)}."
+            )
+            continue
+        rows.append(Row(value, label, start, extra))
+    sha = hashlib.sha256(data).hexdigest()
+    table = Table(name, encoding, header, rows, sha)
+    if require_label:
+        table.rows, table.duplicates_dropped, dup_errors = _dedupe(rows)
+        errors.extend(dup_errors)
+    if errors:
+        raise DatasetError(f"{name}: {len(errors)} bad row(s); fix them and try again:", errors)
+    if not table.rows:
+        raise DatasetError(f"{name}: the file has a header but no rows.")
+    return table
+
+
+def _dedupe(rows: list[Row]) -> tuple[list[Row], int, list[str]]:
+    """Drop exact duplicates; report a text that appears with two different labels."""
+    seen: dict[str, Row] = {}
+    kept: list[Row] = []
+    dropped = 0
+    errors: list[str] = []
+    for row in rows:
+        first = seen.get(row.text)
+        if first is None:
+            seen[row.text] = row
+            kept.append(row)
+        elif first.label == row.label:
+            dropped += 1
+        else:
+            errors.append(
+                f"line {row.line}: the same text as line {first.line} but labelled "
+                f"{row.label!r} there {first.label!r}; keep one label."
+            )
+    return kept, dropped, errors
+
+
+def read(path: str | Path, require_label: bool = True, text_column: str = "text") -> Table:
+    """Read one CSV file from disk, with a clear error when it cannot be opened."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except FileNotFoundError:
+        raise DatasetError(f"{path}: no such file.") from None
+    except IsADirectoryError:
+        raise DatasetError(f"{path}: is a directory, not a CSV file.") from None
+    except PermissionError:
+        raise DatasetError(f"{path}: permission denied.") from None
+    return parse(data, str(path), require_label=require_label, text_column=text_column)
+
+
+@dataclass
+class TrainingSet:
+    """Texts and labels merged from several files, with what the merge did."""
+
+    texts: list[str]
+    labels: list[str]
+    sources: list[dict[str, object]]
+    duplicates_dropped: int
+    overridden: int
+
+    def counts(self) -> dict[str, int]:
+        """Return the number of rows per label."""
+        c = Counter(self.labels)
+        return {label: c.get(label, 0) for label in LABELS}
+
+
+def load_training(paths: list[str | Path], min_per_label: int = MIN_ROWS_PER_LABEL) -> TrainingSet:
+    """Read and merge training files; a later file's label overrides an earlier one's."""
+    if not paths:
+        raise DatasetError("no CSV file given; e.g. `triage train data/inquiries.csv`.")
+    merged: dict[str, str] = {}
+    sources: list[dict[str, object]] = []
+    dropped = overridden = 0
+    for path in paths:
+        table = read(path)
+        dropped += table.duplicates_dropped
+        for row in table.rows:
+            old = merged.get(row.text)
+            if old is not None and old != row.label:
+                # Agent corrections come last and win over the original label.
+                overridden += 1
+            elif old is not None:
+                dropped += 1
+            merged[row.text] = row.label  # type: ignore[assignment]
+        sources.append(
+            {"path": str(path), "sha256": table.sha256, "rows": len(table.rows), "encoding": table.encoding}
+        )
+    texts = list(merged)
+    labels = [merged[t] for t in texts]
+    counts = Counter(labels)
+    short = [f"{label}: {counts.get(label, 0)}" for label in LABELS if counts.get(label, 0) < min_per_label]
+    if short:
+        raise DatasetError(
+            f"too few rows to train: every label needs at least {min_per_label} rows "
+            f"({'; '.join(short)}). Add labelled rows to the CSV and train again."
+        )
+    return TrainingSet(texts, labels, sources, dropped, overridden)

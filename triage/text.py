@@ -1,0 +1,193 @@
+"""Text normalisation and Japanese tokenization shared by training and serving.
+
+Everything here is imported by pickled models (``triage.text.JapaneseTokenizer``,
+``triage.text.normalize``): renaming this module or these names breaks every
+saved model, so bump ``TOKENIZER_VERSION`` and retrain instead.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+from collections.abc import Iterable
+
+import fugashi
+import unidic_lite
+
+# Bump when normalisation or tokenization changes what a text becomes: the
+# registry refuses a model stamped with another version (its features differ).
+TOKENIZER_VERSION = "3"
+DICTIONARY = "unidic-lite"
+
+# Placeholders replace personal data and reference numbers before features are
+# made, so that no address or number becomes a feature (and none leaks into a
+# model file). ASCII words survive NFKC and MeCab as single nouns.
+PLACEHOLDERS = {
+    "url": "urladdr",
+    "email": "emailaddr",
+    "card": "cardnum",
+    "phone": "phonenum",
+    "postcode": "postcode",
+    "idnum": "idnum",
+}
+
+_SEP = r"[-‐‑‒–—―ー−\s]"
+# One pass, leftmost-first: the earlier alternative wins at the same position.
+_PII_RE = re.compile(
+    r"(?P<url>(?:https?://|www\.)[^\s<>\"'、。「」（）()]+)"
+    r"|(?P<email>[\w.+-]+@[\w-]+(?:\.[\w-]+)+)"
+    # 13-19 digits in groups, or a masked card such as ****-1234.
+    rf"|(?P<card>(?<!\d)\d{{4}}(?:{_SEP}?\d{{4}}){{2}}{_SEP}?\d{{1,7}}(?!\d)|\*{{4}}(?:{_SEP}?\*{{4}}){{0,2}}{_SEP}?\d{{4}}(?!\d))"
+    # Japanese numbers: +81 forms and 0-prefixed forms with 10-11 digits.
+    rf"|(?P<phone>(?<![0-9a-z+])(?:\+81{_SEP}?\(?0?\)?\d{{1,4}}|\(?0\d{{1,4}}\)?){_SEP}?\(?\d{{1,4}}\)?{_SEP}?\d{{3,4}}(?!\d))"
+    r"|(?P<postcode>〒\s?\d{3}-?\d{4}(?!\d))"
+    # Order, member and ticket numbers: letters with digits, or long digit runs.
+    r"|(?P<idnum>(?<![0-9a-z])[a-z]{1,5}[-_]?\d[\da-z]*(?:[-_][\da-z]+)+|(?<![0-9a-z])[a-z]{1,5}\d{4,}[\da-z]*|\d{5,}(?:-\d+)*)"
+)
+_DIGITS = str.maketrans("0123456789", "0000000000")
+
+
+def _substitute(match: re.Match[str]) -> str:
+    return " " + PLACEHOLDERS[match.lastgroup or "idnum"] + " "
+
+
+def normalize(text: str) -> str:
+    """Return the text as features see it: NFKC, lower case, PII as placeholders."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    # Digits carry no meaning for routing once identifiers are gone ("3万円"
+    # and "5万円" ask the same thing), so all become 0.
+    return _PII_RE.sub(_substitute, text).translate(_DIGITS)
+
+
+def normalize_many(texts: Iterable[str]) -> list[str]:
+    """Normalize a batch of texts (a picklable step for a scikit-learn pipeline)."""
+    return [normalize(t) for t in texts]
+
+
+def normalize_with_offsets(text: str) -> tuple[str, list[int]]:
+    """Return ``normalize(text)`` and, for each of its characters, its index in ``text``."""
+    chars: list[str] = []
+    offsets: list[int] = []
+    for i, ch in enumerate(text):
+        piece = unicodedata.normalize("NFKC", ch).lower()
+        if chars and piece and unicodedata.combining(piece[0]):
+            # Half-width voicing marks (ｶﾞ) compose with the previous character.
+            merged = unicodedata.normalize("NFC", chars[-1] + piece[0])
+            if len(merged) == 1:
+                chars[-1] = merged
+                piece = piece[1:]
+        for c in piece:
+            chars.append(c)
+            offsets.append(i)
+    base = "".join(chars)
+    if base != unicodedata.normalize("NFKC", text).lower():
+        # Rare sequences compose across characters; fall back to a proportional map.
+        base = unicodedata.normalize("NFKC", text).lower()
+        offsets = [min(len(text) - 1, j * len(text) // max(1, len(base))) for j in range(len(base))]
+    out: list[str] = []
+    out_offsets: list[int] = []
+    pos = 0
+    for m in _PII_RE.finditer(base):
+        out.append(base[pos : m.start()])
+        out_offsets.extend(offsets[pos : m.start()])
+        sub = _substitute(m)
+        out.append(sub)
+        out_offsets.extend([offsets[m.start()]] * len(sub))
+        pos = m.end()
+    out.append(base[pos:])
+    out_offsets.extend(offsets[pos:])
+    return "".join(out).translate(_DIGITS), out_offsets
+
+
+# Parts of speech kept as features, by UniDic's first POS level. Content words
+# carry the request; 助動詞 is kept because negation and wishes (ない, たい)
+# separate "I want compensation" from "no compensation needed". Particles,
+# symbols and whitespace are dropped: they are frequent everywhere and the
+# character n-grams already see them.
+KEEP_POS = frozenset(
+    ["名詞", "代名詞", "動詞", "形容詞", "形状詞", "副詞", "連体詞", "感動詞", "接頭辞", "接尾辞", "助動詞"]
+)
+
+_local = threading.local()
+
+
+def _tagger() -> fugashi.GenericTagger:
+    """Return this thread's Tagger: a Tagger is not thread-safe and is never freed."""
+    tagger = getattr(_local, "tagger", None)
+    if tagger is None:
+        tagger = fugashi.GenericTagger(f"-r /dev/null -d {unidic_lite.DICDIR}")
+        _local.tagger = tagger
+    return tagger
+
+
+def dictionary_version() -> str:
+    """Return the installed dictionary's package version."""
+    from importlib.metadata import version
+
+    return f"{DICTIONARY}=={version('unidic-lite')}"
+
+
+def _lemma(feature_raw: str, surface: str) -> str:
+    # feature_raw is "pos1,pos2,pos3,pos4,cType,cForm,lForm,lemma,..."; unknown
+    # words have only six fields and keep their surface.
+    fields = feature_raw.split(",", 8)
+    if len(fields) > 7 and fields[7] and fields[7] != "*":
+        # Loan words carry their source ("パスワード-password"): keep the kana.
+        return fields[7].split("-", 1)[0] or surface
+    return surface
+
+
+class JapaneseTokenizer:
+    """Split normalized Japanese text into lemmas of the kept parts of speech.
+
+    Holds only settings, so it pickles and clones; the Tagger lives in a
+    per-thread cache and the result is a plain list built at once.
+    """
+
+    def __init__(self, keep_pos: Iterable[str] | None = None) -> None:
+        self.keep_pos = keep_pos
+
+    def get_params(self, deep: bool = True) -> dict[str, object]:
+        """Return the settings (lets ``sklearn.clone`` copy the tokenizer)."""
+        return {"keep_pos": self.keep_pos}
+
+    def set_params(self, **params: object) -> JapaneseTokenizer:
+        """Change settings the way scikit-learn estimators do."""
+        for key, value in params.items():
+            setattr(self, key, value)
+        return self
+
+    def __call__(self, text: str) -> list[str]:
+        """Return the lemmas of ``text`` (already normalized)."""
+        keep = KEEP_POS if self.keep_pos is None else frozenset(self.keep_pos)
+        out: list[str] = []
+        for node in _tagger()(text):
+            raw = node.feature_raw
+            if raw[: raw.find(",")] in keep:
+                out.append(_lemma(raw, node.surface))
+        return out
+
+    def spans(self, text: str) -> list[tuple[str, int, int]]:
+        """Return ``(lemma or None, start, end)`` of every kept token in ``text``."""
+        keep = KEEP_POS if self.keep_pos is None else frozenset(self.keep_pos)
+        out: list[tuple[str, int, int]] = []
+        pos = 0
+        for node in _tagger()(text):
+            surface = node.surface
+            start = text.find(surface, pos)
+            if start < 0:
+                continue
+            pos = start + len(surface)
+            raw = node.feature_raw
+            if raw[: raw.find(",")] in keep:
+                out.append((_lemma(raw, surface), start, pos))
+        return out
+
+    def __repr__(self) -> str:
+        return f"JapaneseTokenizer(keep_pos={self.keep_pos!r})"
+
+
+def raw_tokenize(text: str) -> list[str]:
+    """Return MeCab's surfaces with no normalisation or filtering (the benchmark floor)."""
+    return [node.surface for node in _tagger()(text)]
