@@ -67,3 +67,78 @@ def models_dir(tmp_path: Path, trained_models: Path) -> Path:
     dest = tmp_path / "models"
     shutil.copytree(trained_models, dest)
     return dest
+
+
+WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+PASSWORD = "correct horse battery"
+
+
+def app_config(models_dir: Path, tmp_path: Path, **extra: object) -> dict[str, object]:
+    """Settings for a test app: its own models copy, database and secrets."""
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key",
+        "WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "MODELS_DIR": str(models_dir),
+        "GATE_CSV": "",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'triage.sqlite'}",
+        "RELOAD_SECONDS": 0.2,
+        **extra,
+    }
+
+
+@pytest.fixture
+def app(models_dir: Path, tmp_path: Path):  # noqa: ANN201 - Flask
+    """A service app on the tiny model, with one agent, one admin and one API token."""
+    from triage import create_app
+    from triage.auth import add_user, create_token
+
+    app = create_app(app_config(models_dir, tmp_path))
+    store = app.extensions["triage.store"]
+    add_user(store, "agent1", "agent", PASSWORD)
+    add_user(store, "admin1", "admin", PASSWORD)
+    app.config["TEST_TOKEN"] = create_token(store, "ticketing")
+    yield app
+    store.engine.dispose()
+
+
+@pytest.fixture
+def client(app):  # noqa: ANN001, ANN201
+    """An anonymous test client."""
+    return app.test_client()
+
+
+def csrf_token(client) -> str:  # noqa: ANN001
+    """Return the CSRF token of the client's session (from the login page's form)."""
+    import re
+
+    page = client.get("/login").get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+def login(client, name: str) -> None:  # noqa: ANN001
+    """Log a test client in."""
+    resp = client.post("/login", data={"name": name, "password": PASSWORD, "csrf_token": csrf_token(client)})
+    assert resp.status_code == 302, resp.get_data(as_text=True)
+
+
+@pytest.fixture
+def agent(app):  # noqa: ANN001, ANN201
+    """A test client logged in as an agent."""
+    c = app.test_client()
+    login(c, "agent1")
+    return c
+
+
+@pytest.fixture
+def admin(app):  # noqa: ANN001, ANN201
+    """A test client logged in as an admin."""
+    c = app.test_client()
+    login(c, "admin1")
+    return c
+
+
+@pytest.fixture
+def auth_headers(app) -> dict[str, str]:  # noqa: ANN001
+    """Headers with the test API token."""
+    return {"Authorization": f"Bearer {app.config['TEST_TOKEN']}"}

@@ -297,6 +297,166 @@ def rollback_cmd() -> None:
     click.echo(f"Rolled back to {version}.")
 
 
+# -- the service and its accounts -------------------------------------------
+
+
+@cli.command("serve")
+@click.option("--host", default=None, help="Address to listen on (default: TRIAGE_HOST, 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default: TRIAGE_PORT, 8000).")
+@click.option("--workers", type=int, default=None, help="Worker processes (default: TRIAGE_WORKERS, one per core).")
+def serve_cmd(host: str | None, port: int | None, workers: int | None) -> None:
+    """Run the service with gunicorn (the model is loaded once, before the workers fork)."""
+    from .serve import prepare_metrics_dir, run, worker_count
+
+    prepare_metrics_dir()
+    from . import StartupError, create_app
+
+    settings = _settings()
+    try:
+        app = create_app()
+    except (StartupError, RegistryError, DatasetError) as exc:
+        raise click.ClickException(str(exc)) from None
+    n = worker_count(workers if workers is not None else settings["WORKERS"])
+    host = host or settings["HOST"]
+    port = port or settings["PORT"]
+    click.echo(f"triage serving model {app.extensions['triage.holder'].current.version} "
+               f"on http://{host}:{port}/ with {n} worker(s)", err=True)
+    run(app, host, port, n)
+
+
+def _store(settings: dict[str, Any]):  # noqa: ANN202 - Store, imported lazily
+    from flask import Flask
+
+    from .store import Store
+
+    url = settings["DATABASE_URL"]
+    if not url:
+        instance = Path(Flask("triage", instance_relative_config=True).instance_path)
+        instance.mkdir(parents=True, exist_ok=True)
+        url = f"sqlite:///{instance / 'triage.sqlite'}"
+    store = Store(url)
+    store.create_schema()
+    return store
+
+
+@cli.group("users")
+def users_grp() -> None:
+    """Manage agent and admin accounts."""
+
+
+@users_grp.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["agent", "admin"]), required=True)
+@click.password_option(help="At least 12 characters; asked for when not given.")
+def users_add(name: str, role: str, password: str) -> None:
+    """Create an account."""
+    from .auth import AuthError, add_user
+
+    try:
+        add_user(_store(_settings()), name, role, password)
+    except AuthError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Created {role} {name}.")
+
+
+@users_grp.command("disable")
+@click.argument("name")
+def users_disable(name: str) -> None:
+    """Disable an account; its sessions stop working at once."""
+    from .auth import AuthError, set_disabled
+
+    try:
+        set_disabled(_store(_settings()), name)
+    except AuthError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Disabled {name}.")
+
+
+@users_grp.command("list")
+def users_list() -> None:
+    """List accounts."""
+    from .auth import list_users
+
+    for u in list_users(_store(_settings())):
+        click.echo(f"{u.name:<24}{u.role:<8}{'disabled' if u.disabled else 'active'}")
+
+
+@users_grp.command("ensure-admin")
+def users_ensure_admin() -> None:
+    """Create a first admin `admin` with a random password if there are no accounts (prints it once)."""
+    import secrets
+
+    from .auth import add_user, list_users
+
+    store = _store(_settings())
+    if list_users(store):
+        return
+    password = secrets.token_urlsafe(12)
+    add_user(store, "admin", "admin", password)
+    click.echo(f"Created the first account: admin / {password}  (shown once; add agents with "
+               "`triage users add NAME --role agent`)")
+
+
+@cli.group("tokens")
+def tokens_grp() -> None:
+    """Manage API tokens of contact systems."""
+
+
+@tokens_grp.command("create")
+@click.argument("name")
+def tokens_create(name: str) -> None:
+    """Create a token for NAME and print it once (only its hash is stored)."""
+    from .auth import AuthError, create_token
+
+    try:
+        token = create_token(_store(_settings()), name)
+    except AuthError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(token)
+    click.echo(f"Token for {name}: shown once, store it in the contact system now.", err=True)
+
+
+@tokens_grp.command("revoke")
+@click.argument("name")
+def tokens_revoke(name: str) -> None:
+    """Revoke NAME's token."""
+    from .auth import AuthError, revoke_token
+
+    try:
+        revoke_token(_store(_settings()), name)
+    except AuthError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Revoked the token of {name}.")
+
+
+@cli.command("purge")
+@click.option("--older-than", "days", type=click.IntRange(min=0), required=True, metavar="DAYS",
+              help="Delete inquiries received more than DAYS days ago.")
+def purge_cmd(days: int) -> None:
+    """Delete old inquiries and their corrections (retention under APPI)."""
+    n_inq, n_corr = _store(_settings()).purge(days)
+    click.echo(f"Deleted {n_inq} inquiries and {n_corr} corrections older than {days} days.")
+
+
+@cli.command("export-corrections")
+@click.argument("out", type=click.Path(dir_okay=False))
+@click.option("--bom", is_flag=True, help="Write UTF-8 with BOM so that Excel opens it correctly.")
+def export_corrections_cmd(out: str, bom: bool) -> None:
+    """Write agent corrections to OUT as training CSV (text,label,source,corrected_at,agent)."""
+    from .export import corrections_csv
+
+    data, n = corrections_csv(_store(_settings()), bom=bom)
+    path = Path(out)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise click.ClickException(f"{out}: cannot write ({exc.strerror}).") from None
+    click.echo(f"Wrote {n} corrections to {out}. Train with: triage train data/inquiries.csv {out}")
+
+
 def main() -> None:
     """Entry point of the console script."""
     cli(prog_name="triage")

@@ -1,0 +1,119 @@
+"""The agents' pages: login, classify, queue, detail, corrections, roles, CSRF, escaping."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from .conftest import PASSWORD, csrf_token
+
+
+def _classify(client, text: str):  # noqa: ANN001, ANN202
+    return client.post("/", data={"text": text, "csrf_token": csrf_token(client)})
+
+
+def test_pages_need_a_login(client) -> None:  # noqa: ANN001
+    for path in ("/", "/queue", "/inquiries/1", "/admin/"):
+        resp = client.get(path)
+        assert resp.status_code == 302 and "/login" in resp.headers["Location"]
+
+
+def test_wrong_password_is_refused(client) -> None:  # noqa: ANN001
+    resp = client.post("/login", data={"name": "agent1", "password": "nope", "csrf_token": csrf_token(client)})
+    assert resp.status_code == 401
+    assert "正しくありません" in resp.get_data(as_text=True)
+
+
+def test_session_cookie_flags(client) -> None:  # noqa: ANN001
+    resp = client.post("/login", data={"name": "agent1", "password": PASSWORD, "csrf_token": csrf_token(client)})
+    cookie = resp.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_classify_page_shows_route_explanation_and_faq(agent, app) -> None:  # noqa: ANN001
+    resp = _classify(agent, "パスワードの変更方法を教えてください。ログインの仕方が分かりません")
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200
+    assert re.search(r"FAQ回答可|補償請求|エスカレーション", html)
+    assert "確信度" in html and "<mark class=\"heat" in html
+    assert resp.headers["Cache-Control"] == "no-store"
+    assert app.extensions["triage.store"].queue()[0].source == "web"
+
+
+def test_inquiry_text_is_escaped(agent) -> None:  # noqa: ANN001
+    html = _classify(agent, "<script>alert(1)</script> 補償して").get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;" in html
+
+
+def test_empty_text_gets_a_message(agent) -> None:  # noqa: ANN001
+    resp = _classify(agent, "   ")
+    assert resp.status_code == 422
+    assert "入力してください" in resp.get_data(as_text=True)
+
+
+def test_post_without_csrf_token_is_refused(agent, app) -> None:  # noqa: ANN001
+    resp = agent.post("/", data={"text": "補償は？"})
+    assert resp.status_code == 400
+    resp = agent.post("/", data={"text": "補償は？", "csrf_token": "stale-or-forged"})
+    assert resp.status_code == 400
+    assert app.extensions["triage.store"].count_inquiries() == 0
+
+
+def test_correction_and_handled_are_stored(agent, app) -> None:  # noqa: ANN001
+    _classify(agent, "退会したいです")
+    store = app.extensions["triage.store"]
+    row = store.queue()[0]
+    resp = agent.post(f"/inquiries/{row.id}/correction", data={"label": "escalation", "csrf_token": csrf_token(agent)})
+    assert resp.status_code == 302
+    assert store.get_inquiry(row.id).corrected_label == "escalation"
+    agent.post(f"/inquiries/{row.id}/handled", data={"handled": "1", "csrf_token": csrf_token(agent)})
+    assert store.get_inquiry(row.id).handled is True
+    page = agent.get(f"/inquiries/{row.id}").get_data(as_text=True)
+    assert "訂正の履歴" in page and "agent1" in page
+
+
+def test_queue_orders_escalations_and_review_first_and_filters(agent, app) -> None:  # noqa: ANN001
+    store = app.extensions["triage.store"]
+    base = {"confidence": 0.9, "probabilities": {}, "model_version": "v"}
+    store.add_inquiry(source="api", text="a", label="faq", needs_review=False, **base)
+    store.add_inquiry(source="webhook", external_id="w1", text="b", label="escalation", needs_review=False, **base)
+    store.add_inquiry(source="api", text="c", label="compensation", needs_review=True, **base)
+    labels = [r.label for r in store.queue()]
+    assert labels == ["escalation", "compensation", "faq"]
+    html = agent.get("/queue?label=faq").get_data(as_text=True)
+    assert html.count('data-id="') == 1
+    partial = agent.get("/queue?partial=1&state=open").get_data(as_text=True)
+    assert partial.count('data-id="') == 3 and "<html" not in partial
+
+
+def test_agent_cannot_use_admin_actions(agent, caplog) -> None:  # noqa: ANN001
+    with caplog.at_level("WARNING", logger="triage.security"):
+        resp = agent.post("/admin/rollback", data={"csrf_token": csrf_token(agent)})
+    assert resp.status_code == 403
+    assert any("forbidden" in r.getMessage() and "agent1" in r.getMessage() for r in caplog.records)
+    assert agent.get("/admin/corrections.csv").status_code == 403
+
+
+def test_logout_ends_the_session(agent) -> None:  # noqa: ANN001
+    agent.post("/logout", data={"csrf_token": csrf_token(agent)})
+    assert agent.get("/").status_code == 302
+
+
+def test_health_ready_and_metrics(client) -> None:  # noqa: ANN001
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.get_json()["model"]
+    metrics = client.get("/metrics").get_data(as_text=True)
+    for name in ("triage_http_requests_total", "triage_http_request_seconds_bucket", "triage_model_info",
+                 "triage_classifications_total"):
+        assert name in metrics
+
+
+@pytest.mark.parametrize("path", ["/nope", "/inquiries/99999"])
+def test_html_errors_show_no_internals(agent, path: str) -> None:  # noqa: ANN001
+    resp = agent.get(path)
+    assert resp.status_code == 404
+    html = resp.get_data(as_text=True)
+    assert "Traceback" not in html and "/work" not in html and "site-packages" not in html

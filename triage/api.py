@@ -1,0 +1,124 @@
+"""The JSON API for contact systems: classify, batch, inquiries, corrections."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, g, jsonify, request
+
+from . import intake
+from .auth import csrf, require_token
+from .dataset import LABELS
+from .errors import APIError
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+# Bearer tokens, not cookies, authenticate here: CSRF does not apply.
+csrf.exempt(bp)
+
+
+def json_body() -> dict[str, Any]:
+    """Return the request's JSON object, or raise 415/400/422 with the reason."""
+    if not request.is_json:
+        raise APIError(415, "send the body as JSON with 'Content-Type: application/json'")
+    body = request.get_json(silent=True)
+    if body is None:
+        raise APIError(400, "the body is not valid JSON")
+    if not isinstance(body, dict):
+        raise APIError(422, "the body must be a JSON object")
+    return body
+
+
+def _external_id(value: Any, field: str = "id") -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        raise APIError(422, f"'{field}' must be a string or an integer")
+    value = str(value)
+    if not 0 < len(value) <= 200:
+        raise APIError(422, f"'{field}' must be 1 to 200 characters")
+    return value
+
+
+@bp.post("/classify")
+@require_token
+def classify() -> Any:
+    """Route one inquiry and store it with source `api`."""
+    body = json_body()
+    text = intake.check_text(body.get("text"))
+    external_id = _external_id(body.get("id"))
+    result = intake.analyse(text)
+    row, created = intake.keep(text, result, source="api", external_id=external_id)
+    if not created:
+        result.update(label=row.label, confidence=row.confidence, probabilities=row.probabilities,
+                      needs_review=row.needs_review, model_version=row.model_version)
+    result["inquiry_id"] = row.id
+    result["duplicate"] = not created
+    return jsonify(result), 200 if not created else 201
+
+
+@bp.post("/classify/batch")
+@require_token
+def classify_batch() -> Any:
+    """Route up to BATCH_LIMIT inquiries in order (not stored: a batch is a lookup)."""
+    body = json_body()
+    items = body.get("items")
+    if not isinstance(items, list):
+        raise APIError(422, "'items' must be an array of {\"text\": ..., \"id\": ...} objects")
+    limit = current_app.config["BATCH_LIMIT"]
+    if not items or len(items) > limit:
+        raise APIError(422, f"'items' must hold 1 to {limit} items (got {len(items)})")
+    texts, ids = [], []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise APIError(422, f"items[{i}] must be an object")
+        texts.append(intake.check_text(item.get("text"), f"items[{i}].text"))
+        ids.append(_external_id(item.get("id"), f"items[{i}].id"))
+    loaded = intake.model()
+    predictions = loaded.router.predict_many(texts)
+    results = [
+        {
+            "id": ext,
+            "label": p.label,
+            "label_ja": p.label_ja,
+            "confidence": round(p.confidence, 4),
+            "probabilities": {k: round(v, 4) for k, v in p.probabilities.items()},
+            "needs_review": p.needs_review,
+        }
+        for ext, p in zip(ids, predictions, strict=True)
+    ]
+    return jsonify({"model_version": loaded.version, "results": results})
+
+
+@bp.get("/inquiries/<int:inquiry_id>")
+@require_token
+def get_inquiry(inquiry_id: int) -> Any:
+    """Return one stored inquiry with its classification and corrections."""
+    row = intake.store().get_inquiry(inquiry_id)
+    if row is None:
+        raise APIError(404, f"no inquiry {inquiry_id}")
+    return jsonify(intake.inquiry_json(row))
+
+
+@bp.post("/inquiries/<int:inquiry_id>/correction")
+@require_token
+def correct(inquiry_id: int) -> Any:
+    """Record the right route for an inquiry (as the calling system)."""
+    body = json_body()
+    label = body.get("label")
+    if label not in LABELS:
+        raise APIError(422, f"'label' must be one of {', '.join(LABELS)}")
+    agent = body.get("agent", g.client)
+    if not isinstance(agent, str) or not 0 < len(agent) <= 80:
+        raise APIError(422, "'agent' must be a string of 1 to 80 characters")
+    if intake.store().add_correction(inquiry_id, label, agent) is None:
+        raise APIError(404, f"no inquiry {inquiry_id}")
+    row = intake.store().get_inquiry(inquiry_id)
+    return jsonify(intake.inquiry_json(row)), 201  # type: ignore[arg-type]
+
+
+@bp.get("/openapi.json")
+def openapi() -> Any:
+    """Return the OpenAPI description of this API."""
+    from .openapi import document
+
+    return jsonify(document(current_app.config))

@@ -1,0 +1,202 @@
+"""Accounts, roles, API tokens, CSRF and login rate limits."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import logging
+import secrets
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import Flask, abort, current_app, g, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager, UserMixin, current_user
+from flask_wtf.csrf import CSRFProtect
+from sqlalchemy import select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .errors import APIError
+from .store import ApiToken, Store, User, utcnow
+
+ROLES = ("agent", "admin")
+TOKEN_PREFIX = "trg_"
+security_log = logging.getLogger("triage.security")
+
+csrf = CSRFProtect()
+login_manager = LoginManager()
+limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class AuthError(Exception):
+    """A user or token operation that cannot be done; the message says why."""
+
+
+class Account(UserMixin):
+    """The logged-in user as Flask-Login sees it (no password hash kept)."""
+
+    def __init__(self, user: User) -> None:
+        self.id = str(user.id)
+        self.name = user.name
+        self.role = user.role
+
+    @property
+    def is_admin(self) -> bool:
+        """Return True for admins."""
+        return self.role == "admin"
+
+
+def _store() -> Store:
+    return current_app.extensions["triage.store"]
+
+
+def hash_password(password: str) -> str:
+    """Hash with scrypt (Werkzeug's default key-derivation function)."""
+    return generate_password_hash(password, method="scrypt")
+
+
+def add_user(store: Store, name: str, role: str, password: str) -> None:
+    """Create an account; names are unique, passwords at least 12 characters."""
+    if role not in ROLES:
+        raise AuthError(f"unknown role {role!r}; use agent or admin.")
+    if not name or len(name) > 80:
+        raise AuthError("the user name must be 1 to 80 characters.")
+    if len(password) < 12:
+        raise AuthError("the password must be at least 12 characters.")
+    with store.session() as s:
+        if s.scalars(select(User).where(User.name == name)).first():
+            raise AuthError(f"user {name!r} already exists.")
+        s.add(User(name=name, role=role, password_hash=hash_password(password)))
+
+
+def set_disabled(store: Store, name: str, disabled: bool = True) -> None:
+    """Disable (or re-enable) an account; its sessions stop working at once."""
+    with store.session() as s:
+        user = s.scalars(select(User).where(User.name == name)).first()
+        if user is None:
+            raise AuthError(f"no user {name!r}.")
+        user.disabled = disabled
+
+
+def list_users(store: Store) -> list[User]:
+    """Return every account."""
+    with store.session() as s:
+        return list(s.scalars(select(User).order_by(User.name)))
+
+
+def authenticate(store: Store, name: str, password: str) -> User | None:
+    """Return the enabled user whose password matches, else None (same cost either way)."""
+    with store.session() as s:
+        user = s.scalars(select(User).where(User.name == name)).first()
+    # Hash even for unknown names so that timing does not reveal which exist.
+    stored = user.password_hash if user else _DUMMY_HASH
+    ok = check_password_hash(stored, password)
+    if user is None or user.disabled or not ok:
+        return None
+    return user
+
+
+_DUMMY_HASH = generate_password_hash("not-a-password-" + secrets.token_hex(8), method="scrypt")
+
+
+def _token_hash(token: str) -> str:
+    # Tokens are long random strings: a plain SHA-256 is enough (no KDF needed).
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(store: Store, name: str) -> str:
+    """Create a token for a contact system and return it (shown once, stored hashed)."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with store.session() as s:
+        existing = s.scalars(select(ApiToken).where(ApiToken.name == name)).first()
+        if existing is not None and existing.revoked_at is None:
+            raise AuthError(f"a token named {name!r} exists; revoke it first (`triage tokens revoke {name}`).")
+        if existing is not None:
+            s.delete(existing)
+            s.flush()
+        s.add(ApiToken(name=name, token_hash=_token_hash(token)))
+    return token
+
+
+def revoke_token(store: Store, name: str) -> None:
+    """Revoke a token by name; requests with it get 401 from now on."""
+    with store.session() as s:
+        row = s.scalars(select(ApiToken).where(ApiToken.name == name, ApiToken.revoked_at.is_(None))).first()
+        if row is None:
+            raise AuthError(f"no active token named {name!r}.")
+        row.revoked_at = utcnow()
+
+
+def token_owner(store: Store, token: str) -> str | None:
+    """Return the name of the active token, or None."""
+    digest = _token_hash(token)
+    with store.session() as s:
+        row = s.scalars(select(ApiToken).where(ApiToken.token_hash == digest)).first()
+    if row is None or row.revoked_at is not None or not hmac.compare_digest(row.token_hash, digest):
+        return None
+    return row.name
+
+
+def require_token(view: F) -> F:
+    """Let a request through only with a valid `Authorization: Bearer` token."""
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise APIError(401, "missing bearer token; send 'Authorization: Bearer <token>' "
+                                "(create one with `triage tokens create NAME`)",
+                           headers={"WWW-Authenticate": "Bearer"})
+        owner = token_owner(_store(), token.strip())
+        if owner is None:
+            security_log.warning("rejected API token on %s from %s", request.path, request.remote_addr)
+            raise APIError(401, "invalid or revoked token", headers={"WWW-Authenticate": "Bearer"})
+        g.client = owner
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
+def require_role(role: str) -> Callable[[F], F]:
+    """Let a logged-in user through only with the role (admins may do everything)."""
+
+    def decorator(view: F) -> F:
+        @functools.wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if role == "admin" and not current_user.is_admin:
+                security_log.warning("forbidden: %s (role %s) tried %s %s", current_user.name,
+                                     current_user.role, request.method, request.path)
+                abort(403)
+            g.no_store = True
+            return view(*args, **kwargs)
+
+        return wrapped  # type: ignore[return-value]
+
+    return decorator
+
+
+def init_app(app: Flask) -> None:
+    """Wire Flask-Login, CSRF protection and the rate limiter into the app."""
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "web.login"
+    login_manager.login_message = "ログインしてください。"
+    login_manager.session_protection = "strong"
+    app.config["RATELIMIT_STORAGE_URI"] = app.config["RATELIMIT_STORAGE_URI"]
+    app.config.setdefault("RATELIMIT_ENABLED", True)
+    limiter.init_app(app)
+
+    @login_manager.user_loader
+    def _load(user_id: str) -> Account | None:
+        with _store().session() as s:
+            user = s.get(User, int(user_id)) if user_id.isdigit() else None
+        if user is None or user.disabled:
+            return None
+        return Account(user)

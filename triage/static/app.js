@@ -1,0 +1,57 @@
+// triage agent pages: Ctrl+Enter, copy buttons, queue refresh, confirmations.
+// Served from 'self' only; the CSP forbids inline scripts.
+(function () {
+  "use strict";
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+      var form = document.getElementById("classify-form");
+      if (form && form.contains(document.activeElement)) {
+        event.preventDefault();
+        form.requestSubmit();
+      }
+    }
+  });
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("button.copy");
+    if (!button) return;
+    var source = document.getElementById(button.dataset.copy);
+    if (!source) return;
+    navigator.clipboard.writeText(source.textContent).then(function () {
+      button.textContent = "コピーしました";
+      setTimeout(function () { button.textContent = "回答をコピー"; }, 1500);
+    });
+  });
+
+  document.addEventListener("submit", function (event) {
+    var message = event.target.dataset.confirm;
+    if (message && !window.confirm(message)) event.preventDefault();
+  });
+
+  // The queue refreshes itself so that webhook arrivals appear without a reload.
+  var rows = document.getElementById("queue-rows");
+  if (rows) {
+    setInterval(function () {
+      fetch(rows.dataset.refresh, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+        .then(function (r) { return r.ok ? r.text() : null; })
+        .then(function (html) { if (html !== null) rows.innerHTML = html; })
+        .catch(function () {});
+    }, 3000);
+  }
+
+  // A training job's page reloads until the job ends.
+  var job = document.getElementById("job");
+  if (job && job.dataset.status === "running") {
+    setInterval(function () {
+      fetch(job.dataset.poll, { credentials: "same-origin" })
+        .then(function (r) { return r.json(); })
+        .then(function (state) {
+          if (state.status !== "running") { window.location.reload(); return; }
+          var p = job.querySelector("[data-testid=progress]");
+          if (p) p.lastChild.textContent = " 学習中: " + state.progress;
+        })
+        .catch(function () {});
+    }, 1000);
+  }
+})();

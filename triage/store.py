@@ -1,0 +1,267 @@
+"""Persistence with SQLAlchemy: inquiries, corrections, users, API tokens, training jobs.
+
+SQLite in the instance folder by default (WAL, so readers never block the
+writer); any SQLAlchemy URL through TRIAGE_DATABASE_URL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    delete,
+    event,
+    func,
+    select,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
+
+
+def utcnow() -> datetime:
+    """Return the current time in UTC (stored naive-free)."""
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the schema."""
+
+
+class Inquiry(Base):
+    """One inquiry as received, with the classification made when it arrived."""
+
+    __tablename__ = "inquiries"
+    __table_args__ = (UniqueConstraint("source", "external_id", name="uq_inquiry_source_external_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(32), index=True)
+    external_id: Mapped[str | None] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    label: Mapped[str] = mapped_column(String(16), index=True)
+    confidence: Mapped[float] = mapped_column(Float)
+    probabilities: Mapped[dict[str, float]] = mapped_column(JSON)
+    needs_review: Mapped[bool] = mapped_column(Boolean, default=False)
+    model_version: Mapped[str] = mapped_column(String(80))
+    classified_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    handled: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    handled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    handled_by: Mapped[str | None] = mapped_column(String(80))
+    corrections: Mapped[list[Correction]] = relationship(
+        back_populates="inquiry", cascade="all, delete-orphan", order_by="Correction.id"
+    )
+
+    @property
+    def corrected_label(self) -> str | None:
+        """Return the latest agent correction, if any."""
+        return self.corrections[-1].label if self.corrections else None
+
+
+class Correction(Base):
+    """An agent's statement of the right route for an inquiry."""
+
+    __tablename__ = "corrections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    inquiry_id: Mapped[int] = mapped_column(ForeignKey("inquiries.id", ondelete="CASCADE"), index=True)
+    label: Mapped[str] = mapped_column(String(16))
+    agent: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    inquiry: Mapped[Inquiry] = relationship(back_populates="corrections")
+
+
+class User(Base):
+    """An agent or admin who logs in to the web pages."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ApiToken(Base):
+    """A bearer token of one contact system; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class TrainingJob(Base):
+    """A training started from the admin page, visible to every worker."""
+
+    __tablename__ = "training_jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    progress: Mapped[str] = mapped_column(Text, default="")
+    started_by: Mapped[str] = mapped_column(String(80))
+    filename: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    version: Mapped[str | None] = mapped_column(String(80))
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class Store:
+    """An engine and a session factory over one database."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        is_sqlite = url.startswith("sqlite")
+        kwargs: dict[str, Any] = {"pool_pre_ping": not is_sqlite}
+        if is_sqlite:
+            # Wait for the writer instead of failing at once under bursts.
+            kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+        self.engine: Engine = create_engine(url, **kwargs)
+        if is_sqlite:
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def create_schema(self) -> None:
+        """Create missing tables (idempotent; runs on start)."""
+        Base.metadata.create_all(self.engine)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """Yield a session that commits on success and rolls back on any error."""
+        with self._sessions() as s:
+            try:
+                yield s
+                s.commit()
+            except BaseException:
+                s.rollback()
+                raise
+
+    def ping(self) -> None:
+        """Raise if the database cannot answer a trivial query."""
+        with self.engine.connect() as conn:
+            conn.execute(select(1))
+
+    # -- inquiries --------------------------------------------------------
+    def add_inquiry(self, **fields: Any) -> tuple[Inquiry, bool]:
+        """Insert an inquiry; with a repeated (source, external_id) return the stored one.
+
+        Returns (inquiry, created). The row is committed before this returns.
+        """
+        try:
+            with self.session() as s:
+                row = Inquiry(**fields)
+                s.add(row)
+            return row, True
+        except IntegrityError:
+            if fields.get("external_id") is None:
+                raise
+            existing = self.find_external(fields["source"], fields["external_id"])
+            if existing is None:
+                raise
+            return existing, False
+
+    def find_external(self, source: str, external_id: str) -> Inquiry | None:
+        """Return the inquiry a system already sent under this id."""
+        with self._sessions() as s:
+            return s.scalars(
+                select(Inquiry).where(Inquiry.source == source, Inquiry.external_id == external_id)
+            ).first()
+
+    def get_inquiry(self, inquiry_id: int) -> Inquiry | None:
+        """Return one inquiry with its corrections loaded."""
+        with self._sessions() as s:
+            row = s.get(Inquiry, inquiry_id)
+            if row is not None:
+                _ = row.corrections
+            return row
+
+    def queue(self, label: str | None = None, handled: bool | None = None, limit: int = 100) -> list[Inquiry]:
+        """Return recent inquiries, escalations and 要確認 first, then newest first."""
+        with self._sessions() as s:
+            q = select(Inquiry)
+            if label:
+                q = q.where(Inquiry.label == label)
+            if handled is not None:
+                q = q.where(Inquiry.handled == handled)
+            rank = (Inquiry.label == "escalation").cast(Integer) * 2 + Inquiry.needs_review.cast(Integer)
+            q = q.order_by(Inquiry.handled, rank.desc(), Inquiry.received_at.desc(), Inquiry.id.desc()).limit(limit)
+            rows = list(s.scalars(q))
+            for r in rows:
+                _ = r.corrections
+            return rows
+
+    def add_correction(self, inquiry_id: int, label: str, agent: str) -> Correction | None:
+        """Store an agent's correction; None if the inquiry does not exist."""
+        with self.session() as s:
+            if s.get(Inquiry, inquiry_id) is None:
+                return None
+            c = Correction(inquiry_id=inquiry_id, label=label, agent=agent)
+            s.add(c)
+        return c
+
+    def set_handled(self, inquiry_id: int, handled: bool, agent: str) -> bool:
+        """Mark an inquiry handled (or not); False if it does not exist."""
+        with self.session() as s:
+            row = s.get(Inquiry, inquiry_id)
+            if row is None:
+                return False
+            row.handled = handled
+            row.handled_at = utcnow() if handled else None
+            row.handled_by = agent if handled else None
+        return True
+
+    def corrections(self) -> list[tuple[Correction, Inquiry]]:
+        """Return the latest correction of every corrected inquiry, oldest first."""
+        with self._sessions() as s:
+            latest = select(func.max(Correction.id)).group_by(Correction.inquiry_id)
+            q = (
+                select(Correction, Inquiry)
+                .join(Inquiry, Correction.inquiry_id == Inquiry.id)
+                .where(Correction.id.in_(latest))
+                .order_by(Correction.id)
+            )
+            return [(c, i) for c, i in s.execute(q).all()]
+
+    def purge(self, older_than_days: int) -> tuple[int, int]:
+        """Delete inquiries received before the cut-off with their corrections; return counts."""
+        cutoff = utcnow() - timedelta(days=older_than_days)
+        with self.session() as s:
+            old = select(Inquiry.id).where(Inquiry.received_at < cutoff)
+            n_corr = s.execute(delete(Correction).where(Correction.inquiry_id.in_(old))).rowcount
+            n_inq = s.execute(delete(Inquiry).where(Inquiry.received_at < cutoff)).rowcount
+        return n_inq or 0, n_corr or 0
+
+    def count_inquiries(self) -> int:
+        """Return the number of stored inquiries."""
+        with self._sessions() as s:
+            return int(s.scalar(select(func.count(Inquiry.id))) or 0)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    # WAL lets the queue page read while webhooks write; NORMAL keeps commits
+    # durable against a killed process (not against power loss mid-commit).
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()

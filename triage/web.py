@@ -1,0 +1,168 @@
+"""The agents' pages: login, classify, queue, detail, corrections (Japanese UI)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_user, logout_user
+
+from . import intake
+from .auth import Account, authenticate, limiter, require_role, security_log
+from .dataset import LABELS, LABELS_JA
+from .errors import APIError
+
+bp = Blueprint("web", __name__)
+log = logging.getLogger("triage.web")
+
+
+def _login_limit() -> str:
+    return current_app.config["LOGIN_LIMIT"]
+
+
+def _account_key() -> str:
+    return "login-account:" + (request.form.get("name") or "").strip().lower()[:80]
+
+
+@bp.app_context_processor
+def _globals() -> dict[str, Any]:
+    return {"LABELS": LABELS, "LABELS_JA": LABELS_JA}
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+@limiter.limit(_login_limit, methods=["POST"], key_func=_account_key)
+def login() -> Any:
+    """Log in with a name and password."""
+    if request.method == "POST":
+        name = (request.form.get("name") or "").strip()
+        user = authenticate(intake.store(), name, request.form.get("password") or "")
+        if user is None:
+            security_log.warning("failed login for %r from %s", name[:80], request.remote_addr)
+            flash("ユーザー名またはパスワードが正しくありません。", "error")
+            return render_template("login.html"), 401
+        session.clear()
+        session.permanent = True
+        login_user(Account(user))
+        log.info("login %s (%s)", user.name, user.role)
+        target = request.args.get("next") or ""
+        # Only local paths: an open redirect would help phishing.
+        if not target.startswith("/") or target.startswith("//"):
+            target = url_for("web.index")
+        return redirect(target)
+    return render_template("login.html")
+
+
+@bp.post("/logout")
+def logout() -> Any:
+    """End the session."""
+    logout_user()
+    session.clear()
+    return redirect(url_for("web.login"))
+
+
+def segments(text: str, spans: list[dict[str, float]]) -> list[tuple[str, int]]:
+    """Split text into (piece, heat 0-3) for highlighting; the template escapes each piece."""
+    out: list[tuple[str, int]] = []
+    top = max((s["weight"] for s in spans), default=0.0) or 1.0
+    pos = 0
+    for s in spans:
+        start, end = int(s["start"]), int(s["end"])
+        if start > pos:
+            out.append((text[pos:start], 0))
+        heat = 3 if s["weight"] >= 0.66 * top else 2 if s["weight"] >= 0.4 * top else 1
+        out.append((text[start:end], heat))
+        pos = end
+    if pos < len(text):
+        out.append((text[pos:], 0))
+    return out
+
+
+@bp.route("/", methods=["GET", "POST"])
+@require_role("agent")
+def index() -> Any:
+    """Paste an inquiry, see its route, why, and the FAQ answer."""
+    result = None
+    text = ""
+    inquiry_id = None
+    status = 200
+    if request.method == "POST":
+        text = request.form.get("text") or ""
+        try:
+            intake.check_text(text, "本文")
+        except APIError as exc:
+            flash("問い合わせ本文を入力してください。" if not text.strip()
+                  else f"本文が長すぎます（{current_app.config['MAX_TEXT_LENGTH']}文字まで）。", "error")
+            del exc
+            return render_template("index.html", text=text), 422
+        result = intake.analyse(text)
+        row, _ = intake.keep(text, result, source="web")
+        inquiry_id = row.id
+        result["segments"] = segments(text, result["explanation"]["spans"])
+    return render_template("index.html", text=text, result=result, inquiry_id=inquiry_id), status
+
+
+def _filters() -> tuple[str | None, bool | None]:
+    label = request.args.get("label") or None
+    if label not in (None, *LABELS):
+        abort(400)
+    handled = {"open": False, "done": True}.get(request.args.get("state", "open"))
+    return label, handled
+
+
+@bp.get("/queue")
+@require_role("agent")
+def queue() -> Any:
+    """Recent inquiries from every channel, escalations and 要確認 first."""
+    label, handled = _filters()
+    rows = intake.store().queue(label=label, handled=handled)
+    if request.args.get("partial"):
+        return render_template("_queue_rows.html", rows=rows)
+    return render_template("queue.html", rows=rows, label=label, state=request.args.get("state", "open"))
+
+
+@bp.get("/inquiries/<int:inquiry_id>")
+@require_role("agent")
+def detail(inquiry_id: int) -> Any:
+    """One inquiry with its classification, explanation, FAQ answer and corrections."""
+    row = intake.store().get_inquiry(inquiry_id)
+    if row is None:
+        abort(404)
+    result = intake.analyse(row.text)
+    result["segments"] = segments(row.text, result["explanation"]["spans"])
+    return render_template("detail.html", row=row, result=result)
+
+
+@bp.post("/inquiries/<int:inquiry_id>/correction")
+@require_role("agent")
+def correct(inquiry_id: int) -> Any:
+    """Store an agent's correction of the route."""
+    label = request.form.get("label")
+    if label not in LABELS:
+        abort(400)
+    if intake.store().add_correction(inquiry_id, label, current_user.name) is None:
+        abort(404)
+    log.info("correction inquiry=%d label=%s by %s", inquiry_id, label, current_user.name)
+    flash(f"正しい分類を「{LABELS_JA[label]}」として記録しました。", "ok")
+    return redirect(request.form.get("back") if request.form.get("back", "").startswith("/inquiries/")
+                    else url_for("web.detail", inquiry_id=inquiry_id))
+
+
+@bp.post("/inquiries/<int:inquiry_id>/handled")
+@require_role("agent")
+def handled(inquiry_id: int) -> Any:
+    """Mark an inquiry handled (or reopen it)."""
+    done = request.form.get("handled", "1") == "1"
+    if not intake.store().set_handled(inquiry_id, done, current_user.name):
+        abort(404)
+    flash("対応済みにしました。" if done else "未対応に戻しました。", "ok")
+    return redirect(url_for("web.detail", inquiry_id=inquiry_id))
+
+
+@bp.after_request
+def _no_store(resp: Response) -> Response:
+    # Pages here show inquiries: never keep them in a browser or proxy cache.
+    if g.get("no_store"):
+        resp.headers["Cache-Control"] = "no-store"
+    return resp

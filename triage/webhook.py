@@ -1,0 +1,122 @@
+"""Signed webhook intake (Standard Webhooks) for ticketing, e-mail gateways and CTI."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import time
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request
+
+from . import intake, metrics
+from .auth import csrf, security_log
+from .errors import APIError
+
+bp = Blueprint("webhook", __name__, url_prefix="/api/v1/webhooks")
+csrf.exempt(bp)
+
+TOLERANCE_SECONDS = 5 * 60
+SOURCE = "webhook"
+
+
+def decode_secret(secret: str) -> bytes:
+    """Return the key bytes of a `whsec_<base64>` secret, or raise ValueError."""
+    if not secret.startswith("whsec_"):
+        raise ValueError("the secret must look like whsec_<base64>")
+    try:
+        key = base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("the part after whsec_ is not valid base64") from None
+    if len(key) < 16:
+        raise ValueError("the key is shorter than 16 bytes; generate one with `python -c \"import base64,os;"
+                         "print('whsec_'+base64.b64encode(os.urandom(32)).decode())\"`")
+    return key
+
+
+def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
+    """Return the `v1,<base64>` signature of a delivery (what a sender computes)."""
+    key = decode_secret(secret)
+    digest = hmac.new(key, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def verify(secret: str, headers: Any, body: bytes, now: float | None = None) -> str:
+    """Check the three headers and the signature; return the message id or raise 400/401."""
+    msg_id = headers.get("webhook-id")
+    stamp = headers.get("webhook-timestamp")
+    signatures = headers.get("webhook-signature")
+    for name, value in (("webhook-id", msg_id), ("webhook-timestamp", stamp), ("webhook-signature", signatures)):
+        if not value:
+            _reject("missing_header")
+            raise APIError(400, f"missing header {name}")
+    if len(msg_id) > 200:
+        _reject("bad_id")
+        raise APIError(400, "webhook-id is longer than 200 characters")
+    try:
+        ts = int(stamp)
+    except ValueError:
+        _reject("bad_timestamp")
+        raise APIError(400, "webhook-timestamp must be an integer (seconds since the epoch)") from None
+    now = time.time() if now is None else now
+    if abs(now - ts) > TOLERANCE_SECONDS:
+        _reject("stale_timestamp")
+        raise APIError(401, "webhook-timestamp is more than 5 minutes away from the server time")
+    expected = sign(secret, msg_id, ts, body).split(",", 1)[1]
+    # Several space-separated signatures: secrets can rotate without downtime.
+    for candidate in signatures.split():
+        version, _, value = candidate.partition(",")
+        if version == "v1" and hmac.compare_digest(value, expected):
+            return msg_id
+    _reject("bad_signature")
+    security_log.warning("webhook signature mismatch from %s", request.remote_addr)
+    raise APIError(401, "no valid signature for this body")
+
+
+def _reject(reason: str) -> None:
+    metrics.WEBHOOK_REJECTED.labels(reason).inc()
+
+
+@bp.post("/inquiries")
+def receive() -> Any:
+    """Verify, classify, commit, then answer with the route (200 with the stored result on a repeat)."""
+    secret = current_app.config.get("WEBHOOK_SECRET")
+    if not secret:
+        # Fail closed: without a secret nobody can be verified.
+        raise APIError(503, "webhook intake is not configured: set TRIAGE_WEBHOOK_SECRET")
+    body = request.get_data(cache=True)
+    msg_id = verify(secret, request.headers, body)
+    existing = intake.store().find_external(SOURCE, msg_id)
+    if existing is not None:
+        return jsonify(_answer(existing, duplicate=True)), 200
+    if not request.mimetype == "application/json":
+        raise APIError(415, "send the body as JSON with 'Content-Type: application/json'")
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise APIError(400, "the body is not valid JSON") from None
+    if not isinstance(payload, dict):
+        raise APIError(422, "the body must be a JSON object")
+    text = intake.check_text(payload.get("text"))
+    result = intake.analyse(text, explain=False)
+    row, created = intake.keep(text, result, source=SOURCE, external_id=msg_id)
+    return jsonify(_answer(row, duplicate=not created)), 200
+
+
+def _answer(row: Any, duplicate: bool) -> dict[str, Any]:
+    from .dataset import LABELS_JA
+
+    return {
+        "webhook_id": row.external_id,
+        "inquiry_id": row.id,
+        "label": row.label,
+        "label_ja": LABELS_JA[row.label],
+        "confidence": row.confidence,
+        "probabilities": row.probabilities,
+        "needs_review": row.needs_review,
+        "model_version": row.model_version,
+        "duplicate": duplicate,
+    }
