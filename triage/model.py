@@ -27,17 +27,20 @@ REVIEW_ACCURACY_TARGET = 0.95
 Progress = Callable[[str], None]
 
 
-def build_pipeline(c: float = 10.0) -> Pipeline:
-    """Return the untrained pipeline: lemma 1-2-grams and character 1-3-grams into logistic regression."""
+def build_pipeline(
+    c: float = 10.0, word_ngrams: tuple[int, int] = (1, 2), char_ngrams: tuple[int, int] = (1, 3), min_df: int = 2
+) -> Pipeline:
+    """Return the untrained pipeline: lemma n-grams and character n-grams into logistic regression."""
     words = TfidfVectorizer(
         tokenizer=JapaneseTokenizer(),
         token_pattern=None,
         lowercase=False,
-        ngram_range=(1, 2),
-        min_df=2,
+        ngram_range=word_ngrams,
+        min_df=min_df,
         sublinear_tf=True,
     )
-    chars = TfidfVectorizer(analyzer="char", lowercase=False, ngram_range=(1, 3), min_df=2, sublinear_tf=True)
+    chars = TfidfVectorizer(analyzer="char", lowercase=False, ngram_range=char_ngrams, min_df=min_df,
+                            sublinear_tf=True)
     return Pipeline(
         [
             ("normalize", FunctionTransformer(normalize_many)),
