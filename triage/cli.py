@@ -155,16 +155,36 @@ def evaluate_cmd(csv_file: str, as_json: bool, by_column: str | None) -> None:
                 for key, idx in sorted(groups.items())
             }
         }
+    if "faq_id" in table.header:
+        report["faq"] = _faq_hits(table, settings)
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False, indent=2))
         return
     click.echo(f"Model {loaded.version} on {csv_file}:\n")
     click.echo(format_report(report))
+    if "faq" in report:
+        f = report["faq"]
+        click.echo(f"FAQ suggestions on {f['n']} faq rows: top-1 {f['top1']:.3f}, top-3 {f['top3']:.3f}\n")
     if by_column:
         click.echo(f"by {by_column}:")
         for key, m in report["by"][by_column].items():
             click.echo(f"  {key or '(empty)':<16} n={m['n']:<5} macro-F1 {m['macro_f1']:.3f}  "
                        f"escalation recall {m['per_class']['escalation']['recall']:.3f}")
+
+
+def _faq_hits(table: dataset.Table, settings: dict[str, Any]) -> dict[str, Any]:
+    """Return top-1 and top-3 hit rates of FAQ suggestions on rows with an expected faq_id."""
+    from .faq import get_kb
+
+    kb = get_kb(settings)
+    rows = [r for r in table.rows if r.label == "faq" and r.extra.get("faq_id")]
+    ranked = [[s["id"] for s in kb.suggest(r.text)] for r in rows]
+    n = len(rows) or 1
+    return {
+        "n": len(rows),
+        "top1": sum(ids[:1] == [r.extra["faq_id"]] for r, ids in zip(rows, ranked, strict=True)) / n,
+        "top3": sum(r.extra["faq_id"] in ids for r, ids in zip(rows, ranked, strict=True)) / n,
+    }
 
 
 def _echo_prediction(text: str, loaded: Any, settings: dict[str, Any], as_json: bool) -> None:
