@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
 import sys
 import time
 from datetime import timedelta
@@ -52,14 +51,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     configure_logging(app.config["LOG_LEVEL"])
 
     if not app.config.get("SECRET_KEY"):
-        if app.config["ENV"] != "development":
-            raise StartupError(
-                "TRIAGE_SECRET_KEY is not set. Set it to a long random string, e.g. "
-                "`export TRIAGE_SECRET_KEY=$(python -c 'import secrets; print(secrets.token_urlsafe(32))')`, "
-                "or start with `bash scripts/start.sh`, which keeps one in instance/secret_key."
-            )
-        # Development only: a key for this process; sessions end with it.
-        app.config["SECRET_KEY"] = secrets.token_urlsafe(32)
+        # Fail closed: a default key would let anyone forge sessions.
+        raise StartupError(
+            "TRIAGE_SECRET_KEY is not set. Set it to a long random string, e.g. "
+            "`export TRIAGE_SECRET_KEY=$(python -c 'import secrets; print(secrets.token_urlsafe(32))')`, "
+            "or start with `bash scripts/start.sh`, which keeps one in instance/secret_key."
+        )
     secret = app.config.get("WEBHOOK_SECRET")
     if secret:
         try:

@@ -49,7 +49,6 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("HOURS", "平日9時〜18時", "Help line opening hours filled into FAQ answers ({hours})."),
     Setting("URL", "https://www.example.jp/incident", "Incident notice page filled into FAQ answers ({url})."),
     Setting("LOG_LEVEL", "INFO", "Logging level (DEBUG, INFO, WARNING, ERROR)."),
-    Setting("ENV", "production", "`development` allows a generated SECRET_KEY for local trials; anything else requires one."),
 )
 
 BY_NAME = {s.name: s for s in SETTINGS}

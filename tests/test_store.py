@@ -1,0 +1,155 @@
+"""The store against SQLite and against the PostgreSQL server of this machine kind."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import IntegrityError
+
+from triage.store import Inquiry, Store, utcnow
+
+PG_BASE = os.environ.get("TRIAGE_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def _pg_schema_url() -> Iterator[str]:
+    """Yield a URL whose search_path is a fresh schema, dropped afterwards."""
+    try:
+        engine = create_engine(PG_BASE)
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+    except Exception as exc:  # noqa: BLE001 - any failure means "no server here"
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL at {PG_BASE} is not reachable in CI: {type(exc).__name__}")
+        pytest.skip(f"no PostgreSQL server at {PG_BASE} ({type(exc).__name__}); CI runs this against one")
+    schema = f"triage_test_{secrets.token_hex(4)}"
+    with engine.begin() as conn:
+        conn.execute(text(f"create schema {schema}"))
+    try:
+        yield f"{PG_BASE}?options=-csearch_path%3D{schema}"
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f"drop schema {schema} cascade"))
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database URL: a SQLite file, or a private schema on the PostgreSQL server."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.sqlite'}"
+    else:
+        yield from _pg_schema_url()
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    s = Store(database_url)
+    s.create_schema()
+    yield s
+    s.engine.dispose()
+
+
+def _row(**extra: object) -> dict[str, object]:
+    return {"source": "api", "text": "補償は？", "label": "compensation", "confidence": 0.9,
+            "probabilities": {"faq": 0.05, "compensation": 0.9, "escalation": 0.05},
+            "needs_review": False, "model_version": "v1", **extra}
+
+
+def test_sqlite_uses_wal(tmp_path: Path) -> None:
+    s = Store(f"sqlite:///{tmp_path / 'x.sqlite'}")
+    with s.engine.connect() as conn:
+        assert conn.execute(text("pragma journal_mode")).scalar() == "wal"
+
+
+def test_inquiry_round_trip_with_japanese_text_and_json(store: Store) -> None:
+    row, created = store.add_inquiry(**_row(text="①㈱～髙 ﾊﾟｽﾜｰﾄﾞ 😀"))
+    assert created
+    got = store.get_inquiry(row.id)
+    assert got.text == "①㈱～髙 ﾊﾟｽﾜｰﾄﾞ 😀"
+    assert got.probabilities["compensation"] == 0.9
+    assert got.received_at.tzinfo is not None or store.url.startswith("sqlite")
+
+
+def test_external_id_is_unique_per_source(store: Store) -> None:
+    first, created = store.add_inquiry(**_row(source="webhook", external_id="msg_1"))
+    again, created_again = store.add_inquiry(**_row(source="webhook", external_id="msg_1", text="別"))
+    assert created and not created_again and again.id == first.id
+    other, created_other = store.add_inquiry(**_row(source="api", external_id="msg_1"))
+    assert created_other and other.id != first.id
+    assert store.count_inquiries() == 2
+
+
+def test_rows_without_external_id_never_collide(store: Store) -> None:
+    for _ in range(3):
+        store.add_inquiry(**_row())
+    assert store.count_inquiries() == 3
+
+
+def test_corrections_latest_wins_and_handled_state(store: Store) -> None:
+    row, _ = store.add_inquiry(**_row())
+    store.add_correction(row.id, "faq", "a1")
+    store.add_correction(row.id, "escalation", "a2")
+    assert store.add_correction(999_999, "faq", "a1") is None
+    [(correction, inquiry)] = store.corrections()
+    assert (correction.label, correction.agent, inquiry.id) == ("escalation", "a2", row.id)
+    assert store.set_handled(row.id, True, "a1")
+    assert store.get_inquiry(row.id).handled_by == "a1"
+    assert [r.id for r in store.queue(handled=False)] == []
+
+
+def test_purge_deletes_old_inquiries_with_their_corrections(store: Store) -> None:
+    old, _ = store.add_inquiry(**_row(received_at=utcnow() - timedelta(days=100)))
+    new, _ = store.add_inquiry(**_row())
+    store.add_correction(old.id, "faq", "a1")
+    store.add_correction(new.id, "faq", "a1")
+    assert store.purge(90) == (1, 1)
+    assert store.get_inquiry(old.id) is None and store.get_inquiry(new.id) is not None
+    assert len(store.corrections()) == 1
+
+
+def test_a_failed_insert_leaves_no_row(store: Store) -> None:
+    with pytest.raises(IntegrityError):
+        with store.session() as s:
+            s.add(Inquiry(**_row(source="webhook", external_id="x")))
+            s.add(Inquiry(**_row(source="webhook", external_id="x")))
+    assert store.count_inquiries() == 0
+
+
+def test_twenty_concurrent_webhook_duplicates_on_this_database(database_url: str, models_dir: Path,
+                                                               tmp_path: Path) -> None:
+    import json
+    import threading
+    import time
+
+    from triage import create_app
+    from triage.webhook import sign
+
+    from .conftest import WEBHOOK_SECRET, app_config
+
+    app = create_app(app_config(models_dir, tmp_path, DATABASE_URL=database_url))
+    body = json.dumps({"text": "不正利用されています"}, ensure_ascii=False).encode()
+    ts = int(time.time())
+    headers = {"webhook-id": "msg_c", "webhook-timestamp": str(ts), "Content-Type": "application/json",
+               "webhook-signature": sign(WEBHOOK_SECRET, "msg_c", ts, body)}
+    statuses: list[int] = []
+    barrier = threading.Barrier(20)
+
+    def deliver() -> None:
+        c = app.test_client()
+        barrier.wait()
+        statuses.append(c.post("/api/v1/webhooks/inquiries", data=body, headers=headers).status_code)
+
+    threads = [threading.Thread(target=deliver) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert statuses == [200] * 20
+    assert app.extensions["triage.store"].count_inquiries() == 1
+    app.extensions["triage.store"].engine.dispose()
