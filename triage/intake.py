@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import current_app
@@ -14,6 +15,9 @@ from .live import ModelHolder, ModelUnavailable
 from .redact import redact
 from .registry import LoadedModel
 from .store import Inquiry, Store
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def holder() -> ModelHolder:
@@ -43,6 +47,9 @@ def check_text(value: Any, field: str = "text") -> str:
         raise APIError(422, f"'{field}' is empty")
     if len(value) > limit:
         raise APIError(422, f"'{field}' is {len(value)} characters; at most {limit} are accepted")
+    if _SURROGATE.search(value):
+        # JSON may escape half a character pair; it cannot be stored or tokenized.
+        raise APIError(422, f"'{field}' contains an invalid character (a lone UTF-16 surrogate)")
     return value
 
 

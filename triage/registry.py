@@ -20,11 +20,12 @@ import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import joblib
 
-from .model import Policy, Router
+if TYPE_CHECKING:  # scikit-learn loads slowly; CLI commands without a model skip it
+    from .model import Policy, Router
 
 VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 MODEL_FILE = "model.joblib"
@@ -168,6 +169,7 @@ class Registry:
                 "the file was changed after training and is refused. Activate another version "
                 "(`triage models`, `triage activate VERSION`) or retrain."
             )
+        from .model import Policy, Router
         from .text import TOKENIZER_VERSION
 
         if meta.get("versions", {}).get("tokenizer") != TOKENIZER_VERSION:

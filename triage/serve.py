@@ -59,6 +59,12 @@ def prepare_metrics_dir() -> None:
 
 def run(app: Any, host: str, port: int, workers: int) -> None:
     """Serve the app until interrupted."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        # The master loaded the model in create_app() but never serves: drop its
+        # triage_model_info sample, or /metrics reports that version for good.
+        multiprocess.mark_process_dead(os.getpid())
     options = {
         "bind": f"{host}:{port}",
         "workers": workers,

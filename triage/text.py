@@ -52,9 +52,13 @@ def _substitute(match: re.Match[str]) -> str:
     return " " + PLACEHOLDERS[match.lastgroup or "idnum"] + " "
 
 
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
 def normalize(text: str) -> str:
     """Return the text as features see it: NFKC, lower case, PII as placeholders."""
-    text = unicodedata.normalize("NFKC", text).lower()
+    # Lone surrogates (possible through JSON escapes) cannot reach MeCab's UTF-8.
+    text = unicodedata.normalize("NFKC", _SURROGATES.sub("\ufffd", text)).lower()
     # Digits carry no meaning for routing once identifiers are gone ("3万円"
     # and "5万円" ask the same thing), so all become 0.
     return _PII_RE.sub(_substitute, text).translate(_DIGITS)
@@ -69,6 +73,7 @@ def normalize_with_offsets(text: str) -> tuple[str, list[int]]:
     """Return ``normalize(text)`` and, for each of its characters, its index in ``text``."""
     chars: list[str] = []
     offsets: list[int] = []
+    text = _SURROGATES.sub("\ufffd", text)
     for i, ch in enumerate(text):
         piece = unicodedata.normalize("NFKC", ch).lower()
         if chars and piece and unicodedata.combining(piece[0]):
@@ -81,7 +86,7 @@ def normalize_with_offsets(text: str) -> tuple[str, list[int]]:
             chars.append(c)
             offsets.append(i)
     base = "".join(chars)
-    if base != unicodedata.normalize("NFKC", text).lower():
+    if base != unicodedata.normalize("NFKC", text).lower():  # text has no surrogates here
         # Rare sequences compose across characters; fall back to a proportional map.
         base = unicodedata.normalize("NFKC", text).lower()
         offsets = [min(len(text) - 1, j * len(text) // max(1, len(base))) for j in range(len(base))]
