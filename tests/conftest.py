@@ -16,6 +16,31 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def session_logs(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+    """Keep every log line of the session (in-process and real servers) for test_zz_logs."""
+    import logging
+    import os
+
+    from triage.redact import install_record_factory
+
+    log_dir = tmp_path_factory.mktemp("logs")
+    os.environ["TRIAGE_TEST_LOG_DIR"] = str(log_dir)
+    install_record_factory()
+    handler = logging.FileHandler(log_dir / "in-process.log", encoding="utf-8")
+    handler.setLevel(logging.DEBUG)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    previous = root.level
+    root.setLevel(logging.DEBUG)
+    yield log_dir
+    root.removeHandler(handler)
+    root.setLevel(previous)
+    handler.close()
+    os.environ.pop("TRIAGE_TEST_LOG_DIR", None)
+
+
 def pytest_report_header(config: pytest.Config) -> list[str]:
     """Print the versions that decide the model's behaviour."""
     from triage.lifecycle import library_versions

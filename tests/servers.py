@@ -236,7 +236,9 @@ def running_server(env_overrides: dict[str, str], workers: int = 2) -> Iterator[
         workdir = Path(tmp)
         env = server_env(Path(env_overrides["TRIAGE_MODELS_DIR"]), workdir, env_overrides)
         port = free_port()
-        log_path = workdir / "server.log"
+        # Kept for the whole session when set, so that test_zz_logs can grep every line.
+        log_dir = Path(os.environ.get("TRIAGE_TEST_LOG_DIR") or workdir)
+        log_path = log_dir / f"server-{port}-{os.getpid()}.log"
         with open(log_path, "wb") as log_file:
             process = subprocess.Popen(
                 [sys.executable, "-m", "triage", "serve", "--host", "127.0.0.1", "--port", str(port),

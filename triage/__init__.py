@@ -20,9 +20,10 @@ class StartupError(Exception):
 
 
 def configure_logging(level: str) -> None:
-    """Log to stderr through a filter that masks personal data."""
-    from .redact import RedactingFilter
+    """Log to stderr; every record anywhere is created with personal data masked."""
+    from .redact import RedactingFilter, install_record_factory
 
+    install_record_factory()
     root = logging.getLogger()
     if not any(getattr(h, "_triage", False) for h in root.handlers):
         handler = logging.StreamHandler(sys.stderr)

@@ -20,7 +20,8 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("CARD", re.compile(
         r"(?<![0-9])(?:[0-9]{13,19}|[0-9]{4}([ -])[0-9]{4}\1[0-9]{4}\1[0-9]{1,7}|[0-9]{4}([ -])[0-9]{6}\2[0-9]{5})(?![0-9])"
     )),
-    ("MYNUMBER", re.compile(rf"(?<![0-9]){_D}{{4}}{_SEP}?{_D}{{4}}{_SEP}?{_D}{{4}}(?![0-9])")),
+    # Not a tail or head of a longer group of numbers (a card that failed Luhn).
+    ("MYNUMBER", re.compile(rf"(?<![0-9])(?<![0-9][ -]){_D}{{4}}{_SEP}?{_D}{{4}}{_SEP}?{_D}{{4}}(?![0-9])(?![ -][0-9])")),
     ("PHONE", re.compile(
         rf"(?<![0-9+])(?:\+81{_SEP}?\(?0?\)?{_D}{{1,4}}|\(?0{_D}{{1,4}}\)?){_SEP}?\(?{_D}{{1,4}}\)?{_SEP}?{_D}{{3,4}}(?![0-9])"
     )),
@@ -120,3 +121,18 @@ class RedactingFilter(logging.Filter):
         elif record.exc_text:
             record.exc_text = redact(record.exc_text)
         return True
+
+
+def install_record_factory() -> None:
+    """Mask personal data when any log record is created, for every handler (idempotent)."""
+    old = logging.getLogRecordFactory()
+    if getattr(old, "_triage_redacts", False):
+        return
+
+    def factory(*args: object, **kwargs: object) -> logging.LogRecord:
+        record = old(*args, **kwargs)
+        RedactingFilter().filter(record)
+        return record
+
+    factory._triage_redacts = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
