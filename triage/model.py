@@ -14,6 +14,7 @@ from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import FunctionTransformer
+from threadpoolctl import threadpool_limits
 
 from .dataset import LABELS, LABELS_JA
 from .text import JapaneseTokenizer, normalize, normalize_many, normalize_with_offsets
@@ -154,6 +155,13 @@ def train(
     texts: Sequence[str], labels: Sequence[str], folds: int = 5, progress: Progress | None = None
 ) -> TrainResult:
     """Cross-validate, choose the routing policy, then fit on all rows."""
+    # One BLAS thread: on these small problems OpenBLAS's pool spins and, on a
+    # busy machine (workers, other jobs), makes L-BFGS ten times slower.
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _train(texts, labels, folds, progress)
+
+
+def _train(texts: Sequence[str], labels: Sequence[str], folds: int, progress: Progress | None) -> TrainResult:
     proba = cross_validate(texts, labels, folds=folds, progress=progress)
     policy = choose_policy(labels, proba, LABELS)
     routed = [policy.route(dict(zip(LABELS, row, strict=True))) for row in proba]

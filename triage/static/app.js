@@ -18,10 +18,21 @@
     if (!button) return;
     var source = document.getElementById(button.dataset.copy);
     if (!source) return;
-    navigator.clipboard.writeText(source.textContent).then(function () {
+    var done = function () {
       button.textContent = "コピーしました";
       setTimeout(function () { button.textContent = "回答をコピー"; }, 1500);
-    });
+    };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(source.textContent).then(done);
+      return;
+    }
+    // Plain http on an intranet host has no Clipboard API: select and copy.
+    var range = document.createRange();
+    range.selectNodeContents(source);
+    var selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+    if (document.execCommand("copy")) done();
   });
 
   document.addEventListener("submit", function (event) {
@@ -34,7 +45,12 @@
   if (rows) {
     setInterval(function () {
       fetch(rows.dataset.refresh, { credentials: "same-origin", headers: { "Accept": "text/html" } })
-        .then(function (r) { return r.ok ? r.text() : null; })
+        .then(function (r) {
+          // A redirect means the session ended (logout, expiry): show the login
+          // page instead of pasting it into the table.
+          if (r.redirected) { window.location.reload(); return null; }
+          return r.ok ? r.text() : null;
+        })
         .then(function (html) { if (html !== null) rows.innerHTML = html; })
         .catch(function () {});
     }, 3000);
@@ -45,7 +61,10 @@
   if (job && job.dataset.status === "running") {
     setInterval(function () {
       fetch(job.dataset.poll, { credentials: "same-origin" })
-        .then(function (r) { return r.json(); })
+        .then(function (r) {
+          if (r.redirected) { window.location.reload(); return Promise.reject(); }
+          return r.json();
+        })
         .then(function (state) {
           if (state.status !== "running") { window.location.reload(); return; }
           var p = job.querySelector("[data-testid=progress]");

@@ -1,0 +1,337 @@
+"""Real-browser tests: Debian's Chromium driven by Playwright against the app served on 127.0.0.1.
+
+They cover what only a browser shows: app.js (Ctrl+Enter, queue refresh, job polling,
+confirmations), escaping as the DOM sees it, and the pages' forms end to end.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Dialog, Page, expect, sync_playwright
+from werkzeug.serving import make_server
+
+from triage.dataset import LABELS_JA
+from triage.registry import Registry
+from triage.webhook import sign
+
+from .conftest import PASSWORD, WEBHOOK_SECRET, write_csv
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+# Routed to faq with FAQ suggestions by the tiny session model (checked when the test was written).
+FAQ_TEXT = "パスワードの変更方法を教えてください。ログインできません"
+XSS_PAYLOADS = [
+    "<script>alert(1)</script>",
+    '" onmouseover="alert(1)',
+    "</textarea><script>alert(2)</script>",
+    '<a href="javascript:alert(3)">x</a>',
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """One headless Chromium for the module (Debian's build: Playwright's download is unavailable)."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} does not exist: install Debian's chromium (scripts/test.sh does it)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def base_url(app) -> Iterator[str]:  # noqa: ANN001
+    """Serve the test app on 127.0.0.1 and a free port (port 0: the kernel picks, no race)."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="browser-test-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+class Dialogs:
+    """Records every dialog a page opens and answers it (a dialog without an answer blocks the page)."""
+
+    def __init__(self, page: Page) -> None:
+        self.seen: list[tuple[str, str]] = []
+        self.accept = False
+        page.on("dialog", self._on_dialog)
+
+    def _on_dialog(self, dialog: Dialog) -> None:
+        self.seen.append((dialog.type, dialog.message))
+        if self.accept:
+            dialog.accept()
+        else:
+            dialog.dismiss()
+
+
+@pytest.fixture
+def open_page(browser: Browser, base_url: str) -> Iterator[Any]:
+    """Return a factory of fresh pages (own cookies) with a dialog recorder; closed before the server stops."""
+    contexts = []
+
+    def factory(bypass_csp: bool = False) -> tuple[Page, Dialogs]:
+        context = browser.new_context(base_url=base_url, bypass_csp=bypass_csp)
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        page = context.new_page()
+        return page, Dialogs(page)
+
+    yield factory
+    for context in contexts:
+        context.close()
+
+
+def login(page: Page, name: str) -> None:
+    """Log in through the login form."""
+    page.goto("/login")
+    page.locator("input[name=name]").fill(name)
+    page.locator("input[name=password]").fill(PASSWORD)
+    page.get_by_role("button", name="ログイン").click()
+    page.wait_for_url(re.compile(r"/$"))
+    expect(page.locator(".who")).to_contain_text(name)
+
+
+def classify(page: Page, text: str) -> int:
+    """Submit a text on the agent page with the button; return the stored inquiry's id."""
+    page.goto("/")
+    page.locator("#text").fill(text)
+    page.get_by_role("button", name="分類する").click()
+    expect(page.get_by_test_id("route")).to_be_visible()
+    return inquiry_id_on_result(page)
+
+
+def inquiry_id_on_result(page: Page) -> int:
+    """Return the inquiry id the result page links to (受付番号)."""
+    href = page.locator("#result a[href^='/inquiries/']").get_attribute("href")
+    assert href is not None
+    return int(href.rsplit("/", 1)[1])
+
+
+def mark_page(page: Page) -> None:
+    """Leave a marker in the window: it survives only if the page is not reloaded."""
+    page.evaluate("() => { window.__triageMarker = 'same-page'; }")
+
+
+def page_was_not_reloaded(page: Page) -> bool:
+    """Return True while the marker left by mark_page is still there."""
+    return page.evaluate("() => window.__triageMarker") == "same-page"
+
+
+# --- 1. agent page ---------------------------------------------------------------------------------
+
+def test_ctrl_enter_classifies_and_shows_route_highlights_and_faq(open_page) -> None:  # noqa: ANN001
+    page, dialogs = open_page()
+    login(page, "agent1")
+    page.goto("/")
+    textarea = page.locator("#text")
+    textarea.fill(FAQ_TEXT)
+    textarea.focus()
+    # Keyboard only: the submit comes from app.js's Ctrl+Enter handler, not from a click.
+    with page.expect_navigation():
+        page.keyboard.press("Control+Enter")
+
+    route = page.get_by_test_id("route")
+    expect(route).to_be_visible()
+    assert route.locator(".route-name").inner_text().strip() == LABELS_JA["faq"]
+    expect(route).to_contain_text("確信度")
+    explained = page.get_by_test_id("explained")
+    assert explained.inner_text() == FAQ_TEXT
+    marks = explained.locator("mark")
+    assert marks.count() >= 1
+    assert all(m.strip() for m in marks.all_inner_texts())
+    suggestions = page.get_by_test_id("faq-suggestion")
+    assert suggestions.count() >= 1
+    assert suggestions.first.locator("p.a").inner_text().strip()
+    assert page.locator("#text").input_value() == FAQ_TEXT
+    assert dialogs.seen == []
+
+
+# --- 2. XSS ----------------------------------------------------------------------------------------
+
+INJECTION_PROBE = """() => ({
+    scripts: Array.from(document.scripts).filter(s => /alert/.test(s.textContent + s.src)).length,
+    handlers: document.querySelectorAll('[onmouseover]').length,
+    jsLinks: Array.from(document.querySelectorAll('a[href]'))
+        .filter(a => /^\\s*javascript:/i.test(a.getAttribute('href'))).length,
+})"""
+
+
+def assert_not_injected(page: Page, dialogs: Dialogs, where: str) -> None:
+    """No element the payload could have created exists, and no dialog opened (after hovering)."""
+    for selector in ("[data-testid=explained]", "[data-testid=explained] mark", ".snippet", "#text"):
+        for element in page.locator(selector).all():
+            element.hover()
+    found = {"elements": page.evaluate(INJECTION_PROBE), "dialogs": dialogs.seen}
+    assert found == {"elements": {"scripts": 0, "handlers": 0, "jsLinks": 0}, "dialogs": []}, where
+
+
+@pytest.mark.parametrize("payload", XSS_PAYLOADS)
+def test_markup_in_an_inquiry_is_shown_as_text_everywhere(open_page, payload: str) -> None:  # noqa: ANN001
+    # The CSP would stop inline scripts anyway; bypass it so that this test checks the escaping itself.
+    page, dialogs = open_page(bypass_csp=True)
+    login(page, "agent1")
+    japanese = "パスワードの変更方法を教えてください。"
+    # Payload last as well: injected into an attribute, `" onmouseover="alert(1)` followed by Japanese
+    # would be a handler with a syntax error that never fires; at the end the page's own quote closes it.
+    texts = [f"{payload} {japanese}", f"{japanese} {payload}"]
+
+    ids = []
+    for text in texts:
+        ids.append(classify(page, text))
+        assert page.get_by_test_id("explained").inner_text() == text
+        assert page.locator("#text").input_value() == text
+        assert_not_injected(page, dialogs, f"result page of {text!r}")
+
+    page.goto("/queue")
+    for inquiry_id, text in zip(ids, texts, strict=True):
+        row = page.locator(f"#queue-rows tr[data-id='{inquiry_id}']")
+        expect(row).to_have_count(1)
+        assert row.locator(".snippet").inner_text() == text
+    assert_not_injected(page, dialogs, "queue page")
+
+    for inquiry_id, text in zip(ids, texts, strict=True):
+        page.goto(f"/inquiries/{inquiry_id}")
+        expect(page.get_by_test_id("route")).to_be_visible()
+        assert page.get_by_test_id("explained").inner_text() == text
+        assert_not_injected(page, dialogs, f"detail page of {text!r}")
+
+
+# --- 3. correction ---------------------------------------------------------------------------------
+
+def test_correction_button_stores_the_correct_label(open_page, app) -> None:  # noqa: ANN001
+    store = app.extensions["triage.store"]
+    page, _ = open_page()
+    login(page, "agent1")
+    inquiry_id = classify(page, FAQ_TEXT)
+    assert store.get_inquiry(inquiry_id).corrected_label is None
+
+    page.get_by_test_id("correct-escalation").click()
+    page.wait_for_url(re.compile(rf"/inquiries/{inquiry_id}$"))
+    expect(page.locator(".flash.ok")).to_contain_text(f"「{LABELS_JA['escalation']}」として記録しました")
+    expect(page.locator("body")).to_contain_text("訂正の履歴")
+    assert store.get_inquiry(inquiry_id).corrected_label == "escalation"
+
+
+# --- 4. queue refresh ------------------------------------------------------------------------------
+
+def test_queue_shows_a_webhook_arrival_without_a_reload(open_page, app) -> None:  # noqa: ANN001
+    page, _ = open_page()
+    login(page, "agent1")
+    page.goto("/queue")
+    expect(page.locator("#queue-rows")).to_be_visible()
+    mark_page(page)
+
+    text = "Webhook経由: 補償としてポイントはいつもらえますか"
+    body = json.dumps({"text": text}, ensure_ascii=False).encode()
+    msg_id, stamp = "msg_browser_queue_1", int(time.time())
+    resp = app.test_client().post("/api/v1/webhooks/inquiries", data=body, headers={
+        "Content-Type": "application/json",
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(stamp),
+        "webhook-signature": sign(WEBHOOK_SECRET, msg_id, stamp, body),
+    })
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    inquiry_id = resp.get_json()["inquiry_id"]
+
+    row = page.locator(f"#queue-rows tr[data-id='{inquiry_id}']")
+    expect(row).to_have_count(1, timeout=10_000)
+    expect(row.locator(".snippet")).to_have_text(text)
+    expect(row).to_contain_text("Webhook")
+    assert page_was_not_reloaded(page)
+
+
+# --- 5. admin upload -------------------------------------------------------------------------------
+
+def test_admin_upload_trains_and_shows_the_verdict(open_page, tiny_csv: Path) -> None:  # noqa: ANN001
+    page, _ = open_page()
+    login(page, "admin1")
+    page.goto("/admin/")
+    form = page.locator("#upload-form")
+    form.locator("input[name=csv]").set_input_files(str(tiny_csv))
+    # The bundled 2,500 rows take ~10 s to train: the tiny set alone shows the same flow.
+    form.locator("input[name=with_bundled]").uncheck()
+    form.get_by_role("button", name="検証して学習を開始").click()
+    page.wait_for_url(re.compile(r"/admin/jobs/\d+$"))
+
+    verdict = page.get_by_test_id("verdict")
+    expect(verdict).to_be_visible(timeout=90_000)
+    expect(verdict).to_contain_text("品質ゲート")
+    expect(verdict).to_have_text(re.compile(r"品質ゲート: (合格|不合格)"))
+    report = page.get_by_test_id("report")
+    expect(report).to_have_text(re.compile(r"交差検証レポート（\d+ 件"))
+    expect(page.locator("table.confusion")).to_be_visible()
+
+
+def test_admin_upload_of_a_bad_csv_lists_the_bad_line(open_page, tmp_path: Path) -> None:  # noqa: ANN001
+    bad = write_csv(tmp_path / "bad.csv", [
+        {"text": "パスワードの変更方法を教えてください", "label": "faq"},
+        {"text": "今すぐ弁護士に相談します", "label": "urgent"},
+        {"text": "補償の金額を教えてください", "label": "compensation"},
+    ])
+    page, _ = open_page()
+    login(page, "admin1")
+    page.goto("/admin/")
+    form = page.locator("#upload-form")
+    form.locator("input[name=csv]").set_input_files(str(bad))
+    form.locator("input[name=with_bundled]").uncheck()
+    form.get_by_role("button", name="検証して学習を開始").click()
+
+    expect(page.get_by_test_id("csv-error")).to_contain_text("bad.csv")
+    errors = page.locator("ul.errors li")
+    expect(errors).to_have_count(1)
+    # Line 1 is the header, so the unknown label is on line 3.
+    expect(errors.first).to_contain_text("line 3")
+    expect(errors.first).to_contain_text("urgent")
+    expect(page.locator("h1")).to_contain_text("bad.csv")
+
+
+# --- 6. confirmation -------------------------------------------------------------------------------
+
+def test_rollback_asks_for_confirmation_and_does_nothing_when_dismissed(open_page, app) -> None:  # noqa: ANN001
+    registry: Registry = app.extensions["triage.registry"]
+    # A second active version, so that a rollback would really change something.
+    first = registry.active()
+    second = f"{first}-copy"
+    shutil.copytree(registry.path(first), registry.path(second))
+    meta_path = registry.path(second) / "metadata.json"
+    meta_path.write_text(json.dumps(dict(registry.metadata(first), version=second)), encoding="utf-8")
+    registry.activate(second, actor="test", reason="second version for the rollback test")
+    audit_before = registry.audit_log()
+
+    page, dialogs = open_page()
+    login(page, "admin1")
+    page.goto("/admin/")
+    mark_page(page)
+    rollback = page.get_by_role("button", name="ひとつ前のモデルに戻す（ロールバック）")
+    rollback.click()
+
+    assert dialogs.seen == [("confirm", "直前のモデルに戻します。よろしいですか？")]
+    assert page_was_not_reloaded(page)
+    assert registry.active() == second
+    assert registry.audit_log() == audit_before
+
+    # The same button does roll back once confirmed: the dismissal above is what stopped it.
+    dialogs.accept = True
+    rollback.click()
+    expect(page.locator(".flash.ok")).to_contain_text(f"{first} に戻しました")
+    assert registry.active() == first
+    assert len(dialogs.seen) == 2
