@@ -93,3 +93,14 @@ def test_two_threads_get_the_same_tokens_as_serial_runs() -> None:
     for t in threads:
         t.join()
     assert results == serial
+
+
+def test_fast_lemmas_equal_the_node_by_node_lemmas_used_for_highlighting() -> None:
+    from triage import dataset
+
+    from .conftest import DATA
+
+    tok = JapaneseTokenizer()
+    for row in dataset.read(DATA / "test.csv").rows[::5]:
+        text = normalize(row.text)
+        assert tok(text) == [lemma for lemma, _, _ in tok.spans(text)], row.line

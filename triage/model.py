@@ -190,6 +190,23 @@ class Prediction:
         return LABELS_JA[self.label]
 
 
+def tfidf_row(terms: list[str], vocab: dict[str, int], idf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return one text's l2-normalised sublinear tf-idf as (indices, values), like TfidfVectorizer."""
+    # Count in C first, then look up only the distinct terms.
+    counts = Counter(terms)
+    get = vocab.get
+    found = [get(t, -1) for t in counts]
+    idx = np.array(found, dtype=np.intp)
+    known = idx >= 0
+    if not known.any():
+        return np.zeros(0, dtype=np.intp), np.zeros(0)
+    idx = idx[known]
+    tf = np.array(list(counts.values()), dtype=float)[known]
+    val = (1.0 + np.log(tf)) * idf[idx]
+    val /= math.sqrt(float(val @ val))
+    return idx, val
+
+
 class Router:
     """A fitted pipeline compiled into plain arrays for fast single predictions.
 
@@ -222,13 +239,9 @@ class Router:
         idx_all: list[np.ndarray] = []
         val_all: list[np.ndarray] = []
         for analyzer, vocab, idf, offset in self._blocks:
-            counts = Counter(t for t in analyzer(normalized) if t in vocab)
-            if not counts:
+            idx, val = tfidf_row(analyzer(normalized), vocab, idf)
+            if not len(idx):
                 continue
-            idx = np.fromiter((vocab[t] for t in counts), dtype=np.intp, count=len(counts))
-            tf = np.fromiter(counts.values(), dtype=float, count=len(counts))
-            val = (1.0 + np.log(tf)) * idf[idx]
-            val /= math.sqrt(float(val @ val))
             idx_all.append(idx + offset)
             val_all.append(val)
         if not idx_all:
