@@ -26,6 +26,9 @@ class Server(BaseApplication):
         """Pass our options to gunicorn's settings."""
         for key, value in self.options.items():
             self.cfg.set(key, value)
+        if "control_socket_disable" in self.cfg.settings:
+            # One fixed socket path per user: several servers (tests, benchmarks) would fight over it.
+            self.cfg.set("control_socket_disable", True)
 
     def load(self) -> Any:
         """Return the app (built in the master, so workers share its memory)."""
