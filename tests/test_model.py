@@ -79,3 +79,13 @@ def test_choose_policy_reaches_the_escalation_recall_target() -> None:
 def test_metadata_json_is_plain_json(models_dir: Path) -> None:
     version = Registry(models_dir).active() or ""
     json.loads((models_dir / version / "metadata.json").read_text(encoding="utf-8"))
+
+
+def test_predict_explained_equals_predict_and_explain(models_dir: Path, tiny_rows: list[dict[str, str]]) -> None:
+    router = Registry(models_dir).load(Registry(models_dir).active() or "").router
+    for text in [r["text"] for r in tiny_rows[::9]] + ["ｶﾞｷﾞ 090-1234-5678 ①㈱"]:
+        p, explanation = router.predict_explained(text)
+        assert p == router.predict(text)
+        assert explanation == router.explain(text, p.label)
+        for span in explanation["spans"]:
+            assert 0 <= span["start"] < span["end"] <= len(text)

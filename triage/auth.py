@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -129,13 +130,38 @@ def revoke_token(store: Store, name: str) -> None:
         if row is None:
             raise AuthError(f"no active token named {name!r}.")
         row.revoked_at = utcnow()
+        _token_cache.pop(row.token_hash, None)
+
+
+# Valid tokens seen in the last few seconds, per process: the lookup costs
+# about as much as classifying. A revocation takes effect within this time.
+TOKEN_CACHE_SECONDS = 2.0
+_token_cache: dict[str, tuple[str, float]] = {}
 
 
 def token_owner(store: Store, token: str) -> str | None:
     """Return the name of the active token, or None."""
     digest = _token_hash(token)
-    with store.session() as s:
-        row = s.scalars(select(ApiToken).where(ApiToken.token_hash == digest)).first()
+    cached = _token_cache.get(digest)
+    now = time.monotonic()
+    if cached is not None and now - cached[1] < TOKEN_CACHE_SECONDS:
+        return cached[0]
+    name = _lookup_token(store, digest)
+    if name is None:
+        _token_cache.pop(digest, None)
+    else:
+        if len(_token_cache) > 1000:
+            _token_cache.clear()
+        _token_cache[digest] = (name, now)
+    return name
+
+
+def _lookup_token(store: Store, digest: str) -> str | None:
+    # A plain read on every API request: no ORM session, no commit.
+    with store.engine.connect() as conn:
+        row = conn.execute(
+            select(ApiToken.name, ApiToken.token_hash, ApiToken.revoked_at).where(ApiToken.token_hash == digest)
+        ).first()
     if row is None or row.revoked_at is not None or not hmac.compare_digest(row.token_hash, digest):
         return None
     return row.name

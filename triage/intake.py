@@ -56,7 +56,10 @@ def check_text(value: Any, field: str = "text") -> str:
 def analyse(text: str, loaded: LoadedModel | None = None, explain: bool = True) -> dict[str, Any]:
     """Return the route, probabilities, explanation and FAQ suggestions of one text."""
     loaded = loaded or model()
-    p = loaded.router.predict(text)
+    if explain:
+        p, explanation = loaded.router.predict_explained(text)
+    else:
+        p = loaded.router.predict(text)
     result: dict[str, Any] = {
         "label": p.label,
         "label_ja": p.label_ja,
@@ -66,7 +69,7 @@ def analyse(text: str, loaded: LoadedModel | None = None, explain: bool = True) 
         "model_version": loaded.version,
     }
     if explain:
-        result["explanation"] = loaded.router.explain(text, p.label)
+        result["explanation"] = explanation
         result["faq_suggestions"] = get_kb(current_app.config).suggest(text) if p.label == "faq" else []
     return result
 

@@ -250,17 +250,21 @@ class Router:
 
     def probabilities(self, text: str) -> dict[str, float]:
         """Return the class probabilities of one raw inquiry."""
-        idx, val = self._features(normalize(text))
+        return self._probabilities(*self._features(normalize(text)))
+
+    def _probabilities(self, idx: np.ndarray, val: np.ndarray) -> dict[str, float]:
         scores = val @ self._coef[idx] + self._intercept
         scores = np.exp(scores - scores.max())
         scores /= scores.sum()
         return {label: float(scores[self.classes.index(label)]) for label in LABELS}
 
-    def predict(self, text: str) -> Prediction:
-        """Route one inquiry."""
-        probs = self.probabilities(text)
+    def _route(self, probs: dict[str, float]) -> Prediction:
         label, confidence, review = self.policy.route(probs)
         return Prediction(label, confidence, review, probs)
+
+    def predict(self, text: str) -> Prediction:
+        """Route one inquiry."""
+        return self._route(self.probabilities(text))
 
     def predict_many(self, texts: Sequence[str]) -> list[Prediction]:
         """Route a batch through scikit-learn in one call (cheaper per text than one by one)."""
@@ -275,11 +279,22 @@ class Router:
             out.append(Prediction(label, confidence, review, probs))
         return out
 
+    def predict_explained(self, text: str) -> tuple[Prediction, dict[str, object]]:
+        """Route one inquiry and explain the route, computing its features once."""
+        normalized, offsets = normalize_with_offsets(text)
+        features = self._features(normalized)
+        prediction = self._route(self._probabilities(*features))
+        return prediction, self._explain(text, normalized, offsets, features, prediction.label)
+
     def explain(self, text: str, label: str, top: int = 8) -> dict[str, object]:
         """Return the terms and text spans that pushed the model toward ``label``."""
         normalized, offsets = normalize_with_offsets(text)
+        return self._explain(text, normalized, offsets, self._features(normalized), label, top)
+
+    def _explain(self, text: str, normalized: str, offsets: list[int], features: tuple[np.ndarray, np.ndarray],
+                 label: str, top: int = 8) -> dict[str, object]:
         k = self.classes.index(label)
-        idx, val = self._features(normalized)
+        idx, val = features
         pull = val * self._pull[idx, k]
         weights = dict(zip(idx.tolist(), pull.tolist(), strict=True))
         # Terms: the word features (lemmas and lemma pairs) with the largest pull.
@@ -319,9 +334,7 @@ def _spans(char_weight: np.ndarray, offsets: list[int], length: int) -> list[dic
         return []
     cut = 0.25 * float(char_weight.max())
     original = np.zeros(length)
-    for j, w in enumerate(char_weight):
-        if w > original[offsets[j]]:
-            original[offsets[j]] = w
+    np.maximum.at(original, np.asarray(offsets, dtype=np.intp), char_weight)
     spans: list[dict[str, float]] = []
     start = None
     for i in range(length + 1):

@@ -117,15 +117,6 @@ KEEP_POS = frozenset(
 _local = threading.local()
 
 
-def _tagger() -> fugashi.GenericTagger:
-    """Return this thread's Tagger: a Tagger is not thread-safe and is never freed."""
-    tagger = getattr(_local, "tagger", None)
-    if tagger is None:
-        tagger = fugashi.GenericTagger(f'-r /dev/null -d "{unidic_lite.DICDIR}"')
-        _local.tagger = tagger
-    return tagger
-
-
 # MeCab writes "pos<TAB>lemma<TAB>surface" per token in one C call; reading a
 # Node's features from Python costs more than the analysis itself. Backslashes
 # are doubled because fugashi splits the arguments like a shell.
@@ -151,16 +142,6 @@ def dictionary_version() -> str:
     return f"{DICTIONARY}=={version('unidic-lite')}"
 
 
-def _lemma(feature_raw: str, surface: str) -> str:
-    # feature_raw is "pos1,pos2,pos3,pos4,cType,cForm,lForm,lemma,..."; unknown
-    # words have only six fields and keep their surface.
-    fields = feature_raw.split(",", 8)
-    if len(fields) > 7 and fields[7] and fields[7] != "*":
-        # Loan words carry their source ("パスワード-password"): keep the kana.
-        return fields[7].split("-", 1)[0] or surface
-    return surface
-
-
 class JapaneseTokenizer:
     """Split normalized Japanese text into lemmas of the kept parts of speech.
 
@@ -183,31 +164,30 @@ class JapaneseTokenizer:
 
     def __call__(self, text: str) -> list[str]:
         """Return the lemmas of ``text`` (already normalized)."""
-        keep = KEEP_POS if self.keep_pos is None else frozenset(self.keep_pos)
-        out: list[str] = []
-        for line in _line_tagger().parse(text).split("\n"):
-            pos, _, rest = line.partition("\t")
-            if pos in keep:
-                lemma, _, surface = rest.partition("\t")
-                # Loan words carry their source ("パスワード-password"): keep the kana.
-                lemma = lemma.split("-", 1)[0] if lemma and lemma != "*" else ""
-                out.append(lemma or surface)
-        return out
+        return [lemma for lemma, _, _ in self.spans(text)]
 
     def spans(self, text: str) -> list[tuple[str, int, int]]:
-        """Return ``(lemma or None, start, end)`` of every kept token in ``text``."""
+        """Return ``(lemma, start, end)`` of every kept token in ``text``."""
         keep = KEEP_POS if self.keep_pos is None else frozenset(self.keep_pos)
+        # One request tokenizes the same text for the route, the highlight and
+        # the FAQ search: remember this thread's last result.
+        last = getattr(_local, "last", None)
+        if last is not None and last[0] == keep and last[1] == text:
+            return list(last[2])
         out: list[tuple[str, int, int]] = []
         pos = 0
-        for node in _tagger()(text):
-            surface = node.surface
-            start = text.find(surface, pos)
+        for line in _line_tagger().parse(text).split("\n"):
+            tag, _, rest = line.partition("\t")
+            lemma, _, surface = rest.partition("\t")
+            start = text.find(surface, pos) if surface else -1
             if start < 0:
                 continue
             pos = start + len(surface)
-            raw = node.feature_raw
-            if raw[: raw.find(",")] in keep:
-                out.append((_lemma(raw, surface), start, pos))
+            if tag in keep:
+                # Loan words carry their source ("パスワード-password"): keep the kana.
+                lemma = lemma.split("-", 1)[0] if lemma and lemma != "*" else ""
+                out.append((lemma or surface, start, pos))
+        _local.last = (keep, text, tuple(out))
         return out
 
     def __repr__(self) -> str:

@@ -1,0 +1,197 @@
+"""A throwaway `triage serve` for the load generator: own temp folder, secrets, database, account and token.
+
+Standard library only, and independent of tests/ (bench/ must not import tests/) and of bench/server.py
+(which measures the server and imports numpy). Everything it starts is stopped when the block ends.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+READY_TIMEOUT = 60.0
+TRAIN_READY_TIMEOUT = 600.0  # without a model, the master trains the default one before it listens
+STOP_TIMEOUT = 20.0
+CLI_TIMEOUT = 120.0
+USER = "load-agent"
+TOKEN_NAME = "load"
+
+
+@dataclass
+class StartedServer:
+    """A running `triage serve` and what a client needs to use it."""
+
+    base_url: str
+    process: subprocess.Popen[bytes] = field(repr=False)
+    workers: int
+    workdir: Path
+    env: dict[str, str] = field(repr=False)
+    database_path: Path
+    log_path: Path
+    user: str
+    password: str = field(repr=False)
+    token: str = field(repr=False)
+    webhook_secret: str = field(repr=False)
+
+    @property
+    def pid(self) -> int:
+        """Return the gunicorn master's pid."""
+        return self.process.pid
+
+    def worker_pids(self) -> set[int]:
+        """Return the pids of the master's children (the workers)."""
+        pids: set[int] = set()
+        for children in Path(f"/proc/{self.pid}/task").glob("*/children"):
+            try:
+                pids.update(int(p) for p in children.read_text().split())
+            except (OSError, ValueError):
+                continue
+        return pids
+
+    def log(self, tail: int = 4000) -> str:
+        """Return the end of what the server wrote."""
+        try:
+            return self.log_path.read_text(encoding="utf-8", errors="replace")[-tail:]
+        except OSError:
+            return ""
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _has_active(models_dir: Path) -> bool:
+    return (models_dir / "ACTIVE").is_file() and bool((models_dir / "ACTIVE").read_text().strip())
+
+
+def _cli(env: dict[str, str], *args: str) -> str:
+    out = subprocess.run([sys.executable, "-m", "triage", *args], env=env, cwd=ROOT, capture_output=True,
+                         text=True, timeout=CLI_TIMEOUT, stdin=subprocess.DEVNULL)
+    if out.returncode != 0:
+        raise RuntimeError(f"triage {args[0]} {args[1]} exited {out.returncode}:\n{out.stderr[-2000:]}")
+    return out.stdout
+
+
+def _status(port: int, path: str) -> int | None:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2.0)
+    try:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        resp.read()
+        return resp.status
+    except (OSError, http.client.HTTPException):
+        return None
+    finally:
+        conn.close()
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the process group, wait, then SIGKILL what is left (workers may outlive a dead master)."""
+    if process.poll() is None:
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            process.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            pass
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    if process.poll() is None:
+        process.wait(timeout=STOP_TIMEOUT)
+
+
+@contextmanager
+def started_server(workers: int = 2, models_dir: Path | None = None,
+                   log: Callable[[str], None] = lambda m: None) -> Iterator[StartedServer]:
+    """Run `triage serve` on a free 127.0.0.1 port until the block ends.
+
+    The models are copied from ``models_dir`` (default: the repository's models/ when it has an active
+    version); without any, the server trains the bundled default model first (minutes).
+    """
+    source = models_dir if models_dir is not None else ROOT / "models"
+    with tempfile.TemporaryDirectory(prefix="triage-load-") as tmp:
+        workdir = Path(tmp)
+        models = workdir / "models"
+        if _has_active(source):
+            shutil.copytree(source, models)
+        elif models_dir is not None:
+            raise RuntimeError(f"{models_dir} has no active model version")
+        else:
+            models.mkdir()
+            log("no active model in models/: the server trains the default model first")
+        metrics_dir = workdir / "metrics"
+        metrics_dir.mkdir()
+        database = workdir / "triage.sqlite"
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("TRIAGE_", "PROMETHEUS_"))}
+        webhook_secret = "whsec_" + base64.b64encode(os.urandom(32)).decode()
+        env.update(
+            TRIAGE_SECRET_KEY=secrets.token_urlsafe(32),
+            TRIAGE_WEBHOOK_SECRET=webhook_secret,
+            TRIAGE_DATABASE_URL=f"sqlite:///{database}",
+            TRIAGE_MODELS_DIR=str(models),
+            TRIAGE_DATA_DIR=str(ROOT / "data"),
+            TRIAGE_GATE_CSV="",
+            TRIAGE_LOG_LEVEL="WARNING",
+            PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
+            PYTHONUNBUFFERED="1",
+        )
+        password = secrets.token_urlsafe(18)
+        # The account first (it creates the schema); the token while the server starts.
+        _cli(env, "users", "add", USER, "--role", "agent", "--password", password)
+        token_proc = subprocess.Popen([sys.executable, "-m", "triage", "tokens", "create", TOKEN_NAME], env=env,
+                                      cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True, start_new_session=True)
+        port = free_port()
+        log_path = workdir / "server.log"
+        with open(log_path, "wb") as log_file:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "triage", "serve", "--host", "127.0.0.1", "--port", str(port),
+                 "--workers", str(workers)],
+                env=env, cwd=workdir, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        try:
+            try:
+                out, err = token_proc.communicate(timeout=CLI_TIMEOUT)
+            finally:
+                if token_proc.poll() is None:
+                    os.killpg(token_proc.pid, signal.SIGKILL)
+                    token_proc.wait(timeout=STOP_TIMEOUT)
+            lines = out.strip().splitlines()
+            if token_proc.returncode != 0 or len(lines) != 1:
+                raise RuntimeError(f"triage tokens create failed ({token_proc.returncode}):\n{err[-2000:]}")
+            server = StartedServer(f"http://127.0.0.1:{port}", process, workers, workdir, env, database, log_path,
+                                   USER, password, lines[0], webhook_secret)
+            deadline = time.monotonic() + (READY_TIMEOUT if _has_active(models) else TRAIN_READY_TIMEOUT)
+            while True:
+                if process.poll() is not None:
+                    raise RuntimeError(f"triage serve exited with {process.returncode}:\n{server.log()}")
+                if _status(port, "/readyz") == 200 and len(server.worker_pids()) >= workers:
+                    break
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"triage serve was not ready in time:\n{server.log()}")
+                time.sleep(0.1)
+            yield server
+        finally:
+            _stop(process)
