@@ -1,0 +1,113 @@
+"""The admin page with Flask's test client: versions, activate, rollback, upload, jobs, export."""
+
+from __future__ import annotations
+
+import io
+import time
+
+import pytest
+
+from triage.registry import Registry
+
+from .conftest import csrf_token
+
+
+def _post(client, path: str, **data):  # noqa: ANN001, ANN003, ANN202
+    return client.post(path, data={"csrf_token": csrf_token(client), **data})
+
+
+def test_admin_page_lists_versions_with_confusion_matrix(admin) -> None:  # noqa: ANN001
+    html = admin.get("/admin/").get_data(as_text=True)
+    assert "混同行列" in html and "監査ログ" in html
+    assert 'class="diag level' in html
+
+
+def test_activate_unknown_or_unsafe_version_is_refused(admin, app) -> None:  # noqa: ANN001
+    before = app.extensions["triage.registry"].active()
+    for version in ("nope", "../x"):
+        resp = _post(admin, "/admin/activate", version=version)
+        assert resp.status_code == 303
+    assert app.extensions["triage.registry"].active() == before
+    assert "有効化できませんでした" in admin.get("/admin/").get_data(as_text=True)
+
+
+def test_rollback_without_history_says_so(admin) -> None:  # noqa: ANN001
+    _post(admin, "/admin/rollback")
+    assert "ロールバックできませんでした" in admin.get("/admin/").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("filename", "content", "status", "message"),
+    [
+        ("model.joblib", b"\x80\x04junk", 303, None),
+        ("bad.csv", "text,label\nok,faq\nx,urgent\n".encode(), 422, "line 3"),
+        ("utf16.csv", "text,label\n".encode("utf-16"), 422, "UTF-16"),
+    ],
+)
+def test_uploads_are_validated_before_any_training(admin, app, filename: str, content: bytes, status: int,
+                                                    message: str | None) -> None:  # noqa: ANN001
+    resp = admin.post("/admin/train", data={"csrf_token": csrf_token(admin), "csv": (io.BytesIO(content), filename)},
+                      content_type="multipart/form-data")
+    assert resp.status_code == status
+    if message:
+        assert message in resp.get_data(as_text=True)
+    with app.extensions["triage.store"].session() as s:
+        from triage.store import TrainingJob
+
+        assert s.query(TrainingJob).count() == 0
+
+
+def test_oversize_upload_is_refused(admin, app) -> None:  # noqa: ANN001
+    app.config["MAX_UPLOAD_BYTES"] = 100
+    data = ("text,label\n" + "補償してください,compensation\n" * 20).encode()
+    resp = admin.post("/admin/train", data={"csrf_token": csrf_token(admin), "csv": (io.BytesIO(data), "big.csv")},
+                      content_type="multipart/form-data")
+    assert resp.status_code == 303
+    assert "大きすぎます" in admin.get("/admin/").get_data(as_text=True)
+
+
+def test_upload_trains_in_the_background_and_reports_the_verdict(admin, app, tiny_csv) -> None:  # noqa: ANN001
+    resp = admin.post("/admin/train", data={"csrf_token": csrf_token(admin),
+                                            "csv": (io.BytesIO(tiny_csv.read_bytes()), "more.csv")},
+                      content_type="multipart/form-data")
+    assert resp.status_code == 303
+    job_url = resp.headers["Location"]
+    deadline = time.monotonic() + 120
+    state = {}
+    while time.monotonic() < deadline:
+        state = admin.get(job_url + "?format=json").get_json()
+        if state["status"] != "running":
+            break
+        time.sleep(0.5)
+    assert state["status"] == "done", state
+    page = admin.get(job_url).get_data(as_text=True)
+    assert "品質ゲート" in page and "交差検証レポート" in page
+    registry: Registry = app.extensions["triage.registry"]
+    assert registry.audit_log()[-1]["actor"] in ("admin1",)
+    assert any(v["version"] == state["version"] for v in registry.versions())
+
+
+def test_admin_exports_corrections_as_excel_csv(admin, agent, app) -> None:  # noqa: ANN001
+    agent.post("/", data={"text": "=1+1 返金して", "csrf_token": csrf_token(agent)})
+    row = app.extensions["triage.store"].queue()[0]
+    agent.post(f"/inquiries/{row.id}/correction", data={"label": "compensation", "csrf_token": csrf_token(agent)})
+    resp = admin.get("/admin/corrections.csv")
+    assert resp.status_code == 200 and resp.mimetype == "text/csv"
+    body = resp.data
+    assert body.startswith(b"\xef\xbb\xbf")
+    assert "'=1+1 返金して" in body.decode("utf-8-sig")
+
+
+def test_a_disabled_account_loses_its_session_at_once(agent, app) -> None:  # noqa: ANN001
+    from triage.auth import set_disabled
+
+    assert agent.get("/").status_code == 200
+    set_disabled(app.extensions["triage.store"], "agent1")
+    assert agent.get("/").status_code == 302
+
+
+def test_session_cookie_expires(client) -> None:  # noqa: ANN001
+    from .conftest import PASSWORD
+
+    resp = client.post("/login", data={"name": "agent1", "password": PASSWORD, "csrf_token": csrf_token(client)})
+    assert "Expires=" in resp.headers["Set-Cookie"]
