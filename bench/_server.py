@@ -12,7 +12,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,6 +20,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .procs import child_pids, free_port, stop_group
 
 ROOT = Path(__file__).resolve().parent.parent
 READY_TIMEOUT = 60.0
@@ -54,13 +55,7 @@ class StartedServer:
 
     def worker_pids(self) -> set[int]:
         """Return the pids of the master's children (the workers)."""
-        pids: set[int] = set()
-        for children in Path(f"/proc/{self.pid}/task").glob("*/children"):
-            try:
-                pids.update(int(p) for p in children.read_text().split())
-            except (OSError, ValueError):
-                continue
-        return pids
+        return child_pids(self.pid)
 
     def log(self, tail: int = 4000) -> str:
         """Return the end of what the server wrote."""
@@ -68,13 +63,6 @@ class StartedServer:
             return self.log_path.read_text(encoding="utf-8", errors="replace")[-tail:]
         except OSError:
             return ""
-
-
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _has_active(models_dir: Path) -> bool:
@@ -100,25 +88,6 @@ def _status(port: int, path: str) -> int | None:
         return None
     finally:
         conn.close()
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the process group, wait, then SIGKILL what is left (workers may outlive a dead master)."""
-    if process.poll() is None:
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        try:
-            process.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            pass
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    if process.poll() is None:
-        process.wait(timeout=STOP_TIMEOUT)
 
 
 @contextmanager
@@ -194,4 +163,4 @@ def started_server(workers: int = 2, models_dir: Path | None = None,
                 time.sleep(0.1)
             yield server
         finally:
-            _stop(process)
+            stop_group(process)

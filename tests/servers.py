@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.procs import child_pids as worker_pids
+from bench.procs import free_port, stop_group
 from tests.conftest import ROOT, WEBHOOK_SECRET
 
 READY_TIMEOUT = 60.0
@@ -59,13 +59,6 @@ class RunningServer:
     def cli(self, *args: str, check: bool = True, input_text: str | None = None) -> subprocess.CompletedProcess[str]:
         """Run `python -m triage ARGS` with this server's environment."""
         return run_cli(self.env, *args, check=check, input_text=input_text)
-
-
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def server_env(models_dir: Path, workdir: Path, overrides: dict[str, str] | None = None) -> dict[str, str]:
@@ -130,17 +123,6 @@ def add_user(env: dict[str, str], name: str, role: str, password: str) -> None:
     run_cli(env, "users", "add", name, "--role", role, "--password", password)
 
 
-def worker_pids(master_pid: int) -> set[int]:
-    """Return the child pids of a process (gunicorn's workers of its master)."""
-    pids: set[int] = set()
-    for children in Path(f"/proc/{master_pid}/task").glob("*/children"):
-        try:
-            pids.update(int(p) for p in children.read_text().split())
-        except (OSError, ValueError):
-            continue  # a thread that ended while we read
-    return pids
-
-
 def http(method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None,
          timeout: float = 10.0, opener: urllib.request.OpenerDirector | None = None) -> tuple[int, bytes, Any]:
     """Send one request; return (status, body, headers) for every status, errors included."""
@@ -202,26 +184,6 @@ def served_versions(samples: list[tuple[str, dict[str, str], float]]) -> dict[in
     return out
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the whole process group, wait, then SIGKILL what is left."""
-    if process.poll() is None:
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        try:
-            process.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            pass
-    # Workers may outlive a master that died: kill the group in any case.
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    if process.poll() is None:
-        process.wait(timeout=STOP_TIMEOUT)
-
-
 @contextmanager
 def running_server(env_overrides: dict[str, str], workers: int = 2) -> Iterator[RunningServer]:
     """Run `triage serve` on a free 127.0.0.1 port until the block ends.
@@ -251,7 +213,7 @@ def running_server(env_overrides: dict[str, str], workers: int = 2) -> Iterator[
             _wait_ready(server)
             yield server
         finally:
-            _stop(process)
+            stop_group(process)
 
 
 def _wait_ready(server: RunningServer) -> None:

@@ -62,8 +62,8 @@ def test_ensure_admin_creates_one_account_once(env: Path) -> None:
 
 
 def test_tokens_are_shown_once_stored_hashed_and_revocable(env: Path) -> None:
-    from triage.cli import _settings, _store
     from triage.auth import token_owner
+    from triage.cli import _settings, _store
 
     runner = CliRunner()
     result = runner.invoke(cli, ["tokens", "create", "ticketing"])

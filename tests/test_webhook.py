@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from triage.webhook import sign, verify
 from triage.errors import APIError
+from triage.webhook import sign, verify
 
 from .conftest import WEBHOOK_SECRET
 

@@ -98,6 +98,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         if trained:
             log.info("no model was in %s/: trained and activated the default %s", registry.root, version)
         holder.refresh()
+        # The FAQ index too, before gunicorn forks, so that workers share it.
+        from .dataset import DatasetError
+        from .faq import get_kb
+
+        try:
+            get_kb(app.config)
+        except DatasetError as exc:
+            log.warning("FAQ suggestions unavailable until fixed: %s", exc)
     app.extensions["triage.holder"] = holder
     app.extensions["triage.registry"] = registry
 

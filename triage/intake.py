@@ -16,7 +16,6 @@ from .redact import redact
 from .registry import LoadedModel
 from .store import Inquiry, Store
 
-
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 

@@ -6,6 +6,7 @@ import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -194,9 +195,7 @@ def tfidf_row(terms: list[str], vocab: dict[str, int], idf: np.ndarray) -> tuple
     """Return one text's l2-normalised sublinear tf-idf as (indices, values), like TfidfVectorizer."""
     # Count in C first, then look up only the distinct terms.
     counts = Counter(terms)
-    get = vocab.get
-    found = [get(t, -1) for t in counts]
-    idx = np.array(found, dtype=np.intp)
+    idx = np.fromiter(map(vocab.get, counts, repeat(-1)), dtype=np.intp, count=len(counts))
     known = idx >= 0
     if not known.any():
         return np.zeros(0, dtype=np.intp), np.zeros(0)

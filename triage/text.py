@@ -69,13 +69,21 @@ def normalize_many(texts: Iterable[str]) -> list[str]:
     return [normalize(t) for t in texts]
 
 
+# Per-character NFKC + lower case, remembered: a dictionary look-up is much
+# cheaper than a call into unicodedata, and texts reuse few distinct characters.
+_CHAR_NFKC: dict[str, str] = {}
+
+
 def normalize_with_offsets(text: str) -> tuple[str, list[int]]:
     """Return ``normalize(text)`` and, for each of its characters, its index in ``text``."""
     chars: list[str] = []
     offsets: list[int] = []
     text = _SURROGATES.sub("\ufffd", text)
+    cache = _CHAR_NFKC
     for i, ch in enumerate(text):
-        piece = unicodedata.normalize("NFKC", ch).lower()
+        piece = cache.get(ch)
+        if piece is None:
+            piece = cache[ch] = unicodedata.normalize("NFKC", ch).lower()
         if chars and piece and unicodedata.combining(piece[0]):
             # Half-width voicing marks (ｶﾞ) compose with the previous character.
             merged = unicodedata.normalize("NFC", chars[-1] + piece[0])
@@ -176,10 +184,13 @@ class JapaneseTokenizer:
             return list(last[2])
         out: list[tuple[str, int, int]] = []
         pos = 0
+        find = text.find
         for line in _line_tagger().parse(text).split("\n"):
-            tag, _, rest = line.partition("\t")
-            lemma, _, surface = rest.partition("\t")
-            start = text.find(surface, pos) if surface else -1
+            fields = line.split("\t")
+            if len(fields) != 3:
+                continue
+            tag, lemma, surface = fields
+            start = find(surface, pos)
             if start < 0:
                 continue
             pos = start + len(surface)
