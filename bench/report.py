@@ -412,7 +412,7 @@ def _start(res: dict[str, Any]) -> list[str]:
                   + f" and the master's by {loaded['master']['private'] - ready['master']['private']:.0f} MB: pages "
                     "once shared become private when a worker writes to them (copy-on-write: Python's reference "
                     "counts and garbage collector write to the objects the master built), and each worker builds "
-                    "its own FAQ index and MeCab tagger on first use. When every worker has copied a page, the "
+                    "its own MeCab tagger and per-request buffers. When every worker has copied a page, the "
                     "master's original counts as its private memory."]
     lines += _img(res, "start", "memory.png")
     return lines
