@@ -115,3 +115,23 @@ def test_lone_surrogate_in_json_is_a_422(client, auth_headers) -> None:  # noqa:
                        headers={**auth_headers, "Content-Type": "application/json"})
     assert resp.status_code == 422
     assert "surrogate" in resp.get_json()["error"]["message"]
+
+
+@pytest.mark.parametrize("unit", ["あ", "a", "7", "a1-", "漢字", "x@", "0-"])
+def test_normalisation_and_redaction_grow_linearly_with_length(unit: str) -> None:
+    # A ratio, not a time limit: 4x the text may cost about 4x, never 16x
+    # (a regex that rescans a run from every position is quadratic: a denial of service).
+    import time
+
+    def cost(n: int) -> float:
+        text = unit * (n // len(unit))
+        best = float("inf")
+        for _ in range(3):
+            start = time.perf_counter()
+            normalize(text)
+            redact(text)
+            best = min(best, time.perf_counter() - start)
+        return best
+
+    small, large = cost(4000), cost(16000)
+    assert large / max(small, 1e-4) < 8, (unit, small, large)

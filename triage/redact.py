@@ -15,7 +15,8 @@ from dataclasses import dataclass
 _D = r"[0-9]"
 _SEP = r"[-‐‑–—―ー−\s]"
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
-    ("EMAIL", re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")),
+    # Anchored where a local part can start, so that long runs of letters stay linear.
+    ("EMAIL", re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")),
     # Card layouts: 13-19 digits in a row, 4-4-4-(1..7), or Amex 4-6-5.
     ("CARD", re.compile(
         r"(?<![0-9])(?:[0-9]{13,19}|[0-9]{4}([ -])[0-9]{4}\1[0-9]{4}\1[0-9]{1,7}|[0-9]{4}([ -])[0-9]{6}\2[0-9]{5})(?![0-9])"
