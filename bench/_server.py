@@ -6,7 +6,6 @@ Standard library only, and independent of tests/ (bench/ must not import tests/)
 
 from __future__ import annotations
 
-import base64
 import http.client
 import os
 import secrets
@@ -21,9 +20,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .procs import child_pids, free_port, stop_group
+from .procs import ROOT, child_pids, free_port, server_env, stop_group
 
-ROOT = Path(__file__).resolve().parent.parent
 READY_TIMEOUT = 60.0
 TRAIN_READY_TIMEOUT = 600.0  # without a model, the master trains the default one before it listens
 STOP_TIMEOUT = 20.0
@@ -109,22 +107,9 @@ def started_server(workers: int = 2, models_dir: Path | None = None,
         else:
             models.mkdir()
             log("no active model in models/: the server trains the default model first")
-        metrics_dir = workdir / "metrics"
-        metrics_dir.mkdir()
         database = workdir / "triage.sqlite"
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("TRIAGE_", "PROMETHEUS_"))}
-        webhook_secret = "whsec_" + base64.b64encode(os.urandom(32)).decode()
-        env.update(
-            TRIAGE_SECRET_KEY=secrets.token_urlsafe(32),
-            TRIAGE_WEBHOOK_SECRET=webhook_secret,
-            TRIAGE_DATABASE_URL=f"sqlite:///{database}",
-            TRIAGE_MODELS_DIR=str(models),
-            TRIAGE_DATA_DIR=str(ROOT / "data"),
-            TRIAGE_GATE_CSV="",
-            TRIAGE_LOG_LEVEL="WARNING",
-            PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
-            PYTHONUNBUFFERED="1",
-        )
+        env = server_env(workdir, models, database)
+        webhook_secret = env["TRIAGE_WEBHOOK_SECRET"]
         password = secrets.token_urlsafe(18)
         # The account first (it creates the schema); the token while the server starts.
         _cli(env, "users", "add", USER, "--role", "agent", "--password", password)

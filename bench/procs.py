@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 import os
+import secrets
 import signal
 import socket
 import subprocess
 from pathlib import Path
 from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def free_port() -> int:
@@ -45,3 +49,24 @@ def stop_group(process: subprocess.Popen[Any], timeout: float = 20.0) -> None:
         pass
     if process.poll() is None:
         process.wait(timeout=timeout)
+
+
+def server_env(workdir: Path, models_dir: Path, database: Path, *, secret_key: str | None = None,
+               webhook_secret: str | None = None, log_level: str = "WARNING") -> dict[str, str]:
+    """Return the environment of a throwaway `triage serve`: this process's, without any TRIAGE_* of the caller."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TRIAGE_", "PROMETHEUS_"))}
+    metrics_dir = workdir / "metrics"
+    metrics_dir.mkdir(parents=True, exist_ok=True)
+    env.update(
+        TRIAGE_SECRET_KEY=secret_key or secrets.token_urlsafe(32),
+        TRIAGE_WEBHOOK_SECRET=webhook_secret or "whsec_" + base64.b64encode(os.urandom(32)).decode(),
+        TRIAGE_DATABASE_URL=f"sqlite:///{database}",
+        TRIAGE_MODELS_DIR=str(models_dir),
+        TRIAGE_DATA_DIR=str(ROOT / "data"),
+        TRIAGE_GATE_CSV="",
+        TRIAGE_LOG_LEVEL=log_level,
+        # Its own metrics folder, removed with the caller's files.
+        PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
+        PYTHONUNBUFFERED="1",
+    )
+    return env

@@ -7,11 +7,9 @@ against it in between (section 3).
 
 from __future__ import annotations
 
-import base64
 import http.client
 import json
 import os
-import secrets
 import shutil
 import subprocess
 import sys
@@ -28,6 +26,7 @@ from bench.common import ROOT, Inquiries, Settings, package_of, smaps_rollup
 from bench.load import RequestMaker, run_phase
 
 from .procs import child_pids, free_port, stop_group
+from .procs import server_env as procs_server_env
 
 READY_TIMEOUT = 90.0
 STOP_TIMEOUT = 20.0
@@ -146,21 +145,7 @@ def _app_child(n: int, texts_csv: str) -> None:
 
 def server_env(workdir: Path, models_dir: Path) -> dict[str, str]:
     """Return a clean environment for the server and its CLI calls (own database, secrets, metrics folder)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TRIAGE_", "PROMETHEUS_"))}
-    metrics_dir = workdir / "metrics"
-    metrics_dir.mkdir(parents=True, exist_ok=True)
-    env.update(
-        TRIAGE_SECRET_KEY=secrets.token_urlsafe(32),
-        TRIAGE_WEBHOOK_SECRET="whsec_" + base64.b64encode(os.urandom(32)).decode(),
-        TRIAGE_DATABASE_URL=f"sqlite:///{workdir / 'bench.sqlite'}",
-        TRIAGE_MODELS_DIR=str(models_dir),
-        TRIAGE_DATA_DIR=str(ROOT / "data"),
-        TRIAGE_GATE_CSV="",
-        TRIAGE_LOG_LEVEL="WARNING",
-        PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
-        PYTHONUNBUFFERED="1",
-    )
-    return env
+    return procs_server_env(workdir, models_dir, workdir / "bench.sqlite")
 
 
 def cli(env: dict[str, str], *args: str) -> str:

@@ -23,6 +23,7 @@ from typing import Any
 
 from bench.procs import child_pids as worker_pids
 from bench.procs import free_port, stop_group
+from bench.procs import server_env as bench_server_env
 from tests.conftest import ROOT, WEBHOOK_SECRET
 
 READY_TIMEOUT = 60.0
@@ -67,21 +68,9 @@ def server_env(models_dir: Path, workdir: Path, overrides: dict[str, str] | None
     TRIAGE_* and PROMETHEUS_* variables of the calling shell are dropped so
     that a developer's settings never leak into a test.
     """
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TRIAGE_", "PROMETHEUS_"))}
-    metrics_dir = workdir / "metrics"
-    metrics_dir.mkdir(parents=True, exist_ok=True)
-    env.update(
-        TRIAGE_SECRET_KEY="integration-test-secret-key-0123456789",
-        TRIAGE_WEBHOOK_SECRET=WEBHOOK_SECRET,
-        TRIAGE_DATABASE_URL=f"sqlite:///{workdir / 'triage.sqlite'}",
-        TRIAGE_MODELS_DIR=str(models_dir),
-        TRIAGE_DATA_DIR=str(ROOT / "data"),
-        TRIAGE_GATE_CSV="",
-        TRIAGE_LOG_LEVEL="INFO",
-        # Our own folder (not one made by prepare_metrics_dir) so that it is removed with the test's files.
-        PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
-        PYTHONUNBUFFERED="1",
-    )
+    env = bench_server_env(workdir, models_dir, workdir / "triage.sqlite",
+                           secret_key="integration-test-secret-key-0123456789", webhook_secret=WEBHOOK_SECRET,
+                           log_level="INFO")
     env.update(overrides or {})
     return env
 

@@ -91,20 +91,27 @@ def keep(text: str, result: dict[str, Any], source: str, external_id: str | None
     return row, created
 
 
-def inquiry_json(row: Inquiry) -> dict[str, Any]:
-    """Return a stored inquiry as the API shows it."""
+def stored_route(row: Inquiry) -> dict[str, Any]:
+    """Return the classification stored with an inquiry (what a repeat delivery gets back)."""
     return {
         "inquiry_id": row.id,
-        "source": row.source,
-        "external_id": row.external_id,
-        "text": row.text,
-        "received_at": row.received_at.isoformat(),
         "label": row.label,
         "label_ja": LABELS_JA[row.label],
         "confidence": row.confidence,
         "probabilities": row.probabilities,
         "needs_review": row.needs_review,
         "model_version": row.model_version,
+    }
+
+
+def inquiry_json(row: Inquiry) -> dict[str, Any]:
+    """Return a stored inquiry as the API shows it."""
+    return {
+        **stored_route(row),
+        "source": row.source,
+        "external_id": row.external_id,
+        "text": row.text,
+        "received_at": row.received_at.isoformat(),
         "handled": row.handled,
         "corrections": [
             {"label": c.label, "agent": c.agent, "created_at": c.created_at.isoformat()} for c in row.corrections

@@ -107,16 +107,4 @@ def receive() -> Any:
 
 
 def _answer(row: Any, duplicate: bool) -> dict[str, Any]:
-    from .dataset import LABELS_JA
-
-    return {
-        "webhook_id": row.external_id,
-        "inquiry_id": row.id,
-        "label": row.label,
-        "label_ja": LABELS_JA[row.label],
-        "confidence": row.confidence,
-        "probabilities": row.probabilities,
-        "needs_review": row.needs_review,
-        "model_version": row.model_version,
-        "duplicate": duplicate,
-    }
+    return {"webhook_id": row.external_id, **intake.stored_route(row), "duplicate": duplicate}
