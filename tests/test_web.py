@@ -117,3 +117,25 @@ def test_html_errors_show_no_internals(agent, path: str) -> None:  # noqa: ANN00
     assert resp.status_code == 404
     html = resp.get_data(as_text=True)
     assert "Traceback" not in html and "/work" not in html and "site-packages" not in html
+
+
+def test_over_long_text_on_the_page_says_how_long_it_may_be(agent, app) -> None:  # noqa: ANN001
+    text = "あ" * (app.config["MAX_TEXT_LENGTH"] + 1)
+    resp = _classify(agent, text)
+    assert resp.status_code == 422
+    assert f"{app.config['MAX_TEXT_LENGTH']}文字まで" in resp.get_data(as_text=True)
+    assert app.extensions["triage.store"].count_inquiries() == 0
+
+
+def test_an_unexpected_error_shows_no_internals(agent, app, monkeypatch, caplog) -> None:  # noqa: ANN001
+    from triage import intake
+
+    def boom(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise RuntimeError("secret internal detail /work/main/triage")
+
+    monkeypatch.setattr(intake, "analyse", boom)
+    resp = _classify(agent, "補償して")
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 500
+    assert "secret internal detail" not in html and "Traceback" not in html
+    assert any("unhandled RuntimeError" in r.getMessage() for r in caplog.records)

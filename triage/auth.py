@@ -215,7 +215,6 @@ def init_app(app: Flask) -> None:
     login_manager.login_view = "web.login"
     login_manager.login_message = "ログインしてください。"
     login_manager.session_protection = "strong"
-    app.config["RATELIMIT_STORAGE_URI"] = app.config["RATELIMIT_STORAGE_URI"]
     app.config.setdefault("RATELIMIT_ENABLED", True)
     limiter.init_app(app)
 

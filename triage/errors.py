@@ -106,8 +106,8 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
-        log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.path,
-                  exc_info=app.debug)
+        # The traceback goes to the server log (masked like every record), never to the client.
+        log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.path, exc_info=exc)
         if wants_json():
             return json_error(500, "internal error")
         return _page(500, MESSAGES_JA[500])

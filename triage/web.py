@@ -98,21 +98,23 @@ def index() -> Any:
     result = None
     text = ""
     inquiry_id = None
-    status = 200
     if request.method == "POST":
         text = request.form.get("text") or ""
         try:
             intake.check_text(text, "本文")
-        except APIError as exc:
-            flash("問い合わせ本文を入力してください。" if not text.strip()
-                  else f"本文が長すぎます（{current_app.config['MAX_TEXT_LENGTH']}文字まで）。", "error")
-            del exc
+        except APIError:
+            if not text.strip():
+                flash("問い合わせ本文を入力してください。", "error")
+            elif len(text) > current_app.config["MAX_TEXT_LENGTH"]:
+                flash(f"本文が長すぎます（{current_app.config['MAX_TEXT_LENGTH']}文字まで）。", "error")
+            else:
+                flash("本文に使えない文字が含まれています。", "error")
             return render_template("index.html", text=text), 422
         result = intake.analyse(text)
         row, _ = intake.keep(text, result, source="web")
         inquiry_id = row.id
         result["segments"] = segments(text, result["explanation"]["spans"])
-    return render_template("index.html", text=text, result=result, inquiry_id=inquiry_id), status
+    return render_template("index.html", text=text, result=result, inquiry_id=inquiry_id)
 
 
 def _filters() -> tuple[str | None, bool | None]:
