@@ -220,6 +220,7 @@ class Router:
         union: FeatureUnion = pipeline.named_steps["features"]
         clf: LogisticRegression = pipeline.named_steps["clf"]
         self.classes = [str(c) for c in clf.classes_]
+        self._label_order = [self.classes.index(label) for label in LABELS]
         self._blocks = []
         offset = 0
         for _, vec in union.transformer_list:
@@ -255,7 +256,7 @@ class Router:
         scores = val @ self._coef[idx] + self._intercept
         scores = np.exp(scores - scores.max())
         scores /= scores.sum()
-        return {label: float(scores[self.classes.index(label)]) for label in LABELS}
+        return dict(zip(LABELS, scores[self._label_order].tolist(), strict=True))
 
     def _route(self, probs: dict[str, float]) -> Prediction:
         label, confidence, review = self.policy.route(probs)

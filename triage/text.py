@@ -145,6 +145,26 @@ def _line_tagger() -> fugashi.GenericTagger:
     return tagger
 
 
+def _analyse(text: str) -> list[tuple[str, str, str]]:
+    """Return (part of speech, lemma, surface) of every token, remembering this thread's last text.
+
+    One request analyses the same text for the route, the highlight and the FAQ search.
+    """
+    last = getattr(_local, "last", None)
+    if last is not None and last[0] == text:
+        return last[1]
+    tokens: list[tuple[str, str, str]] = []
+    for line in _line_tagger().parse(text).split("\n"):
+        fields = line.split("\t")
+        if len(fields) == 3:
+            tag, lemma, surface = fields
+            # Loan words carry their source ("パスワード-password"): keep the kana.
+            lemma = lemma.split("-", 1)[0] if lemma and lemma != "*" else ""
+            tokens.append((tag, lemma or surface, surface))
+    _local.last = (text, tokens)
+    return tokens
+
+
 def dictionary_version() -> str:
     """Return the installed dictionary's package version."""
     from importlib.metadata import version
@@ -174,33 +194,22 @@ class JapaneseTokenizer:
 
     def __call__(self, text: str) -> list[str]:
         """Return the lemmas of ``text`` (already normalized)."""
-        return [lemma for lemma, _, _ in self.spans(text)]
+        keep = KEEP_POS if self.keep_pos is None else frozenset(self.keep_pos)
+        return [lemma for tag, lemma, _ in _analyse(text) if tag in keep]
 
     def spans(self, text: str) -> list[tuple[str, int, int]]:
         """Return ``(lemma, start, end)`` of every kept token in ``text``."""
         keep = KEEP_POS if self.keep_pos is None else frozenset(self.keep_pos)
-        # One request tokenizes the same text for the route, the highlight and
-        # the FAQ search: remember this thread's last result.
-        last = getattr(_local, "last", None)
-        if last is not None and last[0] == keep and last[1] == text:
-            return list(last[2])
         out: list[tuple[str, int, int]] = []
         pos = 0
         find = text.find
-        for line in _line_tagger().parse(text).split("\n"):
-            fields = line.split("\t")
-            if len(fields) != 3:
-                continue
-            tag, lemma, surface = fields
+        for tag, lemma, surface in _analyse(text):
             start = find(surface, pos)
             if start < 0:
                 continue
             pos = start + len(surface)
             if tag in keep:
-                # Loan words carry their source ("パスワード-password"): keep the kana.
-                lemma = lemma.split("-", 1)[0] if lemma and lemma != "*" else ""
-                out.append((lemma or surface, start, pos))
-        _local.last = (keep, text, tuple(out))
+                out.append((lemma, start, pos))
         return out
 
     def __repr__(self) -> str:
