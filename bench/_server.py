@@ -6,7 +6,6 @@ Standard library only, and independent of tests/ (bench/ must not import tests/)
 
 from __future__ import annotations
 
-import http.client
 import os
 import secrets
 import shutil
@@ -20,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .procs import ROOT, child_pids, free_port, server_env, stop_group
+from .procs import ROOT, child_pids, free_port, http_status, launch_serve, server_env, stop_group
 
 READY_TIMEOUT = 60.0
 TRAIN_READY_TIMEOUT = 600.0  # without a model, the master trains the default one before it listens
@@ -75,17 +74,6 @@ def _cli(env: dict[str, str], *args: str) -> str:
     return out.stdout
 
 
-def _status(port: int, path: str) -> int | None:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2.0)
-    try:
-        conn.request("GET", path)
-        resp = conn.getresponse()
-        resp.read()
-        return resp.status
-    except (OSError, http.client.HTTPException):
-        return None
-    finally:
-        conn.close()
 
 
 @contextmanager
@@ -118,13 +106,7 @@ def started_server(workers: int = 2, models_dir: Path | None = None,
                                       stderr=subprocess.PIPE, text=True, start_new_session=True)
         port = free_port()
         log_path = workdir / "server.log"
-        with open(log_path, "wb") as log_file:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "triage", "serve", "--host", "127.0.0.1", "--port", str(port),
-                 "--workers", str(workers)],
-                env=env, cwd=workdir, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        process = launch_serve(env, workdir, port, workers, log_path)
         try:
             try:
                 out, err = token_proc.communicate(timeout=CLI_TIMEOUT)
@@ -141,7 +123,7 @@ def started_server(workers: int = 2, models_dir: Path | None = None,
             while True:
                 if process.poll() is not None:
                     raise RuntimeError(f"triage serve exited with {process.returncode}:\n{server.log()}")
-                if _status(port, "/readyz") == 200 and len(server.worker_pids()) >= workers:
+                if http_status(port, "/readyz") == 200 and len(server.worker_pids()) >= workers:
                     break
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"triage serve was not ready in time:\n{server.log()}")

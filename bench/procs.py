@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import http.client
 import os
 import secrets
 import signal
 import socket
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -70,3 +72,32 @@ def server_env(workdir: Path, models_dir: Path, database: Path, *, secret_key: s
         PYTHONUNBUFFERED="1",
     )
     return env
+
+
+def launch_serve(env: dict[str, str], workdir: Path, port: int, workers: int, log_path: Path,
+                 command: list[str] | None = None) -> subprocess.Popen[bytes]:
+    """Start `triage serve` on 127.0.0.1 in its own process group, its output going to ``log_path``.
+
+    ``command`` replaces `python -m triage` (to try a variant of the service).
+    """
+    with open(log_path, "wb") as log_file:
+        return subprocess.Popen(
+            [*(command or [sys.executable, "-m", "triage"]), "serve", "--host", "127.0.0.1", "--port", str(port),
+             "--workers", str(workers)],
+            env=env, cwd=workdir, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def http_status(port: int, path: str, timeout: float = 2.0) -> int | None:
+    """Return the status of GET path on 127.0.0.1:port, or None when nothing answers."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        resp.read()
+        return resp.status
+    except (OSError, http.client.HTTPException):
+        return None
+    finally:
+        conn.close()

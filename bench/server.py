@@ -7,7 +7,6 @@ against it in between (section 3).
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import shutil
@@ -25,7 +24,7 @@ from typing import Any
 from bench.common import ROOT, Inquiries, Settings, package_of, smaps_rollup
 from bench.load import RequestMaker, run_phase
 
-from .procs import child_pids, free_port, stop_group
+from .procs import child_pids, free_port, http_status, launch_serve, stop_group
 from .procs import server_env as procs_server_env
 
 READY_TIMEOUT = 90.0
@@ -187,17 +186,6 @@ class Server:
             return ""
 
 
-def _status(port: int, path: str, timeout: float = 2.0) -> int | None:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        conn.request("GET", path)
-        resp = conn.getresponse()
-        resp.read()
-        return resp.status
-    except OSError:
-        return None
-    finally:
-        conn.close()
 
 
 @contextmanager
@@ -208,21 +196,15 @@ def launched(env: dict[str, str], workdir: Path, workers: int, command: list[str
     """
     port = free_port()
     log_path = workdir / "server.log"
-    with open(log_path, "wb") as log_file:
-        t0 = time.perf_counter()
-        process = subprocess.Popen(
-            [*(command or [sys.executable, "-m", "triage"]), "serve", "--host", "127.0.0.1", "--port", str(port),
-             "--workers", str(workers)],
-            env=env, cwd=workdir, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    t0 = time.perf_counter()
+    process = launch_serve(env, workdir, port, workers, log_path, command)
     server = Server(process, port, workers, log_path, t0)
     try:
         deadline = t0 + READY_TIMEOUT
         while time.perf_counter() < deadline:
             if process.poll() is not None:
                 raise RuntimeError(f"triage serve exited with {process.returncode}:\n{server.log()}")
-            status = _status(port, "/readyz", timeout=1.0)
+            status = http_status(port, "/readyz", timeout=1.0)
             now = time.perf_counter() - t0
             if status is not None and server.listening_seconds is None:
                 server.listening_seconds = now

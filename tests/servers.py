@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.procs import child_pids as worker_pids
-from bench.procs import free_port, stop_group
+from bench.procs import free_port, launch_serve, stop_group
 from bench.procs import server_env as bench_server_env
 from tests.conftest import ROOT, WEBHOOK_SECRET
 
@@ -190,13 +190,7 @@ def running_server(env_overrides: dict[str, str], workers: int = 2) -> Iterator[
         # Kept for the whole session when set, so that test_zz_logs can grep every line.
         log_dir = Path(os.environ.get("TRIAGE_TEST_LOG_DIR") or workdir)
         log_path = log_dir / f"server-{port}-{os.getpid()}.log"
-        with open(log_path, "wb") as log_file:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "triage", "serve", "--host", "127.0.0.1", "--port", str(port),
-                 "--workers", str(workers)],
-                env=env, cwd=workdir, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        process = launch_serve(env, workdir, port, workers, log_path)
         server = RunningServer(f"http://127.0.0.1:{port}", process.pid, log_path, env, workers, process)
         try:
             _wait_ready(server)

@@ -8,7 +8,7 @@ import io
 import platform
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib.metadata import version as pkg_version
 from pathlib import Path
 from typing import Any
@@ -68,7 +68,6 @@ class TrainOutcome:
     activated: bool
     data: dataset.TrainingSet
     held_out_dropped: int = 0
-    notes: list[str] = field(default_factory=list)
 
 
 def library_versions() -> dict[str, str]:

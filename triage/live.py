@@ -32,8 +32,6 @@ class ModelHolder:
         self.interval = interval
         self.current: LoadedModel | None = None
         self.last_error: str | None = None
-        self.refusals = 0
-        self.swaps = 0
         self._refused: tuple[str, float] | None = None
         self._lock = threading.Lock()
         self._pid: int | None = None
@@ -79,7 +77,6 @@ class ModelHolder:
             loaded = self.registry.load(name)
         except (RegistryError, OSError, ValueError, EOFError) as exc:
             self._refused = (name, stamp)
-            self.refusals += 1
             metrics.MODEL_REFUSALS.inc()
             self.last_error = f"refused model {name}: {exc}"
             log.error("refused model version %s; still serving %s: %s", name,
@@ -89,7 +86,6 @@ class ModelHolder:
         self.current = loaded
         self.last_error = None
         self._refused = None
-        self.swaps += 1
         metrics.set_model(name, old)
         log.info("now serving model %s (was %s) in pid %d", name, old, os.getpid())
         return True

@@ -232,7 +232,8 @@ class Router:
         # Mean over classes: a feature's pull toward a class is its weight
         # there minus its average weight (softmax is shift-invariant).
         self._pull = self._coef - self._coef.mean(axis=1, keepdims=True)
-        self._inverse = [{i: term for term, i in vocab.items()} for _, vocab, _, _ in self._blocks]
+        # Names of word features, for the explanation's terms.
+        self._word_terms = {i: term for term, i in self._blocks[0][1].items()}
 
     def _features(self, normalized: str) -> tuple[np.ndarray, np.ndarray]:
         """Return (feature indices, tf-idf values) exactly as the vectorizers would."""
@@ -300,7 +301,7 @@ class Router:
         # Terms: the word features (lemmas and lemma pairs) with the largest pull.
         word_vocab_size = len(self._blocks[0][1])
         terms = sorted(
-            ((self._inverse[0][i], w) for i, w in weights.items() if i < word_vocab_size and w > 0),
+            ((self._word_terms[i], w) for i, w in weights.items() if i < word_vocab_size and w > 0),
             key=lambda t: -t[1],
         )[:top]
         # Per character of the normalized text: its tokens' and n-grams' pull.

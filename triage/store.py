@@ -30,7 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, selectinload, sessionmaker
 
 
 def utcnow() -> datetime:
@@ -193,10 +193,7 @@ class Store:
     def get_inquiry(self, inquiry_id: int) -> Inquiry | None:
         """Return one inquiry with its corrections loaded."""
         with self._sessions() as s:
-            row = s.get(Inquiry, inquiry_id)
-            if row is not None:
-                _ = row.corrections
-            return row
+            return s.get(Inquiry, inquiry_id, options=[selectinload(Inquiry.corrections)])
 
     def queue(self, label: str | None = None, handled: bool | None = None, limit: int = 100) -> list[Inquiry]:
         """Return recent inquiries, escalations and 要確認 first, then newest first."""
@@ -208,10 +205,8 @@ class Store:
                 q = q.where(Inquiry.handled == handled)
             rank = (Inquiry.label == "escalation").cast(Integer) * 2 + Inquiry.needs_review.cast(Integer)
             q = q.order_by(Inquiry.handled, rank.desc(), Inquiry.received_at.desc(), Inquiry.id.desc()).limit(limit)
-            rows = list(s.scalars(q))
-            for r in rows:
-                _ = r.corrections
-            return rows
+            # One query for all rows' corrections, not one per row (the page polls every 3 s).
+            return list(s.scalars(q.options(selectinload(Inquiry.corrections))))
 
     def add_correction(self, inquiry_id: int, label: str, agent: str) -> Correction | None:
         """Store an agent's correction; None if the inquiry does not exist."""
