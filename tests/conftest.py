@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import csv
+import os
 import random
+import secrets
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from triage import dataset
 from triage.lifecycle import train_version
@@ -17,7 +21,7 @@ DATA = ROOT / "data"
 
 
 @pytest.fixture(scope="session", autouse=True)
-def session_logs(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+def session_logs(tmp_path_factory: pytest.TempPathFactory):
     """Keep every log line of the session (in-process and real servers) for test_zz_logs."""
     import logging
     import os
@@ -113,7 +117,7 @@ def app_config(models_dir: Path, tmp_path: Path, **extra: object) -> dict[str, o
 
 
 @pytest.fixture
-def app(models_dir: Path, tmp_path: Path):  # noqa: ANN201 - Flask
+def app(models_dir: Path, tmp_path: Path):
     """A service app on the tiny model, with one agent, one admin and one API token."""
     from triage import create_app
     from triage.auth import add_user, create_token
@@ -128,12 +132,12 @@ def app(models_dir: Path, tmp_path: Path):  # noqa: ANN201 - Flask
 
 
 @pytest.fixture
-def client(app):  # noqa: ANN001, ANN201
+def client(app):
     """An anonymous test client."""
     return app.test_client()
 
 
-def csrf_token(client) -> str:  # noqa: ANN001
+def csrf_token(client) -> str:
     """Return the CSRF token of the client's session (from the login page's form)."""
     import re
 
@@ -141,14 +145,14 @@ def csrf_token(client) -> str:  # noqa: ANN001
     return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
 
 
-def login(client, name: str) -> None:  # noqa: ANN001
+def login(client, name: str) -> None:
     """Log a test client in."""
     resp = client.post("/login", data={"name": name, "password": PASSWORD, "csrf_token": csrf_token(client)})
     assert resp.status_code == 302, resp.get_data(as_text=True)
 
 
 @pytest.fixture
-def agent(app):  # noqa: ANN001, ANN201
+def agent(app):
     """A test client logged in as an agent."""
     c = app.test_client()
     login(c, "agent1")
@@ -156,7 +160,7 @@ def agent(app):  # noqa: ANN001, ANN201
 
 
 @pytest.fixture
-def admin(app):  # noqa: ANN001, ANN201
+def admin(app):
     """A test client logged in as an admin."""
     c = app.test_client()
     login(c, "admin1")
@@ -164,6 +168,39 @@ def admin(app):  # noqa: ANN001, ANN201
 
 
 @pytest.fixture
-def auth_headers(app) -> dict[str, str]:  # noqa: ANN001
+def auth_headers(app) -> dict[str, str]:
     """Headers with the test API token."""
     return {"Authorization": f"Bearer {app.config['TEST_TOKEN']}"}
+
+
+PG_BASE = os.environ.get("TRIAGE_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def _pg_schema_url() -> Iterator[str]:
+    """Yield a URL whose search_path is a fresh schema, dropped afterwards."""
+    try:
+        engine = create_engine(PG_BASE)
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+    except Exception as exc:  # noqa: BLE001 - any failure means "no server here"
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL at {PG_BASE} is not reachable in CI: {type(exc).__name__}")
+        pytest.skip(f"no PostgreSQL server at {PG_BASE} ({type(exc).__name__}); CI runs this against one")
+    schema = f"triage_test_{secrets.token_hex(4)}"
+    with engine.begin() as conn:
+        conn.execute(text(f"create schema {schema}"))
+    try:
+        yield f"{PG_BASE}?options=-csearch_path%3D{schema}"
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f"drop schema {schema} cascade"))
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database URL: a SQLite file, or a private schema on the PostgreSQL server."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.sqlite'}"
+    else:
+        yield from _pg_schema_url()

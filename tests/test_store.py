@@ -2,49 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from triage.store import Inquiry, Store, utcnow
-
-PG_BASE = os.environ.get("TRIAGE_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-
-
-def _pg_schema_url() -> Iterator[str]:
-    """Yield a URL whose search_path is a fresh schema, dropped afterwards."""
-    try:
-        engine = create_engine(PG_BASE)
-        with engine.connect() as conn:
-            conn.execute(text("select 1"))
-    except Exception as exc:  # noqa: BLE001 - any failure means "no server here"
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL at {PG_BASE} is not reachable in CI: {type(exc).__name__}")
-        pytest.skip(f"no PostgreSQL server at {PG_BASE} ({type(exc).__name__}); CI runs this against one")
-    schema = f"triage_test_{secrets.token_hex(4)}"
-    with engine.begin() as conn:
-        conn.execute(text(f"create schema {schema}"))
-    try:
-        yield f"{PG_BASE}?options=-csearch_path%3D{schema}"
-    finally:
-        with engine.begin() as conn:
-            conn.execute(text(f"drop schema {schema} cascade"))
-        engine.dispose()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A database URL: a SQLite file, or a private schema on the PostgreSQL server."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'store.sqlite'}"
-    else:
-        yield from _pg_schema_url()
 
 
 @pytest.fixture
@@ -114,10 +80,9 @@ def test_purge_deletes_old_inquiries_with_their_corrections(store: Store) -> Non
 
 
 def test_a_failed_insert_leaves_no_row(store: Store) -> None:
-    with pytest.raises(IntegrityError):
-        with store.session() as s:
-            s.add(Inquiry(**_row(source="webhook", external_id="x")))
-            s.add(Inquiry(**_row(source="webhook", external_id="x")))
+    with pytest.raises(IntegrityError), store.session() as s:
+        s.add(Inquiry(**_row(source="webhook", external_id="x")))
+        s.add(Inquiry(**_row(source="webhook", external_id="x")))
     assert store.count_inquiries() == 0
 
 

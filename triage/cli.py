@@ -344,7 +344,7 @@ def serve_cmd(host: str | None, port: int | None, workers: int | None) -> None:
     run(app, host, port, n)
 
 
-def _store(settings: dict[str, Any]):  # noqa: ANN202 - Store, imported lazily
+def _store(settings: dict[str, Any], migrate: bool = True):  # noqa: ANN202 - Store, imported lazily
     from flask import Flask
 
     from .store import Store
@@ -355,7 +355,8 @@ def _store(settings: dict[str, Any]):  # noqa: ANN202 - Store, imported lazily
         instance.mkdir(parents=True, exist_ok=True)
         url = f"sqlite:///{instance / 'triage.sqlite'}"
     store = Store(url)
-    store.create_schema()
+    if migrate:
+        store.create_schema()
     return store
 
 
@@ -456,6 +457,33 @@ def purge_cmd(days: int) -> None:
     """Delete old inquiries and their corrections (retention under APPI)."""
     n_inq, n_corr = _store(_settings()).purge(days)
     click.echo(f"Deleted {n_inq} inquiries and {n_corr} corrections older than {days} days.")
+
+
+@cli.group("db")
+def db_grp() -> None:
+    """Database schema: migrations (they also run whenever the service starts)."""
+
+
+@db_grp.command("upgrade")
+def db_upgrade() -> None:
+    """Bring the database schema to the newest revision (safe to repeat)."""
+    from .migrate import upgrade
+
+    store = _store(_settings(), migrate=False)
+    before, after = upgrade(store.engine)
+    if before == after:
+        click.echo(f"The database is at the newest revision ({after}); nothing to do.")
+    else:
+        click.echo(f"Upgraded the database from {before or 'empty'} to {after}.")
+
+
+@db_grp.command("current")
+def db_current() -> None:
+    """Print the revision the database is at and the newest this code knows."""
+    from .migrate import current, head
+
+    store = _store(_settings(), migrate=False)
+    click.echo(f"database: {current(store.engine) or 'not migrated'}; newest: {head()}")
 
 
 @cli.command("export-corrections")

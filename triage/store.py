@@ -143,8 +143,10 @@ class Store:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def create_schema(self) -> None:
-        """Create missing tables (idempotent; runs on start)."""
-        Base.metadata.create_all(self.engine)
+        """Bring the schema to the newest migration (idempotent; runs on start)."""
+        from .migrate import upgrade
+
+        upgrade(self.engine)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
