@@ -84,7 +84,7 @@ def tiny_csv(tmp_path_factory: pytest.TempPathFactory, tiny_rows: list[dict[str,
 def trained_models(tmp_path_factory: pytest.TempPathFactory, tiny_csv: Path) -> Path:
     """A models directory with one active version trained on the tiny set."""
     root = tmp_path_factory.mktemp("models")
-    train_version([tiny_csv], Registry(root), gate_csv=None, activate="gate")
+    train_version([tiny_csv], Registry(root), gate_csv=None, activate="gate", lexicon_csv=DATA / "lexicon.csv")
     return root
 
 

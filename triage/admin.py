@@ -102,7 +102,8 @@ def train() -> Any:
         paths.insert(0, Path(current_app.config["DATA_DIR"]) / "inquiries.csv")
     gate_csv = current_app.config["GATE_CSV"] or None
     thread = threading.Thread(
-        target=_run_job, args=(store, _registry(), job_id, paths, gate_csv, current_user.name),
+        target=_run_job, args=(store, _registry(), job_id, paths, gate_csv, current_user.name,
+                               Path(current_app.config["DATA_DIR"]) / "lexicon.csv"),
         name=f"train-job-{job_id}", daemon=True,
     )
     thread.start()
@@ -111,7 +112,7 @@ def train() -> Any:
 
 
 def _run_job(store: Store, registry: Registry, job_id: int, paths: list[Path], gate_csv: str | None,
-             actor: str) -> None:
+             actor: str, lexicon_csv: Path) -> None:
     """Train in a background thread, writing progress where every worker can read it."""
     from .lifecycle import train_version, training_lock
 
@@ -124,7 +125,7 @@ def _run_job(store: Store, registry: Registry, job_id: int, paths: list[Path], g
     try:
         with training_lock(registry.root):
             outcome = train_version(paths, registry, gate_csv=gate_csv, activate="gate", actor=actor,
-                                    progress=progress)
+                                    progress=progress, lexicon_csv=lexicon_csv)
         result = {"report": outcome.report, "gate": outcome.gate.to_dict(), "activated": outcome.activated,
                   "rows": len(outcome.data.texts), "overridden": outcome.data.overridden}
         with store.session() as s:

@@ -83,6 +83,7 @@ def train_cmd(csv_files: tuple[str, ...], force_reason: str | None, no_activate:
             outcome = train_version(
                 list(csv_files), registry, gate_csv=_gate_csv(settings), activate=mode,
                 reason=force_reason or "", progress=_Progress(),
+                lexicon_csv=Path(settings["DATA_DIR"]) / "lexicon.csv",
             )
     except (DatasetError, RegistryError) as exc:
         raise click.ClickException(str(exc)) from None
@@ -95,7 +96,8 @@ def train_cmd(csv_files: tuple[str, ...], force_reason: str | None, no_activate:
         click.echo(f"{data.overridden} row(s) relabelled by a later file (e.g. agent corrections).")
     if outcome.held_out_dropped:
         click.echo(f"Left out {outcome.held_out_dropped} row(s) that are in the held-out gate set.")
-    click.echo("\nStratified 5-fold cross-validation (with the routing policy):\n")
+    click.echo(f"\n5-fold cross-validation, {outcome.report.get('cross_validation', 'stratified')} "
+               "(with the routing policy):\n")
     click.echo(format_report(outcome.report, registry.metadata(outcome.version)["thresholds"]))
     click.echo(f"Misclassified rows written to {registry.path(outcome.version) / 'misclassified.csv'}")
     _echo_gate(outcome.gate)
@@ -127,7 +129,7 @@ def _echo_gate(gate: Any) -> None:
 def evaluate_cmd(csv_file: str, as_json: bool, by_column: str | None) -> None:
     """Score the active model on a labelled CSV."""
     from .lifecycle import format_report
-    from .model import metrics
+    from .model import calibration_error, confident_errors, metrics
 
     settings = _settings()
     try:
@@ -142,6 +144,8 @@ def evaluate_cmd(csv_file: str, as_json: bool, by_column: str | None) -> None:
     report: dict[str, Any] = metrics(labels, predicted)
     report["model_version"] = loaded.version
     report["needs_review_rate"] = sum(p.needs_review for p in predictions) / len(predictions)
+    report["calibration_error"] = calibration_error(labels, predictions)
+    report["confident_errors"] = confident_errors(texts, labels, predictions)
     if by_column:
         if by_column not in table.header:
             raise click.ClickException(f"{csv_file}: no column {by_column!r} (found: {', '.join(table.header)}).")
@@ -190,19 +194,21 @@ def _faq_hits(table: dataset.Table, settings: dict[str, Any]) -> dict[str, Any]:
 def _echo_prediction(text: str, loaded: Any, settings: dict[str, Any], as_json: bool) -> None:
     from .faq import get_kb
 
-    p = loaded.router.predict(text)
-    explanation = loaded.router.explain(text, p.label)
+    p, explanation = loaded.router.predict_explained(text)
     suggestions = get_kb(settings).suggest(text) if p.label == "faq" else []
     if as_json:
         click.echo(json.dumps({
             "label": p.label, "label_ja": p.label_ja, "confidence": round(p.confidence, 4),
             "probabilities": {k: round(v, 4) for k, v in p.probabilities.items()},
-            "needs_review": p.needs_review, "explanation": explanation,
+            "needs_review": p.needs_review, "reason": p.reason, "explanation": explanation,
             "faq_suggestions": suggestions, "model_version": loaded.version,
         }, ensure_ascii=False, indent=2))
         return
     review = "  要確認 (needs review)" if p.needs_review else ""
-    click.echo(f"{p.label} ({p.label_ja})  confidence {p.confidence:.2f}{review}")
+    reason = f"  reason: {p.reason}" if p.reason else ""
+    click.echo(f"{p.label} ({p.label_ja})  confidence {p.confidence:.2f}{review}{reason}")
+    if "sentence" in explanation:
+        click.echo(f"deciding sentence: {explanation['sentence']['text']}")
     click.echo("probabilities: " + ", ".join(f"{k} {v:.2f}" for k, v in p.probabilities.items()))
     terms = ", ".join(t["term"] for t in explanation["terms"])
     if terms:

@@ -12,6 +12,8 @@ from pathlib import Path
 LABELS = ("faq", "compensation", "escalation")
 LABELS_JA = {"faq": "FAQ回答可", "compensation": "補償請求", "escalation": "エスカレーション"}
 MIN_ROWS_PER_LABEL = 20
+# The optional column naming who wrote a row (or from which brief).
+WRITER_COLUMN = "writer"
 # Shown in an error message; the full list would bury the first mistakes.
 MAX_ERRORS_SHOWN = 20
 
@@ -185,6 +187,9 @@ class TrainingSet:
     sources: list[dict[str, object]]
     duplicates_dropped: int
     overridden: int
+    # Who wrote each row (the `writer` column, else the file's name): folds
+    # grouped by writer choose thresholds on text the model has not seen the like of.
+    groups: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         """Return the number of rows per label."""
@@ -197,6 +202,7 @@ def load_training(paths: list[str | Path], min_per_label: int = MIN_ROWS_PER_LAB
     if not paths:
         raise DatasetError("no CSV file given; e.g. `triage train data/inquiries.csv`.")
     merged: dict[str, str] = {}
+    writers: dict[str, str] = {}
     sources: list[dict[str, object]] = []
     dropped = overridden = 0
     for path in paths:
@@ -210,6 +216,7 @@ def load_training(paths: list[str | Path], min_per_label: int = MIN_ROWS_PER_LAB
             elif old is not None:
                 dropped += 1
             merged[row.text] = row.label  # type: ignore[assignment]
+            writers[row.text] = row.extra.get(WRITER_COLUMN, "").strip() or Path(path).stem
         sources.append(
             {"path": str(path), "sha256": table.sha256, "rows": len(table.rows), "encoding": table.encoding}
         )
@@ -222,4 +229,4 @@ def load_training(paths: list[str | Path], min_per_label: int = MIN_ROWS_PER_LAB
             f"too few rows to train: every label needs at least {min_per_label} rows "
             f"({'; '.join(short)}). Add labelled rows to the CSV and train again."
         )
-    return TrainingSet(texts, labels, sources, dropped, overridden)
+    return TrainingSet(texts, labels, sources, dropped, overridden, [writers[t] for t in texts])

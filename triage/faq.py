@@ -12,8 +12,8 @@ import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from . import dataset
-from .model import tfidf_row
 from .text import JapaneseTokenizer, normalize
+from .tfidf import tfidf_row
 
 # Below this cosine similarity an entry is not suggested: an unrelated answer
 # read out to a worried caller is worse than none.

@@ -65,6 +65,7 @@ def analyse(text: str, loaded: LoadedModel | None = None, explain: bool = True) 
         "confidence": round(p.confidence, 4),
         "probabilities": {k: round(v, 4) for k, v in p.probabilities.items()},
         "needs_review": p.needs_review,
+        "reason": p.reason,
         "model_version": loaded.version,
     }
     if explain:

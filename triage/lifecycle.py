@@ -15,7 +15,8 @@ from typing import Any
 
 from . import dataset
 from .dataset import LABELS
-from .model import Progress, Router, metrics, train
+from .features import read_lexicon
+from .model import InquiryModel, Progress, metrics, train
 from .registry import Registry, RegistryError
 from .text import TOKENIZER_VERSION, dictionary_version
 
@@ -81,14 +82,14 @@ def library_versions() -> dict[str, str]:
     }
 
 
-def evaluate_router(router: Router, texts: list[str], labels: list[str]) -> dict[str, Any]:
+def evaluate_router(router: InquiryModel, texts: list[str], labels: list[str]) -> dict[str, Any]:
     """Score a model with its routing policy on labelled texts."""
     predicted = [p.label for p in router.predict_many(texts)]
     return metrics(labels, predicted)
 
 
 def gate(
-    registry: Registry, candidate: Router, gate_csv: str | Path | None
+    registry: Registry, candidate: InquiryModel, gate_csv: str | Path | None
 ) -> GateResult:
     """Compare the candidate with the active model on the same held-out rows."""
     active_version = registry.active()
@@ -148,10 +149,12 @@ def train_version(
     actor: str = "cli",
     reason: str = "",
     progress: Progress | None = None,
+    lexicon_csv: str | Path | None = None,
 ) -> TrainOutcome:
     """Train on CSV files, save the version, and activate it per ``activate``.
 
     ``activate`` is "gate" (only if the quality gate passes), "force" or "no".
+    ``lexicon_csv`` (concept,term) is baked into the model: retrain after editing it.
     """
     say = progress or (lambda _msg: None)
     say(f"reading {', '.join(str(p) for p in paths)}")
@@ -165,10 +168,12 @@ def train_version(
         if held_out_dropped:
             data.texts = [data.texts[i] for i in keep]
             data.labels = [data.labels[i] for i in keep]
+            data.groups = [data.groups[i] for i in keep]
+    lexicon = read_lexicon(lexicon_csv) if lexicon_csv is not None and Path(lexicon_csv).is_file() else None
     counts = data.counts()
     say(f"{len(data.texts)} rows ({', '.join(f'{k} {v}' for k, v in counts.items())})")
-    result = train(data.texts, data.labels, progress=say)
-    router = Router(result.pipeline, result.policy)
+    result = train(data.texts, data.labels, groups=data.groups, lexicon=lexicon, progress=say)
+    router = result.model
     say("scoring against the active model")
     verdict = gate(registry, router, gate_csv)
     misclassified = _misclassified_csv(data.texts, data.labels, result.oof_labels)
@@ -184,12 +189,13 @@ def train_version(
         "metrics": report,
         "gate": verdict.to_dict(),
         "versions": library_versions(),
+        "lexicon": {"path": str(lexicon_csv), "sha256": lexicon.sha256, "terms": len(lexicon.terms)}
+        if lexicon else None,
     }
     version = registry.save(
-        result.pipeline,
-        result.policy,
+        result.model,
         meta,
-        files={"report.txt": format_report(report, result.policy.to_dict()), "misclassified.csv": misclassified},
+        files={"report.txt": format_report(report, router.policy.to_dict()), "misclassified.csv": misclassified},
     )
     registry.audit("train", actor, version=version, data=[s["sha256"] for s in data.sources],
                    gate=verdict.to_dict(), mode=activate, reason=reason)
@@ -258,5 +264,6 @@ def ensure_model(registry: Registry, data_dir: Path, gate_csv: str | Path | None
                 "run `triage train path/to/inquiries.csv`."
             )
         outcome = train_version([default], registry, gate_csv=gate_csv, activate="gate",
-                                actor="first-run", reason="first run: default model", progress=progress)
+                                actor="first-run", reason="first run: default model", progress=progress,
+                                lexicon_csv=data_dir / "lexicon.csv")
         return outcome.version, True

@@ -1,58 +1,56 @@
-"""Building, training, evaluating and applying the routing model."""
+"""The routing model: train, cross-validate by writer, calibrate, route, explain.
+
+Design (compared with the alternatives in docs/model.md):
+
+1. Features (``triage.features``): lemma 1–2-grams plus lexicon concept
+   tokens (§legal, §press...) and character 1–3-grams, TF-IDF, per sentence;
+   a text's counts are the sum of its sentences'.
+2. A base logistic regression scores the whole text and, with the same
+   weights, every sentence of it.
+3. A small combiner (logistic regression on the log-probabilities of the whole
+   text and of its most escalation-like and most compensation-like sentence)
+   gives the final, calibrated probabilities: a buried sentence can decide,
+   but only as far as cross-validation showed buried sentences do.
+4. A routing policy on top (a lower bar for escalation, a review mark), with
+   thresholds chosen on out-of-fold probabilities of folds grouped by writer,
+   so that they are chosen on text written by someone else.
+
+One picklable object, ``InquiryModel``, owns all of it (no scikit-learn
+object inside: the fitted weights are plain arrays).
+"""
 
 from __future__ import annotations
 
-import math
+import itertools
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from itertools import repeat
+from typing import Any
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
+from scipy import sparse
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
-from sklearn.model_selection import StratifiedKFold
-from sklearn.pipeline import FeatureUnion, Pipeline
-from sklearn.preprocessing import FunctionTransformer
+from sklearn.model_selection import GroupKFold, StratifiedKFold
 from threadpoolctl import threadpool_limits
 
 from .dataset import LABELS, LABELS_JA
-from .text import JapaneseTokenizer, normalize, normalize_many, normalize_with_offsets
+from .features import CONCEPT_PREFIX, CONCEPTS, HIGHLIGHT_POS, REASONS, Analysis, Featurizer, Lexicon, stack
+from .text import normalize, normalize_with_offsets
+from .tfidf import Block, tfidf_counts
 
 RANDOM_STATE = 0
-ESCALATION_RECALL_TARGET = 0.95
+ESCALATION_RECALL_TARGET = 0.96
 # Below this accuracy among confident cross-validation predictions, the review
 # threshold rises: agents double-check the rest.
 REVIEW_ACCURACY_TARGET = 0.95
+# A wrong route at or above this confidence is a "confident error" in reports.
+CONFIDENT = 0.7
+FOLDS = 5
 
 Progress = Callable[[str], None]
-
-
-def build_pipeline(
-    c: float = 10.0, word_ngrams: tuple[int, int] = (1, 2), char_ngrams: tuple[int, int] = (1, 3), min_df: int = 2
-) -> Pipeline:
-    """Return the untrained pipeline: lemma n-grams and character n-grams into logistic regression."""
-    words = TfidfVectorizer(
-        tokenizer=JapaneseTokenizer(),
-        token_pattern=None,
-        lowercase=False,
-        ngram_range=word_ngrams,
-        min_df=min_df,
-        sublinear_tf=True,
-    )
-    chars = TfidfVectorizer(analyzer="char", lowercase=False, ngram_range=char_ngrams, min_df=min_df,
-                            sublinear_tf=True)
-    return Pipeline(
-        [
-            ("normalize", FunctionTransformer(normalize_many)),
-            ("features", FeatureUnion([("words", words), ("chars", chars)])),
-            (
-                "clf",
-                LogisticRegression(C=c, max_iter=2000, class_weight="balanced", random_state=RANDOM_STATE),
-            ),
-        ]
-    )
+_ESC = LABELS.index("escalation")
+_COMP = LABELS.index("compensation")
 
 
 @dataclass
@@ -76,13 +74,12 @@ class Policy:
 
 
 def choose_policy(
-    labels: Sequence[str], proba: np.ndarray, classes: Sequence[str], recall_target: float = ESCALATION_RECALL_TARGET
+    labels: Sequence[str], proba: np.ndarray, recall_target: float = ESCALATION_RECALL_TARGET
 ) -> Policy:
-    """Pick thresholds on out-of-fold probabilities (never on the test set)."""
+    """Pick thresholds on out-of-fold probabilities (columns in LABELS order; never on a test set)."""
     y = np.asarray(labels)
-    esc = list(classes).index("escalation")
     is_esc = y == "escalation"
-    p_esc = proba[:, esc]
+    p_esc = proba[:, _ESC]
     # The highest bar that still keeps escalation recall at the target.
     threshold = 0.5
     for t in np.round(np.arange(0.5, 0.04, -0.01), 2):
@@ -91,7 +88,7 @@ def choose_policy(
         if recall >= recall_target:
             break
     policy = Policy(escalation_threshold=threshold, review_threshold=0.0)
-    routed = [policy.route(dict(zip(classes, row, strict=True))) for row in proba]
+    routed = [policy.route(dict(zip(LABELS, row, strict=True))) for row in proba]
     conf = np.array([r[1] for r in routed])
     correct = np.array([r[0] for r in routed]) == y
     review = 0.0
@@ -104,7 +101,7 @@ def choose_policy(
     return policy
 
 
-def metrics(y_true: Sequence[str], y_pred: Sequence[str]) -> dict[str, object]:
+def metrics(y_true: Sequence[str], y_pred: Sequence[str]) -> dict[str, Any]:
     """Return accuracy, macro-F1, per-class scores and the confusion matrix."""
     p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=list(LABELS), zero_division=0)
     per_class = {
@@ -125,55 +122,35 @@ def metrics(y_true: Sequence[str], y_pred: Sequence[str]) -> dict[str, object]:
     }
 
 
-@dataclass
-class TrainResult:
-    """A fitted pipeline with its cross-validation report and routing policy."""
-
-    pipeline: Pipeline
-    policy: Policy
-    report: dict[str, object]
-    oof_labels: list[str] = field(default_factory=list)
-
-
-def cross_validate(
-    texts: Sequence[str], labels: Sequence[str], folds: int = 5, progress: Progress | None = None
-) -> np.ndarray:
-    """Return out-of-fold probabilities (columns in LABELS order) from stratified k-fold."""
-    y = np.asarray(labels)
-    proba = np.zeros((len(texts), len(LABELS)))
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=RANDOM_STATE)
-    x = np.asarray(texts, dtype=object)
-    for k, (train_idx, test_idx) in enumerate(splitter.split(x, y), start=1):
-        if progress:
-            progress(f"cross-validation fold {k}/{folds}")
-        pipe = build_pipeline().fit(x[train_idx], y[train_idx])
-        cols = [list(pipe.classes_).index(label) for label in LABELS]
-        proba[test_idx] = pipe.predict_proba(x[test_idx])[:, cols]
-    return proba
+def confident_errors(texts: Sequence[str], labels: Sequence[str], predictions: Sequence[Prediction],
+                     shown: int = 5) -> dict[str, Any]:
+    """Return the wrong routes made with confidence ≥ CONFIDENT, per true label, with a few examples."""
+    out: dict[str, Any] = {"threshold": CONFIDENT, "total": 0, "per_label": {}}
+    for label in LABELS:
+        rows = [(t, p) for t, y, p in zip(texts, labels, predictions, strict=True)
+                if y == label and p.label != label and p.confidence >= CONFIDENT]
+        rows.sort(key=lambda r: -r[1].confidence)
+        out["per_label"][label] = {
+            "count": len(rows),
+            "support": sum(1 for y in labels if y == label),
+            "examples": [{"text": t[:160], "routed": p.label, "confidence": round(p.confidence, 3)}
+                         for t, p in rows[:shown]],
+        }
+        out["total"] += len(rows)
+    return out
 
 
-def train(
-    texts: Sequence[str], labels: Sequence[str], folds: int = 5, progress: Progress | None = None
-) -> TrainResult:
-    """Cross-validate, choose the routing policy, then fit on all rows."""
-    # One BLAS thread: on these small problems OpenBLAS's pool spins and, on a
-    # busy machine (workers, other jobs), makes L-BFGS ten times slower.
-    with threadpool_limits(limits=1, user_api="blas"):
-        return _train(texts, labels, folds, progress)
-
-
-def _train(texts: Sequence[str], labels: Sequence[str], folds: int, progress: Progress | None) -> TrainResult:
-    proba = cross_validate(texts, labels, folds=folds, progress=progress)
-    policy = choose_policy(labels, proba, LABELS)
-    routed = [policy.route(dict(zip(LABELS, row, strict=True))) for row in proba]
-    predicted = [r[0] for r in routed]
-    report = metrics(list(labels), predicted)
-    report["needs_review_rate"] = float(np.mean([r[2] for r in routed]))
-    report["argmax_macro_f1"] = metrics(list(labels), [LABELS[i] for i in proba.argmax(axis=1)])["macro_f1"]
-    if progress:
-        progress("fitting the final model on all rows")
-    pipeline = build_pipeline().fit(list(texts), list(labels))
-    return TrainResult(pipeline, policy, report, predicted)
+def calibration_error(labels: Sequence[str], predictions: Sequence[Prediction], bins: int = 10) -> float:
+    """Return the expected calibration error of the routes' confidence (0 = confidence means what it says)."""
+    conf = np.array([p.confidence for p in predictions])
+    right = np.array([p.label == y for p, y in zip(predictions, labels, strict=True)])
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    total = 0.0
+    for lo, hi in itertools.pairwise(edges):
+        m = (conf >= lo) & ((conf < hi) if hi < 1.0 else (conf <= hi))
+        if m.any():
+            total += m.mean() * abs(right[m].mean() - conf[m].mean())
+    return float(total)
 
 
 @dataclass
@@ -184,6 +161,10 @@ class Prediction:
     confidence: float
     needs_review: bool
     probabilities: dict[str, float]
+    # For escalations: the trigger of docs/labels.md that the model found (see features.REASONS).
+    reason: str | None = None
+    # (start, end) in the normalized text of the sentence that decided, for multi-sentence texts.
+    sentence: tuple[int, int] | None = None
 
     @property
     def label_ja(self) -> str:
@@ -191,158 +172,354 @@ class Prediction:
         return LABELS_JA[self.label]
 
 
-def tfidf_row(terms: list[str], vocab: dict[str, int], idf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return one text's l2-normalised sublinear tf-idf as (indices, values), like TfidfVectorizer."""
-    # Count in C first, then look up only the distinct terms.
-    counts = Counter(terms)
-    idx = np.fromiter(map(vocab.get, counts, repeat(-1)), dtype=np.intp, count=len(counts))
-    known = idx >= 0
-    if not known.any():
-        return np.zeros(0, dtype=np.intp), np.zeros(0)
-    idx = idx[known]
-    tf = np.array(list(counts.values()), dtype=float)[known]
-    val = (1.0 + np.log(tf)) * idf[idx]
-    val /= math.sqrt(float(val @ val))
-    return idx, val
+def _softmax(scores: np.ndarray) -> np.ndarray:
+    scores = scores - scores.max(axis=1, keepdims=True)
+    np.exp(scores, out=scores)
+    scores /= scores.sum(axis=1, keepdims=True)
+    return scores
 
 
-class Router:
-    """A fitted pipeline compiled into plain arrays for fast single predictions.
+def _lr_arrays(clf: LogisticRegression) -> tuple[np.ndarray, np.ndarray]:
+    """Return a fitted multinomial regression's weights with classes in LABELS order."""
+    order = [list(clf.classes_).index(label) for label in LABELS]
+    return np.ascontiguousarray(clf.coef_[order].T), clf.intercept_[order].copy()
 
-    scikit-learn's per-call validation costs about a millisecond; here a text
-    goes through the pipeline's own analyzers and a dot product with the
-    model's coefficients, which gives the same probabilities (a test checks).
-    """
 
-    def __init__(self, pipeline: Pipeline, policy: Policy) -> None:
-        self.pipeline = pipeline
+def _meta(whole: np.ndarray, seg: np.ndarray, sizes: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Return the combiner's inputs per text and, per text, the index of its most escalation-like sentence."""
+    out = np.empty((len(sizes), 2 * len(LABELS) + 1))
+    top_esc = np.empty(len(sizes), dtype=np.intp)
+    k = 0
+    for i, n in enumerate(sizes):
+        block = seg[k : k + n]
+        top_esc[i] = int(block[:, _ESC].argmax())
+        out[i, : len(LABELS)] = np.log(whole[i] + 1e-6)
+        out[i, len(LABELS) : 2 * len(LABELS)] = np.log(block.max(axis=0) + 1e-6)
+        out[i, -1] = np.log(n)
+        k += n
+    return out, top_esc
+
+
+class InquiryModel:
+    """Features, weights, combiner and routing policy of one trained version (what is pickled)."""
+
+    def __init__(self, featurizer: Featurizer, words: Block, chars: Block, coef: np.ndarray, intercept: np.ndarray,
+                 comb_coef: np.ndarray, comb_intercept: np.ndarray, policy: Policy) -> None:
+        self.featurizer = featurizer
+        self.words = words
+        self.chars = chars
+        self.coef = coef
+        self.intercept = intercept
+        self.comb_coef = comb_coef
+        self.comb_intercept = comb_intercept
         self.policy = policy
-        union: FeatureUnion = pipeline.named_steps["features"]
-        clf: LogisticRegression = pipeline.named_steps["clf"]
-        self.classes = [str(c) for c in clf.classes_]
-        self._label_order = [self.classes.index(label) for label in LABELS]
-        self._blocks = []
-        offset = 0
-        for _, vec in union.transformer_list:
-            vocab = vec.vocabulary_
-            self._blocks.append((vec.build_analyzer(), vocab, vec.idf_, offset))
-            offset += len(vocab)
-        self._coef = np.ascontiguousarray(clf.coef_.T)  # (n_features, n_classes)
-        self._intercept = clf.intercept_.copy()
-        # Mean over classes: a feature's pull toward a class is its weight
-        # there minus its average weight (softmax is shift-invariant).
-        self._pull = self._coef - self._coef.mean(axis=1, keepdims=True)
-        # Names of word features, for the explanation's terms.
-        self._word_terms = {i: term for term, i in self._blocks[0][1].items()}
+        self._word_names: list[str] | None = None
 
-    def _features(self, normalized: str) -> tuple[np.ndarray, np.ndarray]:
-        """Return (feature indices, tf-idf values) exactly as the vectorizers would."""
-        idx_all: list[np.ndarray] = []
-        val_all: list[np.ndarray] = []
-        for analyzer, vocab, idf, offset in self._blocks:
-            idx, val = tfidf_row(analyzer(normalized), vocab, idf)
-            if not len(idx):
-                continue
-            idx_all.append(idx + offset)
-            val_all.append(val)
-        if not idx_all:
-            return np.zeros(0, dtype=np.intp), np.zeros(0)
-        return np.concatenate(idx_all), np.concatenate(val_all)
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_word_names"] = None
+        return state
+
+    # -- scoring ------------------------------------------------------------
+    def analyse_texts(self, texts: Sequence[str]) -> list[Analysis]:
+        """Normalize and featurize raw texts."""
+        return [self.featurizer.analyse(normalize(t)) for t in texts]
+
+    def _scores(self, analyses: Sequence[Analysis]) -> tuple[np.ndarray, np.ndarray, np.ndarray, sparse.csr_matrix]:
+        """Return (final probabilities, per-sentence probabilities, top-escalation sentence, sentence rows)."""
+        whole_x, seg_x = stack(analyses, self.words, self.chars)
+        whole = _softmax(np.asarray(whole_x @ self.coef) + self.intercept)
+        seg = _softmax(np.asarray(seg_x @ self.coef) + self.intercept)
+        meta, top_esc = _meta(whole, seg, [len(a.segments) for a in analyses])
+        final = _softmax(meta @ self.comb_coef + self.comb_intercept)
+        return final, seg, top_esc, seg_x
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Return the calibrated probabilities of raw texts (columns in LABELS order)."""
+        if not texts:
+            return np.zeros((0, len(LABELS)))
+        return self._scores(self.analyse_texts(texts))[0]
 
     def probabilities(self, text: str) -> dict[str, float]:
-        """Return the class probabilities of one raw inquiry."""
-        return self._probabilities(*self._features(normalize(text)))
+        """Return the class probabilities of one raw inquiry (the single-text path)."""
+        return self.predict(text).probabilities
 
-    def _probabilities(self, idx: np.ndarray, val: np.ndarray) -> dict[str, float]:
-        scores = val @ self._coef[idx] + self._intercept
-        scores = np.exp(scores - scores.max())
-        scores /= scores.sum()
-        return dict(zip(LABELS, scores[self._label_order].tolist(), strict=True))
+    def _predictions(self, analyses: Sequence[Analysis]) -> list[Prediction]:
+        final, seg, _top, _seg_x = self._scores(analyses)
+        out = []
+        k = 0
+        for a, row in zip(analyses, final, strict=True):
+            n = len(a.segments)
+            out.append(self._route(a, row, seg[k : k + n]))
+            k += n
+        return out
 
-    def _route(self, probs: dict[str, float]) -> Prediction:
+    def _route(self, analysis: Analysis, final: np.ndarray, seg: np.ndarray) -> Prediction:
+        probs = dict(zip(LABELS, final.tolist(), strict=True))
         label, confidence, review = self.policy.route(probs)
-        return Prediction(label, confidence, review, probs)
+        sentence = None
+        if len(analysis.segments) > 1 and label != "faq":
+            j = int(seg[:, LABELS.index(label)].argmax())
+            sentence = (analysis.segments[j].start, analysis.segments[j].end)
+        reason = self._reason(analysis, seg) if label == "escalation" else None
+        return Prediction(label, confidence, review, probs, reason, sentence)
+
+    def _one(self, analysis: Analysis) -> tuple[Prediction, list[tuple[np.ndarray, np.ndarray]]]:
+        """Score one text with dictionary look-ups and small dot products (no sparse-matrix overhead).
+
+        Gives the same probabilities as the batch path (a test checks); also
+        returns each sentence's word features for the explanation.
+        """
+        n_words = len(self.words.vocabulary)
+        whole_w: Counter[str] = Counter()
+        whole_c: Counter[str] = Counter()
+        seg_scores = np.empty((len(analysis.segments), len(LABELS)))
+        seg_words = []
+        for i, segment in enumerate(analysis.segments):
+            w, c = Counter(segment.words), Counter(segment.chars)
+            whole_w.update(w)
+            whole_c.update(c)
+            wi, wv = tfidf_counts(w, self.words.vocabulary, self.words.idf)
+            ci, cv = tfidf_counts(c, self.chars.vocabulary, self.chars.idf)
+            seg_scores[i] = wv @ self.coef[wi] + cv @ self.coef[ci + n_words] + self.intercept
+            seg_words.append((wi, wv))
+        wi, wv = tfidf_counts(whole_w, self.words.vocabulary, self.words.idf)
+        ci, cv = tfidf_counts(whole_c, self.chars.vocabulary, self.chars.idf)
+        whole = _softmax((wv @ self.coef[wi] + cv @ self.coef[ci + n_words] + self.intercept)[None, :])
+        seg = _softmax(seg_scores)
+        meta, _ = _meta(whole, seg, [len(analysis.segments)])
+        final = _softmax(meta @ self.comb_coef + self.comb_intercept)[0]
+        return self._route(analysis, final, seg), seg_words
+
+    def _reason(self, analysis: Analysis, seg_proba: np.ndarray) -> str:
+        """Return the most severe trigger named in the most escalation-like sentence (or the whole text)."""
+        order = np.argsort(-seg_proba[:, _ESC])
+        for j in order[:2]:
+            reasons = {CONCEPTS[c][0] for c in analysis.segments[int(j)].concepts}
+            for r in REASONS:
+                if r in reasons:
+                    return r
+        return "other"
 
     def predict(self, text: str) -> Prediction:
         """Route one inquiry."""
-        return self._route(self.probabilities(text))
+        return self._one(self.featurizer.analyse(normalize(text)))[0]
 
     def predict_many(self, texts: Sequence[str]) -> list[Prediction]:
-        """Route a batch through scikit-learn in one call (cheaper per text than one by one)."""
+        """Route a batch in one pass of sparse products (cheaper per text than one by one)."""
         if not texts:
             return []
-        proba = self.pipeline.predict_proba(list(texts))
-        cols = [self.classes.index(label) for label in LABELS]
-        out = []
-        for row in proba[:, cols]:
-            probs = {label: float(p) for label, p in zip(LABELS, row, strict=True)}
-            label, confidence, review = self.policy.route(probs)
-            out.append(Prediction(label, confidence, review, probs))
-        return out
+        return self._predictions(self.analyse_texts(texts))
 
-    def predict_explained(self, text: str) -> tuple[Prediction, dict[str, object]]:
+    # -- explanation ----------------------------------------------------------
+    def predict_explained(self, text: str) -> tuple[Prediction, dict[str, Any]]:
         """Route one inquiry and explain the route, computing its features once."""
         normalized, offsets = normalize_with_offsets(text)
-        features = self._features(normalized)
-        prediction = self._route(self._probabilities(*features))
-        return prediction, self._explain(text, normalized, offsets, features, prediction.label)
+        analysis = self.featurizer.analyse(normalized)
+        prediction, seg_words = self._one(analysis)
+        return prediction, self._explain(text, analysis, offsets, seg_words, prediction)
 
-    def explain(self, text: str, label: str, top: int = 8) -> dict[str, object]:
-        """Return the terms and text spans that pushed the model toward ``label``."""
+    def explain(self, text: str, label: str | None = None, top: int = 8) -> dict[str, Any]:
+        """Return the words, text spans and deciding sentence behind the route (or behind ``label``)."""
         normalized, offsets = normalize_with_offsets(text)
-        return self._explain(text, normalized, offsets, self._features(normalized), label, top)
+        analysis = self.featurizer.analyse(normalized)
+        prediction, seg_words = self._one(analysis)
+        if label is not None and label != prediction.label:
+            prediction = Prediction(label, prediction.probabilities[label], False, prediction.probabilities)
+        return self._explain(text, analysis, offsets, seg_words, prediction, top)
 
-    def _explain(self, text: str, normalized: str, offsets: list[int], features: tuple[np.ndarray, np.ndarray],
-                 label: str, top: int = 8) -> dict[str, object]:
-        k = self.classes.index(label)
-        idx, val = features
-        pull = val * self._pull[idx, k]
-        weights = dict(zip(idx.tolist(), pull.tolist(), strict=True))
-        # Terms: the word features (lemmas and lemma pairs) with the largest pull.
-        word_vocab_size = len(self._blocks[0][1])
-        terms = sorted(
-            ((self._word_terms[i], w) for i, w in weights.items() if i < word_vocab_size and w > 0),
-            key=lambda t: -t[1],
-        )[:top]
-        # Per character of the normalized text: its tokens' and n-grams' pull.
-        char_weight = np.zeros(len(normalized))
-        tokenizer: JapaneseTokenizer = self.pipeline.named_steps["features"].transformer_list[0][1].tokenizer
-        for lemma, start, end in tokenizer.spans(normalized):
-            i = self._blocks[0][1].get(lemma)
-            if i is not None:
-                char_weight[start:end] += weights.get(i, 0.0)
-        char_offset = self._blocks[1][3]
-        char_vocab = self._blocks[1][1]
-        n_lo, n_hi = self.pipeline.named_steps["features"].transformer_list[1][1].ngram_range
-        for n in range(max(n_lo, 2), n_hi + 1):
-            for start in range(len(normalized) - n + 1):
-                i = char_vocab.get(normalized[start : start + n])
-                if i is not None:
-                    w = weights.get(i + char_offset)
-                    if w:
-                        char_weight[start : start + n] += w / n
-        spans = _spans(char_weight, offsets, len(text))
-        return {
-            "label": label,
-            "terms": [{"term": t, "weight": round(w, 4)} for t, w in terms],
-            "spans": spans,
-        }
+    def _names(self) -> list[str]:
+        if self._word_names is None:
+            names = [""] * len(self.words.vocabulary)
+            for term, i in self.words.vocabulary.items():
+                names[i] = term
+            self._word_names = names
+        return self._word_names
+
+    def _explain(self, text: str, analysis: Analysis, offsets: list[int],
+                 seg_words: list[tuple[np.ndarray, np.ndarray]], prediction: Prediction, top: int = 8
+                 ) -> dict[str, Any]:
+        k = LABELS.index(prediction.label)
+        n_words = len(self.words.vocabulary)
+        pull_all = self.coef[:n_words, k] - self.coef[:n_words].mean(axis=1)
+        # The deciding sentence, or the whole text when it is one sentence or faq.
+        if prediction.sentence is not None:
+            lo, hi = prediction.sentence
+            rows = [i for i, s in enumerate(analysis.segments) if s.start == lo]
+        else:
+            lo, hi = 0, len(analysis.normalized)
+            rows = list(range(len(analysis.segments)))
+        weights: dict[int, float] = {}
+        for r in rows:
+            idx, val = seg_words[r]
+            for i, w in zip(idx.tolist(), (val * pull_all[idx]).tolist(), strict=True):
+                if w > 0:
+                    weights[i] = max(weights.get(i, 0.0), w)
+        names = self._names()
+        # Terms are shown as the text wrote them, and only content words: 「説明 為る」 or
+        # 「た です」 mean nothing to an agent.
+        surfaces: dict[str, str] = {}
+        tokens = [t for t in analysis.tokens if lo <= t[2] < hi]
+        for lemma, surface, _start, _end, tag in tokens:
+            if tag in HIGHLIGHT_POS:
+                surfaces.setdefault(lemma, surface)
+        for a, b in itertools.pairwise(tokens):
+            if a[4] in HIGHLIGHT_POS and b[4] in HIGHLIGHT_POS:
+                surfaces.setdefault(f"{a[0]} {b[0]}", a[1] + b[1] if a[3] == b[2] else f"{a[1]} {b[1]}")
+        terms = []
+        for i, w in sorted(weights.items(), key=lambda t: -t[1]):
+            name = names[i]
+            if name.startswith(CONCEPT_PREFIX):
+                shown = f"〔{CONCEPTS[name[len(CONCEPT_PREFIX):]][1]}〕"
+            elif name in surfaces:
+                shown = surfaces[name]
+            else:
+                continue
+            terms.append({"term": shown, "weight": round(w, 4)})
+            if len(terms) >= top:
+                break
+        vocab = self.words.vocabulary
+        hot: list[tuple[int, int, float]] = []
+        for lemma, _surface, start, end, tag in tokens:
+            i = vocab.get(lemma)
+            if tag in HIGHLIGHT_POS and i is not None and weights.get(i, 0.0) > 0:
+                hot.append((start, end, weights[i]))
+        for concept, start, end in analysis.concept_spans:
+            i = vocab.get(CONCEPT_PREFIX + concept)
+            if lo <= start < hi and i is not None and weights.get(i, 0.0) > 0:
+                hot.append((start, end, weights[i]))
+        spans = _to_original(hot, offsets, len(text))
+        explanation: dict[str, Any] = {"label": prediction.label, "terms": terms, "spans": spans}
+        if prediction.sentence is not None:
+            start, end = _original_range(prediction.sentence, offsets, len(text))
+            explanation["sentence"] = {"start": start, "end": end, "text": text[start:end]}
+        if prediction.reason is not None:
+            explanation["reason"] = prediction.reason
+        return explanation
 
 
-def _spans(char_weight: np.ndarray, offsets: list[int], length: int) -> list[dict[str, float]]:
-    """Merge positive per-character weights into spans of the original text."""
-    if not len(char_weight) or char_weight.max() <= 0:
+def _original_range(span: tuple[int, int], offsets: list[int], length: int) -> tuple[int, int]:
+    """Map a (start, end) of the normalized text to the raw text."""
+    if not offsets:
+        return 0, 0
+    start = offsets[min(span[0], len(offsets) - 1)]
+    end = offsets[min(span[1] - 1, len(offsets) - 1)] + 1 if span[1] > span[0] else start
+    return start, min(end, length)
+
+
+def _to_original(hot: list[tuple[int, int, float]], offsets: list[int], length: int) -> list[dict[str, float]]:
+    """Merge weighted normalized spans into sorted, non-overlapping spans of the raw text."""
+    if not hot:
         return []
-    cut = 0.25 * float(char_weight.max())
-    original = np.zeros(length)
-    np.maximum.at(original, np.asarray(offsets, dtype=np.intp), char_weight)
-    spans: list[dict[str, float]] = []
-    start = None
-    for i in range(length + 1):
-        hot = i < length and original[i] >= cut
-        if hot and start is None:
-            start = i
-        elif not hot and start is not None:
-            spans.append({"start": start, "end": i, "weight": round(float(original[start:i].max()), 4)})
-            start = None
-    return spans
+    top = max(w for _, _, w in hot)
+    cut = 0.25 * top
+    ranges = sorted((*_original_range((a, b), offsets, length), w) for a, b, w in hot if w >= cut)
+    merged: list[list[float]] = []
+    for start, end, w in ranges:
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+            merged[-1][2] = max(merged[-1][2], w)
+        else:
+            merged.append([start, end, w])
+    return [{"start": int(s), "end": int(e), "weight": round(float(w), 4)} for s, e, w in merged]
+
+
+# -- training -------------------------------------------------------------------
+
+
+@dataclass
+class TrainResult:
+    """A fitted model with its cross-validation report."""
+
+    model: InquiryModel
+    report: dict[str, Any]
+    oof: list[Prediction] = field(default_factory=list)
+
+    @property
+    def oof_labels(self) -> list[str]:
+        """Return the out-of-fold routes of the training rows."""
+        return [p.label for p in self.oof]
+
+
+def _fit_base(analyses: Sequence[Analysis], y: np.ndarray, c: float, min_df: int
+              ) -> tuple[Block, Block, np.ndarray, np.ndarray]:
+    words = Block.fit(([w for s in a.segments for w in s.words] for a in analyses), min_df)
+    chars = Block.fit(([g for s in a.segments for g in s.chars] for a in analyses), min_df)
+    whole_x, _ = stack(analyses, words, chars)
+    clf = LogisticRegression(C=c, max_iter=2000, class_weight="balanced", random_state=RANDOM_STATE)
+    clf.fit(whole_x, y)
+    coef, intercept = _lr_arrays(clf)
+    return words, chars, coef, intercept
+
+
+def _splits(y: np.ndarray, groups: Sequence[str] | None, folds: int) -> tuple[list[tuple[np.ndarray, np.ndarray]], str]:
+    """Return folds grouped by writer when the data names enough writers, else stratified ones."""
+    if groups is not None and len(set(groups)) >= folds:
+        splitter = GroupKFold(n_splits=folds)
+        return list(splitter.split(y, y, np.asarray(groups))), f"grouped by writer ({len(set(groups))} writers)"
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=RANDOM_STATE)
+    return list(splitter.split(y, y)), "stratified (the CSV names no writers)"
+
+
+def train(texts: Sequence[str], labels: Sequence[str], groups: Sequence[str] | None = None,
+          lexicon: Lexicon | None = None, folds: int = FOLDS, c: float = 10.0, min_df: int = 2,
+          progress: Progress | None = None, sentences: bool = True) -> TrainResult:
+    """Cross-validate (grouped by writer where known), fit the combiner and policy, then fit on all rows."""
+    # One BLAS thread: on these small problems OpenBLAS's pool spins and, on a
+    # busy machine (workers, other jobs), makes L-BFGS ten times slower.
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _train(texts, labels, groups, Featurizer(lexicon, sentences=sentences), folds, c, min_df, progress)
+
+
+def _train(texts: Sequence[str], labels: Sequence[str], groups: Sequence[str] | None, featurizer: Featurizer,
+           folds: int, c: float, min_df: int, progress: Progress | None) -> TrainResult:
+    say = progress or (lambda _m: None)
+    y = np.asarray(labels)
+    say(f"reading {len(texts)} texts into sentences and features")
+    analyses = [featurizer.analyse(normalize(t)) for t in texts]
+    splits, how = _splits(y, groups, folds)
+    meta = np.zeros((len(texts), 2 * len(LABELS) + 1))
+    for k, (tr, te) in enumerate(splits, start=1):
+        say(f"cross-validation fold {k}/{len(splits)} ({how})")
+        words, chars, coef, intercept = _fit_base([analyses[i] for i in tr], y[tr], c, min_df)
+        part = [analyses[i] for i in te]
+        whole_x, seg_x = stack(part, words, chars)
+        whole = _softmax(np.asarray(whole_x @ coef) + intercept)
+        seg = _softmax(np.asarray(seg_x @ coef) + intercept)
+        meta[te] = _meta(whole, seg, [len(a.segments) for a in part])[0]
+    # The combiner's own out-of-fold probabilities, on the same folds: what the
+    # policy and the report see is text from writers the model did not learn from.
+    oof = np.zeros((len(texts), len(LABELS)))
+    for tr, te in splits:
+        comb = LogisticRegression(C=1.0, max_iter=1000).fit(meta[tr], y[tr])
+        oof[te] = comb.predict_proba(meta[te])[:, [list(comb.classes_).index(lab) for lab in LABELS]]
+    policy = choose_policy(labels, oof)
+    routed = []
+    for row in oof:
+        probs = dict(zip(LABELS, row.tolist(), strict=True))
+        label, confidence, review = policy.route(probs)
+        routed.append(Prediction(label, confidence, review, probs))
+    report = metrics(list(labels), [p.label for p in routed])
+    report["cross_validation"] = how
+    report["needs_review_rate"] = float(np.mean([p.needs_review for p in routed]))
+    report["argmax_macro_f1"] = metrics(list(labels), [LABELS[i] for i in oof.argmax(axis=1)])["macro_f1"]
+    report["calibration_error"] = calibration_error(labels, routed)
+    report["confident_errors"] = confident_errors(texts, labels, routed)
+    if groups is not None:
+        report["by_writer"] = {
+            g: round(metrics([labels[i] for i in idx], [routed[i].label for i in idx])["macro_f1"], 4)
+            for g, idx in sorted(_indices(groups).items())
+        }
+    say("fitting the final model on all rows")
+    comb = LogisticRegression(C=1.0, max_iter=1000).fit(meta, y)
+    comb_coef, comb_intercept = _lr_arrays(comb)
+    words, chars, coef, intercept = _fit_base(analyses, y, c, min_df)
+    model = InquiryModel(featurizer, words, chars, coef, intercept, comb_coef, comb_intercept, policy)
+    return TrainResult(model, report, routed)
+
+
+def _indices(values: Sequence[str]) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
+    for i, v in enumerate(values):
+        out.setdefault(v, []).append(i)
+    return out

@@ -2,7 +2,7 @@
 
 Layout under the models directory::
 
-    <version>/model.joblib     the pickled pipeline and policy
+    <version>/model.joblib     the pickled InquiryModel (weights, combiner, routing policy)
     <version>/metadata.json    hashes, metrics, thresholds, library versions
     <version>/report.txt       the training report as printed
     <version>/misclassified.csv
@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import joblib
 
 if TYPE_CHECKING:  # scikit-learn loads slowly; CLI commands without a model skip it
-    from .model import Policy, Router
+    from .model import InquiryModel
 
 VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 MODEL_FILE = "model.joblib"
@@ -75,7 +75,7 @@ class LoadedModel:
     """A verified model ready to serve."""
 
     version: str
-    router: Router
+    router: InquiryModel
     metadata: dict[str, Any]
     sha256: str
 
@@ -118,8 +118,7 @@ class Registry:
 
     def save(
         self,
-        pipeline: Any,
-        policy: Policy,
+        model: InquiryModel,
         metadata: dict[str, Any],
         files: dict[str, str] | None = None,
         version: str | None = None,
@@ -130,7 +129,7 @@ class Registry:
         tmp = Path(tempfile.mkdtemp(dir=self.root, prefix=".incoming-"))
         try:
             model_path = tmp / MODEL_FILE
-            joblib.dump({"pipeline": pipeline, "policy": policy.to_dict()}, model_path, compress=3)
+            joblib.dump(model, model_path, compress=3)
             digest = sha256_file(model_path)
             if version is None:
                 # Retraining on the same data gives the same hash: number repeats.
@@ -141,7 +140,7 @@ class Registry:
                     version = f"{base}-{n}"
             check_version_name(version)
             meta = dict(metadata, version=version, created=_now(), model_sha256=digest)
-            meta["thresholds"] = policy.to_dict()
+            meta["thresholds"] = model.policy.to_dict()
             (tmp / METADATA_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
             for name, content in (files or {}).items():
                 (tmp / name).write_text(content, encoding="utf-8")
@@ -169,7 +168,7 @@ class Registry:
                 "the file was changed after training and is refused. Activate another version "
                 "(`triage models`, `triage activate VERSION`) or retrain."
             )
-        from .model import Policy, Router
+        from .model import InquiryModel
         from .text import TOKENIZER_VERSION
 
         if meta.get("versions", {}).get("tokenizer") != TOKENIZER_VERSION:
@@ -177,9 +176,10 @@ class Registry:
                 f"version {version} was trained with tokenizer {meta.get('versions', {}).get('tokenizer')!r}, "
                 f"this code has {TOKENIZER_VERSION!r}; retrain with `triage train data/inquiries.csv`."
             )
-        bundle = joblib.load(path)
-        policy = Policy(**bundle["policy"])
-        return LoadedModel(version, Router(bundle["pipeline"], policy), meta, digest)
+        model = joblib.load(path)
+        if not isinstance(model, InquiryModel):
+            raise RegistryError(f"{path}: not a triage model ({type(model).__name__}); retrain.")
+        return LoadedModel(version, model, meta, digest)
 
     # -- the active pointer -----------------------------------------------
     def active(self) -> str | None:

@@ -17,7 +17,7 @@ import unidic_lite
 
 # Bump when normalisation or tokenization changes what a text becomes: the
 # registry refuses a model stamped with another version (its features differ).
-TOKENIZER_VERSION = "4"
+TOKENIZER_VERSION = "5"
 DICTIONARY = "unidic-lite"
 
 # Placeholders replace personal data and reference numbers before features are
@@ -145,7 +145,7 @@ def _line_tagger() -> fugashi.GenericTagger:
     return tagger
 
 
-def _analyse(text: str) -> list[tuple[str, str, str]]:
+def analyse(text: str) -> list[tuple[str, str, str]]:
     """Return (part of speech, lemma, surface) of every token, remembering this thread's last text.
 
     One request analyses the same text for the route, the highlight and the FAQ search.
@@ -195,7 +195,7 @@ class JapaneseTokenizer:
     def __call__(self, text: str) -> list[str]:
         """Return the lemmas of ``text`` (already normalized)."""
         keep = KEEP_POS if self.keep_pos is None else frozenset(self.keep_pos)
-        return [lemma for tag, lemma, _ in _analyse(text) if tag in keep]
+        return [lemma for tag, lemma, _ in analyse(text) if tag in keep]
 
     def spans(self, text: str) -> list[tuple[str, int, int]]:
         """Return ``(lemma, start, end)`` of every kept token in ``text``."""
@@ -203,7 +203,7 @@ class JapaneseTokenizer:
         out: list[tuple[str, int, int]] = []
         pos = 0
         find = text.find
-        for tag, lemma, surface in _analyse(text):
+        for tag, lemma, surface in analyse(text):
             start = find(surface, pos)
             if start < 0:
                 continue

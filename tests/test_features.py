@@ -1,0 +1,134 @@
+"""Sentences, the concept lexicon, TF-IDF blocks, and the model's use of them (buried sentences, grouped folds)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from triage import dataset
+from triage.features import Featurizer, Lexicon, LexiconError, read_lexicon, split_segments
+from triage.model import _splits, train
+from triage.text import normalize
+from triage.tfidf import Block
+
+from .conftest import DATA, write_csv
+
+LEXICON = read_lexicon(DATA / "lexicon.csv")
+
+
+def _pieces(text: str) -> list[str]:
+    norm = normalize(text)
+    return [norm[a:b] for a, b in split_segments(norm)]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("何が漏れたのですか", ["何が漏れたのですか"]),
+    ("漏れた情報を教えてください。補償はありますか？", ["漏れた情報を教えてください", "補償はありますか"]),
+    ("一行目の文章です\n二行目の文章です", ["一行目の文章です", "二行目の文章です"]),
+    # SNS posts separate sentences with runs of spaces.
+    ("アカウント乗っ取られた  運営なにしてんの", ["アカウント乗っ取られた", "運営なにしてんの"]),
+    # A piece too short to stand alone joins its neighbour.
+    ("はい。パスワードの変え方を教えて", ["はい。パスワードの変え方を教えて"]),
+    ("", [""]),
+])
+def test_split_segments(text: str, expected: list[str]) -> None:
+    assert _pieces(text) == expected
+
+
+@pytest.mark.parametrize(("text", "concepts"), [
+    ("出るとこ出ますからね", ["legal"]),
+    ("法テラスに相談に行きます", ["legal"]),
+    ("集団訴訟に加わります", ["legal"]),  # the longest term wins: one match, not 集団訴訟 and 訴訟
+    ("○○編集部の者です", ["press"]),
+    ("注文していない商品が届いた", ["fraud_now"]),
+    ("元夫に住所を知られたら困る", ["risk"]),
+    ("I will sue you", ["legal"]),
+    ("There is an issue with my login", []),  # "sue" only at a word's start
+    ("パスワードの変え方を教えて", []),
+])
+def test_lexicon_finds_concepts_in_words_the_training_rows_never_used(text: str, concepts: list[str]) -> None:
+    segments = Featurizer(LEXICON).analyse(normalize(text)).segments
+    assert [c for s in segments for c in s.concepts] == concepts
+    assert all(f"§{c}" in s.words for s in segments for c in s.concepts)
+
+
+def test_a_bad_lexicon_is_refused_with_line_numbers(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "lex.csv", [{"concept": "legal", "term": "弁護士"},
+                                            {"concept": "gossip", "term": "うわさ"},
+                                            {"concept": "press", "term": "x"}])
+    with pytest.raises(LexiconError) as info:
+        read_lexicon(path)
+    assert [e.split(":")[0] for e in info.value.errors] == ["line 3", "line 4"]
+
+
+def test_lexicon_survives_pickling() -> None:
+    import pickle
+
+    lex = pickle.loads(pickle.dumps(LEXICON))
+    assert lex.matches(normalize("弁護士に相談")) == LEXICON.matches(normalize("弁護士に相談"))
+    assert Lexicon().matches("弁護士") == []
+
+
+def test_block_equals_scikit_learns_tfidf() -> None:
+    docs = [["補償", "補償", "返金"], ["漏れ", "何"], ["補償", "何"], ["新しい"]]
+    block = Block.fit(docs, min_df=1)
+    vec = TfidfVectorizer(analyzer=lambda d: d, min_df=1, sublinear_tf=True).fit(docs)
+    ours = block.tfidf(block.counts(docs)).toarray()
+    theirs = vec.transform(docs).toarray()[:, [vec.vocabulary_[t] for t in sorted(block.vocabulary, key=block.vocabulary.get)]]
+    np.testing.assert_allclose(ours, theirs, atol=1e-12)
+
+
+ROUTINE = ("いつもお世話になっております。先日お知らせのメールを受け取りました。"
+           "登録しているメールアドレスを変更したいのですが、手順を教えていただけますか。"
+           "また、今後のお知らせはどのように届くのかも知りたいです。よろしくお願いいたします。")
+BURIED = "実は弁護士に相談していて、訴訟を起こす準備をしています。"
+
+
+@pytest.fixture(scope="module")
+def router() -> object:
+    """A model on 1,200 bundled rows (the session's 120-row model is too small to read long mails)."""
+    import random
+
+    table = dataset.read(DATA / "inquiries.csv")
+    rng = random.Random(3)
+    rows = [r for label in dataset.LABELS for r in rng.sample([r for r in table.rows if r.label == label], 400)]
+    return train([r.text for r in rows], [r.label or "" for r in rows], lexicon=LEXICON, folds=3).model
+
+
+def test_a_buried_sentence_changes_the_route_and_removing_it_changes_it_back(router: object) -> None:
+    parts = ROUTINE.split("。")
+    with_trigger = "。".join(parts[:2]) + "。" + BURIED + "。".join(parts[2:])
+    plain, _ = router.predict_explained(ROUTINE)
+    buried, explanation = router.predict_explained(with_trigger)
+    assert plain.label == "faq"
+    assert buried.label == "escalation" and buried.reason == "legal"
+    sentence = explanation["sentence"]
+    assert BURIED.rstrip("。") in sentence["text"] and with_trigger[sentence["start"]:sentence["end"]] == sentence["text"]
+    assert buried.probabilities["escalation"] > plain.probabilities["escalation"] + 0.3
+
+
+def test_folds_are_grouped_by_writer_when_writers_are_named() -> None:
+    y = np.array(["faq", "compensation", "escalation"] * 20)
+    groups = [f"w{i % 6}" for i in range(60)]
+    splits, how = _splits(y, groups, 5)
+    assert how.startswith("grouped by writer")
+    for train_idx, test_idx in splits:
+        assert not {groups[i] for i in train_idx} & {groups[i] for i in test_idx}
+    _, how = _splits(y, None, 5)
+    assert how.startswith("stratified")
+
+
+def test_thresholds_are_chosen_on_grouped_folds(tiny_csv: Path) -> None:
+    table = dataset.read(tiny_csv)
+    texts = [r.text for r in table.rows]
+    labels = [r.label or "" for r in table.rows]
+    groups = [f"writer{i % 5}" for i in range(len(texts))]
+    result = train(texts, labels, groups=groups, lexicon=LEXICON)
+    assert result.report["cross_validation"] == "grouped by writer (5 writers)"
+    assert set(result.report["by_writer"]) == {f"writer{i}" for i in range(5)}
+    assert 0 < result.model.policy.escalation_threshold <= 0.5
+    assert result.report["confident_errors"]["threshold"] == 0.7
+    assert 0.0 <= result.report["calibration_error"] <= 1.0

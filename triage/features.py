@@ -1,0 +1,229 @@
+"""What the model sees of an inquiry: sentences (segments), lemmas, lexicon concepts, character n-grams.
+
+A long message is read sentence by sentence: one sentence that carries an
+escalation trigger must not be diluted by twenty routine ones. Each segment
+gets its own features; the whole text's features are the sum of its
+segments', so the same vocabulary scores both.
+
+Pickled models import ``triage.features.Featurizer`` and ``Lexicon`` by
+name: renaming them breaks saved models (bump ``TOKENIZER_VERSION`` in
+``triage.text`` and retrain instead).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from scipy import sparse
+
+from . import dataset
+from .text import KEEP_POS, analyse, normalize
+from .tfidf import Block
+
+# Sentence ends, line breaks and runs of spaces (SNS posts separate sentences
+# with spaces); measured on the normalized text, where ！？ are already !?.
+_SEGMENT_BREAK = re.compile(r"[。!?\n]+|\s{2,}")
+# A piece shorter than this ("はい。", a signature's initial) joins the one before.
+MIN_SEGMENT_CHARS = 6
+# Highlights skip function words (ます, です, おり): they carry no reason an agent can read.
+HIGHLIGHT_POS = frozenset(["名詞", "動詞", "形容詞", "形状詞", "副詞", "感動詞"])
+CONCEPT_PREFIX = "§"
+
+# The concepts of the lexicon, with the escalation reason each points to and
+# the words agents see. Reasons are listed by severity (people at risk first).
+CONCEPTS = {
+    "risk": ("person_at_risk", "身の危険"),
+    "threat": ("threat", "脅し・暴言"),
+    "fraud_now": ("fraud_now", "いま起きている被害"),
+    "legal": ("legal", "法的・公的な動き"),
+    "press": ("press", "報道・公開"),
+    "leadership": ("leadership", "責任者・経営陣の要求"),
+    "records": ("records", "個別の記録の確認・削除要求"),
+    "money": ("", "お金・補償"),
+}
+REASONS = ("person_at_risk", "threat", "fraud_now", "legal", "press", "leadership", "records", "other")
+
+
+class LexiconError(dataset.DatasetError):
+    """A lexicon file that cannot be used; the message names the line."""
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """Terms that name a concept (法的手段, 報道...) in words the training rows may not have used."""
+
+    terms: tuple[tuple[str, str], ...] = ()
+    sha256: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_pattern", _compile(self.terms))
+
+    def __getstate__(self) -> dict[str, object]:
+        return {"terms": self.terms, "sha256": self.sha256}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        object.__setattr__(self, "terms", state["terms"])
+        object.__setattr__(self, "sha256", state["sha256"])
+        object.__setattr__(self, "_pattern", _compile(self.terms))
+
+    def matches(self, normalized: str) -> list[tuple[str, int, int]]:
+        """Return (concept, start, end) of every lexicon term in a normalized text."""
+        pattern: re.Pattern[str] | None = self._pattern  # type: ignore[attr-defined]
+        if pattern is None:
+            return []
+        return [(m.lastgroup or "", m.start(), m.end()) for m in pattern.finditer(normalized)]
+
+
+def _compile(terms: Sequence[tuple[str, str]]) -> re.Pattern[str] | None:
+    by_concept: dict[str, list[str]] = {}
+    for concept, term in terms:
+        by_concept.setdefault(concept, []).append(term)
+    if not by_concept:
+        return None
+    # Longest terms first, so that 集団訴訟 wins over 訴訟 at the same place.
+    return re.compile("|".join(
+        f"(?P<{c}>" + "|".join(_term_pattern(t) for t in sorted(ts, key=len, reverse=True)) + ")"
+        for c, ts in by_concept.items()
+    ))
+
+
+def _term_pattern(term: str) -> str:
+    # English terms start at a word boundary ("sue" must not match "issue");
+    # Japanese has no spaces, so its terms match anywhere.
+    return r"\b" + re.escape(term) if term.isascii() else re.escape(term)
+
+
+def read_lexicon(path: str | Path) -> Lexicon:
+    """Read a lexicon CSV (columns concept, term); every bad row is reported with its line."""
+    table = dataset.read(path, require_label=False, text_column="term")
+    if "concept" not in table.header:
+        raise LexiconError(f"{path}: the lexicon needs the columns concept and term.")
+    errors = []
+    terms: list[tuple[str, str]] = []
+    for row in table.rows:
+        concept = row.extra.get("concept", "").strip()
+        term = normalize(row.text).strip()
+        if concept not in CONCEPTS:
+            errors.append(f"line {row.line}: unknown concept {concept!r}; use one of {', '.join(CONCEPTS)}.")
+        elif not term or (term.isascii() and len(term) < 2):
+            errors.append(f"line {row.line}: the term {row.text!r} is too short to match safely.")
+        else:
+            terms.append((concept, term))
+    if errors:
+        raise LexiconError(f"{path}: {len(errors)} bad row(s); fix them and try again:", errors)
+    return Lexicon(tuple(dict.fromkeys(terms)), table.sha256)
+
+
+@dataclass
+class Segment:
+    """One sentence of an inquiry: where it is in the normalized text and its features."""
+
+    start: int
+    end: int
+    words: list[str] = field(default_factory=list)
+    chars: list[str] = field(default_factory=list)
+    concepts: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Analysis:
+    """An inquiry as features: its normalized text and its segments."""
+
+    normalized: str
+    segments: list[Segment]
+    # (lemma, surface, start, end, part of speech) of kept tokens, for explanations.
+    tokens: list[tuple[str, str, int, int, str]] = field(default_factory=list)
+    concept_spans: list[tuple[str, int, int]] = field(default_factory=list)
+
+
+def split_segments(normalized: str) -> list[tuple[int, int]]:
+    """Return the (start, end) of each sentence-like piece of a normalized text."""
+    pieces: list[list[int]] = []
+    pos = 0
+    for m in _SEGMENT_BREAK.finditer(normalized):
+        _add_piece(pieces, normalized, pos, m.start())
+        pos = m.end()
+    _add_piece(pieces, normalized, pos, len(normalized))
+    return [(a, b) for a, b in pieces] or [(0, len(normalized))]
+
+
+def _add_piece(pieces: list[list[int]], text: str, start: int, end: int) -> None:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    if start >= end:
+        return
+    if pieces and end - start < MIN_SEGMENT_CHARS or pieces and pieces[-1][1] - pieces[-1][0] < MIN_SEGMENT_CHARS:
+        pieces[-1][1] = end
+    else:
+        pieces.append([start, end])
+
+
+class Featurizer:
+    """Turns a normalized text into per-segment features; holds only settings (it pickles)."""
+
+    def __init__(self, lexicon: Lexicon | None = None, char_ngrams: tuple[int, int] = (1, 3),
+                 sentences: bool = True) -> None:
+        self.lexicon = lexicon or Lexicon()
+        self.char_ngrams = char_ngrams
+        # False reads every text as one segment (the design without sentences, for comparisons).
+        self.sentences = sentences
+
+    def analyse(self, normalized: str) -> Analysis:
+        """Split into segments and list each segment's word, concept and character features."""
+        bounds = split_segments(normalized) if self.sentences else [(0, len(normalized))]
+        segments = [Segment(a, b) for a, b in bounds]
+        starts = [a for a, _ in bounds]
+        tokens: list[tuple[str, str, int, int, str]] = []
+        pos = 0
+        find = normalized.find
+        for tag, lemma, surface in analyse(normalized):
+            start = find(surface, pos)
+            if start < 0:
+                continue
+            pos = start + len(surface)
+            if tag in KEEP_POS:
+                tokens.append((lemma, surface, start, pos, tag))
+        k = 0
+        for lemma, _surface, start, _end, _tag in tokens:
+            while k + 1 < len(starts) and start >= starts[k + 1]:
+                k += 1
+            segments[k].words.append(lemma)
+        concept_spans = self.lexicon.matches(normalized)
+        k = 0
+        for concept, start, _end in concept_spans:
+            while k + 1 < len(starts) and start >= starts[k + 1]:
+                k += 1
+            segments[k].concepts.append(concept)
+        lo, hi = self.char_ngrams
+        for seg in segments:
+            lemmas = seg.words
+            seg.words = lemmas + [f"{a} {b}" for a, b in itertools.pairwise(lemmas)] + [
+                CONCEPT_PREFIX + c for c in seg.concepts
+            ]
+            piece = " ".join(normalized[seg.start : seg.end].split())
+            seg.chars = [piece[i : i + n] for n in range(lo, hi + 1) for i in range(len(piece) - n + 1)]
+        return Analysis(normalized, segments, tokens, concept_spans)
+
+
+def stack(analyses: Sequence[Analysis], words: Block, chars: Block) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
+    """Return the TF-IDF rows of every whole text and of every segment (texts' segments in order)."""
+    seg_words = [s.words for a in analyses for s in a.segments]
+    seg_chars = [s.chars for a in analyses for s in a.segments]
+    sizes = [len(a.segments) for a in analyses]
+    # texts × segments indicator: a text's counts are the sum of its segments'.
+    owner = np.repeat(np.arange(len(analyses)), sizes)
+    agg = sparse.csr_matrix((np.ones(len(owner)), (owner, np.arange(len(owner)))), shape=(len(analyses), len(owner)))
+    blocks_whole = []
+    blocks_seg = []
+    for block, docs in ((words, seg_words), (chars, seg_chars)):
+        counts = block.counts(docs)
+        blocks_seg.append(block.tfidf(counts))
+        blocks_whole.append(block.tfidf((agg @ counts).tocsr()))
+    return sparse.hstack(blocks_whole, format="csr"), sparse.hstack(blocks_seg, format="csr")
