@@ -236,11 +236,22 @@ def format_report(report: dict[str, Any], thresholds: dict[str, float] | None = 
         lines.append(f"\nmisclassified rows: {report['misclassified']}")
     if "needs_review_rate" in report:
         lines.append(f"marked 要確認 (needs review): {report['needs_review_rate']:.1%}")
+    if "calibration_error" in report:
+        lines.append(f"calibration error (0 = confidence means what it says): {report['calibration_error']:.3f}")
     if thresholds:
         lines.append(
             f"thresholds: escalation ≥ {thresholds['escalation_threshold']:.2f}, "
             f"review below {thresholds['review_threshold']:.2f}"
+            + (f", 要確認 when escalation ≥ {thresholds['escalation_review_threshold']:.2f}"
+               if "escalation_review_threshold" in thresholds else "")
         )
+    errors = report.get("confident_errors")
+    if errors:
+        lines.append(f"\nconfident errors (wrong with confidence ≥ {errors['threshold']}): {errors['total']}")
+        for label, entry in errors["per_label"].items():
+            lines.append(f"  {label:<13} {entry['count']:>4} of {entry['support']}")
+            for ex in entry["examples"][:3]:
+                lines.append(f"      → {ex['routed']} {ex['confidence']:.2f}  {ex['text'][:70]!r}")
     return "\n".join(lines) + "\n"
 
 
