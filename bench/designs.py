@@ -23,10 +23,10 @@ from triage.model import calibration_error, confident_errors, metrics, train
 
 ROOT = Path(__file__).resolve().parent.parent
 DESIGNS: dict[str, dict[str, Any]] = {
-    "whole text": {"sentences": False, "lexicon": False},
-    "whole text + lexicon": {"sentences": False, "lexicon": True},
-    "sentences": {"sentences": True, "lexicon": False},
-    "sentences + lexicon (shipped)": {"sentences": True, "lexicon": True},
+    "whole text": {"sentence_inputs": False, "lexicon": False},
+    "whole text + lexicon (shipped)": {"sentence_inputs": False, "lexicon": True},
+    "whole text + best sentences": {"sentence_inputs": True, "lexicon": False},
+    "whole text + best sentences + lexicon": {"sentence_inputs": True, "lexicon": True},
 }
 
 
@@ -67,7 +67,7 @@ def main() -> None:
     for name, spec in DESIGNS.items():
         t0 = time.perf_counter()
         result = train(data.texts, data.labels, groups=data.groups, lexicon=lexicon if spec["lexicon"] else None,
-                       sentences=spec["sentences"])
+                       sentence_inputs=spec["sentence_inputs"])
         entry: dict[str, Any] = {
             "grouped_cv": _summary(data.labels, result.oof),
             "cv_by_writer": result.report.get("by_writer", {}),

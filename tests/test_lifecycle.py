@@ -57,6 +57,21 @@ def test_gate_refuses_a_candidate_trained_on_shuffled_labels(registry: Registry,
     assert registry.metadata(outcome.version)["gate"]["passed"] is False
 
 
+@pytest.mark.parametrize(("active", "candidate", "significant"), [
+    # One row lost out of 600 (0.944 → 0.939 on a label) is noise, not a drop.
+    ([True] * 600, [True] * 599 + [False], False),
+    ([True] * 10 + [False] * 5, [False] * 10 + [True] * 5, False),
+    ([True] * 12 + [False] * 88, [False] * 12 + [False] * 88, True),
+])
+def test_the_gate_test_accounts_for_the_size_of_the_held_out_set(active: list[bool], candidate: list[bool],
+                                                                  significant: bool) -> None:
+    from triage.lifecycle import GATE_ALPHA, paired_drop
+
+    worse, better, p = paired_drop(active, candidate)
+    assert worse == sum(a and not c for a, c in zip(active, candidate, strict=True))
+    assert (worse > better and p < GATE_ALPHA) is significant
+
+
 def test_gate_passes_the_same_recipe_again(registry: Registry, split: dict[str, Path]) -> None:
     outcome = train_version([split["train"]], registry, gate_csv=split["gate"])
     assert outcome.gate.passed and outcome.activated

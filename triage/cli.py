@@ -119,6 +119,10 @@ def _echo_gate(gate: Any) -> None:
             f = d[who]
             click.echo(f"    {who:<10} macro-F1 {f['macro_f1']:.3f}  escalation recall {f['escalation_recall']:.3f}"
                        f"  compensation recall {f['compensation_recall']:.3f}")
+        if gate.decisive:
+            click.echo("  rows the candidate gets wrong and the active model right:")
+            for row in gate.decisive:
+                click.echo(f"    {row['label']} → {row['candidate']}: {row['text']}")
 
 
 @cli.command("evaluate")

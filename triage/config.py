@@ -29,7 +29,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DATABASE_URL", None, "SQLAlchemy URL of the database. Default: SQLite file `triage.sqlite` in the instance folder."),
     Setting("MODELS_DIR", "models", "Directory of trained model versions (relative paths from the working directory)."),
     Setting("DATA_DIR", "data", "Directory with the bundled training data (`inquiries.csv`) and `faq.csv`."),
-    Setting("GATE_CSV", "data/test.csv", "Held-out labelled CSV on which the quality gate compares a candidate with the active model."),
+    Setting("GATE_CSV", "data/gate.csv", "Held-out labelled CSV on which the quality gate compares a candidate with "
+            "the active model (never a test set)."),
     Setting("HOST", "127.0.0.1", "Address `triage serve` listens on."),
     Setting("PORT", 8000, "Port `triage serve` listens on.", int),
     Setting("WORKERS", 0, "gunicorn worker processes; 0 means one per CPU core.", int),

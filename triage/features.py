@@ -168,16 +168,13 @@ def _add_piece(pieces: list[list[int]], text: str, start: int, end: int) -> None
 class Featurizer:
     """Turns a normalized text into per-segment features; holds only settings (it pickles)."""
 
-    def __init__(self, lexicon: Lexicon | None = None, char_ngrams: tuple[int, int] = (1, 3),
-                 sentences: bool = True) -> None:
+    def __init__(self, lexicon: Lexicon | None = None, char_ngrams: tuple[int, int] = (1, 3)) -> None:
         self.lexicon = lexicon or Lexicon()
         self.char_ngrams = char_ngrams
-        # False reads every text as one segment (the design without sentences, for comparisons).
-        self.sentences = sentences
 
     def analyse(self, normalized: str) -> Analysis:
         """Split into segments and list each segment's word, concept and character features."""
-        bounds = split_segments(normalized) if self.sentences else [(0, len(normalized))]
+        bounds = split_segments(normalized)
         segments = [Segment(a, b) for a, b in bounds]
         starts = [a for a, _ in bounds]
         tokens: list[tuple[str, str, int, int, str]] = []

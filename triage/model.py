@@ -6,11 +6,14 @@ Design (compared with the alternatives in docs/model.md):
    tokens (§legal, §press...) and character 1–3-grams, TF-IDF, per sentence;
    a text's counts are the sum of its sentences'.
 2. A base logistic regression scores the whole text and, with the same
-   weights, every sentence of it.
-3. A small combiner (logistic regression on the log-probabilities of the whole
-   text and of its most escalation-like and most compensation-like sentence)
-   gives the final, calibrated probabilities: a buried sentence can decide,
-   but only as far as cross-validation showed buried sentences do.
+   weights, every sentence of it: the most escalation-like (or compensation-
+   like) sentence is the one the explanation shows, and its lexicon concepts
+   give the escalation reason.
+3. A small combiner (logistic regression on the whole text's log-
+   probabilities, fitted on out-of-fold scores) calibrates them. It can also
+   weigh the best sentences (``sentence_inputs``); folds grouped by writer
+   showed that this did not route better than the whole text, so it is off
+   by default (docs/model.md has the figures).
 4. A routing policy on top (a lower bar for escalation, a review mark), with
    thresholds chosen on out-of-fold probabilities of folds grouped by writer,
    so that they are chosen on text written by someone else.
@@ -211,8 +214,12 @@ def _lr_arrays(clf: LogisticRegression) -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(clf.coef_[order].T), clf.intercept_[order].copy()
 
 
-def _meta(whole: np.ndarray, seg: np.ndarray, sizes: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
-    """Return the combiner's inputs per text and, per text, the index of its most escalation-like sentence."""
+def _meta(whole: np.ndarray, seg: np.ndarray, sizes: Sequence[int], sentence_inputs: bool = True
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """Return the combiner's inputs per text and, per text, the index of its most escalation-like sentence.
+
+    Without ``sentence_inputs`` the combiner sees the whole text's log-probabilities only.
+    """
     out = np.empty((len(sizes), 2 * len(LABELS) + 1))
     top_esc = np.empty(len(sizes), dtype=np.intp)
     k = 0
@@ -223,14 +230,15 @@ def _meta(whole: np.ndarray, seg: np.ndarray, sizes: Sequence[int]) -> tuple[np.
         out[i, len(LABELS) : 2 * len(LABELS)] = np.log(block.max(axis=0) + 1e-6)
         out[i, -1] = np.log(n)
         k += n
-    return out, top_esc
+    return (out if sentence_inputs else out[:, : len(LABELS)]), top_esc
 
 
 class InquiryModel:
     """Features, weights, combiner and routing policy of one trained version (what is pickled)."""
 
     def __init__(self, featurizer: Featurizer, words: Block, chars: Block, coef: np.ndarray, intercept: np.ndarray,
-                 comb_coef: np.ndarray, comb_intercept: np.ndarray, policy: Policy) -> None:
+                 comb_coef: np.ndarray, comb_intercept: np.ndarray, policy: Policy,
+                 sentence_inputs: bool = False) -> None:
         self.featurizer = featurizer
         self.words = words
         self.chars = chars
@@ -239,6 +247,8 @@ class InquiryModel:
         self.comb_coef = comb_coef
         self.comb_intercept = comb_intercept
         self.policy = policy
+        # Whether the combiner also weighs the best sentences (see docs/model.md for why not by default).
+        self.sentence_inputs = sentence_inputs
         self._word_names: list[str] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
@@ -256,7 +266,7 @@ class InquiryModel:
         whole_x, seg_x = stack(analyses, self.words, self.chars)
         whole = _softmax(np.asarray(whole_x @ self.coef) + self.intercept)
         seg = _softmax(np.asarray(seg_x @ self.coef) + self.intercept)
-        meta, top_esc = _meta(whole, seg, [len(a.segments) for a in analyses])
+        meta, top_esc = _meta(whole, seg, [len(a.segments) for a in analyses], self.sentence_inputs)
         final = _softmax(meta @ self.comb_coef + self.comb_intercept)
         return final, seg, top_esc, seg_x
 
@@ -313,7 +323,7 @@ class InquiryModel:
         ci, cv = tfidf_counts(whole_c, self.chars.vocabulary, self.chars.idf)
         whole = _softmax((wv @ self.coef[wi] + cv @ self.coef[ci + n_words] + self.intercept)[None, :])
         seg = _softmax(seg_scores)
-        meta, _ = _meta(whole, seg, [len(analysis.segments)])
+        meta, _ = _meta(whole, seg, [len(analysis.segments)], self.sentence_inputs)
         final = _softmax(meta @ self.comb_coef + self.comb_intercept)[0]
         return self._route(analysis, final, seg), seg_words
 
@@ -489,22 +499,22 @@ def _splits(y: np.ndarray, groups: Sequence[str] | None, folds: int) -> tuple[li
 
 def train(texts: Sequence[str], labels: Sequence[str], groups: Sequence[str] | None = None,
           lexicon: Lexicon | None = None, folds: int = FOLDS, c: float = 10.0, min_df: int = 2,
-          progress: Progress | None = None, sentences: bool = True) -> TrainResult:
+          progress: Progress | None = None, sentence_inputs: bool = False) -> TrainResult:
     """Cross-validate (grouped by writer where known), fit the combiner and policy, then fit on all rows."""
     # One BLAS thread: on these small problems OpenBLAS's pool spins and, on a
     # busy machine (workers, other jobs), makes L-BFGS ten times slower.
     with threadpool_limits(limits=1, user_api="blas"):
-        return _train(texts, labels, groups, Featurizer(lexicon, sentences=sentences), folds, c, min_df, progress)
+        return _train(texts, labels, groups, Featurizer(lexicon), folds, c, min_df, progress, sentence_inputs)
 
 
 def _train(texts: Sequence[str], labels: Sequence[str], groups: Sequence[str] | None, featurizer: Featurizer,
-           folds: int, c: float, min_df: int, progress: Progress | None) -> TrainResult:
+           folds: int, c: float, min_df: int, progress: Progress | None, sentence_inputs: bool) -> TrainResult:
     say = progress or (lambda _m: None)
     y = np.asarray(labels)
     say(f"reading {len(texts)} texts into sentences and features")
     analyses = [featurizer.analyse(normalize(t)) for t in texts]
     splits, how = _splits(y, groups, folds)
-    meta = np.zeros((len(texts), 2 * len(LABELS) + 1))
+    meta = np.zeros((len(texts), (2 * len(LABELS) + 1) if sentence_inputs else len(LABELS)))
     for k, (tr, te) in enumerate(splits, start=1):
         say(f"cross-validation fold {k}/{len(splits)} ({how})")
         words, chars, coef, intercept = _fit_base([analyses[i] for i in tr], y[tr], c, min_df)
@@ -512,7 +522,7 @@ def _train(texts: Sequence[str], labels: Sequence[str], groups: Sequence[str] | 
         whole_x, seg_x = stack(part, words, chars)
         whole = _softmax(np.asarray(whole_x @ coef) + intercept)
         seg = _softmax(np.asarray(seg_x @ coef) + intercept)
-        meta[te] = _meta(whole, seg, [len(a.segments) for a in part])[0]
+        meta[te] = _meta(whole, seg, [len(a.segments) for a in part], sentence_inputs)[0]
     # The combiner's own out-of-fold probabilities, on the same folds: what the
     # policy and the report see is text from writers the model did not learn from.
     oof = np.zeros((len(texts), len(LABELS)))
@@ -540,7 +550,7 @@ def _train(texts: Sequence[str], labels: Sequence[str], groups: Sequence[str] | 
     comb = LogisticRegression(C=1.0, max_iter=1000).fit(meta, y)
     comb_coef, comb_intercept = _lr_arrays(comb)
     words, chars, coef, intercept = _fit_base(analyses, y, c, min_df)
-    model = InquiryModel(featurizer, words, chars, coef, intercept, comb_coef, comb_intercept, policy)
+    model = InquiryModel(featurizer, words, chars, coef, intercept, comb_coef, comb_intercept, policy, sentence_inputs)
     return TrainResult(model, report, routed)
 
 
