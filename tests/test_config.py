@@ -17,6 +17,23 @@ def test_every_setting_is_documented_in_the_readme(setting: config.Setting) -> N
     assert setting.help
 
 
+def test_the_readme_table_is_generated_from_the_settings() -> None:
+    assert config.markdown_table() in README, "regenerate it: python -m triage.config"
+
+
+@pytest.mark.parametrize(("name", "hint"), [
+    ("TRIAGE_STORE_REDACT", "TRIAGE_STORE_REDACTED"),
+    ("TRIAGE_SECRETKEY", "TRIAGE_SECRET_KEY"),
+    ("TRIAGE_QWERTY", None),
+])
+def test_an_unknown_setting_is_refused_with_the_closest_name(name: str, hint: str | None) -> None:
+    with pytest.raises(config.ConfigError, match=name) as info:
+        config.from_env({name: "true"})
+    assert (f"did you mean {hint}?" in str(info.value)) if hint else "did you mean" not in str(info.value)
+    # The test suite's own variables are not settings.
+    assert config.from_env({"TRIAGE_TEST_POSTGRES": "x"})["PORT"] == 8000
+
+
 def test_values_are_converted_and_bad_ones_named() -> None:
     got = config.from_env({"TRIAGE_PORT": "9000", "TRIAGE_STORE_REDACTED": "yes"})
     assert got["PORT"] == 9000 and got["STORE_REDACTED"] is True

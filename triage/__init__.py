@@ -69,7 +69,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     url = app.config.get("DATABASE_URL") or f"sqlite:///{Path(app.instance_path) / 'triage.sqlite'}"
     app.config["DATABASE_URL"] = url
     app.config.update(
-        MAX_CONTENT_LENGTH=app.config["MAX_CONTENT_LENGTH"],
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=app.config["SECURE_COOKIES"],
@@ -77,7 +76,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         REMEMBER_COOKIE_SECURE=app.config["SECURE_COOKIES"],
         PERMANENT_SESSION_LIFETIME=timedelta(hours=app.config["SESSION_HOURS"]),
         WTF_CSRF_TIME_LIMIT=app.config["SESSION_HOURS"] * 3600,
-        JSON_AS_ASCII=False,
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
@@ -87,7 +85,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     registry = Registry(app.config["MODELS_DIR"])
     holder = ModelHolder(registry, interval=app.config["RELOAD_SECONDS"])
-    if app.config.get("LOAD_MODEL", True):
+    if app.config["LOAD_MODEL"]:
         from .lifecycle import ensure_model
 
         log = logging.getLogger("triage")

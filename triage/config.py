@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import os
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,7 +52,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("HOURS", "平日9時〜18時", "Help line opening hours filled into FAQ answers ({hours})."),
     Setting("URL", "https://www.example.jp/incident", "Incident notice page filled into FAQ answers ({url})."),
     Setting("LOG_LEVEL", "INFO", "Logging level (DEBUG, INFO, WARNING, ERROR)."),
+    Setting("LOAD_MODEL", True, "Load (on first start: train) the model when the service starts; false only for "
+            "tools that never classify.", bool),
 )
+# Variables the test suite reads; not settings of the service.
+TEST_PREFIX = "TRIAGE_TEST_"
 
 BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -73,10 +79,37 @@ def _convert(setting: Setting, raw: str) -> Any:
 
 
 def from_env(environ: dict[str, str] | None = None) -> dict[str, Any]:
-    """Return every setting, from TRIAGE_* variables where set, else the default."""
+    """Return every setting, from TRIAGE_* variables where set, else the default.
+
+    An unknown TRIAGE_* variable is refused: a typo such as TRIAGE_STORE_REDACT
+    would otherwise leave text stored unmasked without a word.
+    """
     env = os.environ if environ is None else environ
+    known = {s.env for s in SETTINGS}
+    unknown = sorted(k for k in env if k.startswith("TRIAGE_") and k not in known and not k.startswith(TEST_PREFIX))
+    if unknown:
+        hints = []
+        for name in unknown:
+            # Compared without the common prefix, which would make every name look close.
+            close = difflib.get_close_matches(name.removeprefix("TRIAGE_"), [k.removeprefix("TRIAGE_") for k in known], n=1)
+            hints.append(f"{name} (did you mean TRIAGE_{close[0]}?)" if close else name)
+        raise ConfigError(f"unknown setting {', '.join(hints)}; the settings are listed in the README "
+                          "(`python -m triage.config` prints them). Remove or rename the variable.")
     out: dict[str, Any] = {}
     for s in SETTINGS:
         raw = env.get(s.env)
         out[s.name] = s.default if raw is None else _convert(s, raw)
     return out
+
+
+def markdown_table() -> str:
+    """Return the README's table of settings, generated from SETTINGS (a test checks the README is current)."""
+    lines = ["| variable | default | meaning |", "|---|---|---|"]
+    for s in SETTINGS:
+        default = "(none)" if s.default is None else f"`{s.default}`"
+        lines.append(f"| `{s.env}` | {default} | {s.help} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.stdout.write(markdown_table())
