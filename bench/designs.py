@@ -4,7 +4,8 @@
 
 Each design is trained with `triage.model.train` on data/inquiries.csv with
 folds grouped by the `writer` column; the choice is made on those grouped
-out-of-fold figures only. With --test, each design is then fitted on all
+out-of-fold figures only, by the routing policy's own objective (`cost`: wrong
+routes, a missed escalation counting ESCALATION_MISS_COST times). With --test, each design is then fitted on all
 rows and scored on the given labelled CSVs, for the record (never for the
 choice: a design picked on a test set would make its figures worthless).
 """
@@ -19,7 +20,7 @@ from typing import Any
 
 from triage import dataset
 from triage.features import read_lexicon
-from triage.model import calibration_error, confident_errors, metrics, train
+from triage.model import ESCALATION_MISS_COST, calibration_error, confident_errors, metrics, train
 
 ROOT = Path(__file__).resolve().parent.parent
 DESIGNS: dict[str, dict[str, Any]] = {
@@ -34,8 +35,13 @@ def _summary(labels: list[str], predictions: list[Any]) -> dict[str, Any]:
     m = metrics(labels, [p.label for p in predictions])
     conf = confident_errors([""] * len(labels), labels, predictions)
     esc = conf["per_label"]["escalation"]
+    errors = sum(p.label != y for p, y in zip(predictions, labels, strict=True))
+    misses = sum(p.label != "escalation" and y == "escalation" for p, y in zip(predictions, labels, strict=True))
     return {
         "n": m["n"],
+        # The routing policy's own objective: a missed escalation counts as ESCALATION_MISS_COST wrong routes.
+        "cost": round(ESCALATION_MISS_COST * misses + (errors - misses), 1),
+        "accuracy": round(m["accuracy"], 4),
         "macro_f1": round(m["macro_f1"], 4),
         "escalation_recall": round(m["per_class"]["escalation"]["recall"], 4),
         "compensation_recall": round(m["per_class"]["compensation"]["recall"], 4),

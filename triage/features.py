@@ -168,9 +168,15 @@ def _add_piece(pieces: list[list[int]], text: str, start: int, end: int) -> None
 class Featurizer:
     """Turns a normalized text into per-segment features; holds only settings (it pickles)."""
 
-    def __init__(self, lexicon: Lexicon | None = None, char_ngrams: tuple[int, int] = (1, 3)) -> None:
+    def __init__(self, lexicon: Lexicon | None = None, char_ngrams: tuple[int, int] = (1, 3),
+                 concept_features: bool = True) -> None:
         self.lexicon = lexicon or Lexicon()
         self.char_ngrams = char_ngrams
+        # False: concepts are found (for the escalation reason) but are not features of the model.
+        self.concept_features = concept_features
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update({"concept_features": True, **state})
 
     def analyse(self, normalized: str) -> Analysis:
         """Split into segments and list each segment's word, concept and character features."""
@@ -201,9 +207,9 @@ class Featurizer:
         lo, hi = self.char_ngrams
         for seg in segments:
             lemmas = seg.words
-            seg.words = lemmas + [f"{a} {b}" for a, b in itertools.pairwise(lemmas)] + [
-                CONCEPT_PREFIX + c for c in seg.concepts
-            ]
+            seg.words = lemmas + [f"{a} {b}" for a, b in itertools.pairwise(lemmas)]
+            if self.concept_features:
+                seg.words += [CONCEPT_PREFIX + c for c in seg.concepts]
             piece = " ".join(normalized[seg.start : seg.end].split())
             seg.chars = [piece[i : i + n] for n in range(lo, hi + 1) for i in range(len(piece) - n + 1)]
         return Analysis(normalized, segments, tokens, concept_spans)

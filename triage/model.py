@@ -499,12 +499,14 @@ def _splits(y: np.ndarray, groups: Sequence[str] | None, folds: int) -> tuple[li
 
 def train(texts: Sequence[str], labels: Sequence[str], groups: Sequence[str] | None = None,
           lexicon: Lexicon | None = None, folds: int = FOLDS, c: float = 10.0, min_df: int = 2,
-          progress: Progress | None = None, sentence_inputs: bool = False) -> TrainResult:
+          progress: Progress | None = None, sentence_inputs: bool = False,
+          concept_features: bool = True) -> TrainResult:
     """Cross-validate (grouped by writer where known), fit the combiner and policy, then fit on all rows."""
     # One BLAS thread: on these small problems OpenBLAS's pool spins and, on a
     # busy machine (workers, other jobs), makes L-BFGS ten times slower.
     with threadpool_limits(limits=1, user_api="blas"):
-        return _train(texts, labels, groups, Featurizer(lexicon), folds, c, min_df, progress, sentence_inputs)
+        featurizer = Featurizer(lexicon, concept_features=concept_features)
+        return _train(texts, labels, groups, featurizer, folds, c, min_df, progress, sentence_inputs)
 
 
 def _train(texts: Sequence[str], labels: Sequence[str], groups: Sequence[str] | None, featurizer: Featurizer,
