@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from .redact import find as find_personal_data
@@ -642,9 +642,36 @@ def redacted(claim: dict[str, list[Any]]) -> dict[str, list[Any]]:
     return out
 
 
-def now_utc() -> datetime:
-    """Return the current time (UTC), the arrival of an inquiry classified now."""
-    return datetime.now(UTC)
+# -- presentation: one cell per column, for the pages and the claims desk's spreadsheet --------
+
+COLUMNS = ("amounts", "dates", "order", "member", "ticket", "reservation", "card_last4", "other_refs", "requests")
+COLUMNS_JA = {"amounts": "金額", "dates": "日付", "order": "注文番号", "member": "会員番号", "ticket": "受付番号",
+              "reservation": "予約番号", "card_last4": "カード下4桁", "other_refs": "その他の番号", "requests": "請求内容"}
+
+
+def _amount(item: dict[str, Any]) -> str:
+    shown = f"{item['value']:,}{item['unit']}"
+    return f"{shown}（{item['text']}）" if item.get("derived") else shown
+
+
+def cells(claim: dict[str, list[Any]] | None, japanese: bool = False) -> dict[str, str]:
+    """Return a claim as one string per column of COLUMNS (several values joined with '; ')."""
+    claim = claim or empty()
+    out = {
+        "amounts": "; ".join(_amount(a) for a in claim.get("amounts", [])),
+        "dates": "; ".join(d["date"] for d in claim.get("dates", [])),
+    }
+    for kind in REFERENCE_KINDS:
+        column = "other_refs" if kind == "other" else kind
+        out[column] = "; ".join(r["value"] for r in claim.get("references", []) if r["kind"] == kind)
+    names = claim.get("requests", [])
+    out["requests"] = "; ".join(REQUESTS_JA.get(n, n) if japanese else n for n in names)
+    return {c: out[c] for c in COLUMNS}
+
+
+def rows_ja(claim: dict[str, list[Any]] | None) -> list[tuple[str, str]]:
+    """Return the non-empty cells of a claim as (Japanese heading, value) for the agents' pages."""
+    return [(COLUMNS_JA[c], v) for c, v in cells(claim, japanese=True).items() if v]
 
 
 # -- evaluation ---------------------------------------------------------------------------------
