@@ -361,25 +361,34 @@ def _dates(norm: str, text: str, today: date) -> list[dict[str, Any]]:
 
 # Every label ends in one of these words; the word before it says the kind.
 # Case-sensitive on purpose: IGNORECASE stops `re` from skipping ahead on the first character.
-_LABEL_END = re.compile(r"番号|No\.?|NO\.?|no\.|ID|Id|id|コード|#|number|Number")
+_LABEL_END = re.compile(r"番号|No\.?|NO\.?|no\.|ID|Id|id|コード|#|number|Number|ばんごう|バンゴウ|ハ゛ンコ゛ウ")
 _LABEL_KINDS: tuple[tuple[str, str], ...] = (
-    ("order", r"(?:ご|お)?(?:注文|受注|購入)(?:確認)?|オーダー|order\s?"),
-    ("reservation", r"(?:ご)?予約(?:確認)?|booking\s?"),
-    ("ticket", r"受付|(?:お)?問い?合わ?せ|問合|チケット|ケース|案件|ticket\s?"),
-    ("member", r"会員|お客様|お客さま|顧客|契約者|利用者|ユーザー|ユーザ|アカウント|加入者|会員証|member\s?"),
+    ("order", r"(?:ご|お)?(?:注文|受注|購入)(?:確認)?|オーダー|ちゅうもん|チュウモン|order\s?"),
+    ("reservation", r"(?:ご)?予約(?:確認)?|よやく|ヨヤク|booking\s?|reservation\s?"),
+    ("ticket", r"受付|(?:お)?問い?合わ?せ|問合|チケット|ケース|案件|うけつけ|ウケツケ|ticket\s?|case\s?"),
+    ("member", (r"会員|お客様|お客さま|顧客|契約者|利用者|ユーザー|ユーザ|アカウント|加入者|会員証|かいいん|カイイン"
+                r"|member\s?|customer\s?|account\s?")),
     ("other", (r"(?:ご)?契約|(?:保険)?証券|(?:お)?申(?:し)?込(?:み)?|伝票|追跡|請求(?:書)?|申請|管理|登録|患者|診察券|カルテ"
-               r"|受験|整理|取引|決済|明細|引換")),
+               r"|受験|整理|取引|決済|明細|引換|contract\s?|policy\s?")),
 )
 _LABEL_PREFIX = re.compile("(?:" + "|".join(f"(?P<{k}>{p})" for k, p in _LABEL_KINDS) + r")\s?$", re.IGNORECASE)
 _VALUE = r"[A-Za-z0-9][A-Za-z0-9\-_]*[A-Za-z0-9]|[0-9]"
+_PAREN_REF = r"(?:\s?[（(][^）)\n]{0,20}[）)])?"
+_FILLER = r"(?:ええと|えーと|えっと|えー|あー|うーんと?|あった|はい)"
 _AFTER_LABEL = re.compile(
-    rf"(?:\s?[)\]】〕」』>:]|\s?(?:は|が|も|の))?\s?[:\-]?\s?[(\[【〔「『]?\s?[#№]?\s?(?P<value>{_VALUE})"
+    rf"(?:\s?[)\]】〕」』>:]|\s?(?:は|が|も|の))?\s?[:\-]?\s?[(\[【〔「『]?\s?[#№]?\s?"
+    rf"(?:[、,…]\s?{_FILLER}[、,…]*\s?)?(?P<value>{_VALUE})"
 )
-_MORE_VALUES = re.compile(rf"\s?(?:と|、|,|/|及び|および|&)\s?[#]?(?P<value>{_VALUE})")
+# A label asked for in one turn and answered in the next: "会員番号をお伺いできますか。\n客：NG58812047です".
+_ANSWER = re.compile(
+    rf"[^\n]{{0,30}}?(?:[?？。…]|\n)\s?(?:[^\s:：\n]{{1,10}}[:：])?\s?(?:{_FILLER}[、,…\s]*)*(?P<value>{_VALUE})(?![0-9,]*\s?[円年月日時%])"
+)
+_MORE_VALUES = re.compile(rf"{_PAREN_REF}\s?(?:と|、|,|/|・|及び|および|&)\s?[#]?(?P<value>{_VALUE})")
 # The last four digits of a card, as people write them.
 _LAST4 = re.compile(
     r"(?:下|末尾|最後の?|おしり|お尻)\s?(?:の)?\s?(?:4|四)\s?桁(?:の番号)?\s?(?:は|が|:|=)?\s?[\"「『(]?\s?(?P<a>[0-9]{4})(?![0-9])"
     r"|末尾(?:が|は|:)?\s?(?P<c>[0-9]{4})(?![0-9])"
+    r"|(?:ending|ends)(?:\s?in)?\s?(?:[:#]\s?)?(?P<e>[0-9]{4})(?![0-9])"
     r"|[*xX•●](?:[*xX•●]{3}[\s\-]?){1,4}(?P<d>[0-9]{4})(?![0-9])"
 )
 # 13-19 digits as cards are laid out: in a row, 4-4-4-(1..7), or 4-6-5.
@@ -387,6 +396,19 @@ _CARD = re.compile(
     r"(?<![0-9])(?:[0-9]{13,19}|[0-9]{4}([ \-])[0-9]{4}\1[0-9]{4}\1[0-9]{1,7}|[0-9]{4}([ \-])[0-9]{6}\2[0-9]{5})(?![0-9])"
 )
 _CARD_WORD = re.compile(r"カード|クレジット|クレカ|card|visa|master|jcb|amex", re.IGNORECASE)
+_OTHER_NUMBER = re.compile(r"(?:番号|ID|No\.?)\s?(?:の|は)?\s?$")
+_LETTERS = re.compile(r"[A-Za-z]+")
+_DIGIT_GROUPS = re.compile(r"[0-9]+")
+_CODE = re.compile(r"(?<![A-Za-z0-9\-_])[A-Za-z]{1,6}-?[0-9][A-Za-z0-9\-_]*(?![A-Za-z0-9\-_])")
+
+
+def _shape(value: str) -> str:
+    """Return a value's skeleton: HK-302118 and HK-320012 share "A-9", 3,300 has another."""
+    return _DIGIT_GROUPS.sub("9", _LETTERS.sub("A", value))
+
+
+def _prefix(value: str) -> str:
+    return value[: len(value) - len(value.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-"))]
 
 
 def _card_digits(s: str) -> str:
@@ -415,23 +437,30 @@ def _references(norm: str, text: str) -> list[dict[str, Any]]:
         for m in _LAST4.finditer(norm):
             if any(s <= m.start() < e for s, e in taken):
                 continue
-            if not m.group("d") and not _CARD_WORD.search(norm, max(0, m.start() - 25), m.end() + 12):
-                continue  # "末尾1234" or "下4桁" of something that is not a card
+            if not m.group("d") and not _CARD_WORD.search(norm, max(0, m.start() - 25), m.end() + 12) and not (
+                    m.group("a") and _CARD_WORD.search(norm)
+                    and not _OTHER_NUMBER.search(norm, max(0, m.start() - 10), m.start())):
+                continue  # "末尾1234" or "下4桁" of something that is not a card (会員番号の下4桁)
             start = m.start()
             for card in _CARD_WORD.finditer(norm, max(0, m.start() - 12), m.start()):
                 start = card.start()  # the nearest card word before the digits
-            add("card_last4", m.group("a") or m.group("c") or m.group("d"), start, m.end())
+            add("card_last4", m.group("a") or m.group("c") or m.group("d") or m.group("e"), start, m.end())
     for hit in _LABEL_END.finditer(norm):
         label = _LABEL_PREFIX.search(norm, max(0, hit.start() - 9), hit.start())
         if label is None:
             continue
         m = _AFTER_LABEL.match(norm, hit.end())
-        if m is None or any(s <= m.start("value") < e for s, e in taken):
+        if m is None or not any(c.isdigit() for c in m.group("value")):
+            m = _ANSWER.match(norm, hit.end())
+            if m is None or sum(c.isdigit() for c in m.group("value")) < 4:
+                continue
+        if any(s <= m.start("value") < e for s, e in taken):
             continue
         kind = next(k for k, _ in _LABEL_KINDS if label.group(k))
         values = [(m.group("value"), m.start("value"), m.end("value"))]
         pos = m.end()
-        while (more := _MORE_VALUES.match(norm, pos)) and any(c.isdigit() for c in more.group("value")):
+        # Further values of a list share the first one's shape: "、3,300円" after HK-302118 is no order.
+        while (more := _MORE_VALUES.match(norm, pos)) and _shape(more.group("value")) == _shape(values[0][0]):
             values.append((more.group("value"), more.start("value"), more.end("value")))
             pos = more.end()
         for value, vstart, vend in values:
@@ -441,92 +470,153 @@ def _references(norm: str, text: str) -> list[dict[str, Any]]:
             if value.isdigit() and len(value) < 3 and kind != "ticket":
                 continue  # "会員番号の3桁目": too short to be a reference
             add(kind, value, label.start() if vstart == m.start("value") else vstart, vend)
+    # The same kind of code again, unlabelled: "注文番号 HK-320011 は届きました。HK-320012 の方が…".
+    coded = {(_prefix(r["value"]).upper(), _shape(r["value"])): r["kind"] for r in out
+             if r["kind"] != "card_last4" and _prefix(r["value"])}
+    if coded:
+        for m in _CODE.finditer(norm):
+            kind = coded.get((_prefix(m.group()).upper(), _shape(m.group())))
+            if kind and not any(s <= m.start() < e for s, e in taken):
+                add(kind, m.group(), m.start(), m.end())
     return out
 
 
 # -- requests -----------------------------------------------------------------------------------
+#
+# A remedy is named by a noun (慰謝料, ポイント, クーポン, 免除, 再送) or asked for with a verb whose
+# object decides the remedy: "返して" after a card's reissue fee is reissue_fee, after a cost paid to
+# someone else (タクシー代, 自費で買った薬) expense, after what was paid to the company a refund;
+# "補償して" without such an object is compensation for a loss (damages).
 
-# Each remedy is found at an anchor word; an optional pattern must match just before or just after it.
-_ANCHORS: dict[str, list[tuple[str, str | None, str | None, int, bool]]] = {
-    # anchor: [(remedy, required before (ends at the anchor), required after, how far before to look, verb), ...]
+NOUN, REFUND_VERB, COVER_VERB, GENERIC = "noun", "refund_verb", "cover_verb", "generic"
+_ANCHORS: dict[str, list[tuple[str, str | None, str | None, int, str]]] = {
+    # anchor: [(remedy, required before (ends at the anchor), required after, how far before to look, kind), ...]
 }
 
 
 def _anchor(remedy: str, words: str, before: str | None = None, after: str | None = None, reach: int = 12,
-            verb: bool = False) -> None:
-    """Add anchor words of a remedy; a verb ("返して", "かかった") yields to a remedy named just before it."""
+            kind: str = NOUN) -> None:
+    """Add anchor words of a remedy (a verb's remedy is resolved from its object when it is found)."""
     for word in words.split():
-        _ANCHORS.setdefault(word, []).append((remedy, before, after, reach, verb))
+        _ANCHORS.setdefault(word, []).append((remedy, before, after, reach, kind))
 
 
-_FEE = r"(?:手数料|費用|料金?|代|のお金)"
-_anchor("reissue_fee", "再発行 再交付", after=rf"^(?:の|に(?:かかった|掛かった|要した))?{_FEE}")
+_FEE = r"(?:手数料|費用|料金?|代|のお金|おかね)"
+_AMOUNT_GAP = r"(?:[(（]?\s?[¥]?[0-9,.万千百十一二三四五六七八九]+\s?円[)）]?)?"
+_anchor("reissue_fee", "再発行 再交付 さいはっこう", after=rf"^(?:の|に(?:かかった|掛かった|要した))?{_AMOUNT_GAP}の?{_FEE}")
 _anchor("reissue_fee", "作り直し 交換 再発行", before=r"(?:カード|クレジットカード)の?$",
         after=r"^(?:に(?:かかった|掛かった))?の?(?:手数料|費用|代)")
-_anchor("consolation", "慰謝料 いしゃりょう 見舞金 見舞い金 迷惑料 お詫び金 おわび金 詫び料")
-_anchor("damages", "損害賠償 賠償 弁償 休業補償 休業損害")
-_anchor("damages", "損害", after=r"^(?:額)?(?:分)?(?:を|の)?(?:補填|補償|負担|支払|払)")
-_anchor("damages", "被害", after=r"^(?:額|分)(?:を|の)?(?:補填|補償|弁償|負担|返)")
+_anchor("consolation", "慰謝料 いしゃりょう 見舞金 見舞い金 迷惑料 お詫び金 おわび金 詫び料 お詫びのお金 おわびのお金 consolation")
+_anchor("damages", "損害賠償 賠償 弁償 休業補償 休業損害 damages")
+_anchor("damages", "損害 損失 被害", after=r"^.{0,12}?(?:補填|補償|負担|支払|払|賠償|弁償|請求)")
 _anchor("points", "ポイント", after=r"^(?!カード|サイト)")
-_anchor("points", "マイル")
-_anchor("points", "pt P", before=r"[0-9]$", after=r"^(?![A-Za-z])")
+_anchor("points", "マイル ぽいんと miles points")
+_anchor("points", "pt P PT Pt", before=r"[0-9]$", after=r"^(?![A-Za-z])")
 _anchor("voucher", "商品券 ギフト券 ギフトカード クーポン 割引券 図書カード QUOカード クオカード 金券 Amazonギフト アマゾンギフト "
-                   "お買物券 買物券 買い物券 お買い物券 優待券 無料券 カタログギフト プリペイドカード 電子マネー")
-_anchor("fee_waiver", "免除 割り引 値引 減額 差し引 差引 相殺 タダに")
-_anchor("fee_waiver", "割引", after=r"^(?!券)")
-_anchor("fee_waiver", "無料", after=r"^(?:に|化|で|期間|延長)")
-# "代引き" is cash on delivery: 代 counts only as "利用代を引いて".
+                   "お買物券 買物券 買い物券 お買い物券 優待券 無料券 カタログギフト プリペイドカード 電子マネー 電子ギフト "
+                   "voucher coupon")
+_anchor("fee_waiver", "免除 割り引 値引 減額 差し引 差引 相殺 タダに waive Waive "
+                      "払わなくて 払わなくても 支払わなくて 払わずに 払わないで")
+_anchor("fee_waiver", "割引", after=r"^(?!券|クーポン)")
+_anchor("fee_waiver", "無料", after=r"^(?:に|化)")
+# "N円引き" and "料金から引いて"; not 代引き (cash on delivery), not a coupon's "800円引き", not the past.
 _anchor("fee_waiver", "引い 引き 引け", before=r"(?:(?:[0-9]円|料金|額|分|料)(?:から|を)?|代(?:から|を))$",
-        after=r"^(?!落|出|継|取|続|上|受)")
-_anchor("fee_waiver", "払わなくて 払わなくても 支払わなくて 払わずに 払わないで 払わなくていい")
+        after=r"^(?!落|出|継|取|続|上|受|た)")
 _anchor("fee_waiver", "請求", after=r"^(?:を)?(?:しない|止め|取り?消|取りやめ|なしに|無しに|撤回)")
-_anchor("fee_waiver", "キャンセル料 違約金 手数料 解約金",
-        after=r"^(?:を|は)?(?:取り?消|なしに|無しに|無料|免除|ゼロ|タダ|かからない)")
+# A charge not made: "キャンセル料は取らないで", "延滞手数料がつかないように", "設置費用5,500円はかからないように".
+_anchor("fee_waiver", "キャンセル料 違約金 手数料 解約金 延滞金 延滞料 延滞手数料 追加料金 費用 送料 返送料 料金",
+        after=rf"^{_AMOUNT_GAP}(?:を|は|が|も|って)?(?:取り?消|なしに|無しに|なしで|無しで|無料に|免除|ゼロ|タダ|かからない|つかない|付かない"
+              r"|取らない|とらない|取られない|請求しない|引かない)")
 _anchor("expense", "電話代 通話料 通信費 通話代 交通費 タクシー代 電車代 バス代 ガソリン代 駐車代 駐車場代 医療費 治療費 診察代 診察料 "
-                   "診察費 診療費 薬代 通院費 病院代 郵送料 切手代 実費 自費 自腹 立て替え 立替え 立替 延滞金 延滞料 遅延損害金")
-# (送料 alone is not here: the shipping of an order is refunded, not a cost the customer bore.)
+                   "診察費 診療費 薬代 通院費 病院代 郵送料 切手代 実費 自費 自腹 立て替え 立替え 立替 鍵交換 鍵の交換 鍵を交換")
 _anchor("expense", "引越 引っ越", after=r"^し?(?:の)?(?:費用|代)")
 _anchor("expense", "転居", after=r"^(?:の)?費用")
 _anchor("expense", "カウンセリング", after=r"^(?:代|料|費)")
 _anchor("expense", "変更 交換", before=r"(?:番号|アドレス|メアド|鍵|錠)の?$",
         after=r"^[、,\s]?(?:の|に(?:かかった|掛かった))?(?:手数料|費用|代)")
-_anchor("expense", "鍵交換 鍵の交換 鍵を交換")
-_anchor("expense", "かかった 掛かった 負担した", after=r"^(?:費用|お金|実費)")
-# "手数料が3,300円かかりました": a cost the customer bore.
-_anchor("expense", "かかり かかっ 掛かり 掛かっ", verb=True,
-        before=r"(?:手数料|費用|代|料)(?:が|も|は|で)?\s?(?:約|計|合計)?\s?(?:[0-9,.万千百]+円)?(?:ほど|くらい|ぐらい|も)?\s?$", reach=16)
-_anchor("refund", "返金 払い戻 払戻 返還", verb=True)
+# Non-monetary remedies: a service done again or instead.
+_SERVICE_ASK = r"^.{0,10}?(?:ください|下さい|ほしい|欲しい|もらえ|貰え|いただけ|頂け|くれ|お願い|希望|願)"
+_anchor("other", "再送 送り直 再配送 再発送 出し直 振り替え 振替 アップグレード 優先 延長 取り直 無料期間 交換して 交換を 交換の",
+        after=_SERVICE_ASK)
+_anchor("other", "お詫びの品 おわびの品")
+_anchor("refund", "返金 払い戻 払戻 返還 へんきん ヘンキン refund Refund REFUND", kind=REFUND_VERB)
 # "返して" is a refund when money was named shortly before ("5千円払ってんだども それって返してもらえ").
-_anchor("refund", "返し 返せ 返っ 戻し 戻っ", before=r"(?:代|料|金|費|円|分|額)", reach=30, verb=True)
-# Disputing the amount offered asks for more of it.
-_anchor("other", "補償 補填 償い お詫びの品 おわびの品 金銭 現金 増額 差額 少なすぎ 安すぎ 考え直 再考")
-_anchor("other", "お詫び", after=r"^(?:の|として)(?:何|品)")
-_anchor("other", "何らかの", after=r"^(?:形|対応|補償|措置)")
+_anchor("refund", "返し 返せ 返っ 戻し 戻っ", before=r"(?:代|料|金|費|円|分|額|ドル|\$)", reach=40, kind=REFUND_VERB)
+_COVER_AFTER = r"^(?!した|しま|して(?:い(?!ただ)|お(?!願))|する(?!の|ん)|が|感)"
+_anchor("expense", "負担 補填 reimburse Reimburse", after=_COVER_AFTER, kind=COVER_VERB)
+_anchor("expense", "cover pay", after=r"^\s?(?:the\s)?(?:cost|it|this|that|for)", kind=COVER_VERB)
+# "そちら持ち" asks the company to bear it; "こっち持ち" says the customer does.
+_anchor("expense", "持って 持ち", before=r"(?:そちら|そっち|御社|貴社|お宅|おたく)(?:で|が|の)?$", after=_COVER_AFTER, kind=COVER_VERB)
+_anchor("expense", "払って 支払って お支払い 出して", kind=COVER_VERB,
+        after=r"^(?:ください|下さい|くれ|ほし|欲し|もら|いただ|頂|ね|よ[!！。]|\s?[?？]|$)")
+_anchor("expense", "出ます", kind=COVER_VERB, after=r"^(?:か|よね)")
+_anchor("expense", "出る 払う", kind=COVER_VERB, after=r"^(?:の|ん(?:です|だ)?か|\s?[?？])")
+_anchor("expense", "出せ 払え", kind=COVER_VERB)
+_anchor("expense", "請求し 請求いたし 請求でき 請求させ", after=r"^(?!ない|ません|された|されて)", kind=COVER_VERB)
+_anchor("damages", "補償 ほしょう 償い compensat Compensat", after=r"^(?!方針|が切れ|期間)", kind=GENERIC)
+_anchor("damages", "何らかの", after=r"^(?:形|対応|補償|措置)", kind=GENERIC)
+_anchor("damages", "金銭", kind=GENERIC)
 _REQUEST = re.compile("|".join(re.escape(w) for w in sorted(_ANCHORS, key=len, reverse=True)))
-_RULES = {word: [(remedy, re.compile(b) if b else None, re.compile(a) if a else None, reach, verb)
-                 for remedy, b, a, reach, verb in rules]
+# Each anchor with the shorter anchors it starts with, longest first.
+_PREFIXES = {w: [w[:n] for n in range(len(w), 0, -1) if w[:n] in _ANCHORS] for w in _ANCHORS}
+_RULES = {word: [(remedy, re.compile(b) if b else None, re.compile(a) if a else None, reach, kind)
+                 for remedy, b, a, reach, kind in rules]
           for word, rules in _ANCHORS.items()}
+
+# What a verb asks for, read from the nearest object before it.
+# Nouns only: the last one named before the verb is its object ("延滞金が330円つきました。これを負担して"
+# is about the late fee, whatever card was reissued before); a bare amount counts only when no noun does.
+_OBJECT = re.compile(
+    r"(?P<reissue>再発行|作り直|再交付|さいはっこう|発行手数料)"
+    r"|(?P<borne>振込手数料|振り込み手数料|変更手数料|事務手数料|延滞金|遅延損害金|自費|自腹|実費|立て?替|通話料|電話代|交通費|タクシー|差額|日当|休んだ分|[1一]日分|上がった分"
+    r"|増えた分|負担分|新幹線|(?<!料)費用?|代(?!金|引)|(?<![手数送険謝])料(?!金))"
+    r"|(?P<fee>(?<![込更務約])手数料)"
+    r"|(?P<charge>追加料金|料金|受講料|月謝|会費|利用料|保険料|返送料|送料|代金|解約手数料)"
+    r"|(?P<paid>注文|キャンセル|払った|払いました|支払った|支払いました)"
+    r"|(?P<amount>円|ドル|\$)"
+)
+# A cost the customer bore, strong enough to turn "返して" into expense rather than a refund.
+_BORNE_STRONG = re.compile(r"かかっ|かかり|掛かっ|掛かり|自費|自腹|実費|立て?替|通話料|電話代|交通費|タクシー|購入し|買い|買っ|加入"
+                           r"|別の(?:病院|薬局|ホテル|店|クリニック|便|業者)")
+_REISSUE_CONTEXT = re.compile(
+    r"(?:カード|クレジット|クレカ|かーど|card)[^\n]{0,40}?(?:再発行|作り直|再交付|発行し直|さいはっこう)"
+    r"|(?:再発行|作り直|再交付|さいはっこう)[^。\n]{0,12}?(?:カード|かーど)|再発行手数料",
+    re.IGNORECASE,
+)
 # What makes a sentence ask for something (or press for what was promised).
 _ASK = re.compile(
     r"ください|下さい|くださ|ほしい|欲しい|たい|お願い|願い|頂け|いただけ|いただき|頂き|もらえ|貰え|もらい|貰い|くれ|求め|請求|要求|希望"
     r"|べき|しろ|せよ|払え|返せ|出せ|寄越|よこせ|か[?？。]|か$|\?|？|でしょうか|ですか|ますか|のか|んですか|だろう|かな|まだ|いつ|いくら|どう"
-    r"|(?:反映され|届い|入っ|振り?込まれ|付与され|付い|戻っ)て(?:い)?(?:ない|ませ)|届かない|届きませ|ありません|ないの|検討|対応して|負担して"
-    r"|支払って|払って|出ますか|対象|申請|申し込|手続き|納得|少な|足りな|安すぎ|ふざけ"
-    # An imperative: "ひと月分4,378円、返金して"
-    r"|て(?:よ|ね|な|や|って)?[!！。?？\s]*$"
+    r"|(?:反映され|届い|入っ|振り?込まれ|付与され|付い|戻っ|され)て(?:い)?(?:ない|ませ)|届かない|届きませ|ありません|ないの|検討|対応して"
+    r"|負担して|支払って|払って|出ますか|対象|申請|申し込|手続き|納得|少な|足りな|安すぎ|ふざけ"
+    # Pressing: threats, waiting, a plain "〜して".
+    r"|しないなら|されないなら|しなければ|されなければ|が済むまで|されるまで|待って(?:い)?ます|待たされ|待ってる"
+    r"|して(?!い|お|あ|しま|た|から|も|は)|て(?:よ|ね|な|や|って)?[!！。?？\s]*$"
     # ... and the plain imperative: "額を考え直せ。", "払え！"
     r"|[えけせてへめれげべろ]よ?[!！。]"
+    r"|(?i:please|can you|could you|would you|i want|i'd like|i would like)"
 )
-_NEGATED = re.compile(
-    r"^.{0,10}?(?:は|も|とか|など|なんて|なんか|を)?\s?(?:要ら|いら|要りませ|いりませ|求めて(?:い)?(?:ませ|な)|求めるつもり"
-    r"|望んで(?:い)?(?:ませ|な)|必要(?:は)?(?:ありませ|ない)|不要|結構です|じゃなく|ではなく|でなく|つもりは(?:あり|な)"
-    r"|わけでは(?:あり|な))"
-    # An offer turned down is not a remedy asked for: "クオカードだけでは納得できません".
-    r"|^.{0,8}?(?:だけでは|だけじゃ|では納得|じゃ納得|では足り|じゃ足り)"
+# A header over a list of claims: "【ご請求内容】", "ご要望："; every line after it asks.
+_ASK_HEADER = re.compile(r"【[^】\n]{0,10}(?:請求|要望|希望|依頼)[^】\n]{0,6}】|(?:ご請求|ご要望|ご希望|請求内容|請求項目)[^\n]{0,6}[:：]")
+_PAREN = r"(?:[（(][^）)\n]{0,20}[）)])?"
+# A remedy turned down anywhere in the inquiry is not asked for: "クーポンは使い道がないので不要です".
+_REJECTED = re.compile(
+    rf"^{_PAREN}.{{0,12}}?(?:要ら|いら(?:ない|ん|ね)|要りませ|いりませ|は結構|はけっこう|は不要|不要です|不要なので|では意味が|じゃ意味が"
+    r"|意味がない|使い道が|使う予定がない|辞退|ではなく|じゃなくて|じゃなく|でなく|より.{0,4}がいい|でごまかさ|でごまかす"
+    r"|では少な|じゃ少な|だけでは|だけじゃ|では納得|じゃ納得|では足り|じゃ足り|はいいので|はいいです|はいいから|はいいけど|はもういい"
+    r"|と言われても困|って言われても困|求めて(?:い)?(?:ませ|な)|求めるつもり|望んで(?:い)?(?:ませ|な)|必要(?:は)?(?:ありませ|ない)"
+    r"|つもりは(?:あり|な)|わけでは(?:あり|な))"
+)
+# Mentioned but not asked: received, reported as offered, quoted from a scam, in the past.
+_NOT_ASKED = re.compile(
+    rf"^{_PAREN}.{{0,10}}?(?:を?受け取りました|は受け取|受領し|を?頂きました|をいただきました|が届きました|を?もらいました"
+    r"|、?と言われましたが|と言われたが|をお送りする|を送付する|をお送りしております|お届けする予定"
+    r"|は無料だった|は無料でした|はかからなかった|されました。|済みです)"
+    r"|^[^」\n]{0,40}」(?:という|と名乗|を名乗|と称|と書いて|の(?:電話|メール|SMS))"
 )
 _SENTENCE_END = re.compile(r"[。！!？?\n]+")
 _SCAM = re.compile(r"^(?:詐欺|サギ|を装|をかた|と称|のメール|の電話|SMS)")
-_SPECIFIC_OBJECTS = frozenset({"reissue_fee", "expense", "points", "voucher", "fee_waiver", "consolation", "damages"})
+_SPECIFIC = frozenset({"reissue_fee", "expense", "points", "voucher", "fee_waiver", "consolation", "damages"})
 
 
 def _sentences(norm: str) -> list[tuple[int, int]]:
@@ -539,44 +629,110 @@ def _sentences(norm: str) -> list[tuple[int, int]]:
     return spans
 
 
-def _remedy(word: str, norm: str, start: int, end: int) -> tuple[str, bool] | None:
-    for remedy, before, after, reach, verb in _RULES[word]:
+def _remedy(word: str, norm: str, start: int, end: int) -> tuple[str, str] | None:
+    for remedy, before, after, reach, kind in _RULES[word]:
         if before is not None and not before.search(norm, max(0, start - reach), start):
             continue
-        if after is not None and not after.match(norm[end : end + 16]):
+        if after is not None and not after.match(norm[end : end + 24]):
             continue
-        return remedy, verb
+        return remedy, kind
     return None
 
 
+def _resolve(kind: str, norm: str, start: int, reissue: bool) -> str:
+    """Return what a verb asks for, from the nearest object named in the 45 characters before it."""
+    window = norm[max(0, start - 45) : start]
+    group = None
+    for m in _OBJECT.finditer(window):
+        if m.lastgroup != "amount" or group in (None, "amount"):
+            group = m.lastgroup
+    if group is None and _BORNE_STRONG.search(window):
+        group = "borne"  # "千円かかりました。それ、出して"
+    if group == "reissue" or (reissue and group in ("fee", "paid", "amount")):
+        return "reissue_fee"
+    if kind == REFUND_VERB:
+        # "注文分を返金して" stays a refund even after "近所の店で買いました"; "自費で買った薬代を返して" does not.
+        return "expense" if group == "borne" and _BORNE_STRONG.search(window) else "refund"
+    if kind == GENERIC:
+        return "expense" if group == "borne" else "damages"
+    if group == "charge":
+        return "fee_waiver"  # the company bears its own charge: "追加料金はそちらで負担して"
+    if group in ("borne", "fee", "paid", "amount"):
+        return "expense"
+    return ""  # "社長を出せ": nothing to pay
+
+
+def _hits(norm: str) -> list[tuple[int, int, str, str]]:
+    """Return (start, end, remedy, kind) of every anchor whose conditions hold, trying shorter anchors too."""
+    out = []
+    for m in _REQUEST.finditer(norm):
+        start = m.start()
+        # "請求しないで": the longest anchor (請求し, a verb) does not apply, the shorter 請求 (a waiver) does.
+        for word in _PREFIXES[m.group()]:
+            if (rule := _remedy(word, norm, start, start + len(word))) is not None:
+                out.append((start, start + len(word), *rule))
+                break
+    return out
+
+
+def _names_cost(norm: str, start: int) -> bool:
+    """Return True if a cost the customer bore is named just before a verb (its own remedy then)."""
+    window = norm[max(0, start - 45) : start]
+    group = None
+    for m in _OBJECT.finditer(window):
+        if m.lastgroup != "amount":
+            group = m.lastgroup
+    return group in ("borne", "fee")
+
+
 def _requests(norm: str) -> list[str]:
-    hits = [(m.start(), m.end(), *rule) for m in _REQUEST.finditer(norm)
-            if (rule := _remedy(m.group(), norm, m.start(), m.end())) is not None]
+    hits = _hits(norm)
     if not hits:
         return []
     sentences = _sentences(norm)
+    header = _ASK_HEADER.search(norm)
+    reissue = _REISSUE_CONTEXT.search(norm) is not None or any(h[2] == "reissue_fee" for h in hits)
+    waivers = [h[0] for h in hits if h[2] == "fee_waiver"]
+    vouchers = [h[1] for h in hits if h[2] == "voucher"]
     found: set[str] = set()
+    rejected: set[str] = set()
     generic = False
-    objects: list[int] = []  # where specific remedies end (a refund of them adds nothing)
-    for start, end, name, verb in hits:
-        after = norm[end : end + 20]
-        if _NEGATED.match(after) or (name == "refund" and _SCAM.match(after)):
+    nouns: list[int] = []  # where remedies named by a noun end (a verb right after them adds nothing)
+    for start, end, name, kind in hits:
+        after = norm[end : end + 32]
+        if _REJECTED.match(after):
+            if kind == NOUN:
+                rejected.add(name)
+            continue
+        if _NOT_ASKED.match(after) or (kind == REFUND_VERB and _SCAM.match(after)):
             continue
         i = next(k for k, (s, e) in enumerate(sentences) if s <= start < e)
         s, e = sentences[i]
-        if not (_ASK.search(norm, s, start) or _ASK.search(norm, start, e)
-                or (i + 1 < len(sentences) and _ASK.search(norm, *sentences[i + 1]))):
+        asked = (_ASK.search(norm, s, start) or _ASK.search(norm, start, e)
+                 or (i + 1 < len(sentences) and _ASK.search(norm, *sentences[i + 1]))
+                 or (header is not None and header.start() < start))
+        if not asked:
             continue
-        if verb and any(0 <= start - o <= 14 for o in objects):
-            continue  # 再発行手数料を返金して, 手数料が1,100円かかった: the fee is the remedy
-        if name == "other":
-            generic = True
-            continue
+        if name == "expense" and kind == NOUN and any(0 <= w - end <= 8 for w in waivers):
+            continue  # "この通話料だけ免除して": the charge is waived, not reimbursed
+        if name == "fee_waiver" and any(0 <= start - v <= 12 for v in vouchers):
+            continue  # "クーポン（800円引き）": the coupon's face value
+        if kind != NOUN:
+            if any(0 <= start - n <= 14 for n in nouns):
+                continue  # 再発行手数料を返金して, 慰謝料を払って: the noun is the remedy
+            name = _resolve(kind, norm, start, reissue)
+            if not name or (name in ("expense", "damages") and any(0 <= start - n <= 45 for n in nouns)
+                            and kind != GENERIC and not _names_cost(norm, start)):
+                continue  # "慰謝料2万円では低すぎます。最低でも5万円は払って": still the consolation
+            if kind == GENERIC and name == "damages":
+                generic = True
+                continue
         found.add(name)
-        if name in _SPECIFIC_OBJECTS:
-            objects.append(end)
+        if name in _SPECIFIC and kind == NOUN:
+            nouns.append(end)
+    found -= rejected
     if generic and not found:
-        found.add("other")
+        found.add("damages")
     return [r for r in REQUESTS if r in found]
 
 
