@@ -165,6 +165,27 @@ def test_ctrl_enter_classifies_and_shows_route_highlights_and_faq(open_page) -> 
     assert dialogs.seen == []
 
 
+def test_claim_table_copies_as_tab_separated_lines(open_page, monkeypatch) -> None:
+    from triage import intake
+
+    original = intake.analyse
+    # The tiny session model's route is not the point here: the claims table is shown for compensation.
+    monkeypatch.setattr(intake, "analyse", lambda *a, **k: {**original(*a, **k), "label": "compensation"})
+    page, dialogs = open_page()
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    login(page, "agent1")
+    classify(page, "注文番号：A-20261103-0042 の代金12,800円を返金してください")
+    # By its target, not its label: the label changes while it confirms the copy.
+    button = page.locator("button.copy[data-copy^=claim-table]")
+    expect(button).to_have_text("表をコピー")
+    button.click()
+    expect(button).to_have_text("コピーしました")
+    copied = page.evaluate("() => navigator.clipboard.readText()")
+    assert copied.splitlines() == ["金額\t12,800円", "注文番号\tA-20261103-0042", "請求内容\t返金"]
+    expect(button).to_have_text("表をコピー")  # the label comes back
+    assert dialogs.seen == []
+
+
 # --- 2. XSS ----------------------------------------------------------------------------------------
 
 INJECTION_PROBE = """() => ({

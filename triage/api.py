@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request
 
-from . import intake
+from . import claims, intake
 from .auth import csrf, require_token
 from .dataset import LABELS
 from .errors import APIError
@@ -50,7 +50,7 @@ def classify() -> Any:
     row, created = intake.keep(text, result, source="api", external_id=external_id)
     if not created:
         result.update(label=row.label, confidence=row.confidence, probabilities=row.probabilities,
-                      needs_review=row.needs_review, model_version=row.model_version)
+                      needs_review=row.needs_review, model_version=row.model_version, claim=intake.claim_of(row))
     result["inquiry_id"] = row.id
     result["duplicate"] = not created
     return jsonify(result), 200 if not created else 201
@@ -83,8 +83,9 @@ def classify_batch() -> Any:
             "confidence": round(p.confidence, 4),
             "probabilities": {k: round(v, 4) for k, v in p.probabilities.items()},
             "needs_review": p.needs_review,
+            "claim": claims.extract(text),
         }
-        for ext, p in zip(ids, predictions, strict=True)
+        for ext, text, p in zip(ids, texts, predictions, strict=True)
     ]
     return jsonify({"model_version": loaded.version, "results": results})
 

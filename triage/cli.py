@@ -196,16 +196,18 @@ def _faq_hits(table: dataset.Table, settings: dict[str, Any]) -> dict[str, Any]:
 
 
 def _echo_prediction(text: str, loaded: Any, settings: dict[str, Any], as_json: bool) -> None:
+    from .claims import extract, rows_ja
     from .faq import get_kb
 
     p, explanation = loaded.router.predict_explained(text)
     suggestions = get_kb(settings).suggest(text) if p.label == "faq" else []
+    claim = extract(text)
     if as_json:
         click.echo(json.dumps({
             "label": p.label, "label_ja": p.label_ja, "confidence": round(p.confidence, 4),
             "probabilities": {k: round(v, 4) for k, v in p.probabilities.items()},
             "needs_review": p.needs_review, "reason": p.reason, "explanation": explanation,
-            "faq_suggestions": suggestions, "model_version": loaded.version,
+            "faq_suggestions": suggestions, "model_version": loaded.version, "claim": claim,
         }, ensure_ascii=False, indent=2))
         return
     review = "  要確認 (needs review)" if p.needs_review else ""
@@ -219,6 +221,9 @@ def _echo_prediction(text: str, loaded: Any, settings: dict[str, Any], as_json: 
         click.echo(f"why: {terms}")
     for s in suggestions:
         click.echo(f"\nFAQ {s['id']} (score {s['score']:.2f}): {s['question']}\n{s['answer']}")
+    if p.label == "compensation":
+        for heading, value in rows_ja(claim):
+            click.echo(f"{heading}: {value}")
     click.echo(f"model: {loaded.version}")
 
 
@@ -513,6 +518,123 @@ def export_corrections_cmd(out: str, bom: bool) -> None:
         tmp.unlink(missing_ok=True)
         raise click.ClickException(f"{out}: cannot write ({exc.strerror}).") from None
     click.echo(f"Wrote {n} corrections to {out}. Train with: triage train data/inquiries.csv {out}")
+
+
+def _write_atomic(out: str, data: bytes) -> None:
+    """Write OUT through a temporary file beside it: a reader never sees half a file, a failure leaves none."""
+    import os
+
+    path = Path(out)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise click.ClickException(f"{out}: cannot write ({exc.strerror}).") from None
+
+
+@cli.group("claims")
+def claims_grp() -> None:
+    """The claims desk: amounts, dates, references and requests extracted from inquiries."""
+
+
+@claims_grp.command("export")
+@click.argument("out", type=click.Path(dir_okay=False))
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, metavar="YYYY-MM-DD",
+              help="Only inquiries received on or after this day (Japanese time).")
+@click.option("--bom", is_flag=True, help="Write UTF-8 with BOM so that Excel opens it correctly.")
+def claims_export_cmd(out: str, since: Any, bom: bool) -> None:
+    """Write compensation inquiries with their claim fields to OUT, one row each (masked, formula-safe)."""
+    from datetime import UTC
+
+    from .claims import JST
+    from .export import claims_csv
+
+    start = since.replace(tzinfo=JST).astimezone(UTC) if since else None
+    data, n = claims_csv(_store(_settings()), since=start, bom=bom)
+    _write_atomic(out, data)
+    click.echo(f"Wrote {n} compensation inquiries to {out}" + (f" (received since {since:%Y-%m-%d})." if since else "."))
+
+
+def _claims_table(csv_file: str) -> list[tuple[int, str, Any, dict[str, Any]]]:
+    """Read text,received_at,expected rows; return (line, text, arrival, expected) or fail naming each bad line."""
+    from datetime import datetime
+
+    from .claims import FIELDS
+
+    try:
+        data = Path(csv_file).read_bytes()
+    except OSError as exc:
+        raise click.ClickException(f"{csv_file}: cannot read ({exc.strerror}).") from None
+    try:
+        content, _ = dataset.decode(data, csv_file)
+    except DatasetError as exc:
+        raise click.ClickException(str(exc)) from None
+    reader = csv.DictReader(io.StringIO(content, newline=""))
+    missing = [c for c in ("text", "expected") if c not in (reader.fieldnames or [])]
+    if missing:
+        raise click.ClickException(f"{csv_file}: the header has no {' and no '.join(map(repr, missing))} column; "
+                                   "expected text,received_at,expected.")
+    rows, errors, line = [], [], 2
+    for record in reader:
+        start, line = line, reader.line_num + 1
+        try:
+            expected = json.loads(record["expected"] or "{}")
+            if not isinstance(expected, dict) or any(not isinstance(expected.get(f, []), list) for f in FIELDS):
+                raise ValueError("not an object of lists")
+        except ValueError as exc:
+            errors.append(f"line {start}: 'expected' is not JSON with lists {', '.join(FIELDS)} ({exc})")
+            continue
+        stamp = (record.get("received_at") or "").strip()
+        try:
+            arrival = datetime.fromisoformat(stamp.replace("Z", "+00:00").replace("/", "-")) if stamp else None
+        except ValueError:
+            errors.append(f"line {start}: received_at {stamp!r} is not a date and time (use 2026-12-02T10:00:00+09:00)")
+            continue
+        rows.append((start, record["text"] or "", arrival, expected))
+    if errors:
+        raise click.ClickException(f"{csv_file}: {len(errors)} bad row(s):\n  " + "\n  ".join(errors[:20]))
+    if not rows:
+        raise click.ClickException(f"{csv_file}: the file has a header but no rows.")
+    return rows
+
+
+@cli.command("evaluate-claims")
+@click.argument("csv_file", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the table.")
+@click.option("--misses", type=click.Path(dir_okay=False), default=None,
+              help="Also write the line number and the differing items of every row that is not exact (no text).")
+def evaluate_claims_cmd(csv_file: str, as_json: bool, misses: str | None) -> None:
+    """Print precision and recall per claim field on CSV_FILE (columns text, received_at, expected)."""
+    from .claims import differences, extract, score
+
+    rows = _claims_table(csv_file)
+    predicted = [extract(text, arrival) for _, text, arrival, _ in rows]
+    report = score([(p, e) for p, (_, _, _, e) in zip(predicted, rows, strict=True)])
+    report["csv"] = csv_file
+    if misses:
+        buf = io.StringIO(newline="")
+        w = csv.writer(buf)
+        w.writerow(["line", "field", "extra", "missed"])
+        for p, (line, _, _, e) in zip(predicted, rows, strict=True):
+            for field, diff in differences(p, e).items():
+                w.writerow([line, field, " | ".join(diff["extra"]), " | ".join(diff["missed"])])
+        _write_atomic(misses, buf.getvalue().encode("utf-8"))
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"Claims extraction on {csv_file} (n = {report['n']} inquiries), counted per extracted item:\n")
+    click.echo(f"  {'field':<12}{'precision':>10}{'recall':>8}{'F1':>7}{'tp':>6}{'fp':>5}{'fn':>5}"
+               f"{'exact rows':>12}   bar")
+    for field, f in report["fields"].items():
+        verdict = "ok" if f["meets_bar"] else "BELOW"
+        click.echo(f"  {field:<12}{f['precision']:>10.3f}{f['recall']:>8.3f}{f['f1']:>7.3f}{f['tp']:>6}{f['fp']:>5}"
+                   f"{f['fn']:>5}{f['rows_exact']:>7}/{report['n']:<4}  {f['bar']:.2f} {verdict}")
+    click.echo("\nA derived product (440円×2 -> 880円) counts when expected and never against.")
 
 
 def main() -> None:

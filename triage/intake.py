@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app
 
-from . import metrics
+from . import claims, metrics
 from .dataset import LABELS_JA
 from .errors import APIError
 from .faq import get_kb
@@ -53,7 +54,7 @@ def check_text(value: Any, field: str = "text") -> str:
 
 
 def analyse(text: str, loaded: LoadedModel | None = None, explain: bool = True) -> dict[str, Any]:
-    """Return the route, probabilities, explanation and FAQ suggestions of one text."""
+    """Return the route, probabilities, claim, explanation and FAQ suggestions of one text."""
     loaded = loaded or model()
     if explain:
         p, explanation = loaded.router.predict_explained(text)
@@ -67,6 +68,8 @@ def analyse(text: str, loaded: LoadedModel | None = None, explain: bool = True) 
         "needs_review": p.needs_review,
         "reason": p.reason,
         "model_version": loaded.version,
+        # On every route: an agent may correct the route, and the desk still needs the figures.
+        "claim": claims.extract(text),
     }
     if explain:
         result["explanation"] = explanation
@@ -76,7 +79,12 @@ def analyse(text: str, loaded: LoadedModel | None = None, explain: bool = True) 
 
 def keep(text: str, result: dict[str, Any], source: str, external_id: str | None = None) -> tuple[Inquiry, bool]:
     """Store an inquiry with its classification; committed before this returns."""
-    stored_text = redact(text) if current_app.config["STORE_REDACTED"] else text
+    redacted = current_app.config["STORE_REDACTED"]
+    stored_text = redact(text) if redacted else text
+    claim = result.get("claim")
+    if claim is not None and redacted:
+        # The extracted fields are kept (cards as their last four digits), their words masked like the text.
+        claim = claims.redacted(claim)
     row, created = store().add_inquiry(
         source=source,
         external_id=external_id,
@@ -86,6 +94,7 @@ def keep(text: str, result: dict[str, Any], source: str, external_id: str | None
         probabilities=result["probabilities"],
         needs_review=result["needs_review"],
         model_version=result["model_version"],
+        claim=claim,
     )
     if created:
         metrics.CLASSIFICATIONS.labels(result["label"], source).inc()
@@ -102,7 +111,20 @@ def stored_route(row: Inquiry) -> dict[str, Any]:
         "probabilities": row.probabilities,
         "needs_review": row.needs_review,
         "model_version": row.model_version,
+        "claim": claim_of(row),
     }
+
+
+def claim_of(row: Inquiry) -> dict[str, Any]:
+    """Return the claim stored with an inquiry, or extract one from a row stored before claims existed."""
+    if row.claim is not None:
+        return row.claim
+    return claims.extract(row.text, as_utc(row.received_at))
+
+
+def as_utc(moment: datetime) -> datetime:
+    """Return a stored time as an aware UTC datetime (SQLite hands back naive UTC)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def inquiry_json(row: Inquiry) -> dict[str, Any]:

@@ -4,8 +4,37 @@ from __future__ import annotations
 
 from typing import Any
 
+from .claims import REFERENCE_KINDS, REQUESTS
+
 LABEL = {"type": "string", "enum": ["faq", "compensation", "escalation"]}
 PROBS = {"type": "object", "properties": {k: {"type": "number"} for k in LABEL["enum"]}}
+
+
+CLAIM_REF = {"$ref": "#/components/schemas/Claim"}
+_WORDS = {"type": "string", "description": "The words of the inquiry this was read from (card numbers masked)."}
+CLAIM = {
+    "type": "object",
+    "description": "Facts for the claims desk, extracted from the text on every route (empty lists when none).",
+    "required": ["amounts", "dates", "references", "requests"],
+    "properties": {
+        "amounts": {"type": "array", "items": {"type": "object", "required": ["value", "unit", "text"], "properties": {
+            "value": {"type": "integer", "description": "12,800円, １２，８００円, 1万2千円 and 五百円 all give an integer."},
+            "unit": {"type": "string", "examples": ["円", "ポイント", "マイル", "ドル"]},
+            "text": _WORDS,
+            "derived": {"type": "string", "enum": ["product"],
+                        "description": "Present on the total of '440円×2' (880), which follows the unit price."}}}},
+        "dates": {"type": "array", "items": {"type": "object", "required": ["date", "text"], "properties": {
+            "date": {"type": "string", "format": "date",
+                     "description": "Japanese calendar; without a year, the latest such date not after arrival."},
+            "text": _WORDS}}},
+        "references": {"type": "array", "items": {"type": "object", "required": ["kind", "value", "text"], "properties": {
+            "kind": {"type": "string", "enum": list(REFERENCE_KINDS)},
+            "value": {"type": "string", "description": "As written (ASCII); for card_last4 only the last four digits."},
+            "text": _WORDS}}},
+        "requests": {"type": "array", "items": {"type": "string", "enum": list(REQUESTS)},
+                     "description": "The remedies asked for, in this fixed order."},
+    },
+}
 
 
 def _error(description: str) -> dict[str, Any]:
@@ -38,9 +67,11 @@ def document(config: Any) -> dict[str, Any]:
                     "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},
                 "ClassifyRequest": {"type": "object", "required": ["text"], "properties": {
                     "text": text, "id": {"type": ["string", "integer"], "description": "Your id; repeats return the stored result."}}},
+                "Claim": CLAIM,
                 "Classification": {"type": "object", "required": [
                     "label", "label_ja", "confidence", "probabilities", "needs_review", "explanation",
-                    "faq_suggestions", "model_version", "inquiry_id"], "properties": {
+                    "faq_suggestions", "model_version", "inquiry_id", "claim"], "properties": {
+                    "claim": CLAIM_REF,
                     "label": LABEL, "label_ja": {"type": "string"}, "confidence": {"type": "number"},
                     "probabilities": PROBS, "needs_review": {"type": "boolean"},
                     "explanation": {"type": "object"}, "faq_suggestions": {"type": "array", "items": {"type": "object"}},
@@ -50,8 +81,16 @@ def document(config: Any) -> dict[str, Any]:
                     "type": "array", "minItems": 1, "maxItems": config["BATCH_LIMIT"],
                     "items": {"$ref": "#/components/schemas/ClassifyRequest"}}}},
                 "BatchResponse": {"type": "object", "properties": {
-                    "model_version": {"type": "string"}, "results": {"type": "array", "items": {"type": "object"}}}},
-                "Inquiry": {"type": "object"},
+                    "model_version": {"type": "string"}, "results": {"type": "array", "items": {
+                        "type": "object", "required": ["id", "label", "label_ja", "confidence", "probabilities",
+                                                       "needs_review", "claim"],
+                        "properties": {"id": {"type": ["string", "null"]}, "label": LABEL, "label_ja": {"type": "string"},
+                                       "confidence": {"type": "number"}, "probabilities": PROBS,
+                                       "needs_review": {"type": "boolean"}, "claim": CLAIM_REF}}}}},
+                "Inquiry": {"type": "object", "properties": {"claim": CLAIM_REF}},
+                "WebhookResult": {"type": "object", "required": ["webhook_id", "inquiry_id", "label", "claim"],
+                                  "properties": {"webhook_id": {"type": "string"}, "inquiry_id": {"type": "integer"},
+                                                 "label": LABEL, "claim": CLAIM_REF, "duplicate": {"type": "boolean"}}},
                 "CorrectionRequest": {"type": "object", "required": ["label"], "properties": {
                     "label": LABEL, "agent": {"type": "string", "maxLength": 80}}},
                 "WebhookInquiry": {"type": "object", "required": ["text"], "properties": {"text": text}},
@@ -83,7 +122,8 @@ def document(config: Any) -> dict[str, Any]:
                 "summary": "Signed intake (Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature).",
                 "security": [],
                 "requestBody": json_body("#/components/schemas/WebhookInquiry"),
-                "responses": {"200": {"description": "Committed (or a repeat of a stored webhook-id)."},
+                "responses": {"200": ok("#/components/schemas/WebhookResult",
+                                        "Committed (or a repeat of a stored webhook-id)."),
                               **errors}}},
         },
     }

@@ -58,6 +58,8 @@ class Inquiry(Base):
     probabilities: Mapped[dict[str, float]] = mapped_column(JSON)
     needs_review: Mapped[bool] = mapped_column(Boolean, default=False)
     model_version: Mapped[str] = mapped_column(String(80))
+    # Amounts, dates, references and requests (triage.claims); None for rows stored before revision c001.
+    claim: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     classified_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     handled: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     handled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -241,6 +243,17 @@ class Store:
                 .order_by(Correction.id)
             )
             return [(c, i) for c, i in s.execute(q).all()]
+
+    def compensation_inquiries(self, since: datetime | None = None) -> list[Inquiry]:
+        """Return inquiries routed to the claims desk (or corrected to it), oldest first, from ``since`` on."""
+        with self._sessions() as s:
+            corrected = select(Correction.inquiry_id).where(Correction.label == "compensation")
+            q = select(Inquiry).where((Inquiry.label == "compensation") | Inquiry.id.in_(corrected))
+            if since is not None:
+                q = q.where(Inquiry.received_at >= since)
+            q = q.order_by(Inquiry.received_at, Inquiry.id).options(selectinload(Inquiry.corrections))
+            # The latest correction decides: one corrected away from compensation is not the desk's.
+            return [row for row in s.scalars(q) if (row.corrected_label or row.label) == "compensation"]
 
     def purge(self, older_than_days: int) -> tuple[int, int]:
         """Delete inquiries received before the cut-off with their corrections; return counts."""

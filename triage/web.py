@@ -20,7 +20,7 @@ from flask import (
 )
 from flask_login import current_user, login_user, logout_user
 
-from . import intake
+from . import claims, intake
 from .auth import Account, authenticate, limiter, require_role, security_log
 from .dataset import LABELS, LABELS_JA
 from .errors import APIError
@@ -39,7 +39,7 @@ def _account_key() -> str:
 
 @bp.app_context_processor
 def _globals() -> dict[str, Any]:
-    return {"LABELS": LABELS, "LABELS_JA": LABELS_JA}
+    return {"LABELS": LABELS, "LABELS_JA": LABELS_JA, "claim_rows": claims.rows_ja, "claim_of": intake.claim_of}
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -145,6 +145,8 @@ def detail(inquiry_id: int) -> Any:
         abort(404)
     result = intake.analyse(row.text)
     result["segments"] = segments(row.text, result["explanation"]["spans"])
+    # What was extracted when it arrived ("昨日" counts from then), not from the page's visit.
+    result["claim"] = intake.claim_of(row)
     return render_template("detail.html", row=row, result=result)
 
 

@@ -18,12 +18,19 @@
     if (!button) return;
     var source = document.getElementById(button.dataset.copy);
     if (!source) return;
+    var label = button.dataset.label || (button.dataset.label = button.textContent);
     var done = function () {
       button.textContent = "コピーしました";
-      setTimeout(function () { button.textContent = "回答をコピー"; }, 1500);
+      setTimeout(function () { button.textContent = label; }, 1500);
     };
+    // A table goes out as tab-separated lines: pasted into a spreadsheet, each value lands in its cell.
+    var text = source.tagName === "TABLE"
+      ? Array.prototype.map.call(source.rows, function (row) {
+          return Array.prototype.map.call(row.cells, function (cell) { return cell.textContent.trim(); }).join("\t");
+        }).join("\n")
+      : source.textContent;
     if (navigator.clipboard && window.isSecureContext) {
-      navigator.clipboard.writeText(source.textContent).then(done);
+      navigator.clipboard.writeText(text).then(done);
       return;
     }
     // Plain http on an intranet host has no Clipboard API: select and copy.

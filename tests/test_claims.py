@@ -1,0 +1,328 @@
+"""Claims extraction: every number and date form of issue 15, references, requests, and no full card number ever."""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from triage import claims
+from triage.redact import luhn_ok
+
+DEV_CSV = Path(__file__).parent / "data" / "claims_dev.csv"
+# A Wednesday in JST: "先週の月曜" is 2026-11-23, "昨日" 2026-12-01.
+ARRIVED = datetime(2026, 12, 2, 10, 0, tzinfo=claims.JST)
+
+
+def amounts(text: str) -> list[tuple[int, str]]:
+    return [(a["value"], a["unit"]) for a in claims.extract(text, ARRIVED)["amounts"] if not a.get("derived")]
+
+
+def dates(text: str, arrived: datetime | date = ARRIVED) -> list[str]:
+    return [d["date"] for d in claims.extract(text, arrived)["dates"]]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("請求額は12,800円でした", [(12800, "円")]),
+        ("請求額は１２，８００円でした", [(12800, "円")]),
+        ("1万2千円を返してください", [(12000, "円")]),
+        ("3万円ほど", [(30000, "円")]),
+        ("五百円のカード", [(500, "円")]),
+        ("一万円分", [(10000, "円")]),
+        ("約5万円の損害", [(50000, "円")]),
+        ("440円×2で880円", [(440, "円"), (880, "円")]),
+        ("500ptしか付かない", [(500, "ポイント")]),
+        ("300Pのお詫び", [(300, "ポイント")]),
+        ("1,000ポイント", [(1000, "ポイント")]),
+        ("500ﾎﾟｲﾝﾄ", [(500, "ポイント")]),
+        ("3000マイルが消えた", [(3000, "マイル")]),
+        ("四万八千円のうち", [(48000, "円")]),
+        ("千六百五十円です", [(1650, "円")]),
+        ("百円でも", [(100, "円")]),
+        ("2万5000円", [(25000, "円")]),
+        ("1.5万円", [(15000, "円")]),
+        ("百万円", [(1_000_000, "円")]),
+        ("¥5,500の受講料", [(5500, "円")]),
+        ("￥ 3,000", [(3000, "円")]),
+        ("12800 円", [(12800, "円")]),
+        # Not amounts: vague, codes, other units, card-length numbers.
+        ("数万円かかった", []),
+        ("何千円も払った", []),
+        ("十数万円", []),
+        ("A-100円", []),
+        ("1日50通のメール", []),
+        ("3日間止まった", []),
+        ("2026年11月", []),
+        ("4111111111111111円", []),
+    ],
+)
+def test_amount_forms(text: str, expected: list[tuple[int, str]]) -> None:
+    assert amounts(text) == expected
+
+
+def test_an_amount_keeps_the_words_of_the_inquiry_and_the_product_is_marked_derived() -> None:
+    found = claims.extract("約１２，８００円と440円×2", ARRIVED)["amounts"]
+    assert found == [
+        {"value": 12800, "unit": "円", "text": "約１２，８００円"},
+        {"value": 440, "unit": "円", "text": "440円"},
+        {"value": 880, "unit": "円", "text": "440円×2", "derived": "product"},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026年11月20日に", ["2026-11-20"]),
+        ("令和8年11月20日に", ["2026-11-20"]),
+        ("令和元年5月1日", ["2019-05-01"]),
+        ("平成30年1月5日", ["2018-01-05"]),
+        ("R8.11.20", ["2026-11-20"]),
+        ("2026/11/20", ["2026-11-20"]),
+        ("２０２６年１１月２０日", ["2026-11-20"]),
+        ("二〇二六年十一月二十日", ["2026-11-20"]),
+        ("11月20日に", ["2026-11-20"]),
+        ("１１月２０日", ["2026-11-20"]),
+        ("十一月二十日", ["2026-11-20"]),
+        ("11/20の便", ["2026-11-20"]),
+        ("昨日届いた", ["2026-12-01"]),
+        ("一昨日", ["2026-11-30"]),
+        ("今日の午前", ["2026-12-02"]),
+        ("先週の月曜に", ["2026-11-23"]),
+        ("先週月曜日", ["2026-11-23"]),
+        ("今週の金曜", ["2026-12-04"]),
+        ("来週の月曜日", ["2026-12-07"]),
+        ("月曜日に注文した", ["2026-11-30"]),
+        ("3日前に", ["2026-11-29"]),
+        ("2週間前", ["2026-11-18"]),
+        ("先月20日", ["2026-11-20"]),
+        ("今月1日", ["2026-12-01"]),
+        ("去年の12月3日", ["2025-12-03"]),
+        ("11月14日〜16日", ["2026-11-14", "2026-11-16"]),
+        ("11月20日（金曜日）", ["2026-11-20"]),
+        ("11月20日前後", ["2026-11-20"]),
+        # Without a year: the latest such date not after the arrival.
+        ("12月25日", ["2025-12-25"]),
+        ("2月29日", ["2024-02-29"]),
+        # Not dates.
+        ("毎週月曜", []),
+        ("平日（月曜〜金曜）", []),
+        ("きょうだいで", []),
+        ("20日前後", []),
+        ("1日50通", []),
+        ("3日間止まって", []),
+        ("2026年11月に", []),
+        ("https://example.jp/11/20", []),
+        ("03-1234-5678", []),
+        ("2月30日", []),
+    ],
+)
+def test_date_forms(text: str, expected: list[str]) -> None:
+    assert dates(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("arrived", "expected"),
+    [
+        (datetime(2026, 12, 1, 16, 0, tzinfo=UTC), "2026-12-01"),  # 01:00 JST on 12-02
+        (datetime(2026, 12, 1, 14, 0, tzinfo=UTC), "2026-11-30"),  # 23:00 JST on 12-01
+        (datetime(2026, 12, 2, 0, 30), "2026-12-01"),  # naive: taken as JST
+        (date(2026, 1, 1), "2025-12-31"),
+    ],
+)
+def test_relative_dates_count_from_the_arrival_on_the_japanese_calendar(arrived: datetime | date,
+                                                                        expected: str) -> None:
+    assert dates("昨日", arrived) == [expected]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("注文番号：A-20261103-0042 の件", [("order", "A-20261103-0042")]),
+        ("ご注文No.88213", [("order", "88213")]),
+        ("【会員番号】TP-339902", [("member", "TP-339902")]),
+        ("お客様番号 0012345678", [("member", "0012345678")]),
+        ("受付番号は12345です", [("ticket", "12345")]),
+        ("お問い合わせ番号 Q-2026-1188", [("ticket", "Q-2026-1188")]),
+        ("予約番号はHB-1112-40317です", [("reservation", "HB-1112-40317")]),
+        ("予約確認番号：RSV-7781-2", [("reservation", "RSV-7781-2")]),
+        ("〔証券番号〕AZ-04-0017203", [("other", "AZ-04-0017203")]),
+        ("契約番号 MB-33018872", [("other", "MB-33018872")]),
+        ("注文番号は 20261103-77 と 20261104-12 です", [("order", "20261103-77"), ("order", "20261104-12")]),
+        ("注文番号：Ａ－１２３４５", [("order", "A-12345")]),
+        ("カード末尾4821", [("card_last4", "4821")]),
+        ("カードの下4桁は0042です", [("card_last4", "0042")]),
+        ("末尾が5678のクレジットカード", [("card_last4", "5678")]),
+        ("****-****-****-1234 のカード", [("card_last4", "1234")]),
+        ("カード番号 4111 1111 1111 1111", [("card_last4", "1111")]),
+        ("4111-1111-1111-1111", [("card_last4", "1111")]),
+        # Asked in one turn, answered in the next (call transcripts, chat bots).
+        ("オペ：会員番号を教えていただけますか。\n客：KX-40213です。", [("member", "KX-40213")]),
+        ("Bot：予約番号を入力してください\nUser：77120345", [("reservation", "77120345")]),
+        ("受付番号、ええと、T-5521です", [("ticket", "T-5521")]),
+        # Written in kana, in English, as a list, or again without the label.
+        ("よやくばんごう 5520118", [("reservation", "5520118")]),
+        ("ﾁｭｳﾓﾝﾊﾞﾝｺﾞｳ B-22018", [("order", "B-22018")]),
+        ("Customer ID: 55012877", [("member", "55012877")]),
+        ("Policy No.: PL-2026-33", [("other", "PL-2026-33")]),
+        ("my card ending in 4417", [("card_last4", "4417")]),
+        ("会員番号 Q-101・Q-102", [("member", "Q-101"), ("member", "Q-102")]),
+        ("注文番号 ZA-1001（1,200円）と ZA-1002（800円）", [("order", "ZA-1001"), ("order", "ZA-1002")]),
+        ("注文番号 ZA-1001 は届きました。ZA-1002 がまだです", [("order", "ZA-1001"), ("order", "ZA-1002")]),
+        ("カードを止めました。下4桁は7070です", [("card_last4", "7070")]),
+        # Not references.
+        ("注文番号 ZA-1001、2,300円です", [("order", "ZA-1001")]),
+        ("電話番号を教えてください。\n客：090-1234-5678です", []),
+        ("注文番号が分かりません", []),
+        ("会員番号の下4桁は1234", []),
+        ("電話番号 090-1234-5678", []),
+        ("ポイントカードの番号を変えたい", []),
+    ],
+)
+def test_reference_forms(text: str, expected: list[tuple[str, str]]) -> None:
+    assert [(r["kind"], r["value"]) for r in claims.extract(text, ARRIVED)["references"]] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("代金3,980円の返金をお願いします", ["refund"]),
+        ("ひと月分4,378円、返金して", ["refund"]),
+        ("前金で5千円払ってんだども それって返してもらえんだべか", ["refund"]),
+        ("再発行手数料1,100円を返金してください", ["reissue_fee"]),
+        ("マイナンバーカードの再交付手数料は負担してもらえますか", ["reissue_fee"]),
+        ("慰謝料を請求します", ["consolation"]),
+        ("お見舞金はいつ振り込まれますか", ["consolation"]),
+        ("損害賠償を求めます", ["damages"]),
+        ("お詫びの500ポイントがまだ付与されていません", ["points"]),
+        ("商品券でのお詫びはありますか？", ["voucher"]),
+        ("違約金を免除してください", ["fee_waiver"]),
+        ("管理料5,500円って払わなくていい？", ["fee_waiver"]),
+        ("通話料2,380円を負担して下さい", ["expense"]),
+        ("工事の手数料が3,300円かかりました。出していただけますか", ["expense"]),
+        ("何らかの補償はないのでしょうか", ["damages"]),
+        ("詐欺で3万円取られました。補償してください", ["damages"]),
+        # The object decides what a verb asks for.
+        ("カードを作り直したら手数料が千円かかりました。それ、返してくれますか", ["reissue_fee"]),
+        ("別の薬局で自費で薬を買いました。2,000円です。返してもらえますか", ["expense"]),
+        ("新幹線代9,000円を負担してください", ["expense"]),
+        ("受講料12,000円を返してください", ["refund"]),
+        ("延滞金300円を取り消してください", ["fee_waiver"]),
+        ("キャンセル料は取らないでください", ["fee_waiver"]),
+        ("商品を送り直してください", ["other"]),
+        ("タクシーで移動しました。この費用を負担していただけませんか", ["expense"]),
+        ("追加料金はそちらで負担してください", ["fee_waiver"]),
+        ("保険料は請求しないでください", ["fee_waiver"]),
+        ("この通話料だけ免除してください", ["fee_waiver"]),
+        ("慰謝料3万円では低すぎます。最低でも5万円は払ってください", ["consolation"]),
+        ("クーポン（500円引き）をもう一度送ってください", ["voucher"]),
+        ("返送料はこっち持ちだと言われました。", []),
+        ("責任者を出せ！", []),
+        # Asking without a question: a header, a threat, waiting, English.
+        ("【ご請求内容】\n・交通費：1,200円\n・郵送料：300円", ["expense"]),
+        ("返金しないなら消費者センターに言います", ["refund"]),
+        ("注文の返金、もう2週間待ってます", ["refund"]),
+        ("へんきんしてください", ["refund"]),
+        ("Please refund my order.", ["refund"]),
+        # Offered, received or turned down: not asked.
+        ("お詫びのクーポンを受け取りました。ありがとうございます。別件ですが退会方法を教えてください", []),
+        ("ポイントは使い道がないので不要です。返金してください", ["refund"]),
+        ("「返金手続き」という電話がありました。本物ですか", []),
+        ("五百円のお詫びは少なすぎます", []),  # a dispute names no remedy of the list
+        ("ポイントではなく現金で返金してください", ["refund"]),
+        ("慰謝料はいりません。再発行手数料だけ負担してください", ["reissue_fee"]),
+        ("クオカードだけでは納得できません。慰謝料を払ってください", ["consolation"]),
+        # Nothing asked.
+        ("500Pのお詫びポイントを受け取りました。ありがとうございます。", []),
+        ("補償は要りませんが、経緯を説明してください", []),
+        ("返金詐欺の電話がありました", []),
+        ("代引きで注文し直したいです", []),
+        ("データを返してください", []),
+    ],
+)
+def test_requests(text: str, expected: list[str]) -> None:
+    assert claims.extract(text, ARRIVED)["requests"] == expected
+
+
+def test_nothing_found_is_four_empty_lists() -> None:
+    assert claims.extract("パスワードの変え方を教えてください", ARRIVED) == claims.empty()
+
+
+def _dev_rows() -> list[dict[str, str]]:
+    with open(DEV_CSV, encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_the_dev_file_meets_the_issue_bars() -> None:
+    pairs = [(claims.extract(r["text"], datetime.fromisoformat(r["received_at"])), json.loads(r["expected"]))
+             for r in _dev_rows()]
+    report = claims.score(pairs)
+    assert report["meets_bars"], {k: (v["precision"], v["recall"]) for k, v in report["fields"].items()}
+
+
+def test_score_counts_items_and_lets_a_product_match_without_counting_against() -> None:
+    predicted = {"amounts": [{"value": 440, "unit": "円"}, {"value": 880, "unit": "円", "derived": "product"}],
+                 "dates": [{"date": "2026-11-20"}], "references": [{"kind": "order", "value": "ａ-1"}],
+                 "requests": ["refund", "points"]}
+    expected = {"amounts": [{"value": 440, "unit": "円"}], "dates": [], "references": [{"kind": "order", "value": "A-1"}],
+                "requests": ["refund"]}
+    fields = claims.score([(predicted, expected)])["fields"]
+    assert (fields["amounts"]["tp"], fields["amounts"]["fp"], fields["amounts"]["fn"]) == (1, 0, 0)
+    assert (fields["dates"]["precision"], fields["dates"]["recall"]) == (0.0, 1.0)
+    assert fields["references"]["tp"] == 1
+    assert (fields["requests"]["precision"], fields["requests"]["recall"]) == (0.5, 1.0)
+    with_product = {**expected, "amounts": [{"value": 440, "unit": "円"}, {"value": 880, "unit": "円"}]}
+    assert claims.score([(predicted, with_product)])["fields"]["amounts"]["tp"] == 2
+
+
+# -- a full card number never appears in a claim -------------------------------------------------
+
+
+@st.composite
+def card_numbers(draw: st.DrawFn) -> str:
+    """A Luhn-valid 13-19 digit number (the issuer prefix does not matter to the rule)."""
+    length = draw(st.integers(min_value=13, max_value=19))
+    body = draw(st.text(alphabet="0123456789", min_size=length - 1, max_size=length - 1))
+    check = next(d for d in "0123456789" if luhn_ok(body + d))
+    return body + check
+
+
+def _layouts(digits: str) -> list[str]:
+    out = [digits]
+    if len(digits) == 16:
+        groups = [digits[i : i + 4] for i in range(0, 16, 4)]
+        out += [" ".join(groups), "-".join(groups)]
+    if len(digits) == 15:
+        out.append(f"{digits[:4]} {digits[4:10]} {digits[10:]}")
+    return out
+
+
+_WIDE = str.maketrans("0123456789 -", "０１２３４５６７８９\u3000－")
+# Words that pull each pattern toward the number: labels, units, masks, dates.
+_AROUND = st.sampled_from(["カード番号", "注文番号", "会員番号：", "下4桁", "末尾", "円", "ポイント", "年", "月", "日",
+                           "/", "×", "¥", "No.", "#", "と", "、", " ", "", "返金してください", "****-"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(card_numbers(), st.data(), st.lists(_AROUND, max_size=4), st.lists(_AROUND, max_size=4),
+       st.text(max_size=30))
+def test_a_full_card_number_never_appears_in_a_claim(digits: str, data: st.DataObject, before: list[str],
+                                                     after: list[str], noise: str) -> None:
+    written = data.draw(st.sampled_from(_layouts(digits)))
+    if data.draw(st.booleans()):
+        written = written.translate(_WIDE)
+    text = noise + "".join(before) + written + "".join(after)
+    claim = claims.extract(text, ARRIVED)
+    dumped = json.dumps(claim, ensure_ascii=False)
+    # Neither as written nor as bare digits, in any string or number of the claim.
+    assert written not in dumped
+    for field in ("amounts", "dates", "references"):
+        for item in claim[field]:
+            for value in item.values():
+                assert digits not in "".join(ch for ch in claims._norm(str(value)) if ch.isdigit()), (text, claim)

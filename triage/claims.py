@@ -1,0 +1,887 @@
+"""Claims intake: amounts, dates, reference numbers and the remedies asked for, from one inquiry's raw text.
+
+Pure and offline: regular expressions over a length-preserving normalisation
+(full-width digits, letters and punctuation to ASCII, half-width kana to
+full-width), so every ``text`` in the result is the exact substring of the
+inquiry. No fugashi here: every form the claims desk needs is lexical
+(digits, 万/千/百, 円, 月/日, labels such as 注文番号), and a second MeCab pass
+over the raw text would cost more than all the patterns together.
+
+A full card number never leaves this module: a card gives only its last four
+digits (``card_last4``), and every string of the result is scrubbed of
+anything that looks like a card (``scrub``).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+from .redact import find as find_personal_data
+from .redact import luhn_ok, redact
+
+# A call centre in Japan: "昨日" and "11月20日" are read on the Japanese calendar (no DST).
+JST = timezone(timedelta(hours=9), "JST")
+
+REQUESTS = ("refund", "reissue_fee", "consolation", "damages", "points", "voucher", "fee_waiver", "expense", "other")
+REQUESTS_JA = {
+    "refund": "返金", "reissue_fee": "再発行手数料", "consolation": "慰謝料", "damages": "損害賠償",
+    "points": "ポイント", "voucher": "商品券・クーポン", "fee_waiver": "料金の免除・割引", "expense": "実費",
+    "other": "その他",
+}
+REFERENCE_KINDS = ("order", "member", "ticket", "reservation", "card_last4", "other")
+REFERENCE_KINDS_JA = {
+    "order": "注文番号", "member": "会員番号", "ticket": "受付番号", "reservation": "予約番号",
+    "card_last4": "カード下4桁", "other": "その他の番号",
+}
+FIELDS = ("amounts", "dates", "references", "requests")
+
+
+def empty() -> dict[str, list[Any]]:
+    """Return a claim with nothing found."""
+    return {"amounts": [], "dates": [], "references": [], "requests": []}
+
+
+# -- normalisation ------------------------------------------------------------------------------
+
+
+def _build_table() -> dict[int, str]:
+    table: dict[int, str] = {}
+    for cp in range(0xFF01, 0xFF5F):  # full-width ASCII
+        table[cp] = chr(cp - 0xFEE0)
+    for cp in range(0xFF61, 0xFFA0):  # half-width kana and marks, one character each
+        n = unicodedata.normalize("NFKC", chr(cp))
+        if len(n) == 1:
+            table[cp] = n
+    table[0xFF9E] = "\u309b"  # ﾞ as a spacing mark, so that the length stays
+    table[0xFF9F] = "\u309c"  # ﾟ
+    table.update({0x3000: " ", 0xFFE5: "¥", 0xA5: "¥", 0x2212: "-", 0x2010: "-", 0x2011: "-", 0x2013: "-",
+                  0x2014: "-", 0x2015: "-", 0x2012: "-", 0xFE63: "-", 0x2215: "/", 0x3007: "〇"})
+    return table
+
+
+_TABLE = _build_table()
+
+
+def _norm(text: str) -> str:
+    """Return the text with ASCII digits, letters and punctuation; same length, same offsets."""
+    return text.translate(_TABLE)
+
+
+# -- numbers ------------------------------------------------------------------------------------
+
+_KDIGITS = {"〇": 0, "零": 0, "一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9,
+            "壱": 1, "弐": 2, "参": 3}
+_SMALL = {"十": 10, "百": 100, "千": 1000}
+_BIG = {"万": 10_000, "億": 100_000_000, "兆": 1_000_000_000_000}
+_K = "〇零一二三四五六七八九壱弐参"
+_NUMCHARS = rf"0-9,.{_K}十百千万億兆"
+
+
+def number(run: str) -> float | None:
+    """Return the value of a Japanese number (12,800 / 1万2千 / 四万八千 / 1.5万 / 二〇二六), or None."""
+    run = run.replace(",", "")
+    if not run or run[0] in _BIG or run.count(".") > 1 or run.startswith(".") or run.endswith("."):
+        return None
+    total = 0.0
+    section = 0.0
+    digits = ""
+    for ch in run:
+        if ch.isdigit() or ch == ".":
+            digits += ch if ch.isascii() else str(_KDIGITS.get(ch, ch))
+        elif ch in _KDIGITS:
+            digits += str(_KDIGITS[ch])
+        elif ch in _SMALL:
+            section += (float(digits) if digits else 1.0) * _SMALL[ch]
+            digits = ""
+        elif ch in _BIG:
+            block = section + (float(digits) if digits else 0.0)
+            if block == 0:
+                return None
+            total += block * _BIG[ch]
+            section, digits = 0.0, ""
+        else:
+            return None
+    try:
+        return total + section + (float(digits) if digits else 0.0)
+    except ValueError:
+        return None
+
+
+# -- amounts ------------------------------------------------------------------------------------
+
+_UNITS = (
+    ("円", "円"), ("ポイント", "ポイント"), ("ホ゜イント", "ポイント"), ("pt", "ポイント"), ("Pt", "ポイント"),
+    ("PT", "ポイント"), ("P", "ポイント"), ("p", "ポイント"), ("マイル", "マイル"), ("ドル", "ドル"),
+)
+_UNIT_OF = dict(_UNITS)
+_UNIT_RE = "|".join(re.escape(k) for k, _ in _UNITS)
+# Every pattern below starts with a literal or a character class, so that `re` skips
+# ahead to candidates in C; the checks on what comes before a match are in Python.
+_AMOUNT = re.compile(
+    rf"(?P<num>[0-9{_K}十百千][{_NUMCHARS}]*+)"
+    rf"(?:\s?(?P<unit>{_UNIT_RE})(?![A-Za-z]))?"
+    rf"(?P<times>\s?[×xX*✕]\s?(?P<n>[0-9]{{1,3}})(?![0-9]))?"
+)
+_APPROX = re.compile(r"(?:約|およそ|概ね|大体|だいたい|ほぼ)$")
+# Not a number's tail, a code (A-123, #12), or a vague amount (数万円, 何千円).
+_NOT_BEFORE_AMOUNT = frozenset("0123456789,.ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_#数何幾" + _K + "十百千万億兆")
+# 13 digits or more is never an amount people write; it is a card or an account.
+_MAX_AMOUNT = 10**12
+
+
+def _amounts(norm: str, text: str) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    seen: dict[tuple[int, str], int] = {}  # (value, unit) -> index in out
+    for m in _AMOUNT.finditer(norm):
+        start = m.start()
+        before = norm[start - 1] if start else ""
+        yen = before == "¥" or before == "\\" or (before == " " and start > 1 and norm[start - 2] in "¥\\")
+        unit_written = m.group("unit")
+        if not unit_written and not yen:
+            continue
+        if not yen and before in _NOT_BEFORE_AMOUNT:
+            continue
+        run = m.group("num").rstrip(",.")
+        value = number(run)
+        if value is None or value <= 0 or value >= _MAX_AMOUNT or value != int(value):
+            continue
+        if unit_written in ("P", "p") and not run.replace(",", "").isdigit():
+            continue  # "三P" is no points
+        if yen:
+            if unit_written and unit_written != "円":
+                continue
+            start = norm.rindex(before, 0, start)
+        unit = "円" if yen else _UNIT_OF[unit_written]
+        end = m.end("unit") if unit_written else m.end("num")
+        approx = _APPROX.search(norm, max(0, start - 4), start)
+        if approx:
+            start = approx.start()
+        key = (int(value), unit)
+        if key not in seen:
+            seen[key] = len(out)
+            out.append({"value": int(value), "unit": unit, "text": text[start:end]})
+        elif out[seen[key]].get("derived"):
+            out[seen[key]] = {"value": int(value), "unit": unit, "text": text[start:end]}  # written beats derived
+        if m.group("times"):
+            product = int(value) * int(m.group("n"))
+            key = (product, unit)
+            if product < _MAX_AMOUNT and key not in seen:
+                seen[key] = len(out)
+                # The issue asks for the unit price; the product is the desk's total, marked as derived.
+                out.append({"value": product, "unit": unit, "text": text[start : m.end()], "derived": "product"})
+    return out
+
+
+# -- dates --------------------------------------------------------------------------------------
+
+_KN = "一二三四五六七八九十"
+_MD = rf"(?:[0-9]{{1,2}}|[{_KN}]{{1,3}})"
+_WEEKDAYS = "月火水木金土日"
+# Written with digits (or kanji digits) first: 2026年11月20日, 2026/11/20, 11月20日, 11/20, 3日前.
+_NUMERIC_DATE = re.compile(
+    rf"(?P<y>[0-9]{{4}}|[〇{_KN}]{{4}})\s?(?P<ys>[年/.\-])\s?(?P<fm>{_MD})\s?[月/.\-]\s?(?P<fd>{_MD})(?![0-9])\s?日?"
+    rf"|(?P<m>{_MD})\s?月\s?(?P<d>{_MD})\s?日(?!間|分)"
+    rf"|(?P<sm>[0-9]{{1,2}})/(?P<sd>[0-9]{{1,2}})(?![0-9/])"
+    rf"|(?P<an>[0-9]{{1,2}}|[{_KN}]{{1,3}})\s?(?P<au>日|週間?)前(?!後)"
+)
+_ERA_DATE = re.compile(
+    rf"(?P<era>令和|平成|昭和)\s?(?P<ey>[0-9]{{1,2}}|元|[{_KN}]{{1,3}})\s?年\s?(?P<m>{_MD})\s?月\s?(?P<d>{_MD})\s?日"
+    rf"|(?P<eraL>[RH])(?P<eyL>[0-9]{{1,2}})(?P<sep>[./])(?P<ml>[0-9]{{1,2}})(?P=sep)(?P<dl>[0-9]{{1,2}})(?![0-9])"
+)
+_RELATIVE_DATE = re.compile(
+    rf"(?P<rel>一昨年|去年|昨年|今年|来年|先月|今月|来月)の?\s?(?:(?P<m>{_MD})\s?月\s?)?(?P<d>{_MD})\s?日(?!間|分)"
+)
+_DAY_OFFSETS = {"一昨々日": -3, "一昨日": -2, "おととい": -2, "昨日": -1, "きのう": -1, "昨夜": -1, "昨晩": -1,
+                "ゆうべ": -1, "今日": 0, "きょう": 0, "本日": 0, "今朝": 0, "明日": 1, "あした": 1, "明後日": 2,
+                "あさって": 2}
+_WORD_DATE = re.compile("|".join(sorted(_DAY_OFFSETS, key=len, reverse=True)).replace("きょう", "きょう(?!だい|ふ|い|か|と)"))
+_WEEKDAY_DATE = re.compile(rf"(?P<week>先々週|先週|今週|来週)の?\s?(?P<wd>[{_WEEKDAYS}])曜日?|(?P<wd2>[{_WEEKDAYS}])曜日?")
+_YEAR_OFFSETS = {"一昨年": -2, "去年": -1, "昨年": -1, "今年": 0, "来年": 1}
+_MONTH_OFFSETS = {"先月": -1, "今月": 0, "来月": 1}
+_WEEK_OFFSETS = {"先々週": -14, "先週": -7, "今週": 0, "来週": 7}
+_ERAS = {"令和": 2018, "平成": 1988, "昭和": 1925, "R": 2018, "H": 1988}
+# "11月14日〜16日": the second day of a range in the same month.
+_RANGE_DAY = re.compile(rf"\s?(?:〜|~|～|-|から|より)\s?(?P<d>{_MD})\s?日")
+_WEEKDAY_RANGE_AFTER = re.compile(rf"\s?(?:〜|~|～|-|・|、|から)\s?[{_WEEKDAYS}]曜")
+_WEEKDAY_RANGE_BEFORE = re.compile(rf"[{_WEEKDAYS}]曜日?\s?(?:〜|~|～|-|・|、|から)\s?$")
+_NOT_BEFORE_YEAR = frozenset("0123456789")
+# Every numeric date starts a run of digits: look there only (much cheaper than a scan with the whole pattern).
+_DIGIT_RUN = re.compile(rf"[0-9〇{_KN}]+")
+_NOT_BEFORE_SLASH = frozenset("0123456789/.-:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+_NOT_BEFORE_AGO = frozenset("0123456789、,〜~月数" + _KN)
+
+
+def _int(s: str) -> int | None:
+    v = number(s) if s != "元" else 1.0
+    return int(v) if v is not None and v == int(v) else None
+
+
+def _valid(y: int | None, m: int | None, d: int | None) -> date | None:
+    if y is None or m is None or d is None:
+        return None
+    try:
+        return date(y, m, d)
+    except ValueError:
+        return None
+
+
+def _latest(m: int | None, d: int | None, today: date) -> date | None:
+    """Return the latest m/d not after today (a date written without a year)."""
+    for back in range(9):
+        found = _valid(today.year - back, m, d)
+        if found is not None and found <= today:
+            return found
+    return None
+
+
+def _add_months(today: date, months: int) -> tuple[int, int]:
+    n = today.year * 12 + today.month - 1 + months
+    return n // 12, n % 12 + 1
+
+
+def _numeric(m: re.Match[str], norm: str, today: date) -> tuple[date | None, bool]:
+    """Return (date, has a month) of a _NUMERIC_DATE match, or (None, False) where it is no date."""
+    before = norm[m.start() - 1] if m.start() else ""
+    g = m.group
+    if g("y"):
+        if before in _NOT_BEFORE_YEAR:
+            return None, False
+        return _valid(_int(g("y")), _int(g("fm")), _int(g("fd"))), True
+    if g("m"):
+        if before.isdigit():
+            return None, False
+        return _latest(_int(g("m")), _int(g("d")), today), True
+    if g("sm"):
+        month, day = int(g("sm")), int(g("sd"))
+        if before in _NOT_BEFORE_SLASH or not (1 <= month <= 12 and 1 <= day <= 31):
+            return None, False
+        return _latest(month, day, today), False
+    if before in _NOT_BEFORE_AGO:
+        return None, False
+    n = _int(g("an"))
+    if n is None:
+        return None, False
+    return today - timedelta(days=n * (7 if g("au").startswith("週") else 1)), False
+
+
+def _relative(m: re.Match[str], today: date) -> date | None:
+    rel, day = m.group("rel"), _int(m.group("d"))
+    if m.group("m"):
+        if rel not in _YEAR_OFFSETS:
+            return None  # "先月11月3日" makes no sense
+        return _valid(today.year + _YEAR_OFFSETS[rel], _int(m.group("m")), day)
+    if rel not in _MONTH_OFFSETS:
+        return None  # 去年20日
+    y, mo = _add_months(today, _MONTH_OFFSETS[rel])
+    return _valid(y, mo, day)
+
+
+def _era(m: re.Match[str]) -> date | None:
+    era = _ERAS[m.group("era") or m.group("eraL")]
+    ey = _int(m.group("ey") or m.group("eyL"))
+    if not ey:
+        return None
+    return _valid(era + ey, _int(m.group("m") or m.group("ml")), _int(m.group("d") or m.group("dl")))
+
+
+def _weekday(m: re.Match[str], norm: str, today: date) -> date | None:
+    if m.group("week"):
+        monday = today - timedelta(days=today.weekday())
+        return monday + timedelta(days=_WEEK_OFFSETS[m.group("week")] + _WEEKDAYS.index(m.group("wd")))
+    start = m.start()
+    if "毎" in norm[max(0, start - 3) : start] or _WEEKDAY_RANGE_AFTER.match(norm, m.end()) or \
+            _WEEKDAY_RANGE_BEFORE.search(norm, max(0, start - 6), start):
+        return None  # 毎週月曜, 月曜〜金曜: opening hours, not a day
+    weekday = _WEEKDAYS.index(m.group("wd2"))
+    return today - timedelta(days=(today.weekday() - weekday) % 7)
+
+
+def _dates(norm: str, text: str, today: date) -> list[dict[str, Any]]:
+    # (start, end, date, kind): found by five patterns, merged leftmost-longest.
+    found: list[tuple[int, int, date | None, str]] = []
+    for m in _ERA_DATE.finditer(norm):
+        found.append((m.start(), m.end(), _era(m), "full"))
+    for m in _RELATIVE_DATE.finditer(norm):
+        found.append((m.start(), m.end(), _relative(m, today), "rel"))
+    for run in _DIGIT_RUN.finditer(norm):
+        starts = [run.start()]
+        first_ascii = next((i for i, ch in enumerate(run.group()) if ch.isascii()), 0)
+        if first_ascii:
+            starts.append(run.start() + first_ascii)  # 第一11月20日: the kanji belong to the word before
+        for pos in starts:
+            m = _NUMERIC_DATE.match(norm, pos)
+            if m:
+                d, has_month = _numeric(m, norm, today)
+                found.append((m.start(), m.end(), d, "month" if has_month else "num"))
+                break
+    if "曜" in norm:
+        for m in _WEEKDAY_DATE.finditer(norm):
+            found.append((m.start(), m.end(), _weekday(m, norm, today), "weekday"))
+    for m in _WORD_DATE.finditer(norm):
+        found.append((m.start(), m.end(), today + timedelta(days=_DAY_OFFSETS[m.group()]), "word"))
+    if not found:
+        return []
+    found.sort(key=lambda f: (f[0], -f[1]))
+    out: list[dict[str, Any]] = []
+    seen: set[str] = set()
+
+    def add(d: date, start: int, end: int) -> None:
+        iso = d.isoformat()
+        if iso not in seen:
+            seen.add(iso)
+            out.append({"date": iso, "text": text[start:end]})
+
+    last_end = -10
+    for start, end, d, kind in found:
+        if start < last_end:
+            continue  # inside a longer date already read ("先月20日" holds "20日")
+        if kind == "weekday" and not norm[last_end:start].strip(" (") and start - last_end <= 2 and last_end >= 0:
+            last_end = end
+            continue  # 11月20日(金曜日): the weekday of the date just read
+        if d is None:
+            if kind in ("full", "rel", "month"):
+                last_end = end  # a malformed date: none of its parts is another date
+            continue
+        add(d, start, end)
+        last_end = end
+        if kind in ("full", "month") or (kind == "rel" and d):
+            r = _RANGE_DAY.match(norm, end)
+            if r:
+                second = _valid(d.year, d.month, _int(r.group("d")))
+                if second is not None and second > d:
+                    add(second, r.start("d"), r.end())
+                    last_end = r.end()
+    return out
+
+
+# -- references ---------------------------------------------------------------------------------
+
+# Every label ends in one of these words; the word before it says the kind.
+# Case-sensitive on purpose: IGNORECASE stops `re` from skipping ahead on the first character.
+_LABEL_END = re.compile(r"番号|No\.?|NO\.?|no\.|ID|Id|id|コード|#|number|Number|ばんごう|バンゴウ|ハ゛ンコ゛ウ")
+_LABEL_KINDS: tuple[tuple[str, str], ...] = (
+    ("order", r"(?:ご|お)?(?:注文|受注|購入)(?:確認)?|オーダー|ちゅうもん|チュウモン|order\s?"),
+    ("reservation", r"(?:ご)?予約(?:確認)?|よやく|ヨヤク|booking\s?|reservation\s?"),
+    ("ticket", r"受付|(?:お)?問い?合わ?せ|問合|チケット|ケース|案件|うけつけ|ウケツケ|ticket\s?|case\s?"),
+    ("member", (r"会員|お客様|お客さま|顧客|契約者|利用者|ユーザー|ユーザ|アカウント|加入者|会員証|かいいん|カイイン"
+                r"|member\s?|customer\s?|account\s?")),
+    ("other", (r"(?:ご)?契約|(?:保険)?証券|(?:お)?申(?:し)?込(?:み)?|伝票|追跡|請求(?:書)?|申請|管理|登録|患者|診察券|カルテ"
+               r"|受験|整理|取引|決済|明細|引換|contract\s?|policy\s?")),
+)
+_LABEL_PREFIX = re.compile("(?:" + "|".join(f"(?P<{k}>{p})" for k, p in _LABEL_KINDS) + r")\s?$", re.IGNORECASE)
+_VALUE = r"[A-Za-z0-9][A-Za-z0-9\-_]*[A-Za-z0-9]|[0-9]"
+_PAREN_REF = r"(?:\s?[（(][^）)\n]{0,20}[）)])?"
+_FILLER = r"(?:ええと|えーと|えっと|えー|あー|うーんと?|あった|はい)"
+_AFTER_LABEL = re.compile(
+    rf"(?:\s?[)\]】〕」』>:]|\s?(?:は|が|も|の))?\s?[:\-]?\s?[(\[【〔「『]?\s?[#№]?\s?"
+    rf"(?:[、,…]\s?{_FILLER}[、,…]*\s?)?(?P<value>{_VALUE})"
+)
+# A label asked for in one turn and answered in the next: "会員番号をお伺いできますか。\n客：NG58812047です".
+_ANSWER = re.compile(
+    rf"[^\n]{{0,30}}?(?:[?？。…]|\n)\s?(?:[^\s:：\n]{{1,10}}[:：])?\s?(?:{_FILLER}[、,…\s]*)*(?P<value>{_VALUE})(?![0-9,]*\s?[円年月日時%])"
+)
+_MORE_VALUES = re.compile(rf"{_PAREN_REF}\s?(?:と|、|,|/|・|及び|および|&)\s?[#]?(?P<value>{_VALUE})")
+# The last four digits of a card, as people write them.
+_LAST4 = re.compile(
+    r"(?:下|末尾|最後の?|おしり|お尻)\s?(?:の)?\s?(?:4|四)\s?桁(?:の番号)?\s?(?:は|が|:|=)?\s?[\"「『(]?\s?(?P<a>[0-9]{4})(?![0-9])"
+    r"|末尾(?:が|は|:)?\s?(?P<c>[0-9]{4})(?![0-9])"
+    r"|(?:ending|ends)(?:\s?in)?\s?(?:[:#]\s?)?(?P<e>[0-9]{4})(?![0-9])"
+    r"|[*xX•●](?:[*xX•●]{3}[\s\-]?){1,4}(?P<d>[0-9]{4})(?![0-9])"
+)
+# 13-19 digits as cards are laid out: in a row, 4-4-4-(1..7), or 4-6-5.
+_CARD = re.compile(
+    r"(?<![0-9])(?:[0-9]{13,19}|[0-9]{4}([ \-])[0-9]{4}\1[0-9]{4}\1[0-9]{1,7}|[0-9]{4}([ \-])[0-9]{6}\2[0-9]{5})(?![0-9])"
+)
+_CARD_WORD = re.compile(r"カード|クレジット|クレカ|card|visa|master|jcb|amex", re.IGNORECASE)
+_OTHER_NUMBER = re.compile(r"(?:番号|ID|No\.?)\s?(?:の|は)?\s?$")
+_LETTERS = re.compile(r"[A-Za-z]+")
+_DIGIT_GROUPS = re.compile(r"[0-9]+")
+_CODE = re.compile(r"(?<![A-Za-z0-9\-_])[A-Za-z]{1,6}-?[0-9][A-Za-z0-9\-_]*(?![A-Za-z0-9\-_])")
+
+
+def _shape(value: str) -> str:
+    """Return a value's skeleton: HK-302118 and HK-320012 share "A-9", 3,300 has another."""
+    return _DIGIT_GROUPS.sub("9", _LETTERS.sub("A", value))
+
+
+def _prefix(value: str) -> str:
+    return value[: len(value) - len(value.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-"))]
+
+
+def _card_digits(s: str) -> str:
+    return re.sub(r"[^0-9]", "", s)
+
+
+def _references(norm: str, text: str) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    seen: set[tuple[str, str]] = set()
+    taken: list[tuple[int, int]] = []
+
+    def add(kind: str, value: str, start: int, end: int) -> None:
+        taken.append((start, end))
+        key = (kind, value.upper())
+        if key not in seen:
+            seen.add(key)
+            out.append({"kind": kind, "value": value, "text": text[start:end]})
+
+    n_digits = sum(norm.count(d) for d in "0123456789")
+    if n_digits >= 13:
+        for m in _CARD.finditer(norm):
+            digits = _card_digits(m.group())
+            if luhn_ok(digits) or _CARD_WORD.search(norm, max(0, m.start() - 20), m.start()):
+                add("card_last4", digits[-4:], m.start(), m.end())
+    if n_digits >= 4:
+        for m in _LAST4.finditer(norm):
+            if any(s <= m.start() < e for s, e in taken):
+                continue
+            if not m.group("d") and not _CARD_WORD.search(norm, max(0, m.start() - 25), m.end() + 12) and not (
+                    m.group("a") and _CARD_WORD.search(norm)
+                    and not _OTHER_NUMBER.search(norm, max(0, m.start() - 10), m.start())):
+                continue  # "末尾1234" or "下4桁" of something that is not a card (会員番号の下4桁)
+            start = m.start()
+            for card in _CARD_WORD.finditer(norm, max(0, m.start() - 12), m.start()):
+                start = card.start()  # the nearest card word before the digits
+            add("card_last4", m.group("a") or m.group("c") or m.group("d") or m.group("e"), start, m.end())
+    for hit in _LABEL_END.finditer(norm):
+        label = _LABEL_PREFIX.search(norm, max(0, hit.start() - 9), hit.start())
+        if label is None:
+            continue
+        m = _AFTER_LABEL.match(norm, hit.end())
+        if m is None or not any(c.isdigit() for c in m.group("value")):
+            m = _ANSWER.match(norm, hit.end())
+            if m is None or sum(c.isdigit() for c in m.group("value")) < 4:
+                continue
+        if any(s <= m.start("value") < e for s, e in taken):
+            continue
+        kind = next(k for k, _ in _LABEL_KINDS if label.group(k))
+        values = [(m.group("value"), m.start("value"), m.end("value"))]
+        pos = m.end()
+        # Further values of a list share the first one's shape: "、3,300円" after HK-302118 is no order.
+        while (more := _MORE_VALUES.match(norm, pos)) and _shape(more.group("value")) == _shape(values[0][0]):
+            values.append((more.group("value"), more.start("value"), more.end("value")))
+            pos = more.end()
+        for value, vstart, vend in values:
+            if not any(c.isdigit() for c in value) or (norm[vend : vend + 1] in ("@", ".")
+                                                       and re.match(r"[@.][A-Za-z0-9]", norm[vend:])):
+                continue  # a word, or the start of an e-mail address
+            if value.isdigit() and len(value) < 3 and kind != "ticket":
+                continue  # "会員番号の3桁目": too short to be a reference
+            add(kind, value, label.start() if vstart == m.start("value") else vstart, vend)
+    # The same kind of code again, unlabelled: "注文番号 HK-320011 は届きました。HK-320012 の方が…".
+    coded = {(_prefix(r["value"]).upper(), _shape(r["value"])): r["kind"] for r in out
+             if r["kind"] != "card_last4" and _prefix(r["value"])}
+    if coded:
+        for m in _CODE.finditer(norm):
+            kind = coded.get((_prefix(m.group()).upper(), _shape(m.group())))
+            if kind and not any(s <= m.start() < e for s, e in taken):
+                add(kind, m.group(), m.start(), m.end())
+    return out
+
+
+# -- requests -----------------------------------------------------------------------------------
+#
+# A remedy is named by a noun (慰謝料, ポイント, クーポン, 免除, 再送) or asked for with a verb whose
+# object decides the remedy: "返して" after a card's reissue fee is reissue_fee, after a cost paid to
+# someone else (タクシー代, 自費で買った薬) expense, after what was paid to the company a refund;
+# "補償して" without such an object is compensation for a loss (damages).
+
+NOUN, REFUND_VERB, COVER_VERB, GENERIC = "noun", "refund_verb", "cover_verb", "generic"
+_ANCHORS: dict[str, list[tuple[str, str | None, str | None, int, str]]] = {
+    # anchor: [(remedy, required before (ends at the anchor), required after, how far before to look, kind), ...]
+}
+
+
+def _anchor(remedy: str, words: str, before: str | None = None, after: str | None = None, reach: int = 12,
+            kind: str = NOUN) -> None:
+    """Add anchor words of a remedy (a verb's remedy is resolved from its object when it is found)."""
+    for word in words.split():
+        _ANCHORS.setdefault(word, []).append((remedy, before, after, reach, kind))
+
+
+_FEE = r"(?:手数料|費用|料金?|代|のお金|おかね)"
+_AMOUNT_GAP = r"(?:[(（]?\s?[¥]?[0-9,.万千百十一二三四五六七八九]+\s?円[)）]?)?"
+_anchor("reissue_fee", "再発行 再交付 さいはっこう", after=rf"^(?:の|に(?:かかった|掛かった|要した))?{_AMOUNT_GAP}の?{_FEE}")
+_anchor("reissue_fee", "作り直し 交換 再発行", before=r"(?:カード|クレジットカード)の?$",
+        after=r"^(?:に(?:かかった|掛かった))?の?(?:手数料|費用|代)")
+_anchor("consolation", "慰謝料 いしゃりょう 見舞金 見舞い金 迷惑料 お詫び金 おわび金 詫び料 お詫びのお金 おわびのお金 consolation")
+_anchor("damages", "損害賠償 賠償 弁償 休業補償 休業損害 damages")
+_anchor("damages", "損害 損失 被害", after=r"^.{0,12}?(?:補填|補償|負担|支払|払|賠償|弁償|請求)")
+_anchor("points", "ポイント", after=r"^(?!カード|サイト)")
+_anchor("points", "マイル ぽいんと miles points")
+_anchor("points", "pt P PT Pt", before=r"[0-9]$", after=r"^(?![A-Za-z])")
+_anchor("voucher", "商品券 ギフト券 ギフトカード クーポン 割引券 図書カード QUOカード クオカード 金券 Amazonギフト アマゾンギフト "
+                   "お買物券 買物券 買い物券 お買い物券 優待券 無料券 カタログギフト プリペイドカード 電子マネー 電子ギフト "
+                   "voucher coupon")
+_anchor("fee_waiver", "免除 割り引 値引 減額 差し引 差引 相殺 タダに waive Waive "
+                      "払わなくて 払わなくても 支払わなくて 払わずに 払わないで")
+_anchor("fee_waiver", "割引", after=r"^(?!券|クーポン)")
+_anchor("fee_waiver", "無料", after=r"^(?:に|化)")
+# "N円引き" and "料金から引いて"; not 代引き (cash on delivery), not a coupon's "800円引き", not the past.
+_anchor("fee_waiver", "引い 引き 引け", before=r"(?:(?:[0-9]円|料金|額|分|料)(?:から|を)?|代(?:から|を))$",
+        after=r"^(?!落|出|継|取|続|上|受|た)")
+_anchor("fee_waiver", "請求", after=r"^(?:を)?(?:しない|止め|取り?消|取りやめ|なしに|無しに|撤回)")
+# A charge not made: "キャンセル料は取らないで", "延滞手数料がつかないように", "設置費用5,500円はかからないように".
+_anchor("fee_waiver", "キャンセル料 違約金 手数料 解約金 延滞金 延滞料 延滞手数料 追加料金 費用 送料 返送料 料金",
+        after=rf"^{_AMOUNT_GAP}(?:を|は|が|も|って)?(?:取り?消|なしに|無しに|なしで|無しで|無料に|免除|ゼロ|タダ|かからない|つかない|付かない"
+              r"|取らない|とらない|取られない|請求しない|引かない)")
+_anchor("expense", "電話代 通話料 通信費 通話代 交通費 タクシー代 電車代 バス代 ガソリン代 駐車代 駐車場代 医療費 治療費 診察代 診察料 "
+                   "診察費 診療費 薬代 通院費 病院代 郵送料 切手代 実費 自費 自腹 立て替え 立替え 立替 鍵交換 鍵の交換 鍵を交換")
+_anchor("expense", "引越 引っ越", after=r"^し?(?:の)?(?:費用|代)")
+_anchor("expense", "転居", after=r"^(?:の)?費用")
+_anchor("expense", "カウンセリング", after=r"^(?:代|料|費)")
+_anchor("expense", "変更 交換", before=r"(?:番号|アドレス|メアド|鍵|錠)の?$",
+        after=r"^[、,\s]?(?:の|に(?:かかった|掛かった))?(?:手数料|費用|代)")
+# Non-monetary remedies: a service done again or instead.
+_SERVICE_ASK = r"^.{0,10}?(?:ください|下さい|ほしい|欲しい|もらえ|貰え|いただけ|頂け|くれ|お願い|希望|願)"
+_anchor("other", "再送 送り直 再配送 再発送 出し直 振り替え 振替 アップグレード 優先 延長 取り直 無料期間 交換して 交換を 交換の",
+        after=_SERVICE_ASK)
+_anchor("other", "お詫びの品 おわびの品")
+_anchor("refund", "返金 払い戻 払戻 返還 へんきん ヘンキン refund Refund REFUND", kind=REFUND_VERB)
+# "返して" is a refund when money was named shortly before ("5千円払ってんだども それって返してもらえ").
+_anchor("refund", "返し 返せ 返っ 戻し 戻っ", before=r"(?:代|料|金|費|円|分|額|ドル|\$)", reach=40, kind=REFUND_VERB)
+_COVER_AFTER = r"^(?!した|しま|して(?:い(?!ただ)|お(?!願))|する(?!の|ん)|が|感)"
+_anchor("expense", "負担 補填 reimburse Reimburse", after=_COVER_AFTER, kind=COVER_VERB)
+_anchor("expense", "cover pay", after=r"^\s?(?:the\s)?(?:cost|it|this|that|for)", kind=COVER_VERB)
+# "そちら持ち" asks the company to bear it; "こっち持ち" says the customer does.
+_anchor("expense", "持って 持ち", before=r"(?:そちら|そっち|御社|貴社|お宅|おたく)(?:で|が|の)?$", after=_COVER_AFTER, kind=COVER_VERB)
+_anchor("expense", "払って 支払って お支払い 出して", kind=COVER_VERB,
+        after=r"^(?:ください|下さい|くれ|ほし|欲し|もら|いただ|頂|ね|よ[!！。]|\s?[?？]|$)")
+_anchor("expense", "出ます", kind=COVER_VERB, after=r"^(?:か|よね)")
+_anchor("expense", "出る 払う", kind=COVER_VERB, after=r"^(?:の|ん(?:です|だ)?か|\s?[?？])")
+_anchor("expense", "出せ 払え", kind=COVER_VERB)
+_anchor("expense", "請求し 請求いたし 請求でき 請求させ", after=r"^(?!ない|ません|された|されて)", kind=COVER_VERB)
+_anchor("damages", "補償 ほしょう 償い compensat Compensat", after=r"^(?!方針|が切れ|期間)", kind=GENERIC)
+_anchor("damages", "何らかの", after=r"^(?:形|対応|補償|措置)", kind=GENERIC)
+_anchor("damages", "金銭", kind=GENERIC)
+_REQUEST = re.compile("|".join(re.escape(w) for w in sorted(_ANCHORS, key=len, reverse=True)))
+# Each anchor with the shorter anchors it starts with, longest first.
+_PREFIXES = {w: [w[:n] for n in range(len(w), 0, -1) if w[:n] in _ANCHORS] for w in _ANCHORS}
+_RULES = {word: [(remedy, re.compile(b) if b else None, re.compile(a) if a else None, reach, kind)
+                 for remedy, b, a, reach, kind in rules]
+          for word, rules in _ANCHORS.items()}
+
+# What a verb asks for, read from the nearest object before it.
+# Nouns only: the last one named before the verb is its object ("延滞金が330円つきました。これを負担して"
+# is about the late fee, whatever card was reissued before); a bare amount counts only when no noun does.
+_OBJECT = re.compile(
+    r"(?P<reissue>再発行|作り直|再交付|さいはっこう|発行手数料)"
+    r"|(?P<borne>振込手数料|振り込み手数料|変更手数料|事務手数料|延滞金|遅延損害金|自費|自腹|実費|立て?替|通話料|電話代|交通費|タクシー|差額|日当|休んだ分|[1一]日分|上がった分"
+    r"|増えた分|負担分|新幹線|(?<!料)費用?|代(?!金|引)|(?<![手数送険謝])料(?!金))"
+    r"|(?P<fee>(?<![込更務約])手数料)"
+    r"|(?P<charge>追加料金|料金|受講料|月謝|会費|利用料|保険料|返送料|送料|代金|解約手数料)"
+    r"|(?P<paid>注文|キャンセル|払った|払いました|支払った|支払いました)"
+    r"|(?P<amount>円|ドル|\$)"
+)
+# A cost the customer bore, strong enough to turn "返して" into expense rather than a refund.
+_BORNE_STRONG = re.compile(r"かかっ|かかり|掛かっ|掛かり|自費|自腹|実費|立て?替|通話料|電話代|交通費|タクシー|購入し|買い|買っ|加入"
+                           r"|別の(?:病院|薬局|ホテル|店|クリニック|便|業者)")
+_REISSUE_CONTEXT = re.compile(
+    r"(?:カード|クレジット|クレカ|かーど|card)[^\n]{0,40}?(?:再発行|作り直|再交付|発行し直|さいはっこう)"
+    r"|(?:再発行|作り直|再交付|さいはっこう)[^。\n]{0,12}?(?:カード|かーど)|再発行手数料",
+    re.IGNORECASE,
+)
+# What makes a sentence ask for something (or press for what was promised).
+_ASK = re.compile(
+    r"ください|下さい|くださ|ほしい|欲しい|たい|お願い|願い|頂け|いただけ|いただき|頂き|もらえ|貰え|もらい|貰い|くれ|求め|請求|要求|希望"
+    r"|べき|しろ|せよ|払え|返せ|出せ|寄越|よこせ|か[?？。]|か$|\?|？|でしょうか|ですか|ますか|のか|んですか|だろう|かな|まだ|いつ|いくら|どう"
+    r"|(?:反映され|届い|入っ|振り?込まれ|付与され|付い|戻っ|され)て(?:い)?(?:ない|ませ)|届かない|届きませ|ありません|ないの|検討|対応して"
+    r"|負担して|支払って|払って|出ますか|対象|申請|申し込|手続き|納得|少な|足りな|安すぎ|ふざけ"
+    # Pressing: threats, waiting, a plain "〜して".
+    r"|しないなら|されないなら|しなければ|されなければ|が済むまで|されるまで|待って(?:い)?ます|待たされ|待ってる"
+    r"|して(?!い|お|あ|しま|た|から|も|は)|て(?:よ|ね|な|や|って)?[!！。?？\s]*$"
+    # ... and the plain imperative: "額を考え直せ。", "払え！"
+    r"|[えけせてへめれげべろ]よ?[!！。]"
+    r"|(?i:please|can you|could you|would you|i want|i'd like|i would like)"
+)
+# A header over a list of claims: "【ご請求内容】", "ご要望："; every line after it asks.
+_ASK_HEADER = re.compile(r"【[^】\n]{0,10}(?:請求|要望|希望|依頼)[^】\n]{0,6}】|(?:ご請求|ご要望|ご希望|請求内容|請求項目)[^\n]{0,6}[:：]")
+_PAREN = r"(?:[（(][^）)\n]{0,20}[）)])?"
+# A remedy turned down anywhere in the inquiry is not asked for: "クーポンは使い道がないので不要です".
+_REJECTED = re.compile(
+    rf"^{_PAREN}.{{0,12}}?(?:要ら|いら(?:ない|ん|ね)|要りませ|いりませ|は結構|はけっこう|は不要|不要です|不要なので|では意味が|じゃ意味が"
+    r"|意味がない|使い道が|使う予定がない|辞退|ではなく|じゃなくて|じゃなく|でなく|より.{0,4}がいい|でごまかさ|でごまかす"
+    r"|では少な|じゃ少な|だけでは|だけじゃ|では納得|じゃ納得|では足り|じゃ足り|はいいので|はいいです|はいいから|はいいけど|はもういい"
+    r"|と言われても困|って言われても困|求めて(?:い)?(?:ませ|な)|求めるつもり|望んで(?:い)?(?:ませ|な)|必要(?:は)?(?:ありませ|ない)"
+    r"|つもりは(?:あり|な)|わけでは(?:あり|な))"
+)
+# Mentioned but not asked: received, reported as offered, quoted from a scam, in the past.
+_NOT_ASKED = re.compile(
+    rf"^{_PAREN}.{{0,10}}?(?:を?受け取りました|は受け取|受領し|を?頂きました|をいただきました|が届きました|を?もらいました"
+    r"|、?と言われましたが|と言われたが|をお送りする|を送付する|をお送りしております|お届けする予定"
+    r"|は無料だった|は無料でした|はかからなかった|されました。|済みです)"
+    r"|^[^」\n]{0,40}」(?:という|と名乗|を名乗|と称|と書いて|の(?:電話|メール|SMS))"
+)
+_SENTENCE_END = re.compile(r"[。！!？?\n]+")
+_SCAM = re.compile(r"^(?:詐欺|サギ|を装|をかた|と称|のメール|の電話|SMS)")
+_SPECIFIC = frozenset({"reissue_fee", "expense", "points", "voucher", "fee_waiver", "consolation", "damages"})
+
+
+def _sentences(norm: str) -> list[tuple[int, int]]:
+    spans, pos = [], 0
+    for m in _SENTENCE_END.finditer(norm):
+        spans.append((pos, m.end()))
+        pos = m.end()
+    if pos < len(norm):
+        spans.append((pos, len(norm)))
+    return spans
+
+
+def _remedy(word: str, norm: str, start: int, end: int) -> tuple[str, str] | None:
+    for remedy, before, after, reach, kind in _RULES[word]:
+        if before is not None and not before.search(norm, max(0, start - reach), start):
+            continue
+        if after is not None and not after.match(norm[end : end + 24]):
+            continue
+        return remedy, kind
+    return None
+
+
+def _resolve(kind: str, norm: str, start: int, reissue: bool) -> str:
+    """Return what a verb asks for, from the nearest object named in the 45 characters before it."""
+    window = norm[max(0, start - 45) : start]
+    group = None
+    for m in _OBJECT.finditer(window):
+        if m.lastgroup != "amount" or group in (None, "amount"):
+            group = m.lastgroup
+    if group is None and _BORNE_STRONG.search(window):
+        group = "borne"  # "千円かかりました。それ、出して"
+    if group == "reissue" or (reissue and group in ("fee", "paid", "amount")):
+        return "reissue_fee"
+    if kind == REFUND_VERB:
+        # "注文分を返金して" stays a refund even after "近所の店で買いました"; "自費で買った薬代を返して" does not.
+        return "expense" if group == "borne" and _BORNE_STRONG.search(window) else "refund"
+    if kind == GENERIC:
+        return "expense" if group == "borne" else "damages"
+    if group == "charge":
+        return "fee_waiver"  # the company bears its own charge: "追加料金はそちらで負担して"
+    if group in ("borne", "fee", "paid", "amount"):
+        return "expense"
+    return ""  # "社長を出せ": nothing to pay
+
+
+def _hits(norm: str) -> list[tuple[int, int, str, str]]:
+    """Return (start, end, remedy, kind) of every anchor whose conditions hold, trying shorter anchors too."""
+    out = []
+    for m in _REQUEST.finditer(norm):
+        start = m.start()
+        # "請求しないで": the longest anchor (請求し, a verb) does not apply, the shorter 請求 (a waiver) does.
+        for word in _PREFIXES[m.group()]:
+            if (rule := _remedy(word, norm, start, start + len(word))) is not None:
+                out.append((start, start + len(word), *rule))
+                break
+    return out
+
+
+def _names_cost(norm: str, start: int) -> bool:
+    """Return True if a cost the customer bore is named just before a verb (its own remedy then)."""
+    window = norm[max(0, start - 45) : start]
+    group = None
+    for m in _OBJECT.finditer(window):
+        if m.lastgroup != "amount":
+            group = m.lastgroup
+    return group in ("borne", "fee")
+
+
+def _requests(norm: str) -> list[str]:
+    hits = _hits(norm)
+    if not hits:
+        return []
+    sentences = _sentences(norm)
+    header = _ASK_HEADER.search(norm)
+    reissue = _REISSUE_CONTEXT.search(norm) is not None or any(h[2] == "reissue_fee" for h in hits)
+    waivers = [h[0] for h in hits if h[2] == "fee_waiver"]
+    vouchers = [h[1] for h in hits if h[2] == "voucher"]
+    found: set[str] = set()
+    rejected: set[str] = set()
+    generic = False
+    nouns: list[int] = []  # where remedies named by a noun end (a verb right after them adds nothing)
+    for start, end, name, kind in hits:
+        after = norm[end : end + 32]
+        if _REJECTED.match(after):
+            if kind == NOUN:
+                rejected.add(name)
+            continue
+        if _NOT_ASKED.match(after) or (kind == REFUND_VERB and _SCAM.match(after)):
+            continue
+        i = next(k for k, (s, e) in enumerate(sentences) if s <= start < e)
+        s, e = sentences[i]
+        asked = (_ASK.search(norm, s, start) or _ASK.search(norm, start, e)
+                 or (i + 1 < len(sentences) and _ASK.search(norm, *sentences[i + 1]))
+                 or (header is not None and header.start() < start))
+        if not asked:
+            continue
+        if name == "expense" and kind == NOUN and any(0 <= w - end <= 8 for w in waivers):
+            continue  # "この通話料だけ免除して": the charge is waived, not reimbursed
+        if name == "fee_waiver" and any(0 <= start - v <= 12 for v in vouchers):
+            continue  # "クーポン（800円引き）": the coupon's face value
+        if kind != NOUN:
+            if any(0 <= start - n <= 14 for n in nouns):
+                continue  # 再発行手数料を返金して, 慰謝料を払って: the noun is the remedy
+            name = _resolve(kind, norm, start, reissue)
+            if not name or (name in ("expense", "damages") and any(0 <= start - n <= 45 for n in nouns)
+                            and kind != GENERIC and not _names_cost(norm, start)):
+                continue  # "慰謝料2万円では低すぎます。最低でも5万円は払って": still the consolation
+            if kind == GENERIC and name == "damages":
+                generic = True
+                continue
+        found.add(name)
+        if name in _SPECIFIC and kind == NOUN:
+            nouns.append(end)
+    found -= rejected
+    if generic and not found:
+        found.add("damages")
+    return [r for r in REQUESTS if r in found]
+
+
+# -- the whole claim ----------------------------------------------------------------------------
+
+
+def arrival_date(received_at: datetime | date | None) -> date:
+    """Return the Japanese calendar day an inquiry arrived (naive datetimes are taken as JST)."""
+    if received_at is None:
+        return datetime.now(JST).date()
+    if isinstance(received_at, datetime):
+        if received_at.tzinfo is None:
+            return received_at.date()
+        return received_at.astimezone(JST).date()
+    return received_at
+
+
+def extract(text: str, received_at: datetime | date | None = None) -> dict[str, list[Any]]:
+    """Return the amounts, dates, references and requests of one inquiry's raw text."""
+    norm = _norm(text)
+    claim = {
+        "amounts": _amounts(norm, text),
+        "dates": _dates(norm, text, arrival_date(received_at)),
+        "references": _references(norm, text),
+        # Requests need no offsets: half-width ﾎﾟｲﾝﾄ is composed by a full NFKC there.
+        "requests": _requests(unicodedata.normalize("NFKC", text) if "\u309b" in norm or "\u309c" in norm else norm),
+    }
+    return scrub(claim)
+
+
+def _mask_cards(s: str) -> str:
+    norm = _norm(s)
+    if not re.search(r"[0-9]{4}", norm):
+        return s
+    out, pos = [], 0
+    for m in _CARD.finditer(norm):
+        digits = _card_digits(m.group())
+        out.append(s[pos : m.start()])
+        out.append("*" * (len(digits) - 4) + digits[-4:])
+        pos = m.end()
+    out.append(s[pos:])
+    return "".join(out)
+
+
+def scrub(claim: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    """Mask every card-like number in the strings of a claim, keeping only its last four digits."""
+    for field in ("amounts", "dates", "references"):
+        for item in claim.get(field, []):
+            for key, value in item.items():
+                if isinstance(value, str):
+                    item[key] = _mask_cards(value)
+    return claim
+
+
+def redacted(claim: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    """Return a copy of a claim with personal data in its strings masked (for storage and exports)."""
+    out = empty()
+    for field in ("amounts", "dates", "references"):
+        for item in claim.get(field, []):
+            out[field].append({k: redact(v) if isinstance(v, str) and find_personal_data(v) else v
+                               for k, v in item.items()})
+    out["requests"] = list(claim.get("requests", []))
+    return out
+
+
+# -- presentation: one cell per column, for the pages and the claims desk's spreadsheet --------
+
+COLUMNS = ("amounts", "dates", "order", "member", "ticket", "reservation", "card_last4", "other_refs", "requests")
+COLUMNS_JA = {"amounts": "金額", "dates": "日付", "order": "注文番号", "member": "会員番号", "ticket": "受付番号",
+              "reservation": "予約番号", "card_last4": "カード下4桁", "other_refs": "その他の番号", "requests": "請求内容"}
+
+
+def _amount(item: dict[str, Any]) -> str:
+    shown = f"{item['value']:,}{item['unit']}"
+    return f"{shown}（{item['text']}）" if item.get("derived") else shown
+
+
+def cells(claim: dict[str, list[Any]] | None, japanese: bool = False) -> dict[str, str]:
+    """Return a claim as one string per column of COLUMNS (several values joined with '; ')."""
+    claim = claim or empty()
+    out = {
+        "amounts": "; ".join(_amount(a) for a in claim.get("amounts", [])),
+        "dates": "; ".join(d["date"] for d in claim.get("dates", [])),
+    }
+    for kind in REFERENCE_KINDS:
+        column = "other_refs" if kind == "other" else kind
+        out[column] = "; ".join(r["value"] for r in claim.get("references", []) if r["kind"] == kind)
+    names = claim.get("requests", [])
+    out["requests"] = "; ".join(REQUESTS_JA.get(n, n) if japanese else n for n in names)
+    return {c: out[c] for c in COLUMNS}
+
+
+def rows_ja(claim: dict[str, list[Any]] | None) -> list[tuple[str, str]]:
+    """Return the non-empty cells of a claim as (Japanese heading, value) for the agents' pages."""
+    return [(COLUMNS_JA[c], v) for c, v in cells(claim, japanese=True).items() if v]
+
+
+# -- evaluation ---------------------------------------------------------------------------------
+
+# The issue's bar per field (precision and recall alike).
+BARS = {"amounts": 0.95, "dates": 0.95, "references": 0.95, "requests": 0.90}
+
+
+def _keys(field: str, items: list[Any]) -> tuple[set[Any], set[Any]]:
+    """Return (keys that count, keys that may match but never count against) of one field's items."""
+    keys: set[Any] = set()
+    optional: set[Any] = set()
+    for item in items:
+        if field == "amounts":
+            key: Any = (int(item["value"]), str(item.get("unit", "円")))
+        elif field == "dates":
+            key = str(item["date"])
+        elif field == "references":
+            key = (str(item["kind"]), _norm(str(item["value"])).strip().upper())
+        else:
+            key = str(item)
+        # "440円×2": the issue asks for 440 and allows the product as a second amount.
+        (optional if isinstance(item, dict) and item.get("derived") else keys).add(key)
+    return keys, optional - keys
+
+
+def score(pairs: list[tuple[dict[str, list[Any]], dict[str, list[Any]]]]) -> dict[str, Any]:
+    """Return precision, recall and F1 per field over (predicted, expected) claims, counted per item."""
+    fields: dict[str, dict[str, Any]] = {}
+    for field in FIELDS:
+        tp = fp = fn = exact = 0
+        for predicted, expected in pairs:
+            got, optional = _keys(field, predicted.get(field, []))
+            want, _ = _keys(field, expected.get(field, []))
+            tp += len(got & want) + len(optional & want)
+            fp += len(got - want)
+            fn += len(want - got - optional)
+            exact += got == (want - optional)
+        precision = tp / (tp + fp) if tp + fp else 1.0
+        recall = tp / (tp + fn) if tp + fn else 1.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        fields[field] = {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4),
+                         "tp": tp, "fp": fp, "fn": fn, "support": tp + fn, "rows_exact": exact,
+                         "bar": BARS[field], "meets_bar": precision >= BARS[field] and recall >= BARS[field]}
+    return {"n": len(pairs), "fields": fields, "meets_bars": all(f["meets_bar"] for f in fields.values())}
+
+
+def differences(predicted: dict[str, list[Any]], expected: dict[str, list[Any]]) -> dict[str, dict[str, list[Any]]]:
+    """Return, per field, what was extracted but not expected and what was expected but missed."""
+    out: dict[str, dict[str, list[Any]]] = {}
+    for field in FIELDS:
+        got, optional = _keys(field, predicted.get(field, []))
+        want, _ = _keys(field, expected.get(field, []))
+        extra, missed = sorted(map(str, got - want)), sorted(map(str, want - got - optional))
+        if extra or missed:
+            out[field] = {"extra": extra, "missed": missed}
+    return out
