@@ -36,7 +36,7 @@ def configure_logging(level: str) -> None:
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the service: settings, store, model, blueprints, security headers."""
-    from . import admin, api, auth, config, errors, faq, incident, metrics, ops, web, webhook
+    from . import admin, api, auth, config, errors, faq, incident, incident_admin, metrics, ops, web, webhook
     from .live import ModelHolder, PointerItem, Watcher
     from .registry import Registry
     from .store import Store
@@ -124,7 +124,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     errors.init_app(app)
     auth.init_app(app)
-    for module in (web, api, webhook, admin, ops):
+    for module in (web, api, webhook, admin, incident_admin, ops):
         app.register_blueprint(module.bp)
 
     @app.before_request
