@@ -78,8 +78,8 @@ def test_messages_exist_in_english_and_japanese_with_the_line() -> None:
     assert "dup.csv: 2 problem(s); nothing was imported" in str(err)
     assert "line 3: the id 'a' is already used on line 2" in str(err)
     assert err.ja() == ["3行目: id「a」は 2 行目でも使われています。id は重複できません。",
-                        "3行目: 回答の {claim_form_url} はインシデント設定にない差し込み項目です。"
-                        "インシデント設定に追加するか、回答を直してください。"]
+                        ("3行目: 回答の {claim_form_url} はインシデント設定にない差し込み項目です。"
+                         "インシデント設定に追加するか、回答を直してください。")]
     for code, (en, ja) in faq.MESSAGES.items():
         assert en and ja and en != ja, code
 

@@ -28,7 +28,7 @@ DEFAULTS = incident.default_profile(config.from_env({}))
         ({"url": "https://www.example.jp/news/1"}, ["url"], lambda p: p.facts["url"].endswith("/news/1")),
     ],
 )
-def test_valid_changes(changes: dict[str, str], changed: list[str], check) -> None:  # noqa: ANN001
+def test_valid_changes(changes: dict[str, str], changed: list[str], check) -> None:
     profile, got = DEFAULTS.updated(changes)
     assert got == changed
     assert check(profile)

@@ -13,7 +13,7 @@ GOOD_FAQ = ("id,question,answer,keywords\n"
             "hotline,問い合わせ窓口はどこですか,専用窓口 {hotline}（{hours}）までお電話ください。,窓口 電話\n")
 
 
-def _upload(client, content: bytes, name: str = "faq.csv"):  # noqa: ANN001, ANN202
+def _upload(client, content: bytes, name: str = "faq.csv"):
     return client.post("/admin/faq/upload", data={"csrf_token": csrf_token(client), "csv": (io.BytesIO(content), name)},
                        content_type="multipart/form-data")
 
@@ -27,7 +27,7 @@ def _form(profile: incident.Profile, **changes: str) -> dict[str, str]:
     return data
 
 
-def test_profile_page_shows_the_fields_in_japanese_and_three_filled_answers(admin, app) -> None:  # noqa: ANN001
+def test_profile_page_shows_the_fields_in_japanese_and_three_filled_answers(admin, app) -> None:
     html = admin.get("/admin/incident").get_data(as_text=True)
     assert "インシデント設定" in html and "会社名" in html and "専用窓口の電話番号" in html
     assert "身の危険" in html and "通話を切らずに責任者へ転送" in html and "内線 2001" in html
@@ -35,7 +35,7 @@ def test_profile_page_shows_the_fields_in_japanese_and_three_filled_answers(admi
     assert app.config["COMPANY"] in html
 
 
-def test_preview_stores_nothing_and_save_reaches_the_live_profile(admin, app) -> None:  # noqa: ANN001
+def test_preview_stores_nothing_and_save_reaches_the_live_profile(admin, app) -> None:
     store = app.extensions["triage.store"]
     before = incident.current(store)
     form = _form(before, company="株式会社ミナト", extra="refund_deadline=2027年1月31日", action="preview")
@@ -57,7 +57,7 @@ def test_preview_stores_nothing_and_save_reaches_the_live_profile(admin, app) ->
     assert "インシデント設定の変更" in audit and "会社名" in audit
 
 
-def test_an_invalid_profile_is_refused_in_japanese(admin, app) -> None:  # noqa: ANN001
+def test_an_invalid_profile_is_refused_in_japanese(admin, app) -> None:
     store = app.extensions["triage.store"]
     before = incident.current(store)
     form = _form(before, url="www.example.jp", extra="返金期限=明日", action="save")
@@ -68,7 +68,7 @@ def test_an_invalid_profile_is_refused_in_japanese(admin, app) -> None:  # noqa:
     assert incident.current(store) == before
 
 
-def test_a_bad_faq_upload_lists_japanese_errors_by_line_and_stores_nothing(admin, app) -> None:  # noqa: ANN001
+def test_a_bad_faq_upload_lists_japanese_errors_by_line_and_stores_nothing(admin, app) -> None:
     store = app.extensions["triage.store"]
     before = faq.versions(store)
     bad = (GOOD_FAQ + "pw_change,重複,{claim_form_url} へ,\nempty,空の回答,,\n").encode("cp932")
@@ -81,7 +81,7 @@ def test_a_bad_faq_upload_lists_japanese_errors_by_line_and_stores_nothing(admin
     assert [v.id for v in faq.versions(store)] == [v.id for v in before]
 
 
-def test_upload_compare_activate_download_and_roll_back(admin, app) -> None:  # noqa: ANN001
+def test_upload_compare_activate_download_and_roll_back(admin, app) -> None:
     store = app.extensions["triage.store"]
     app.config["GATE_CSV"] = str(DATA / "test.csv")
     first = faq.active_id(store)
@@ -112,12 +112,12 @@ def test_upload_compare_activate_download_and_roll_back(admin, app) -> None:  # 
     assert "FAQ ロールバック" in listing and "FAQ 有効化" in listing and "FAQ アップロード" in listing
 
 
-def test_rollback_with_nothing_before_says_so(admin) -> None:  # noqa: ANN001
+def test_rollback_with_nothing_before_says_so(admin) -> None:
     admin.post("/admin/faq/rollback", data={"csrf_token": csrf_token(admin)})
     assert "ロールバックできませんでした" in admin.get("/admin/faq").get_data(as_text=True)
 
 
-def test_agents_cannot_change_the_incident(agent) -> None:  # noqa: ANN001
+def test_agents_cannot_change_the_incident(agent) -> None:
     for path in ("/admin/faq", "/admin/incident"):
         assert agent.get(path).status_code == 403
     assert _upload(agent, GOOD_FAQ.encode()).status_code == 403
@@ -131,7 +131,7 @@ FAQ_CANDIDATES = [
 ]
 
 
-def faq_text(app) -> str:  # noqa: ANN001
+def faq_text(app) -> str:
     """Return a text the session's tiny model routes to faq (it is small: its routes shift with the model)."""
     router = app.extensions["triage.holder"].current.router
     found = [t for t in FAQ_CANDIDATES if router.predict(t).label == "faq"]
@@ -139,7 +139,7 @@ def faq_text(app) -> str:  # noqa: ANN001
     return found[0]
 
 
-def test_the_agent_page_shows_the_fill_the_scores_and_the_threshold(agent, app) -> None:  # noqa: ANN001
+def test_the_agent_page_shows_the_fill_the_scores_and_the_threshold(agent, app) -> None:
     html = agent.post("/", data={"text": faq_text(app), "csrf_token": csrf_token(agent)}).get_data(as_text=True)
     assert "FAQ回答の候補" in html and "一致度 0.12 以上の上位3件まで" in html
     assert 'data-testid="faq-suggestion"' in html

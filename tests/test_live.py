@@ -23,7 +23,7 @@ class FakeStore:
         return dict(self.values)
 
 
-def _loader(bad: set[str], loads: list[str]):  # noqa: ANN202
+def _loader(bad: set[str], loads: list[str]):
     def load(value: str) -> str:
         loads.append(value)
         if value in bad:

@@ -619,10 +619,18 @@ def incident_set(assignments: tuple[str, ...]) -> None:
 
     settings = _settings()
     store = _incident_store(settings)
+    problems = []
     try:
-        profile, changed = incident.current(store).updated(incident.parse_assignments(assignments))
+        changes = incident.parse_assignments(assignments)
     except incident.ProfileError as exc:
-        raise click.ClickException("nothing was changed:\n" + "\n".join(f"  {p.en()}" for p in exc.problems)) from None
+        problems += exc.problems
+        changes = incident.parse_assignments([a for a in assignments if "=" in a])
+    try:
+        profile, changed = incident.current(store).updated(changes)
+    except incident.ProfileError as exc:
+        problems += exc.problems
+    if problems:  # every problem at once, and nothing stored
+        raise click.ClickException("nothing was changed:\n" + "\n".join(f"  {p.en()}" for p in problems))
     if not changed:
         click.echo(f"Nothing changed (profile revision {profile.revision}).")
         return
