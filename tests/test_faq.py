@@ -133,8 +133,9 @@ def test_hit_rates_count_only_faq_rows_with_an_expected_id() -> None:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    s = Store(f"sqlite:///{tmp_path / 'faq.sqlite'}")
+def store(database_url: str) -> Store:
+    """A migrated store on SQLite and on PostgreSQL."""
+    s = Store(database_url)
     s.create_schema()
     yield s
     s.engine.dispose()
@@ -151,6 +152,25 @@ def test_first_start_imports_the_bundled_faq_once(store: Store) -> None:
     assert [v.id for v in faq.versions(store)] == [first]
     assert faq.get(store, first).n_entries == len(faq.read_entries(DATA / "faq.csv"))
     assert [e.action for e in store.live_events("faq")] == ["first-run"]
+
+
+def test_hosts_starting_at_once_import_the_first_version_once(store: Store) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from triage import config, incident
+
+    others = [Store(store.url) for _ in range(4)]  # one engine each, like separate processes
+    try:
+        def start(s: Store) -> tuple[int | None, int | None]:
+            return faq.ensure(s, DATA), incident.ensure(s, config.from_env({})).revision
+
+        with ThreadPoolExecutor(len(others)) as pool:
+            results = set(pool.map(start, others))
+    finally:
+        for s in others:
+            s.engine.dispose()
+    assert len(results) == 1
+    assert len(faq.versions(store)) == 1 and len(incident.revisions(store)) == 1
 
 
 def test_no_bundled_file_means_no_version(store: Store, tmp_path: Path) -> None:

@@ -431,7 +431,7 @@ def store_version(store: Store, parsed: Parsed, actor: str, activate: bool,
         s.flush()
         info = {"filename": row.filename, "entries": row.n_entries, "sha256": parsed.sha256, **(detail or {})}
         if activate:
-            store.set_pointer(s, POINTER, str(row.id), actor, action, detail=info)
+            store.set_pointer(s, POINTER, str(row.id), actor, action, detail=info, first=action == "first-run")
         else:
             store.record_event(s, POINTER, "upload", actor, value=str(row.id), detail=info)
         return row.id

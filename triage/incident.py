@@ -304,7 +304,7 @@ def ensure(store: Store, settings: dict[str, Any]) -> Profile:
             s.add(row)
             s.flush()
             store.set_pointer(s, POINTER, str(row.id), "first-run", "first-run",
-                              detail={"from": "TRIAGE_* settings"})
+                              detail={"from": "TRIAGE_* settings"}, first=True)
     except IntegrityError:
         pass  # another process stored the first revision at the same moment: use theirs
     found = current(store)

@@ -229,10 +229,14 @@ class Store:
             return {name: value for name, value in conn.execute(select(LivePointer.name, LivePointer.value))}
 
     def set_pointer(self, s: Session, name: str, value: str, actor: str, action: str,
-                    detail: dict[str, Any] | None = None) -> str | None:
-        """Point a live item at a value within session ``s`` and record the event; return the previous value."""
+                    detail: dict[str, Any] | None = None, first: bool = False) -> str | None:
+        """Point a live item at a value within session ``s`` and record the event; return the previous value.
+
+        ``first`` only creates the pointer: if another process created it meanwhile, IntegrityError
+        rolls the caller's whole transaction back (first start of several hosts at once).
+        """
         # FOR UPDATE: two admins activating at once are serialised (PostgreSQL; SQLite has one writer anyway).
-        row = s.scalars(select(LivePointer).where(LivePointer.name == name).with_for_update()).first()
+        row = None if first else s.scalars(select(LivePointer).where(LivePointer.name == name).with_for_update()).first()
         previous = row.value if row is not None else None
         if row is None:
             s.add(LivePointer(name=name, value=value, updated_by=actor, updated_at=utcnow()))
