@@ -88,6 +88,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     registry = Registry(app.config["MODELS_DIR"])
     # One watcher per worker keeps the model, the FAQ version and the incident profile current.
     watcher = Watcher(app.config["RELOAD_SECONDS"], read_pointers=store.pointers)
+    from sqlalchemy import event
+
+    event.listen(store.engine, "engine_disposed", watcher.stop_with)
     holder = watcher.add(ModelHolder(registry, interval=app.config["RELOAD_SECONDS"]))
     faq_item = watcher.add(PointerItem(faq.POINTER, lambda value: faq.load_kb(store, int(value))))
     profile_item = watcher.add(PointerItem(incident.POINTER, lambda value: incident.load(store, int(value))))

@@ -52,6 +52,7 @@ class Watcher:
         self._lock = threading.Lock()
         self._pid: int | None = None
         self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
         self._pointer_error: str | None = None
 
     def add(self, item: LiveItem[T]) -> LiveItem[T]:
@@ -95,20 +96,35 @@ class Watcher:
             if self._pid == os.getpid():
                 return
             self._pid = os.getpid()
-            self._stopped.clear()
+            self._stopped = threading.Event()
             # The thread holds the watcher weakly: a watcher nobody uses any more (an app of a
             # test, say) lets its thread end instead of polling a database forever.
-            thread = threading.Thread(target=_watch, args=(weakref.ref(self), self._stopped, self.interval),
-                                      name="triage-live-watcher", daemon=True)
-            thread.start()
+            self._thread = threading.Thread(target=_watch, args=(weakref.ref(self), self._stopped, self.interval),
+                                            name="triage-live-watcher", daemon=True)
+            self._thread.start()
         for item in self.items:
             item.announce()
 
-    def stop(self) -> None:
-        """Stop the thread (tests; a server's workers run until they exit)."""
-        self._stopped.set()
+    def stop(self, timeout: float = 5.0) -> bool:
+        """Stop this process's thread and wait for its last tick; return True if one was running."""
         with self._lock:
+            running = self._pid == os.getpid()
             self._pid = None
+            self._stopped.set()
+            thread = self._thread
+        if running and thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+        return running
+
+    def stop_with(self, engine: Any) -> None:
+        """Stop when the database engine is disposed (its owner is done with it).
+
+        A tick that ran during the dispose may have put a connection into the new pool: close it.
+        A forked worker disposes the engine it inherited before its watcher starts, so nothing
+        runs there yet and the parent's connections are left alone.
+        """
+        if self.stop():
+            engine.pool.dispose()
 
 
 def _watch(ref: weakref.ref[Watcher], stopped: threading.Event, interval: float) -> None:
