@@ -117,11 +117,12 @@ class Watcher:
         return running
 
     def stop_with(self, engine: Any) -> None:
-        """Stop when the database engine is disposed (its owner is done with it).
+        """Stop when the database engine is disposed (its owner is done with it), so that it stops polling.
 
-        A tick that ran during the dispose may have put a connection into the new pool: close it.
-        A forked worker disposes the engine it inherited before its watcher starts, so nothing
-        runs there yet and the parent's connections are left alone.
+        A tick that ran just after the dispose put a connection into the new pool: close it. (One in
+        flight during the dispose returns its connection to the old pool; call stop() before
+        disposing to leave nothing open.) A forked worker disposes the engine it inherited before
+        its watcher starts, so nothing runs there yet and the parent's connections are left alone.
         """
         if self.stop():
             engine.pool.dispose()
