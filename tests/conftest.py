@@ -128,6 +128,7 @@ def app(models_dir: Path, tmp_path: Path):
     add_user(store, "admin1", "admin", PASSWORD)
     app.config["TEST_TOKEN"] = create_token(store, "ticketing")
     yield app
+    app.extensions["triage.live"].stop()  # its watcher thread would poll this database for the rest of the session
     store.engine.dispose()
 
 

@@ -117,4 +117,6 @@ def test_twenty_concurrent_webhook_duplicates_on_this_database(database_url: str
         t.join()
     assert statuses == [200] * 20
     assert app.extensions["triage.store"].count_inquiries() == 1
+    # Stopped first: a watcher tick in flight during dispose would leave its connection in the old pool.
+    app.extensions["triage.live"].stop()
     app.extensions["triage.store"].engine.dispose()

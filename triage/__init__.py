@@ -36,8 +36,8 @@ def configure_logging(level: str) -> None:
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the service: settings, store, model, blueprints, security headers."""
-    from . import admin, api, auth, config, errors, metrics, ops, web, webhook
-    from .live import ModelHolder
+    from . import admin, api, auth, config, errors, faq, incident, incident_admin, metrics, ops, web, webhook
+    from .live import ModelHolder, PointerItem, Watcher
     from .registry import Registry
     from .store import Store
 
@@ -84,7 +84,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["triage.store"] = store
 
     registry = Registry(app.config["MODELS_DIR"])
-    holder = ModelHolder(registry, interval=app.config["RELOAD_SECONDS"])
+    # One watcher per worker keeps the model, the FAQ version and the incident profile current.
+    watcher = Watcher(app.config["RELOAD_SECONDS"], read_pointers=store.pointers)
+    from sqlalchemy import event
+
+    event.listen(store.engine, "engine_disposed", watcher.stop_with)
+    holder = watcher.add(ModelHolder(registry, interval=app.config["RELOAD_SECONDS"]))
+    faq_item = watcher.add(PointerItem(faq.POINTER, lambda value: faq.load_kb(store, int(value))))
+    profile_item = watcher.add(PointerItem(incident.POINTER, lambda value: incident.load(store, int(value))))
     if app.config["LOAD_MODEL"]:
         from .lifecycle import ensure_model
 
@@ -95,21 +102,30 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         )
         if trained:
             log.info("no model was in %s/: trained and activated the default %s", registry.root, version)
-        holder.refresh()
-        # The FAQ index too, before gunicorn forks, so that workers share it.
+        # First start: the TRIAGE_COMPANY... settings become the first profile, data/faq.csv the first FAQ.
+        from sqlalchemy.exc import SQLAlchemyError
+
         from .dataset import DatasetError
-        from .faq import get_kb
 
         try:
-            get_kb(app.config)
-        except DatasetError as exc:
-            log.warning("FAQ suggestions unavailable until fixed: %s", exc)
+            incident.ensure(store, app.config)
+            if faq.ensure(store, app.config["DATA_DIR"]) is None:
+                log.warning("no FAQ version and no %s/faq.csv: FAQ suggestions are off until one is imported "
+                            "(`triage faq import FAQ.csv`)", app.config["DATA_DIR"])
+        except (SQLAlchemyError, DatasetError) as exc:
+            log.warning("FAQ and incident profile not set up (%s); the TRIAGE_* defaults are used",
+                        type(exc).__name__ if isinstance(exc, SQLAlchemyError) else exc)
+        # Everything loads before gunicorn forks (the FAQ index too), so that workers share it.
+        watcher.refresh()
+    app.extensions["triage.live"] = watcher
     app.extensions["triage.holder"] = holder
+    app.extensions["triage.faq"] = faq_item
+    app.extensions["triage.profile"] = profile_item
     app.extensions["triage.registry"] = registry
 
     errors.init_app(app)
     auth.init_app(app)
-    for module in (web, api, webhook, admin, ops):
+    for module in (web, api, webhook, admin, incident_admin, ops):
         app.register_blueprint(module.bp)
 
     @app.before_request

@@ -13,6 +13,7 @@ from flask_login import current_user
 from . import dataset, intake
 from .auth import require_role
 from .export import corrections_csv
+from .incident_admin import merged_audit
 from .registry import Registry, RegistryError
 from .store import Store, TrainingJob, utcnow
 
@@ -33,7 +34,8 @@ def index() -> Any:
     with intake.store().session() as s:
         jobs = s.query(TrainingJob).order_by(TrainingJob.id.desc()).limit(5).all()
     return render_template("admin.html", versions=versions, active=registry.active(), jobs=jobs,
-                           audit=list(reversed(registry.audit_log()))[:20],
+                           # One audit log: model changes (models/audit.jsonl) with FAQ and profile changes (database).
+                           audit=merged_audit(list(reversed(registry.audit_log())), intake.store()),
                            serving=intake.holder().current, model_error=intake.holder().last_error)
 
 

@@ -164,7 +164,11 @@ def evaluate_cmd(csv_file: str, as_json: bool, by_column: str | None) -> None:
             }
         }
     if "faq_id" in table.header:
-        report["faq"] = _faq_hits(table, settings)
+        from .faq import hit_rates
+
+        kb, _ = _faq_context(settings)
+        if kb is not None:
+            report["faq"] = hit_rates(kb, table.rows)
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False, indent=2))
         return
@@ -172,7 +176,8 @@ def evaluate_cmd(csv_file: str, as_json: bool, by_column: str | None) -> None:
     click.echo(format_report(report))
     if "faq" in report:
         f = report["faq"]
-        click.echo(f"FAQ suggestions on {f['n']} faq rows: top-1 {f['top1']:.3f}, top-3 {f['top3']:.3f}\n")
+        click.echo(f"FAQ suggestions (FAQ version {f['version']}) on {f['n']} faq rows: "
+                   f"top-1 {f['top1']:.3f}, top-3 {f['top3']:.3f}\n")
     if by_column:
         click.echo(f"by {by_column}:")
         for key, m in report["by"][by_column].items():
@@ -180,34 +185,48 @@ def evaluate_cmd(csv_file: str, as_json: bool, by_column: str | None) -> None:
                        f"escalation recall {m['per_class']['escalation']['recall']:.3f}")
 
 
-def _faq_hits(table: dataset.Table, settings: dict[str, Any]) -> dict[str, Any]:
-    """Return top-1 and top-3 hit rates of FAQ suggestions on rows with an expected faq_id."""
-    from .faq import get_kb
+def _faq_context(settings: dict[str, Any]) -> tuple[Any, Any]:
+    """Return the active FAQ index and incident profile from the database (set up on first use).
 
-    kb = get_kb(settings)
-    rows = [r for r in table.rows if r.label == "faq" and r.extra.get("faq_id")]
-    ranked = [[s["id"] for s in kb.suggest(r.text)] for r in rows]
-    n = len(rows) or 1
-    return {
-        "n": len(rows),
-        "top1": sum(ids[:1] == [r.extra["faq_id"]] for r, ids in zip(rows, ranked, strict=True)) / n,
-        "top3": sum(r.extra["faq_id"] in ids for r, ids in zip(rows, ranked, strict=True)) / n,
-    }
+    Without a reachable database the bundled FAQ and the TRIAGE_* defaults are used, with a warning.
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from . import faq, incident
+
+    try:
+        store = _store(settings)
+        profile = incident.ensure(store, settings)
+        version = faq.ensure(store, settings["DATA_DIR"])
+        return (faq.load_kb(store, version) if version is not None else None), profile
+    except SQLAlchemyError as exc:
+        click.echo(f"Warning: the database is not available ({type(exc).__name__}); using the bundled "
+                   f"{settings['DATA_DIR']}/faq.csv and the TRIAGE_* settings.", err=True)
+    path = Path(settings["DATA_DIR"]) / "faq.csv"
+    try:
+        kb = faq.build(faq.read_entries(path)) if path.is_file() else None
+    except DatasetError as exc:
+        raise click.ClickException(str(exc)) from None
+    return kb, incident.default_profile(settings)
 
 
 def _echo_prediction(text: str, loaded: Any, settings: dict[str, Any], as_json: bool) -> None:
     from .claims import extract, rows_ja
-    from .faq import get_kb
+    from .faq import MIN_SCORE
 
     p, explanation = loaded.router.predict_explained(text)
-    suggestions = get_kb(settings).suggest(text) if p.label == "faq" else []
+    kb, profile = _faq_context(settings)
+    suggestions = kb.suggest(text, values=profile.values()) if kb is not None and p.label == "faq" else []
+    instruction = profile.instruction(p.label, p.reason)
     claim = extract(text)
     if as_json:
         click.echo(json.dumps({
             "label": p.label, "label_ja": p.label_ja, "confidence": round(p.confidence, 4),
             "probabilities": {k: round(v, 4) for k, v in p.probabilities.items()},
             "needs_review": p.needs_review, "reason": p.reason, "explanation": explanation,
-            "faq_suggestions": suggestions, "model_version": loaded.version, "claim": claim,
+            "faq_suggestions": suggestions, "faq_threshold": MIN_SCORE,
+            "faq_version": kb.version if kb is not None else None, "instruction": instruction.to_dict(),
+            "model_version": loaded.version, "claim": claim,
         }, ensure_ascii=False, indent=2))
         return
     review = "  要確認 (needs review)" if p.needs_review else ""
@@ -219,8 +238,9 @@ def _echo_prediction(text: str, loaded: Any, settings: dict[str, Any], as_json: 
     terms = ", ".join(t["term"] for t in explanation["terms"])
     if terms:
         click.echo(f"why: {terms}")
+    click.echo(f"to do: {instruction.text}" + (f" → {instruction.transfer}" if instruction.transfer else ""))
     for s in suggestions:
-        click.echo(f"\nFAQ {s['id']} (score {s['score']:.2f}): {s['question']}\n{s['answer']}")
+        click.echo(f"\nFAQ {s['id']} (score {s['score']:.2f}, shown from {MIN_SCORE}): {s['question']}\n{s['answer']}")
     if p.label == "compensation":
         for heading, value in rows_ja(claim):
             click.echo(f"{heading}: {value}")
@@ -635,6 +655,248 @@ def evaluate_claims_cmd(csv_file: str, as_json: bool, misses: str | None) -> Non
         click.echo(f"  {field:<12}{f['precision']:>10.3f}{f['recall']:>8.3f}{f['f1']:>7.3f}{f['tp']:>6}{f['fp']:>5}"
                    f"{f['fn']:>5}{f['rows_exact']:>7}/{report['n']:<4}  {f['bar']:.2f} {verdict}")
     click.echo("\nA derived product (440円×2 -> 880円) counts when expected and never against.")
+
+
+# -- the incident: profile and FAQ (what ops set up on day one) -------------------
+
+
+def _actor() -> str:
+    """Return who runs this command, for the audit log."""
+    import getpass
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (containers)
+        return "cli"
+    return f"cli:{user}"[:80]
+
+
+def _incident_store(settings: dict[str, Any]) -> Any:
+    """Return the store with the first profile and FAQ version in place (a fresh clone needs no step)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from . import faq, incident
+
+    try:
+        store = _store(settings)
+        incident.ensure(store, settings)
+        faq.ensure(store, settings["DATA_DIR"])
+    except SQLAlchemyError as exc:
+        raise click.ClickException(f"the database at TRIAGE_DATABASE_URL is not available ({type(exc).__name__}).")
+    except DatasetError as exc:
+        raise click.ClickException(f"cannot import the bundled FAQ: {exc}") from None
+    return store
+
+
+def _unfillable(store: Any, profile: Any) -> tuple[int | None, list[str]]:
+    """Return the active FAQ version and the placeholders of its answers that the profile cannot fill."""
+    from . import faq
+
+    version = faq.active_id(store)
+    if version is None:
+        return None, []
+    used = {n for e in faq.entries_of(faq.get(store, version)) for n in faq.placeholders(e.answer)}
+    return version, sorted(used - set(profile.values()))
+
+
+def _warn_unfillable(store: Any, profile: Any) -> None:
+    version, missing = _unfillable(store, profile)
+    if missing:
+        names = ", ".join("{" + n + "}" for n in missing)
+        click.echo(f"Warning: the active FAQ (version {version}) uses {names}, which the profile cannot fill; "
+                   f"agents would see them unfilled. Set them: triage incident set {missing[0]}=VALUE", err=True)
+
+
+@cli.group("incident")
+def incident_grp() -> None:
+    """The incident profile: the facts filled into FAQ answers and what agents do on each route."""
+
+
+@incident_grp.command("show")
+@click.option("--json", "as_json", is_flag=True, help="Print the profile as one JSON object.")
+def incident_show(as_json: bool) -> None:
+    """Print the current profile as KEY=VALUE lines (the keys `triage incident set` takes)."""
+    from . import incident
+
+    settings = _settings()
+    store = _incident_store(settings)
+    profile = incident.current(store)
+    if as_json:
+        click.echo(json.dumps({"revision": profile.revision, **profile.to_data()}, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"# incident profile revision {profile.revision}")
+    for key, value in profile.items():
+        click.echo(f"{key}={value}")
+    _warn_unfillable(store, profile)
+
+
+@incident_grp.command("set")
+@click.argument("assignments", nargs=-1, required=True, metavar="KEY=VALUE...")
+def incident_set(assignments: tuple[str, ...]) -> None:
+    """Change the profile; running servers use it within seconds.
+
+    Keys: company, incident_date, hotline, hours, url; any lower-case name
+    for an extra placeholder (refund_deadline=2027年1月31日; empty removes it);
+    instruction.ROUTE_OR_REASON and transfer.ROUTE_OR_REASON for what agents do
+    (routes faq, compensation, escalation; reasons person_at_risk, threat,
+    fraud_now, legal, press, leadership, records, other).
+    """
+    from . import incident
+
+    settings = _settings()
+    store = _incident_store(settings)
+    problems = []
+    try:
+        changes = incident.parse_assignments(assignments)
+    except incident.ProfileError as exc:
+        problems += exc.problems
+        changes = incident.parse_assignments([a for a in assignments if "=" in a])
+    try:
+        profile, changed = incident.current(store).updated(changes)
+    except incident.ProfileError as exc:
+        problems += exc.problems
+    if problems:  # every problem at once, and nothing stored
+        raise click.ClickException("nothing was changed:\n" + "\n".join(f"  {p.en()}" for p in problems))
+    if not changed:
+        click.echo(f"Nothing changed (profile revision {profile.revision}).")
+        return
+    saved = incident.save(store, profile, _actor(), changed)
+    click.echo(f"Saved profile revision {saved.revision} ({', '.join(changed)}); "
+               "running servers use it within seconds.")
+    _warn_unfillable(store, saved)
+
+
+@cli.group("faq")
+def faq_grp() -> None:
+    """FAQ versions: import the company's FAQ, list, activate, roll back, export."""
+
+
+def _echo_hits(settings: dict[str, Any], store: Any, new_kb: Any, eval_csv: str | None) -> dict[str, Any] | None:
+    """Print top-1/top-3 hit rates of the new FAQ and the active one; return them (None without a CSV)."""
+    from . import faq
+
+    try:
+        found = faq.labelled_rows(eval_csv or settings["GATE_CSV"])
+    except DatasetError as exc:
+        raise click.ClickException(str(exc)) from None
+    if found is None:
+        if eval_csv:
+            raise click.ClickException(f"{eval_csv}: no 'faq_id' column to check the FAQ on.")
+        return None
+    path, rows = found
+    active = faq.active_id(store)
+    figures = {"csv": path, "new": faq.hit_rates(new_kb, rows)}
+    if active is not None:
+        figures["active"] = faq.hit_rates(faq.load_kb(store, active), rows)
+    click.echo(f"FAQ suggestions on the {figures['new']['n']} faq rows of {path} (what agents would see):")
+    for who in ("active", "new"):
+        if who in figures:
+            f = figures[who]
+            label = f"active (version {f['version']})" if who == "active" else "new"
+            missing = f"; {f['unknown_ids']} expected id(s) not in this FAQ" if f["unknown_ids"] else ""
+            click.echo(f"  {label:<22} top-1 {f['top1']:.3f}  top-3 {f['top3']:.3f}{missing}")
+    return figures
+
+
+@faq_grp.command("import")
+@click.argument("csv_file", type=click.Path(dir_okay=False))
+@click.option("--check", is_flag=True, help="Validate and compare with the active FAQ only; store nothing.")
+@click.option("--no-activate", is_flag=True, help="Store the new version but keep the active one.")
+@click.option("--eval", "eval_csv", type=click.Path(dir_okay=False), default=None,
+              help="Labelled CSV with a faq_id column to compare on (default: TRIAGE_GATE_CSV).")
+def faq_import(csv_file: str, check: bool, no_activate: bool, eval_csv: str | None) -> None:
+    """Validate CSV_FILE (id,question,answer[,keywords]; UTF-8, BOM or CP932), store it as a version, activate it."""
+    from . import faq, incident
+
+    settings = _settings()
+    store = _incident_store(settings)
+    try:
+        data = Path(csv_file).read_bytes()
+    except OSError as exc:
+        raise click.ClickException(f"{csv_file}: cannot read ({exc.strerror}).") from None
+    profile = incident.current(store)
+    try:
+        parsed = faq.parse(data, csv_file, known=set(profile.values()))
+    except faq.FaqError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{csv_file}: {len(parsed.entries)} entries, valid ({parsed.encoding}).")
+    figures = _echo_hits(settings, store, faq.build(parsed.entries), eval_csv)
+    if check:
+        click.echo("Checked only (--check): nothing was stored.")
+        return
+    version = faq.store_version(store, parsed, _actor(), activate=not no_activate,
+                                detail={"hits": figures} if figures else None)
+    if no_activate:
+        click.echo(f"Stored FAQ version {version}, not active (`triage faq activate {version}` to use it).")
+    else:
+        click.echo(f"Imported and activated FAQ version {version}; running servers use it within seconds.")
+
+
+@faq_grp.command("list")
+def faq_list() -> None:
+    """List the FAQ versions; the active one is marked with *."""
+    from . import faq
+
+    store = _incident_store(_settings())
+    active = faq.active_id(store)
+    click.echo(f"  {'version':>7}  {'created (UTC)':<20} {'by':<16}{'entries':>8}  file")
+    for v in faq.versions(store):
+        mark = "*" if v.id == active else " "
+        click.echo(f"{mark} {v.id:>7}  {v.created_at:%Y-%m-%d %H:%M:%S}  {v.created_by[:15]:<16}{v.n_entries:>8}  "
+                   f"{v.filename}")
+
+
+@faq_grp.command("activate")
+@click.argument("version", type=int)
+def faq_activate(version: int) -> None:
+    """Make FAQ VERSION the active one."""
+    from . import faq
+
+    store = _incident_store(_settings())
+    try:
+        faq.activate(store, version, _actor())
+    except faq.VersionError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Activated FAQ version {version}; running servers use it within seconds.")
+
+
+@faq_grp.command("rollback")
+def faq_rollback() -> None:
+    """Re-activate the FAQ version that was active before the current one."""
+    from . import faq
+
+    store = _incident_store(_settings())
+    try:
+        version = faq.rollback(store, _actor())
+    except faq.VersionError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Rolled back to FAQ version {version}.")
+
+
+@faq_grp.command("export")
+@click.argument("out", type=click.Path(dir_okay=False))
+@click.option("--version", "version", type=int, default=None, help="Which version (default: the active one).")
+def faq_export(out: str, version: int | None) -> None:
+    """Write a FAQ version to OUT as CSV (UTF-8 with BOM; `triage faq import` reads it back unchanged)."""
+    from . import faq
+
+    store = _incident_store(_settings())
+    version = version if version is not None else faq.active_id(store)
+    if version is None:
+        raise click.ClickException("there is no FAQ version yet; import one with `triage faq import FAQ.csv`.")
+    try:
+        entries = faq.entries_of(faq.get(store, version))
+    except faq.VersionError as exc:
+        raise click.ClickException(str(exc)) from None
+    path = Path(out)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_bytes(faq.to_csv(entries))
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise click.ClickException(f"{out}: cannot write ({exc.strerror}).") from None
+    click.echo(f"Wrote FAQ version {version} ({len(entries)} entries) to {out}.")
 
 
 def main() -> None:

@@ -30,7 +30,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Without it the webhook endpoint answers 503 (fail closed)."),
     Setting("DATABASE_URL", None, "SQLAlchemy URL of the database. Default: SQLite file `triage.sqlite` in the instance folder."),
     Setting("MODELS_DIR", "models", "Directory of trained model versions (relative paths from the working directory)."),
-    Setting("DATA_DIR", "data", "Directory with the bundled training data (`inquiries.csv`) and `faq.csv`."),
+    Setting("DATA_DIR", "data", "Directory with the bundled training data (`inquiries.csv`) and `faq.csv` "
+            "(imported as the first FAQ version on the first start)."),
     Setting("GATE_CSV", "data/gate.csv", "Held-out labelled CSV on which the quality gate compares a candidate with "
             "the active model (never a test set)."),
     Setting("HOST", "127.0.0.1", "Address `triage serve` listens on."),
@@ -45,12 +46,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LOGIN_LIMIT", "5 per minute", "Login attempts allowed per account and per address."),
     Setting("SESSION_HOURS", 8, "Hours until an agent's login session expires.", int),
     Setting("SECURE_COOKIES", False, "Mark cookies `Secure` (set when served over TLS).", bool),
-    Setting("RELOAD_SECONDS", 1.0, "How often each worker checks for a newly activated model.", float),
-    Setting("COMPANY", "株式会社サンプル", "Company name filled into FAQ answers ({company})."),
-    Setting("INCIDENT_DATE", "2026年11月20日", "Date of the incident filled into FAQ answers ({incident_date})."),
-    Setting("HOTLINE", "0120-000-000", "Dedicated help line filled into FAQ answers ({hotline})."),
-    Setting("HOURS", "平日9時〜18時", "Help line opening hours filled into FAQ answers ({hours})."),
-    Setting("URL", "https://www.example.jp/incident", "Incident notice page filled into FAQ answers ({url})."),
+    Setting("RELOAD_SECONDS", 1.0, "How often each worker checks for a newly activated model, FAQ version or "
+            "incident profile.", float),
+    Setting("COMPANY", "株式会社サンプル", "First-start default of the profile's company name ({company}); "
+            "then `triage incident set company=...`."),
+    Setting("INCIDENT_DATE", "2026年11月20日", "First-start default of the incident date ({incident_date})."),
+    Setting("HOTLINE", "0120-000-000", "First-start default of the dedicated help line ({hotline})."),
+    Setting("HOURS", "平日9時〜18時", "First-start default of the help line's opening hours ({hours})."),
+    Setting("URL", "https://www.example.jp/incident", "First-start default of the incident notice page ({url})."),
     Setting("LOG_LEVEL", "INFO", "Logging level (DEBUG, INFO, WARNING, ERROR)."),
     Setting("LOAD_MODEL", True, "Load (on first start: train) the model when the service starts; false only for "
             "tools that never classify.", bool),

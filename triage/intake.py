@@ -11,8 +11,9 @@ from flask import current_app
 from . import claims, metrics
 from .dataset import LABELS_JA
 from .errors import APIError
-from .faq import get_kb
-from .live import ModelHolder, ModelUnavailable
+from .faq import MIN_SCORE, KnowledgeBase
+from .incident import Instruction, Profile, default_profile
+from .live import ModelHolder, ModelUnavailable, Unavailable
 from .redact import redact
 from .registry import LoadedModel
 from .store import Inquiry, Store
@@ -36,6 +37,27 @@ def model() -> LoadedModel:
         return holder().get()
     except ModelUnavailable as exc:
         raise APIError(503, f"no model is loaded: {exc}", headers={"Retry-After": "5"}) from None
+
+
+def faq_kb() -> KnowledgeBase | None:
+    """Return the FAQ version this worker serves, or None when none is loaded."""
+    try:
+        return current_app.extensions["triage.faq"].get()
+    except Unavailable:
+        return None
+
+
+def profile() -> Profile:
+    """Return the incident profile this worker serves (the TRIAGE_* defaults until one is loaded)."""
+    try:
+        return current_app.extensions["triage.profile"].get()
+    except Unavailable:
+        return default_profile(current_app.config)
+
+
+def instruction_for(label: str, reason: str | None = None) -> Instruction:
+    """Return what the agent does with an inquiry of this route (and escalation reason), from the profile."""
+    return profile().instruction(label, reason)
 
 
 def check_text(value: Any, field: str = "text") -> str:
@@ -73,7 +95,12 @@ def analyse(text: str, loaded: LoadedModel | None = None, explain: bool = True) 
     }
     if explain:
         result["explanation"] = explanation
-        result["faq_suggestions"] = get_kb(current_app.config).suggest(text) if p.label == "faq" else []
+        kb = faq_kb()
+        prof = profile()
+        result["faq_suggestions"] = kb.suggest(text, values=prof.values()) if kb and p.label == "faq" else []
+        result["faq_threshold"] = MIN_SCORE
+        result["faq_version"] = kb.version if kb else None
+        result["instruction"] = prof.instruction(p.label, p.reason).to_dict()
     return result
 
 

@@ -23,6 +23,8 @@ CLASSIFICATIONS = Counter("triage_classifications_total", "Inquiries classified 
                           ["label", "source"])
 MODEL_INFO = Gauge("triage_model_info", "The model version each worker serves (value 1).", ["version"],
                    multiprocess_mode="liveall")
+LIVE_INFO = Gauge("triage_live_info", "The FAQ version and incident profile revision each worker serves (value 1).",
+                  ["item", "version"], multiprocess_mode="liveall")
 MODEL_REFUSALS = Counter("triage_model_refusals_total", "Model versions refused at load (hash or format).")
 WEBHOOK_REJECTED = Counter("triage_webhook_rejected_total", "Webhook deliveries refused, by reason.", ["reason"])
 DB_ERRORS = Counter("triage_database_errors_total", "Requests answered 503 because the database failed.")
@@ -34,6 +36,14 @@ def set_model(version: str | None, previous: str | None) -> None:
         MODEL_INFO.labels(previous).set(0)
     if version:
         MODEL_INFO.labels(version).set(1)
+
+
+def set_live(item: str, version: str | None, previous: str | None) -> None:
+    """Record which version of a live item (faq, profile) this worker serves."""
+    if previous:
+        LIVE_INFO.labels(item, previous).set(0)
+    if version:
+        LIVE_INFO.labels(item, version).set(1)
 
 
 def render() -> tuple[bytes, str]:

@@ -76,6 +76,10 @@ def document(config: Any) -> dict[str, Any]:
                     "probabilities": PROBS, "needs_review": {"type": "boolean"},
                     "explanation": {"type": "object"}, "faq_suggestions": {"type": "array", "items": {"type": "object"}},
                     "model_version": {"type": "string"}, "inquiry_id": {"type": "integer"},
+                    "faq_threshold": {"type": "number", "description": "Suggestions score at least this."},
+                    "faq_version": {"type": ["integer", "null"], "description": "The FAQ version answered from."},
+                    "instruction": {"type": "object", "description": "What the agent does (incident profile).",
+                                    "properties": {"text": {"type": "string"}, "transfer": {"type": "string"}}},
                     "duplicate": {"type": "boolean"}}},
                 "BatchRequest": {"type": "object", "required": ["items"], "properties": {"items": {
                     "type": "array", "minItems": 1, "maxItems": config["BATCH_LIMIT"],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, current_app, jsonify
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import intake, metrics
@@ -30,6 +30,12 @@ def readyz() -> Any:
         checks["database"] = f"unreachable ({type(exc).__name__})"
     if holder.last_error:
         checks["model_error"] = holder.last_error
+    # What else this worker serves; not needed to be ready (answers are routed without a FAQ).
+    for name in ("faq", "profile"):
+        item = current_app.extensions[f"triage.{name}"]
+        checks[name] = item.key
+        if item.last_error:
+            checks[f"{name}_error"] = item.last_error
     ready = model is not None and checks["database"] == "ok"
     checks["status"] = "ready" if ready else "not ready"
     resp = jsonify(checks)

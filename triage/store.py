@@ -1,4 +1,5 @@
-"""Persistence with SQLAlchemy: inquiries, corrections, users, API tokens, training jobs.
+"""Persistence with SQLAlchemy: inquiries, corrections, users, API tokens, training jobs,
+and what ops change while the service runs (FAQ versions, incident profiles, live pointers).
 
 SQLite in the instance folder by default (WAL, so readers never block the
 writer); any SQLAlchemy URL through TRIAGE_DATABASE_URL.
@@ -129,6 +130,63 @@ class TrainingJob(Base):
     error: Mapped[str | None] = mapped_column(Text)
 
 
+class LivePointer(Base):
+    """What every worker should serve of one live item ("faq", "profile"; later "model").
+
+    Workers poll this small table; changing a row is how a change reaches every
+    worker of every host without a restart.
+    """
+
+    __tablename__ = "live_pointers"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(80))
+
+
+class LiveEvent(Base):
+    """One change of a live item: the history rollback walks and the audit log shows."""
+
+    __tablename__ = "live_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(32), index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    value: Mapped[str | None] = mapped_column(String(200))
+    previous: Mapped[str | None] = mapped_column(String(200))
+    actor: Mapped[str] = mapped_column(String(80))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class FaqVersion(Base):
+    """An imported FAQ, kept whole so that any version can be activated or exported again."""
+
+    __tablename__ = "faq_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(80))
+    filename: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64))
+    encoding: Mapped[str] = mapped_column(String(16))
+    n_entries: Mapped[int] = mapped_column(Integer)
+    # [{"id", "question", "answer", "keywords"}, ...] in file order.
+    entries: Mapped[list[dict[str, str]]] = mapped_column(JSON)
+
+
+class IncidentProfile(Base):
+    """One revision of the incident profile (facts, extra placeholders, agent instructions)."""
+
+    __tablename__ = "incident_profiles"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(80))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
 class Store:
     """An engine and a session factory over one database."""
 
@@ -165,6 +223,47 @@ class Store:
         """Raise if the database cannot answer a trivial query."""
         with self.engine.connect() as conn:
             conn.execute(select(1))
+
+    # -- live pointers (what every worker serves) ---------------------------
+    def pointers(self) -> dict[str, str]:
+        """Return every live pointer as {name: value} (one small query; workers poll it)."""
+        with self.engine.connect() as conn:
+            return {name: value for name, value in conn.execute(select(LivePointer.name, LivePointer.value))}
+
+    def set_pointer(self, s: Session, name: str, value: str, actor: str, action: str,
+                    detail: dict[str, Any] | None = None, first: bool = False) -> str | None:
+        """Point a live item at a value within session ``s`` and record the event; return the previous value.
+
+        ``first`` only creates the pointer: if another process created it meanwhile, IntegrityError
+        rolls the caller's whole transaction back (first start of several hosts at once).
+        """
+        # FOR UPDATE: two admins activating at once are serialised (PostgreSQL; SQLite has one writer anyway).
+        row = None if first else s.scalars(select(LivePointer).where(LivePointer.name == name).with_for_update()).first()
+        previous = row.value if row is not None else None
+        if row is None:
+            s.add(LivePointer(name=name, value=value, updated_by=actor, updated_at=utcnow()))
+        else:
+            row.value, row.updated_by, row.updated_at = value, actor, utcnow()
+        s.add(LiveEvent(name=name, action=action, value=value, previous=previous, actor=actor, detail=detail))
+        # Flushed here: a concurrent first insert of the same name fails now, inside the caller's block.
+        s.flush()
+        return previous
+
+    def record_event(self, s: Session, name: str, action: str, actor: str, value: str | None = None,
+                     detail: dict[str, Any] | None = None) -> None:
+        """Record a change that moves no pointer (an import kept inactive)."""
+        s.add(LiveEvent(name=name, action=action, value=value, actor=actor, detail=detail))
+
+    def live_events(self, name: str | None = None, limit: int | None = 50) -> list[LiveEvent]:
+        """Return the events of one live item (or all), newest first."""
+        with self._sessions() as s:
+            q = select(LiveEvent)
+            if name is not None:
+                q = q.where(LiveEvent.name == name)
+            q = q.order_by(LiveEvent.id.desc())
+            if limit is not None:
+                q = q.limit(limit)
+            return list(s.scalars(q))
 
     # -- inquiries --------------------------------------------------------
     def add_inquiry(self, **fields: Any) -> tuple[Inquiry, bool]:
