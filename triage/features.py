@@ -61,7 +61,7 @@ class Lexicon:
     sha256: str = ""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_pattern", _compile(self.terms))
+        self.__setstate__({"terms": self.terms, "sha256": self.sha256})
 
     def __getstate__(self) -> dict[str, object]:
         return {"terms": self.terms, "sha256": self.sha256}
@@ -69,33 +69,59 @@ class Lexicon:
     def __setstate__(self, state: dict[str, object]) -> None:
         object.__setattr__(self, "terms", state["terms"])
         object.__setattr__(self, "sha256", state["sha256"])
-        object.__setattr__(self, "_pattern", _compile(self.terms))
+        concept_of: dict[str, str] = {}
+        for concept, term in self.terms:
+            concept_of.setdefault(term, concept)
+        object.__setattr__(self, "_concept_of", concept_of)
+        object.__setattr__(self, "_pattern", _compile(list(concept_of)))
 
     def matches(self, normalized: str) -> list[tuple[str, int, int]]:
-        """Return (concept, start, end) of every lexicon term in a normalized text."""
+        """Return (concept, start, end) of every lexicon term in a normalized text (longest term first)."""
         pattern: re.Pattern[str] | None = self._pattern  # type: ignore[attr-defined]
         if pattern is None:
             return []
-        return [(m.lastgroup or "", m.start(), m.end()) for m in pattern.finditer(normalized)]
+        concept_of: dict[str, str] = self._concept_of  # type: ignore[attr-defined]
+        return [(concept_of[m.group()], m.start(), m.end()) for m in pattern.finditer(normalized)]
 
 
-def _compile(terms: Sequence[tuple[str, str]]) -> re.Pattern[str] | None:
-    by_concept: dict[str, list[str]] = {}
-    for concept, term in terms:
-        by_concept.setdefault(concept, []).append(term)
-    if not by_concept:
-        return None
-    # Longest terms first, so that 集団訴訟 wins over 訴訟 at the same place.
-    return re.compile("|".join(
-        f"(?P<{c}>" + "|".join(_term_pattern(t) for t in sorted(ts, key=len, reverse=True)) + ")"
-        for c, ts in by_concept.items()
-    ))
+def _compile(terms: Sequence[str]) -> re.Pattern[str] | None:
+    """Return one regular expression for all terms, shaped as a trie.
+
+    A flat alternation of 260 terms is tried term by term at every position
+    (0.3 ms per inquiry); a trie shares prefixes, and its greedy optional
+    branches make the longest term win (集団訴訟 over 訴訟).
+    """
+    japanese = [t for t in terms if not t.isascii()]
+    english = [t for t in terms if t.isascii()]
+    parts = []
+    if english:
+        # English terms start at a word boundary ("sue" must not match "issue").
+        parts.append(r"\b" + _trie_pattern(english))
+    if japanese:
+        parts.append(_trie_pattern(japanese))
+    return re.compile("|".join(parts)) if parts else None
 
 
-def _term_pattern(term: str) -> str:
-    # English terms start at a word boundary ("sue" must not match "issue");
-    # Japanese has no spaces, so its terms match anywhere.
-    return r"\b" + re.escape(term) if term.isascii() else re.escape(term)
+def _trie_pattern(terms: Sequence[str]) -> str:
+    trie: dict[str, dict] = {}
+    for term in terms:
+        node = trie
+        for ch in term:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+    return _node_pattern(trie)
+
+
+def _node_pattern(node: dict[str, dict]) -> str:
+    ends = "" in node
+    branches = [re.escape(ch) + _node_pattern(child) for ch, child in sorted(node.items()) if ch]
+    if not branches:
+        return ""
+    body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+    if ends:
+        # The term may end here; the longer continuation is tried first.
+        return "(?:" + body + ")?" if len(branches) == 1 else body + "?"
+    return body
 
 
 def read_lexicon(path: str | Path) -> Lexicon:

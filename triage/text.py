@@ -17,7 +17,7 @@ import unidic_lite
 
 # Bump when normalisation or tokenization changes what a text becomes: the
 # registry refuses a model stamped with another version (its features differ).
-TOKENIZER_VERSION = "5"
+TOKENIZER_VERSION = "6"
 DICTIONARY = "unidic-lite"
 
 # Placeholders replace personal data and reference numbers before features are

@@ -54,18 +54,21 @@ class Block:
     def counts(self, docs: Sequence[Sequence[str]]) -> sparse.csr_matrix:
         """Return the term counts of each document (rows) over this vocabulary."""
         get = self.vocabulary.get
-        indptr = [0]
-        indices: list[int] = []
-        data: list[int] = []
-        for doc in docs:
-            c = Counter(i for i in map(get, doc) if i is not None)
-            indices.extend(c.keys())
-            data.extend(c.values())
-            indptr.append(len(indices))
-        return sparse.csr_matrix(
-            (np.asarray(data, dtype=float), np.asarray(indices, dtype=np.int64), np.asarray(indptr, dtype=np.int64)),
-            shape=(len(docs), len(self.vocabulary)),
-        )
+        indptr = np.zeros(len(docs) + 1, dtype=np.int64)
+        all_idx: list[np.ndarray] = []
+        all_val: list[np.ndarray] = []
+        for k, doc in enumerate(docs):
+            # Count in C, then look up only the distinct terms, also in C.
+            c = Counter(doc)
+            idx = np.fromiter(map(get, c, repeat(-1)), dtype=np.int64, count=len(c))
+            val = np.fromiter(c.values(), dtype=float, count=len(c))
+            known = idx >= 0
+            all_idx.append(idx[known])
+            all_val.append(val[known])
+            indptr[k + 1] = indptr[k] + int(known.sum())
+        indices = np.concatenate(all_idx) if all_idx else np.zeros(0, dtype=np.int64)
+        data = np.concatenate(all_val) if all_val else np.zeros(0)
+        return sparse.csr_matrix((data, indices, indptr), shape=(len(docs), len(self.vocabulary)))
 
     def tfidf(self, counts: sparse.csr_matrix) -> sparse.csr_matrix:
         """Sublinear tf times idf, each row scaled to unit length (TfidfVectorizer's defaults here)."""
