@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import sys
 import time
@@ -14,6 +12,7 @@ import click
 
 from . import config, dataset
 from .dataset import LABELS_JA, DatasetError
+from .export import csv_text
 from .registry import Registry, RegistryError
 
 
@@ -252,18 +251,17 @@ def _classify_csv(csv_in: str, csv_out: str, settings: dict[str, Any]) -> None:
     added = ["label", "label_ja", "confidence", "needs_review"]
     if any(a in table.header for a in added):
         added = [f"predicted_{a}" for a in added]
-    buf = io.StringIO(newline="")
-    w = csv.writer(buf)
-    w.writerow(table.header + added)
-    for row, p in zip(table.rows, predictions, strict=True):
-        cells = [row.text if h == "text" else (row.label or "") if h == "label" else row.extra.get(h, "")
-                 for h in table.header]
-        w.writerow(cells + [p.label, LABELS_JA[p.label], f"{p.confidence:.4f}", str(p.needs_review).lower()])
+    # The text and every other cell are masked and formula-safe, like every CSV triage writes.
+    body = csv_text(table.header + added, (
+        [row.text if h == "text" else (row.label or "") if h == "label" else row.extra.get(h, "")
+         for h in table.header] + [p.label, LABELS_JA[p.label], f"{p.confidence:.4f}", str(p.needs_review).lower()]
+        for row, p in zip(table.rows, predictions, strict=True)
+    ))
     # Written to a temporary file first: a failure leaves no half-written output.
     out = Path(csv_out)
     tmp = out.with_name(f".{out.name}.tmp")
     try:
-        tmp.write_bytes(buf.getvalue().encode(table.encoding))
+        tmp.write_bytes(body.encode(table.encoding))
         tmp.replace(out)
     except OSError as exc:
         tmp.unlink(missing_ok=True)

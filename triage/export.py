@@ -1,12 +1,16 @@
-"""Agent corrections as a training CSV that is safe to open in Excel."""
+"""Every CSV the project writes: formula-safe for Excel and with personal data masked."""
 
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from .redact import redact
-from .store import Store
+
+if TYPE_CHECKING:
+    from .store import Store
 
 # Excel treats a cell starting with these as a formula (CSV injection);
 # full-width forms too, since Excel in Japan converts them.
@@ -18,15 +22,28 @@ def excel_safe(value: str) -> str:
     return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 
-def corrections_csv(store: Store, bom: bool = False) -> tuple[bytes, int]:
-    """Return (CSV bytes, rows): text,label,source,corrected_at,agent of each latest correction."""
+def safe_cell(value: object) -> str:
+    """Return a cell as it may leave the service: personal data masked, then formula-safe."""
+    return excel_safe(redact(str(value)))
+
+
+def csv_text(header: list[str], rows: Iterable[Iterable[object]]) -> str:
+    """Render a CSV whose every cell (header included) went through ``safe_cell``."""
     buf = io.StringIO(newline="")
     w = csv.writer(buf)
-    w.writerow(["text", "label", "source", "corrected_at", "agent"])
+    w.writerow([safe_cell(h) for h in header])
+    for row in rows:
+        w.writerow([safe_cell(c) for c in row])
+    return buf.getvalue()
+
+
+def corrections_csv(store: Store, bom: bool = False) -> tuple[bytes, int]:
+    """Return (CSV bytes, rows): text,label,source,corrected_at,agent of each latest correction."""
     rows = store.corrections()
-    for correction, inquiry in rows:
-        # Exports leave the service: personal data is masked on the way out.
-        w.writerow([excel_safe(redact(inquiry.text)), correction.label, inquiry.source,
-                    correction.created_at.isoformat(timespec="seconds"), excel_safe(correction.agent)])
-    data = buf.getvalue().encode("utf-8")
+    # Exports leave the service: every cell is masked, the agent's name too (it may be an e-mail address).
+    data = csv_text(["text", "label", "source", "corrected_at", "agent"], (
+        [inquiry.text, correction.label, inquiry.source, correction.created_at.isoformat(timespec="seconds"),
+         correction.agent]
+        for correction, inquiry in rows
+    )).encode("utf-8")
     return (b"\xef\xbb\xbf" + data if bom else data), len(rows)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import fcntl
-import io
 import platform
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +13,7 @@ from typing import Any
 
 from . import dataset
 from .dataset import LABELS
+from .export import csv_text
 from .model import Progress, Router, metrics, train
 from .registry import Registry, RegistryError
 from .text import TOKENIZER_VERSION, dictionary_version
@@ -202,13 +201,9 @@ def train_version(
 
 
 def _misclassified_csv(texts: list[str], labels: list[str], predicted: list[str]) -> str:
-    out = io.StringIO()
-    w = csv.writer(out)
-    w.writerow(["text", "label", "predicted"])
-    for t, y, p in zip(texts, labels, predicted, strict=True):
-        if y != p:
-            w.writerow([t, y, p])
-    return out.getvalue()
+    # Opened in Excel by ops and kept beside the model: masked and formula-safe like every CSV we write.
+    return csv_text(["text", "label", "predicted"],
+                    ([t, y, p] for t, y, p in zip(texts, labels, predicted, strict=True) if y != p))
 
 
 def format_report(report: dict[str, Any], thresholds: dict[str, float] | None = None) -> str:
