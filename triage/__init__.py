@@ -75,7 +75,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_SECURE=app.config["SECURE_COOKIES"],
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SECURE=app.config["SECURE_COOKIES"],
+        # The cookie lives as long as a session may (absolute) and is not re-issued on every response;
+        # the server ends sessions earlier (logout, idle, disable, password change).
         PERMANENT_SESSION_LIFETIME=timedelta(hours=app.config["SESSION_HOURS"]),
+        SESSION_REFRESH_EACH_REQUEST=False,
         WTF_CSRF_TIME_LIMIT=app.config["SESSION_HOURS"] * 3600,
         JSON_AS_ASCII=False,
     )

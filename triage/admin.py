@@ -11,7 +11,7 @@ from flask import Blueprint, Response, abort, current_app, flash, jsonify, redir
 from flask_login import current_user
 
 from . import dataset, intake
-from .auth import require_role
+from .auth import AuthError, active_sessions, end_all_sessions, list_users, require_role
 from .export import corrections_csv
 from .registry import Registry, RegistryError
 from .store import Store, TrainingJob, utcnow
@@ -34,7 +34,23 @@ def index() -> Any:
         jobs = s.query(TrainingJob).order_by(TrainingJob.id.desc()).limit(5).all()
     return render_template("admin.html", versions=versions, active=registry.active(), jobs=jobs,
                            audit=list(reversed(registry.audit_log()))[:20],
-                           serving=intake.holder().current, model_error=intake.holder().last_error)
+                           serving=intake.holder().current, model_error=intake.holder().last_error,
+                           users=list_users(intake.store()), sessions=active_sessions(intake.store()))
+
+
+@bp.post("/users/logout")
+@require_role("admin")
+def logout_user_everywhere() -> Any:
+    """End every session of an account (log out everywhere)."""
+    name = request.form.get("name", "")
+    try:
+        ended = end_all_sessions(intake.store(), name)
+    except AuthError as exc:
+        flash(f"ログアウトできませんでした: {exc}", "error")
+        return redirect(url_for("admin.index")), 303
+    log.info("ended %d session(s) of %s by %s", ended, name, current_user.name)
+    flash(f"{name} のセッションを {ended} 件終了しました（すべての端末からログアウト）。", "ok")
+    return redirect(url_for("admin.index")), 303
 
 
 @bp.post("/activate")

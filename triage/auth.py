@@ -1,4 +1,4 @@
-"""Accounts, roles, API tokens, CSRF and login rate limits."""
+"""Accounts, roles, login sessions the server can end, API tokens, CSRF and login limits."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from flask import Flask, abort, current_app, g, request
@@ -20,7 +21,7 @@ from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .errors import APIError
-from .store import ApiToken, Store, User, utcnow
+from .store import ApiToken, AuthSession, Store, User, utcnow
 
 ROLES = ("agent", "admin")
 TOKEN_PREFIX = "trg_"
@@ -38,10 +39,15 @@ class AuthError(Exception):
 
 
 class Account(UserMixin):
-    """The logged-in user as Flask-Login sees it (no password hash kept)."""
+    """The logged-in user as Flask-Login sees it (no password hash kept).
 
-    def __init__(self, user: User) -> None:
-        self.id = str(user.id)
+    Its id is the session token, not the user id: the cookie names a session
+    row the server can end, so a copied cookie dies with the session.
+    """
+
+    def __init__(self, user: User, token: str) -> None:
+        self.id = token
+        self.user_id = user.id
         self.name = user.name
         self.role = user.role
 
@@ -74,13 +80,102 @@ def add_user(store: Store, name: str, role: str, password: str) -> None:
         s.add(User(name=name, role=role, password_hash=hash_password(password)))
 
 
+def _user(s: Any, name: str) -> User:
+    user = s.scalars(select(User).where(User.name == name)).first()
+    if user is None:
+        raise AuthError(f"no user {name!r}.")
+    return user
+
+
 def set_disabled(store: Store, name: str, disabled: bool = True) -> None:
-    """Disable (or re-enable) an account; its sessions stop working at once."""
+    """Disable (or re-enable) an account; disabling ends its sessions at once."""
     with store.session() as s:
-        user = s.scalars(select(User).where(User.name == name)).first()
-        if user is None:
-            raise AuthError(f"no user {name!r}.")
+        user = _user(s, name)
         user.disabled = disabled
+        if disabled:
+            _revoke_all(s, user.id)
+
+
+def set_password(store: Store, name: str, password: str) -> int:
+    """Set a new password (12+ characters) and end every session of the account; return how many ended."""
+    if len(password) < 12:
+        raise AuthError("the password must be at least 12 characters.")
+    with store.session() as s:
+        user = _user(s, name)
+        user.password_hash = hash_password(password)
+        return _revoke_all(s, user.id)
+
+
+def end_all_sessions(store: Store, name: str) -> int:
+    """Log an account out everywhere (every browser, every copied cookie); return how many sessions ended."""
+    with store.session() as s:
+        return _revoke_all(s, _user(s, name).id)
+
+
+def _revoke_all(s: Any, user_id: int) -> int:
+    now = utcnow()
+    rows = list(s.scalars(select(AuthSession).where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))))
+    for row in rows:
+        row.revoked_at = now
+    return len(rows)
+
+
+def _session_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_session(store: Store, user: User) -> str:
+    """Record a new login session of the user and return its token (kept only in the signed cookie)."""
+    token = secrets.token_urlsafe(32)
+    with store.session() as s:
+        s.add(AuthSession(id=_session_hash(token), user_id=user.id))
+    return token
+
+
+def end_session(store: Store, token: str) -> None:
+    """End one login session (logout): its cookie, and every copy of it, stops working."""
+    with store.session() as s:
+        row = s.get(AuthSession, _session_hash(token))
+        if row is not None and row.revoked_at is None:
+            row.revoked_at = utcnow()
+
+
+def active_sessions(store: Store) -> dict[int, int]:
+    """Return the number of sessions not ended by logout or revocation, per user id (expiry is checked on use)."""
+    from sqlalchemy import func
+
+    with store.session() as s:
+        q = select(AuthSession.user_id, func.count()).where(AuthSession.revoked_at.is_(None)).group_by(
+            AuthSession.user_id)
+        return {user_id: n for user_id, n in s.execute(q).all()}
+
+
+# last_seen_at is written at most this often per session: not one write per request.
+SEEN_RESOLUTION = timedelta(seconds=60)
+
+
+def _aware(value: datetime) -> datetime:
+    # SQLite returns naive datetimes for DateTime(timezone=True): they are UTC.
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def load_session(store: Store, token: str, lifetime: timedelta, idle: timedelta) -> Account | None:
+    """Return the account of a live session: not ended, not older than ``lifetime``, not idle past ``idle``."""
+    now = utcnow()
+    with store.session() as s:
+        row = s.execute(select(AuthSession, User).join(User, AuthSession.user_id == User.id)
+                        .where(AuthSession.id == _session_hash(token))).first()
+        if row is None:
+            return None
+        auth, user = row
+        if auth.revoked_at is not None or user.disabled:
+            return None
+        if now - _aware(auth.created_at) > lifetime or now - _aware(auth.last_seen_at) > idle:
+            auth.revoked_at = now
+            return None
+        if now - _aware(auth.last_seen_at) > SEEN_RESOLUTION:
+            auth.last_seen_at = now
+        return Account(user, token)
 
 
 def list_users(store: Store) -> list[User]:
@@ -219,9 +314,6 @@ def init_app(app: Flask) -> None:
     limiter.init_app(app)
 
     @login_manager.user_loader
-    def _load(user_id: str) -> Account | None:
-        with _store().session() as s:
-            user = s.get(User, int(user_id)) if user_id.isdigit() else None
-        if user is None or user.disabled:
-            return None
-        return Account(user)
+    def _load(token: str) -> Account | None:
+        return load_session(_store(), token, lifetime=timedelta(hours=current_app.config["SESSION_HOURS"]),
+                            idle=timedelta(minutes=current_app.config["SESSION_IDLE_MINUTES"]))

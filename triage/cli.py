@@ -391,6 +391,33 @@ def users_disable(name: str) -> None:
     click.echo(f"Disabled {name}.")
 
 
+@users_grp.command("passwd")
+@click.argument("name")
+@click.password_option(help="At least 12 characters; asked for when not given.")
+def users_passwd(name: str, password: str) -> None:
+    """Set a new password; every session of the account ends (all browsers log in again)."""
+    from .auth import AuthError, set_password
+
+    try:
+        ended = set_password(_store(_settings()), name, password)
+    except AuthError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Changed the password of {name}; ended {ended} session(s).")
+
+
+@users_grp.command("logout")
+@click.argument("name")
+def users_logout(name: str) -> None:
+    """End every session of NAME (log out everywhere), e.g. after a lost laptop or a copied cookie."""
+    from .auth import AuthError, end_all_sessions
+
+    try:
+        ended = end_all_sessions(_store(_settings()), name)
+    except AuthError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Ended {ended} session(s) of {name}.")
+
+
 @users_grp.command("list")
 def users_list() -> None:
     """List accounts."""

@@ -40,7 +40,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("STORE_REDACTED", False, "Store inquiry text with personal data replaced by placeholders.", bool),
     Setting("RATELIMIT_STORAGE_URI", "memory://", "Flask-Limiter storage; use `redis://host:6379` to share limits across workers."),
     Setting("LOGIN_LIMIT", "5 per minute", "Login attempts allowed per account and per address."),
-    Setting("SESSION_HOURS", 8, "Hours until an agent's login session expires.", int),
+    Setting("SESSION_HOURS", 8, "Hours a login session lasts at most, however active (absolute lifetime).", int),
+    Setting("SESSION_IDLE_MINUTES", 30, "Minutes without any request after which a login session ends "
+            "(an open queue page keeps it alive).", int),
     Setting("SECURE_COOKIES", False, "Mark cookies `Secure` (set when served over TLS).", bool),
     Setting("RELOAD_SECONDS", 1.0, "How often each worker checks for a newly activated model.", float),
     Setting("COMPANY", "株式会社サンプル", "Company name filled into FAQ answers ({company})."),

@@ -17,6 +17,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -62,6 +63,8 @@ class Inquiry(Base):
     handled: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     handled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     handled_by: Mapped[str | None] = mapped_column(String(80))
+    # SHA-256 of the delivery a webhook row came from: a repeat with another body is a conflict to report.
+    payload_sha256: Mapped[str | None] = mapped_column(String(64))
     corrections: Mapped[list[Correction]] = relationship(
         back_populates="inquiry", cascade="all, delete-orphan", order_by="Correction.id"
     )
@@ -98,6 +101,29 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class AuthSession(Base):
+    """A login session the server can end: the cookie holds a random token, only its SHA-256 is stored."""
+
+    __tablename__ = "auth_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class LoginFailure(Base):
+    """One failed login, counted per account and per address by every worker alike."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_key_created_at", "key", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
 class ApiToken(Base):
     """A bearer token of one contact system; only its SHA-256 is stored."""
 
@@ -125,6 +151,11 @@ class TrainingJob(Base):
     version: Mapped[str | None] = mapped_column(String(80))
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
+    # The `triage train` process that runs the job: a job whose process is gone is marked failed.
+    pid: Mapped[int | None] = mapped_column(Integer)
+    host: Mapped[str | None] = mapped_column(String(255))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    upload_path: Mapped[str | None] = mapped_column(Text)
 
 
 class Store:

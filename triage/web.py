@@ -21,7 +21,7 @@ from flask import (
 from flask_login import current_user, login_user, logout_user
 
 from . import intake
-from .auth import Account, authenticate, limiter, require_role, security_log
+from .auth import Account, authenticate, end_session, limiter, require_role, security_log, start_session
 from .dataset import LABELS, LABELS_JA
 from .errors import APIError
 
@@ -56,7 +56,7 @@ def login() -> Any:
             return render_template("login.html"), 401
         session.clear()
         session.permanent = True
-        login_user(Account(user))
+        login_user(Account(user, start_session(intake.store(), user)))
         log.info("login %s (%s)", user.name, user.role)
         target = request.args.get("next") or ""
         # Only local paths: an open redirect would help phishing.
@@ -68,7 +68,9 @@ def login() -> Any:
 
 @bp.post("/logout")
 def logout() -> Any:
-    """End the session."""
+    """End the session on the server too: a copy of the cookie stops working with it."""
+    if current_user.is_authenticated:
+        end_session(intake.store(), current_user.get_id())
     logout_user()
     session.clear()
     return redirect(url_for("web.login"))
