@@ -65,6 +65,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         except ValueError as exc:
             raise StartupError(f"TRIAGE_WEBHOOK_SECRET: {exc}") from None
 
+    try:
+        auth.parse_limit(app.config["LOGIN_LIMIT"])
+    except ValueError as exc:
+        raise StartupError(f"TRIAGE_LOGIN_LIMIT: {exc}") from None
+
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     url = app.config.get("DATABASE_URL") or f"sqlite:///{Path(app.instance_path) / 'triage.sqlite'}"
     app.config["DATABASE_URL"] = url

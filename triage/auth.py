@@ -6,6 +6,7 @@ import functools
 import hashlib
 import hmac
 import logging
+import re
 import secrets
 import time
 from collections.abc import Callable
@@ -13,15 +14,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from flask import Flask, abort, current_app, g, request
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, UserMixin, current_user
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .errors import APIError
-from .store import ApiToken, AuthSession, Store, User, utcnow
+from .store import ApiToken, AuthSession, LoginFailure, Store, User, utcnow
 
 ROLES = ("agent", "admin")
 TOKEN_PREFIX = "trg_"
@@ -29,7 +28,6 @@ security_log = logging.getLogger("triage.security")
 
 csrf = CSRFProtect()
 login_manager = LoginManager()
-limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -142,8 +140,6 @@ def end_session(store: Store, token: str) -> None:
 
 def active_sessions(store: Store) -> dict[int, int]:
     """Return the number of sessions not ended by logout or revocation, per user id (expiry is checked on use)."""
-    from sqlalchemy import func
-
     with store.session() as s:
         q = select(AuthSession.user_id, func.count()).where(AuthSession.revoked_at.is_(None)).group_by(
             AuthSession.user_id)
@@ -262,6 +258,65 @@ def _lookup_token(store: Store, digest: str) -> str | None:
     return row.name
 
 
+# -- login limits: failed attempts per account and per address, counted in the database ----------------
+
+_LIMIT_RE = re.compile(r"^\s*(\d+)\s*(?:per|/)\s*(\d*)\s*(second|minute|hour|day)s?\s*$", re.IGNORECASE)
+_UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+
+
+def parse_limit(spec: str) -> tuple[int, timedelta]:
+    """Parse "5 per minute" (also "5/minute", "20 per 10 minutes") into (attempts, window)."""
+    m = _LIMIT_RE.match(spec)
+    if m is None or int(m.group(1)) < 1:
+        raise ValueError(f"{spec!r} is not a limit like '5 per minute'")
+    return int(m.group(1)), timedelta(seconds=int(m.group(2) or 1) * _UNIT_SECONDS[m.group(3).lower()])
+
+
+class LoginLimited(Exception):
+    """Too many failed logins for this account or address; ``retry_after`` is in seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"retry after {retry_after} s")
+        self.retry_after = retry_after
+
+
+def begin_attempt(store: Store, keys: list[str], limit: int, window: timedelta) -> list[int]:
+    """Count a login attempt under every key, or raise LoginLimited when a key had ``limit`` failures already.
+
+    The attempt is recorded before the count (and withdrawn when refused), so
+    concurrent attempts on any worker never get past the limit together.
+    Returns the attempt's row ids: keep them for a failure, withdraw them for
+    a success (only failures count).
+    """
+    now = utcnow()
+    with store.session() as s:
+        s.execute(delete(LoginFailure).where(LoginFailure.created_at < now - window))
+        rows = [LoginFailure(key=key[:120], created_at=now) for key in keys]
+        s.add_all(rows)
+    ids = [r.id for r in rows]
+    retry = None
+    with store.session() as s:
+        for key in keys:
+            count, oldest = s.execute(select(func.count(), func.min(LoginFailure.created_at)).where(
+                LoginFailure.key == key[:120], LoginFailure.created_at >= now - window)).one()
+            if count > limit:
+                # Refused attempts do not count: the withdrawal commits with this session.
+                s.execute(delete(LoginFailure).where(LoginFailure.id.in_(ids)))
+                retry = (_aware(oldest) + window - now).total_seconds() if oldest is not None else window.seconds
+                break
+    if retry is not None:
+        raise LoginLimited(max(1, int(retry) + 1))
+    return ids
+
+
+def withdraw_attempt(store: Store, ids: list[int], clear_key: str | None = None) -> None:
+    """Forget a successful attempt (and the earlier failures of ``clear_key``, the account that just proved itself)."""
+    with store.session() as s:
+        s.execute(delete(LoginFailure).where(LoginFailure.id.in_(ids)))
+        if clear_key is not None:
+            s.execute(delete(LoginFailure).where(LoginFailure.key == clear_key[:120]))
+
+
 def require_token(view: F) -> F:
     """Let a request through only with a valid `Authorization: Bearer` token."""
 
@@ -304,14 +359,12 @@ def require_role(role: str) -> Callable[[F], F]:
 
 
 def init_app(app: Flask) -> None:
-    """Wire Flask-Login, CSRF protection and the rate limiter into the app."""
+    """Wire Flask-Login and CSRF protection into the app."""
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "web.login"
     login_manager.login_message = "ログインしてください。"
     login_manager.session_protection = "strong"
-    app.config.setdefault("RATELIMIT_ENABLED", True)
-    limiter.init_app(app)
 
     @login_manager.user_loader
     def _load(token: str) -> Account | None:

@@ -38,8 +38,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MAX_UPLOAD_BYTES", 20 * 1024 * 1024, "Largest training CSV accepted on the admin page, in bytes.", int),
     Setting("BATCH_LIMIT", 1000, "Most items in one `/api/v1/classify/batch` request.", int),
     Setting("STORE_REDACTED", False, "Store inquiry text with personal data replaced by placeholders.", bool),
-    Setting("RATELIMIT_STORAGE_URI", "memory://", "Flask-Limiter storage; use `redis://host:6379` to share limits across workers."),
-    Setting("LOGIN_LIMIT", "5 per minute", "Login attempts allowed per account and per address."),
+    Setting("LOGIN_LIMIT", "5 per minute", "Failed login attempts allowed per account and per address (counted in the "
+            "database, so across every worker and host); successful logins do not count."),
     Setting("SESSION_HOURS", 8, "Hours a login session lasts at most, however active (absolute lifetime).", int),
     Setting("SESSION_IDLE_MINUTES", 30, "Minutes without any request after which a login session ends "
             "(an open queue page keeps it alive).", int),

@@ -21,7 +21,18 @@ from flask import (
 from flask_login import current_user, login_user, logout_user
 
 from . import intake
-from .auth import Account, authenticate, end_session, limiter, require_role, security_log, start_session
+from .auth import (
+    Account,
+    LoginLimited,
+    authenticate,
+    begin_attempt,
+    end_session,
+    parse_limit,
+    require_role,
+    security_log,
+    start_session,
+    withdraw_attempt,
+)
 from .dataset import LABELS, LABELS_JA
 from .errors import APIError
 
@@ -29,12 +40,16 @@ bp = Blueprint("web", __name__)
 log = logging.getLogger("triage.web")
 
 
-def _login_limit() -> str:
-    return current_app.config["LOGIN_LIMIT"]
+def safe_target(target: str | None, fallback: str) -> str:
+    """Return ``target`` if it is a local path, else ``fallback``: an open redirect would help phishing."""
+    target = target or ""
+    if not target.startswith("/") or target.startswith("//"):
+        return fallback
+    return target
 
 
-def _account_key() -> str:
-    return "login-account:" + (request.form.get("name") or "").strip().lower()[:80]
+def _attempt_keys(name: str) -> list[str]:
+    return ["login-account:" + name.strip().lower()[:80], f"login-address:{request.remote_addr}"]
 
 
 @bp.app_context_processor
@@ -43,26 +58,32 @@ def _globals() -> dict[str, Any]:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
-@limiter.limit(_login_limit, methods=["POST"], key_func=_account_key)
 def login() -> Any:
-    """Log in with a name and password."""
+    """Log in with a name and password (failed attempts are limited per account and per address)."""
     if request.method == "POST":
         name = (request.form.get("name") or "").strip()
-        user = authenticate(intake.store(), name, request.form.get("password") or "")
+        store = intake.store()
+        limit, window = parse_limit(current_app.config["LOGIN_LIMIT"])
+        keys = _attempt_keys(name)
+        try:
+            attempt = begin_attempt(store, keys, limit, window)
+        except LoginLimited as exc:
+            security_log.warning("login limit reached for %r from %s", name[:80], request.remote_addr)
+            flash("ログインの失敗が続いたため、しばらくログインできません。"
+                  f"{exc.retry_after}秒ほど待ってから再度お試しください。", "error")
+            return render_template("login.html"), 429, {"Retry-After": str(exc.retry_after)}
+        user = authenticate(store, name, request.form.get("password") or "")
         if user is None:
             security_log.warning("failed login for %r from %s", name[:80], request.remote_addr)
             flash("ユーザー名またはパスワードが正しくありません。", "error")
             return render_template("login.html"), 401
+        # Only failures count: a shift of agents behind one NAT address logs in freely.
+        withdraw_attempt(store, attempt, clear_key=keys[0])
         session.clear()
         session.permanent = True
-        login_user(Account(user, start_session(intake.store(), user)))
+        login_user(Account(user, start_session(store, user)))
         log.info("login %s (%s)", user.name, user.role)
-        target = request.args.get("next") or ""
-        # Only local paths: an open redirect would help phishing.
-        if not target.startswith("/") or target.startswith("//"):
-            target = url_for("web.index")
-        return redirect(target)
+        return redirect(safe_target(request.args.get("next"), url_for("web.index")))
     return render_template("login.html")
 
 
