@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -40,12 +42,18 @@ bp = Blueprint("web", __name__)
 log = logging.getLogger("triage.web")
 
 
+# A same-site relative path: printable ASCII without a backslash (browsers read "\\" as "/"),
+# starting with exactly one "/". Tabs, CR/LF and spaces are refused: browsers drop them,
+# so "/\t/evil.example" becomes "//evil.example", and CR/LF cannot go into a header.
+_LOCAL_PATH = re.compile(r"/(?![/\\])[!-\[\]-~]*")
+
+
 def safe_target(target: str | None, fallback: str) -> str:
-    """Return ``target`` if it is a local path, else ``fallback``: an open redirect would help phishing."""
-    target = target or ""
-    if not target.startswith("/") or target.startswith("//"):
+    """Return ``target`` if it is a same-site relative path, else ``fallback``: an open redirect helps phishing."""
+    if not target or not _LOCAL_PATH.fullmatch(target):
         return fallback
-    return target
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else fallback
 
 
 def _attempt_keys(name: str) -> list[str]:
@@ -182,8 +190,9 @@ def correct(inquiry_id: int) -> Any:
         abort(404)
     log.info("correction inquiry=%d label=%s by %s", inquiry_id, label, current_user.name)
     flash(f"正しい分類を「{LABELS_JA[label]}」として記録しました。", "ok")
-    return redirect(request.form.get("back") if request.form.get("back", "").startswith("/inquiries/")
-                    else url_for("web.detail", inquiry_id=inquiry_id))
+    detail_page = url_for("web.detail", inquiry_id=inquiry_id)
+    back = safe_target(request.form.get("back"), detail_page)
+    return redirect(back if back.startswith("/inquiries/") else detail_page)
 
 
 @bp.post("/inquiries/<int:inquiry_id>/handled")
