@@ -37,11 +37,13 @@ def configure_logging(level: str) -> None:
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the service: settings, store, model, blueprints, security headers."""
     from . import admin, api, auth, config, errors, metrics, ops, web, webhook
+    from .converters import IdConverter
     from .live import ModelHolder
     from .registry import Registry
     from .store import Store
 
     app = Flask(__name__, instance_relative_config=True)
+    app.url_map.converters["id"] = IdConverter
     try:
         settings = config.from_env()
     except config.ConfigError as exc:

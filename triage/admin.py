@@ -155,7 +155,7 @@ def _run_job(store: Store, registry: Registry, job_id: int, paths: list[Path], g
             job.status, job.error, job.finished_at = "failed", message, utcnow()
 
 
-@bp.get("/jobs/<int:job_id>")
+@bp.get("/jobs/<id:job_id>")
 @require_role("admin")
 def job(job_id: int) -> Any:
     """Show a training job's progress, report and the gate's verdict."""

@@ -89,7 +89,7 @@ def classify_batch() -> Any:
     return jsonify({"model_version": loaded.version, "results": results})
 
 
-@bp.get("/inquiries/<int:inquiry_id>")
+@bp.get("/inquiries/<id:inquiry_id>")
 @require_token
 def get_inquiry(inquiry_id: int) -> Any:
     """Return one stored inquiry with its classification and corrections."""
@@ -99,7 +99,7 @@ def get_inquiry(inquiry_id: int) -> Any:
     return jsonify(intake.inquiry_json(row))
 
 
-@bp.post("/inquiries/<int:inquiry_id>/correction")
+@bp.post("/inquiries/<id:inquiry_id>/correction")
 @require_token
 def correct(inquiry_id: int) -> Any:
     """Record the right route for an inquiry (as the calling system)."""

@@ -167,7 +167,7 @@ def queue() -> Any:
     return render_template("queue.html", rows=rows, label=label, state=request.args.get("state", "open"))
 
 
-@bp.get("/inquiries/<int:inquiry_id>")
+@bp.get("/inquiries/<id:inquiry_id>")
 @require_role("agent")
 def detail(inquiry_id: int) -> Any:
     """One inquiry with its classification, explanation, FAQ answer and corrections."""
@@ -179,7 +179,7 @@ def detail(inquiry_id: int) -> Any:
     return render_template("detail.html", row=row, result=result)
 
 
-@bp.post("/inquiries/<int:inquiry_id>/correction")
+@bp.post("/inquiries/<id:inquiry_id>/correction")
 @require_role("agent")
 def correct(inquiry_id: int) -> Any:
     """Store an agent's correction of the route."""
@@ -195,7 +195,7 @@ def correct(inquiry_id: int) -> Any:
     return redirect(back if back.startswith("/inquiries/") else detail_page)
 
 
-@bp.post("/inquiries/<int:inquiry_id>/handled")
+@bp.post("/inquiries/<id:inquiry_id>/handled")
 @require_role("agent")
 def handled(inquiry_id: int) -> Any:
     """Mark an inquiry handled (or reopen it)."""
