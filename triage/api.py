@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request
@@ -16,16 +17,27 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
 
 
-def json_body() -> dict[str, Any]:
-    """Return the request's JSON object, or raise 415/400/422 with the reason."""
-    if not request.is_json:
-        raise APIError(415, "send the body as JSON with 'Content-Type: application/json'")
-    body = request.get_json(silent=True)
-    if body is None:
-        raise APIError(400, "the body is not valid JSON")
+def parse_json_object(raw: bytes) -> dict[str, Any]:
+    """Return the JSON object in a request body, or raise 400/422 with the reason.
+
+    Any malformed body is a 400, also one nested too deeply for the parser
+    (RecursionError) or not UTF-8: never a 500.
+    """
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise APIError(400, "the body is not valid JSON (or is nested too deeply)") from None
     if not isinstance(body, dict):
         raise APIError(422, "the body must be a JSON object")
     return body
+
+
+def json_body() -> dict[str, Any]:
+    """Return the request's JSON object, or raise 415/400/413/422 with the reason."""
+    if not request.is_json:
+        raise APIError(415, "send the body as JSON with 'Content-Type: application/json'")
+    # get_data enforces TRIAGE_MAX_CONTENT_LENGTH also on a chunked body (413 there, not "not JSON").
+    return parse_json_object(request.get_data(cache=True))
 
 
 def _external_id(value: Any, field: str = "id") -> str | None:

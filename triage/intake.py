@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any
 
 from flask import current_app
@@ -17,6 +18,17 @@ from .registry import LoadedModel
 from .store import Inquiry, Store
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# Letters that render as nothing (Hangul fillers, the braille blank) though Unicode calls them letters or symbols.
+_INVISIBLE = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+def is_blank(text: str) -> bool:
+    """Return True when nothing in the text is visible.
+
+    Whitespace (also U+3000), zero-width and other format or control characters,
+    and combining marks or variation selectors with no character to attach to.
+    """
+    return all(ch.isspace() or ch in _INVISIBLE or unicodedata.category(ch)[0] in "CZM" for ch in text)
 
 
 def holder() -> ModelHolder:
@@ -42,7 +54,8 @@ def check_text(value: Any, field: str = "text") -> str:
     limit = current_app.config["MAX_TEXT_LENGTH"]
     if not isinstance(value, str):
         raise APIError(422, f"'{field}' must be a string")
-    if not value.strip():
+    if is_blank(value):
+        # Zero-width spaces, BOMs and ideographic spaces alone are no inquiry.
         raise APIError(422, f"'{field}' is empty")
     if len(value) > limit:
         raise APIError(422, f"'{field}' is {len(value)} characters; at most {limit} are accepted")

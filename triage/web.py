@@ -134,7 +134,7 @@ def index() -> Any:
         try:
             intake.check_text(text, "本文")
         except APIError:
-            if not text.strip():
+            if intake.is_blank(text):
                 flash("問い合わせ本文を入力してください。", "error")
             elif len(text) > current_app.config["MAX_TEXT_LENGTH"]:
                 flash(f"本文が長すぎます（{current_app.config['MAX_TEXT_LENGTH']}文字まで）。", "error")
