@@ -67,3 +67,14 @@ def test_invisible_text_is_empty_on_every_channel(client, auth_headers, agent, a
     page = agent.post("/", data={"text": text, "csrf_token": csrf_token(agent)})
     assert page.status_code == 422 and "入力してください" in page.get_data(as_text=True)
     assert app.extensions["triage.store"].count_inquiries() == 0
+
+
+def test_unknown_http_methods_share_one_metrics_series(client) -> None:
+    for method in ("ZZZA", "ZZZB", "PROPFIND", "BREW"):
+        assert client.open("/healthz", method=method).status_code == 405
+    lines = [line for line in client.get("/metrics").get_data(as_text=True).splitlines()
+             if line.startswith("triage_http_requests_total{")]
+    methods = {line.split('method="', 1)[1].split('"', 1)[0] for line in lines}
+    # The registry is the process's: other tests add their methods, never an unknown one.
+    assert methods <= {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "other"}, methods
+    assert any('method="other"' in line and 'status="405"' in line for line in lines), lines

@@ -140,7 +140,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         if g.get("no_store") or request.path.startswith("/api/"):
             resp.headers["Cache-Control"] = "no-store"
         route = request.url_rule.rule if request.url_rule else "unmatched"
-        metrics.REQUESTS.labels(route, request.method, str(resp.status_code)).inc()
+        metrics.REQUESTS.labels(route, metrics.method_label(request.method), str(resp.status_code)).inc()
         if "started" in g:
             metrics.LATENCY.labels(route).observe(time.perf_counter() - g.started)
         return resp

@@ -28,6 +28,15 @@ WEBHOOK_REJECTED = Counter("triage_webhook_rejected_total", "Webhook deliveries 
 DB_ERRORS = Counter("triage_database_errors_total", "Requests answered 503 because the database failed.")
 
 
+# Any token is a valid HTTP method: each unknown one would add a series for good (memory, scrape size).
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def method_label(method: str) -> str:
+    """Return the method as a label value: the known ones by name, every other as "other"."""
+    return method if method in KNOWN_METHODS else "other"
+
+
 def set_model(version: str | None, previous: str | None) -> None:
     """Record which version this worker serves (the old one drops to 0)."""
     if previous:
