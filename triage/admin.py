@@ -59,9 +59,13 @@ def activate() -> Any:
     """Activate a version (every worker follows within seconds)."""
     version = request.form.get("version", "")
     try:
-        _registry().activate(version, actor=current_user.name, reason=request.form.get("reason", "admin page"))
+        changed = _registry().activate(version, actor=current_user.name,
+                                       reason=request.form.get("reason", "admin page"))
     except RegistryError as exc:
         flash(f"有効化できませんでした: {exc}", "error")
+        return redirect(url_for("admin.index")), 303
+    if not changed:
+        flash(f"{version} はすでに有効です（変更なし）。", "ok")
         return redirect(url_for("admin.index")), 303
     log.info("activated %s by %s", version, current_user.name)
     flash(f"{version} を有効にしました。", "ok")

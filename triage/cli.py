@@ -298,9 +298,12 @@ def activate_cmd(version: str) -> None:
     """Make VERSION the active model (after verifying its hash)."""
     registry = _registry(_settings())
     try:
-        registry.activate(version, actor="cli")
+        changed = registry.activate(version, actor="cli")
     except RegistryError as exc:
         raise click.ClickException(str(exc)) from None
+    if not changed:
+        click.echo(f"{version} is already active; nothing changed.")
+        return
     click.echo(f"Activated {version}; running servers switch within seconds.")
 
 
@@ -337,8 +340,14 @@ def serve_cmd(host: str | None, port: int | None, workers: int | None) -> None:
     n = worker_count(workers if workers is not None else settings["WORKERS"])
     host = host or settings["HOST"]
     port = port or settings["PORT"]
-    click.echo(f"triage serving model {app.extensions['triage.holder'].current.version} "
-               f"on http://{host}:{port}/ with {n} worker(s)", err=True)
+    holder = app.extensions["triage.holder"]
+    if holder.current is None:
+        # Start anyway, not ready: /readyz answers 503 with the reason until a good version is active.
+        click.echo(f"triage serving NO model ({holder.last_error or 'none loaded'}); /readyz answers 503 until "
+                   "a verified version is active (`triage models`, `triage activate VERSION`)", err=True)
+    else:
+        click.echo(f"triage serving model {holder.current.version}", err=True)
+    click.echo(f"listening on http://{host}:{port}/ with {n} worker(s)", err=True)
     run(app, host, port, n)
 
 
