@@ -25,12 +25,14 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
+    false,
     func,
     insert,
     select,
+    update,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, selectinload, sessionmaker
 
 
@@ -171,6 +173,7 @@ class Store:
         self.engine: Engine = create_engine(url, **kwargs)
         if is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
+        event.listen(self.engine, "handle_error", _discard_broken_connections)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def create_schema(self) -> None:
@@ -190,10 +193,25 @@ class Store:
                 s.rollback()
                 raise
 
-    def ping(self) -> None:
-        """Raise if the database cannot answer a trivial query."""
-        with self.engine.connect() as conn:
-            conn.execute(select(1))
+    def ping(self, write: bool = True) -> None:
+        """Raise if the database cannot answer, or (``write``) cannot take a write.
+
+        The write changes nothing (an UPDATE of no row, rolled back) but needs
+        what a real write needs: a connection that is not read-only and the
+        write lock. A connection that fails it is discarded (see
+        _discard_broken_connections), so the check is tried once more on a new one.
+        """
+        for attempt in (1, 2):
+            try:
+                with self.engine.connect() as conn:
+                    conn.execute(select(1))
+                    if write:
+                        conn.execute(update(User).where(false()).values(name=User.name))
+                    conn.rollback()
+                return
+            except DBAPIError as exc:
+                if attempt == 2 or not exc.connection_invalidated:
+                    raise
 
     # -- inquiries --------------------------------------------------------
     def add_inquiry(self, **fields: Any) -> tuple[Inquiry, bool]:
@@ -286,6 +304,22 @@ class Store:
         """Return the number of stored inquiries."""
         with self._sessions() as s:
             return int(s.scalar(select(func.count(Inquiry.id))) or 0)
+
+
+# Errors after which a pooled connection must not be used again, although the driver does not call them a
+# disconnect: SQLite opens a file it cannot write read-only and stays so after the file is writable again;
+# a PostgreSQL standby (after a fail-over) refuses writes on every connection opened to it.
+_SQLITE_BROKEN = ("SQLITE_READONLY", "SQLITE_IOERR", "SQLITE_CANTOPEN", "SQLITE_NOTADB", "SQLITE_CORRUPT")
+_PG_BROKEN = {"25006"}  # read_only_sql_transaction
+
+
+def _discard_broken_connections(context: Any) -> None:
+    original = context.original_exception
+    name = getattr(original, "sqlite_errorname", None) or ""
+    state = getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
+    if name.startswith(_SQLITE_BROKEN) or state in _PG_BROKEN:
+        # Treated as a disconnect: this connection, and the pool's others of the same age, are replaced.
+        context.is_disconnect = True
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
