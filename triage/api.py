@@ -85,6 +85,7 @@ def classify_batch() -> Any:
             raise APIError(422, f"items[{i}] must be an object")
         texts.append(intake.check_text(item.get("text"), f"items[{i}].text"))
         ids.append(_external_id(item.get("id"), f"items[{i}].id"))
+    intake.check_batch_work(texts)
     loaded = intake.model()
     predictions = loaded.router.predict_many(texts)
     results = [

@@ -34,9 +34,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PORT", 8000, "Port `triage serve` listens on.", int),
     Setting("WORKERS", 0, "gunicorn worker processes; 0 means one per CPU core.", int),
     Setting("MAX_CONTENT_LENGTH", 4 * 1024 * 1024, "Largest request body in bytes (413 above it).", int),
-    Setting("MAX_TEXT_LENGTH", 20000, "Longest inquiry text in characters (422 above it).", int),
+    Setting("MAX_TEXT_LENGTH", 20000, "Longest inquiry text in characters, before and after NFKC normalisation "
+            "(422 above it).", int),
     Setting("MAX_UPLOAD_BYTES", 20 * 1024 * 1024, "Largest training CSV accepted on the admin page, in bytes.", int),
     Setting("BATCH_LIMIT", 1000, "Most items in one `/api/v1/classify/batch` request.", int),
+    Setting("MAX_BATCH_CHARS", 500_000, "Most characters, counted after NFKC normalisation, in all items of one "
+            "batch request together (its time budget: about 2-5 µs per character on one core).", int),
     Setting("STORE_REDACTED", False, "Store inquiry text with personal data replaced by placeholders.", bool),
     Setting("LOGIN_LIMIT", "5 per minute", "Failed login attempts allowed per account and per address (counted in the "
             "database, so across every worker and host); successful logins do not count."),

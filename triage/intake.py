@@ -49,8 +49,17 @@ def model() -> LoadedModel:
         raise APIError(503, f"no model is loaded: {exc}", headers={"Retry-After": "5"}) from None
 
 
+def normalized_length(text: str) -> int:
+    """Return the length of the text after NFKC, the length the model's work grows with (ﷺ becomes 18 characters)."""
+    return len(unicodedata.normalize("NFKC", text))
+
+
 def check_text(value: Any, field: str = "text") -> str:
-    """Return a valid inquiry text or raise a 422 naming the field."""
+    """Return a valid inquiry text or raise a 422 naming the field.
+
+    The limit holds for the raw and for the normalised length: the work of a
+    request grows with the text the tokenizer sees, after NFKC.
+    """
     limit = current_app.config["MAX_TEXT_LENGTH"]
     if not isinstance(value, str):
         raise APIError(422, f"'{field}' must be a string")
@@ -62,7 +71,20 @@ def check_text(value: Any, field: str = "text") -> str:
     if _SURROGATE.search(value):
         # JSON may escape half a character pair; it cannot be stored or tokenized.
         raise APIError(422, f"'{field}' contains an invalid character (a lone UTF-16 surrogate)")
+    normalized = normalized_length(value)
+    if normalized > limit:
+        raise APIError(422, f"'{field}' is {normalized} characters once normalised (NFKC); at most {limit} are "
+                            "accepted")
     return value
+
+
+def check_batch_work(texts: list[str]) -> None:
+    """Raise a 422 when a batch holds more normalised characters in all than MAX_BATCH_CHARS (its time budget)."""
+    budget = current_app.config["MAX_BATCH_CHARS"]
+    total = sum(normalized_length(t) for t in texts)
+    if total > budget:
+        raise APIError(422, f"the items hold {total} characters once normalised (NFKC); at most {budget} in one "
+                            "batch (split it into several requests)")
 
 
 def analyse(text: str, loaded: LoadedModel | None = None, explain: bool = True) -> dict[str, Any]:

@@ -136,7 +136,8 @@ def index() -> Any:
         except APIError:
             if intake.is_blank(text):
                 flash("問い合わせ本文を入力してください。", "error")
-            elif len(text) > current_app.config["MAX_TEXT_LENGTH"]:
+            elif max(len(text), intake.normalized_length(text)) > current_app.config["MAX_TEXT_LENGTH"]:
+                # Counted after NFKC too: a character like ﷺ becomes 18.
                 flash(f"本文が長すぎます（{current_app.config['MAX_TEXT_LENGTH']}文字まで）。", "error")
             else:
                 flash("本文に使えない文字が含まれています。", "error")
