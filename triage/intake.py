@@ -108,7 +108,8 @@ def analyse(text: str, loaded: LoadedModel | None = None, explain: bool = True) 
     return result
 
 
-def keep(text: str, result: dict[str, Any], source: str, external_id: str | None = None) -> tuple[Inquiry, bool]:
+def keep(text: str, result: dict[str, Any], source: str, external_id: str | None = None,
+         payload_sha256: str | None = None) -> tuple[Inquiry, bool]:
     """Store an inquiry with its classification; committed before this returns."""
     stored_text = redact(text) if current_app.config["STORE_REDACTED"] else text
     row, created = store().add_inquiry(
@@ -120,6 +121,7 @@ def keep(text: str, result: dict[str, Any], source: str, external_id: str | None
         probabilities=result["probabilities"],
         needs_review=result["needs_review"],
         model_version=result["model_version"],
+        payload_sha256=payload_sha256,
     )
     if created:
         metrics.CLASSIFICATIONS.labels(result["label"], source).inc()

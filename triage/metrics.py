@@ -25,6 +25,8 @@ MODEL_INFO = Gauge("triage_model_info", "The model version each worker serves (v
                    multiprocess_mode="liveall")
 MODEL_REFUSALS = Counter("triage_model_refusals_total", "Model versions refused at load (hash or format).")
 WEBHOOK_REJECTED = Counter("triage_webhook_rejected_total", "Webhook deliveries refused, by reason.", ["reason"])
+WEBHOOK_CONFLICTS = Counter("triage_webhook_conflicts_total",
+                            "Webhook ids resent with a different body (answered with the stored result).")
 DB_ERRORS = Counter("triage_database_errors_total", "Requests answered 503 because the database failed.")
 
 

@@ -92,16 +92,31 @@ def receive() -> Any:
         raise APIError(503, "webhook intake is not configured: set TRIAGE_WEBHOOK_SECRET")
     body = request.get_data(cache=True)
     msg_id = verify(secret, request.headers, body)
+    digest = hashlib.sha256(body).hexdigest()
     existing = intake.store().find_external(SOURCE, msg_id)
     if existing is not None:
+        _check_conflict(existing, digest)
         return jsonify(_answer(existing, duplicate=True)), 200
     if not request.mimetype == "application/json":
         raise APIError(415, "send the body as JSON with 'Content-Type: application/json'")
     payload = parse_json_object(body)
     text = intake.check_text(payload.get("text"))
     result = intake.analyse(text, explain=False)
-    row, created = intake.keep(text, result, source=SOURCE, external_id=msg_id)
+    row, created = intake.keep(text, result, source=SOURCE, external_id=msg_id, payload_sha256=digest)
+    if not created:  # the same id won a race on another worker
+        _check_conflict(row, digest)
     return jsonify(_answer(row, duplicate=not created)), 200
+
+
+def _check_conflict(row: Any, digest: str) -> None:
+    """Count and log a repeat of a webhook id with another body (the answer stays the stored result)."""
+    if row.payload_sha256 is None or hmac.compare_digest(row.payload_sha256, digest):
+        return  # a true retry (or a row stored before bodies were hashed)
+    metrics.WEBHOOK_CONFLICTS.inc()
+    # The sender is misbehaving (reusing ids): say so without the text, which stays unread.
+    security_log.warning("webhook id %r resent with a different body (stored sha256 %s..., now %s...) from %s; "
+                         "answered with the stored inquiry %d, the new body was not stored",
+                         row.external_id, row.payload_sha256[:12], digest[:12], request.remote_addr, row.id)
 
 
 def _answer(row: Any, duplicate: bool) -> dict[str, Any]:
