@@ -119,6 +119,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["triage.holder"] = holder
     app.extensions["triage.registry"] = registry
 
+    @app.before_request
+    def _upload_limit() -> None:
+        # Before CSRF protection reads the form: the admin upload may exceed the general request limit.
+        if request.endpoint == "admin.train":
+            request.max_content_length = admin.upload_limit(app.config)
+
     errors.init_app(app)
     auth.init_app(app)
     for module in (web, api, webhook, admin, ops):

@@ -68,21 +68,26 @@ def cli() -> None:
 @click.option("--force", "force_reason", metavar="REASON", default=None,
               help="Activate even if the quality gate refuses; the reason is recorded in the audit log.")
 @click.option("--no-activate", is_flag=True, help="Train and save only; keep the active model.")
-def train_cmd(csv_files: tuple[str, ...], force_reason: str | None, no_activate: bool) -> None:
+@click.option("--job", "job_id", type=int, default=None, hidden=True,
+              help="Run the admin page's training job JOB (progress and result go to its database row).")
+def train_cmd(csv_files: tuple[str, ...], force_reason: str | None, no_activate: bool, job_id: int | None) -> None:
     """Train on CSV_FILES, report cross-validation, save a version and activate it if it passes the gate."""
-    from .lifecycle import format_report, train_version, training_lock
+    from .lifecycle import format_report, train_version
 
     settings = _settings()
     registry = _registry(settings)
     if force_reason is not None and no_activate:
         raise click.UsageError("--force and --no-activate exclude each other.")
+    if job_id is not None:
+        _run_job(settings, registry, job_id, list(csv_files))
+        return
     mode = "no" if no_activate else ("force" if force_reason is not None else "gate")
     try:
-        with training_lock(registry.root):
-            outcome = train_version(
-                list(csv_files), registry, gate_csv=_gate_csv(settings), activate=mode,
-                reason=force_reason or "", progress=_Progress(),
-            )
+        # train_version takes the registry's training lock itself.
+        outcome = train_version(
+            list(csv_files), registry, gate_csv=_gate_csv(settings), activate=mode,
+            reason=force_reason or "", progress=_Progress(),
+        )
     except (DatasetError, RegistryError) as exc:
         raise click.ClickException(str(exc)) from None
     data = outcome.data
@@ -103,6 +108,27 @@ def train_cmd(csv_files: tuple[str, ...], force_reason: str | None, no_activate:
     else:
         click.echo(f"Kept {registry.active()} active; {outcome.version} is saved but inactive "
                    f"(`triage activate {outcome.version}` to use it anyway).")
+
+
+def _run_job(settings: dict[str, Any], registry: Registry, job_id: int, paths: list[str]) -> None:
+    """Be the process of an admin-page training job (started by triage.jobs, not by hand)."""
+    from functools import partial
+
+    from . import configure_logging
+    from .jobs import run
+    from .lifecycle import train_version
+
+    configure_logging(settings["LOG_LEVEL"])
+    store = _store(settings, migrate=False)
+    try:
+        ok = run(store, job_id, paths, partial(train_version, registry=registry, gate_csv=_gate_csv(settings),
+                                                activate="gate"))
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        store.engine.dispose()
+    if not ok:
+        sys.exit(1)
 
 
 def _echo_gate(gate: Any) -> None:
@@ -351,14 +377,19 @@ def serve_cmd(host: str | None, port: int | None, workers: int | None) -> None:
     run(app, host, port, n)
 
 
-def _store(settings: dict[str, Any], migrate: bool = True):  # noqa: ANN202 - Store, imported lazily
+def _instance_path() -> Path:
+    """Return the instance folder the service uses (its SQLite file and uploads)."""
     from flask import Flask
 
+    return Path(Flask("triage", instance_relative_config=True).instance_path)
+
+
+def _store(settings: dict[str, Any], migrate: bool = True):  # noqa: ANN202 - Store, imported lazily
     from .store import Store
 
     url = settings["DATABASE_URL"]
     if not url:
-        instance = Path(Flask("triage", instance_relative_config=True).instance_path)
+        instance = _instance_path()
         instance.mkdir(parents=True, exist_ok=True)
         url = f"sqlite:///{instance / 'triage.sqlite'}"
     store = Store(url)
@@ -489,8 +520,15 @@ def tokens_revoke(name: str) -> None:
               help="Delete inquiries received more than DAYS days ago.")
 def purge_cmd(days: int) -> None:
     """Delete old inquiries and their corrections (retention under APPI)."""
-    n_inq, n_corr = _store(_settings()).purge(days)
+    from .jobs import purge_uploads
+
+    store = _store(_settings())
+    n_inq, n_corr = store.purge(days)
     click.echo(f"Deleted {n_inq} inquiries and {n_corr} corrections older than {days} days.")
+    # Uploaded training files are deleted when their job ends; these are leftovers (crashes, older releases).
+    n_files = purge_uploads(store, _instance_path())
+    if n_files:
+        click.echo(f"Deleted {n_files} uploaded training file(s) that no running job needs.")
 
 
 @cli.group("db")

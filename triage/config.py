@@ -36,7 +36,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MAX_CONTENT_LENGTH", 4 * 1024 * 1024, "Largest request body in bytes (413 above it).", int),
     Setting("MAX_TEXT_LENGTH", 20000, "Longest inquiry text in characters, before and after NFKC normalisation "
             "(422 above it).", int),
-    Setting("MAX_UPLOAD_BYTES", 20 * 1024 * 1024, "Largest training CSV accepted on the admin page, in bytes.", int),
+    Setting("MAX_UPLOAD_BYTES", 20 * 1024 * 1024, "Largest training CSV accepted on the admin page, in bytes (the "
+            "upload route's own request limit, above `TRIAGE_MAX_CONTENT_LENGTH`).", int),
     Setting("BATCH_LIMIT", 1000, "Most items in one `/api/v1/classify/batch` request.", int),
     Setting("MAX_BATCH_CHARS", 500_000, "Most characters, counted after NFKC normalisation, in all items of one "
             "batch request together (its time budget: about 2-5 µs per character on one core).", int),

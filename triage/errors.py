@@ -75,6 +75,17 @@ def _page(status: int, message: str, headers: dict[str, str] | None = None) -> R
     return resp
 
 
+def http_error(exc: HTTPException) -> Response:
+    """Answer an HTTP error (routing 404/405, 413, ...) in the one JSON shape or as the error page."""
+    status = exc.code or 500
+    headers = {}
+    if status == 405 and exc.valid_methods:  # type: ignore[attr-defined]
+        headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
+    if wants_json():
+        return json_error(status, exc.description or exc.name, headers=headers)
+    return _page(status, MESSAGES_JA.get(status, exc.name), headers)
+
+
 def init_app(app: Flask) -> None:
     """Register app-level handlers: they also see routing 404/405, which blueprints miss."""
 
@@ -84,15 +95,7 @@ def init_app(app: Flask) -> None:
             return json_error(exc.status, exc.message, exc.code, exc.headers)
         return _page(exc.status, exc.message, exc.headers)
 
-    @app.errorhandler(HTTPException)
-    def _http_error(exc: HTTPException) -> Response:
-        status = exc.code or 500
-        headers = {}
-        if status == 405 and exc.valid_methods:  # type: ignore[attr-defined]
-            headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
-        if wants_json():
-            return json_error(status, exc.description or exc.name, headers=headers)
-        return _page(status, MESSAGES_JA.get(status, exc.name), headers)
+    app.register_error_handler(HTTPException, http_error)
 
     @app.errorhandler(SQLAlchemyError)
     def _db_error(exc: SQLAlchemyError) -> Response:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import fcntl
 import platform
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.metadata import version as pkg_version
@@ -127,15 +128,41 @@ def gate(
     return GateResult(passed, reasons, cand, act, active_version, str(gate_csv))
 
 
+_held = threading.local()
+
+
 @contextmanager
-def training_lock(root: Path) -> Iterator[None]:
-    """Serialise trainings in one models directory (two processes, one registry)."""
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / ".train.lock", "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
+def training_lock(root: Path, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+    """Serialise trainings in one models directory (two processes, one registry).
+
+    Re-entrant within a thread: ``ensure_model`` holds it around "is there a
+    model?" and the training that follows, and ``train_version`` takes it
+    again. A second flock on a new file description of the same process
+    would wait for itself forever. ``on_wait`` is called once if another
+    training holds the lock.
+    """
+    key = str(Path(root).resolve())
+    held: dict[str, int] = _held.__dict__.setdefault("roots", {})
+    if held.get(key):
+        held[key] += 1
         try:
             yield
         finally:
+            held[key] -= 1
+        return
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".train.lock", "w") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if on_wait is not None:
+                on_wait()
+            fcntl.flock(f, fcntl.LOCK_EX)
+        held[key] = 1
+        try:
+            yield
+        finally:
+            held[key] = 0
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
@@ -151,8 +178,15 @@ def train_version(
     """Train on CSV files, save the version, and activate it per ``activate``.
 
     ``activate`` is "gate" (only if the quality gate passes), "force" or "no".
+    Takes the training lock of the registry itself, for the whole run.
     """
     say = progress or (lambda _msg: None)
+    with training_lock(registry.root, on_wait=lambda: say("waiting for another training of this registry to end")):
+        return _train_version(paths, registry, gate_csv, activate, actor, reason, say)
+
+
+def _train_version(paths: list[str | Path], registry: Registry, gate_csv: str | Path | None, activate: str,
+                   actor: str, reason: str, say: Progress) -> TrainOutcome:
     say(f"reading {', '.join(str(p) for p in paths)}")
     data = dataset.load_training(list(paths))
     held_out_dropped = 0
