@@ -206,6 +206,6 @@ def test_japanese_separators_are_masked(text: str, kind: str) -> None:
 
 
 @pytest.mark.parametrize("text", ["4111 1111 1111 1112", "1234 5678 9012", "注文番号 A-20261103-0042", "123 4567",
-                                  "3万円", "2026年11月20日"])
+                                  "3万円", "2026年11月20日", "model 20261202-022327-84e5c2bc"])
 def test_numbers_that_are_not_personal_data_are_left_alone(text: str) -> None:
     assert redact(text) == text

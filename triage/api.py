@@ -32,12 +32,25 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
     return body
 
 
+def read_body() -> bytes:
+    """Return the raw request body, or raise 413 when it is larger than TRIAGE_MAX_CONTENT_LENGTH.
+
+    A body with Content-Length is checked before it is read. A streamed
+    (chunked) body is cut at the limit by Werkzeug without an error, which
+    would then look like invalid JSON: one that fills the limit is refused.
+    """
+    data = request.get_data(cache=True)
+    limit = request.max_content_length
+    if limit is not None and request.content_length is None and len(data) >= limit:
+        raise APIError(413, f"the body is larger than {limit} bytes (TRIAGE_MAX_CONTENT_LENGTH)")
+    return data
+
+
 def json_body() -> dict[str, Any]:
     """Return the request's JSON object, or raise 415/400/413/422 with the reason."""
     if not request.is_json:
         raise APIError(415, "send the body as JSON with 'Content-Type: application/json'")
-    # get_data enforces TRIAGE_MAX_CONTENT_LENGTH also on a chunked body (413 there, not "not JSON").
-    return parse_json_object(request.get_data(cache=True))
+    return parse_json_object(read_body())
 
 
 def _external_id(value: Any, field: str = "id") -> str | None:

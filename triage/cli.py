@@ -373,8 +373,8 @@ def serve_cmd(host: str | None, port: int | None, workers: int | None) -> None:
                    "a verified version is active (`triage models`, `triage activate VERSION`)", err=True)
     else:
         click.echo(f"triage serving model {holder.current.version}", err=True)
-    click.echo(f"listening on http://{host}:{port}/ with {n} worker(s)", err=True)
-    run(app, host, port, n)
+    click.echo(f"listening on http://{host}:{port}/ with {n} worker(s) of {settings['THREADS']} thread(s)", err=True)
+    run(app, host, port, n, threads=settings["THREADS"], timeout=settings["TIMEOUT"], keepalive=settings["KEEPALIVE"])
 
 
 def _instance_path() -> Path:

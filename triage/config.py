@@ -33,6 +33,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("HOST", "127.0.0.1", "Address `triage serve` listens on."),
     Setting("PORT", 8000, "Port `triage serve` listens on.", int),
     Setting("WORKERS", 0, "gunicorn worker processes; 0 means one per CPU core.", int),
+    Setting("THREADS", 8, "Threads per worker process (gunicorn gthread): requests one worker serves at once.", int),
+    Setting("TIMEOUT", 15.0, "Seconds a client has to send one whole request, headers and body; a slower "
+            "connection is closed (408 once the body has started), so slow clients cannot hold threads.", float),
+    Setting("KEEPALIVE", 5, "Seconds an idle keep-alive connection stays open for the next request.", int),
     Setting("MAX_CONTENT_LENGTH", 4 * 1024 * 1024, "Largest request body in bytes (413 above it).", int),
     Setting("MAX_TEXT_LENGTH", 20000, "Longest inquiry text in characters, before and after NFKC normalisation "
             "(422 above it).", int),

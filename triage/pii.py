@@ -37,6 +37,7 @@ _HSPACE = "[^\\S\\n\\r\\x0b\\x0c\\x1c-\\x1e\\x85\\u2028\\u2029]"
 # The one separator class: a run of one to three of these between digit groups.
 SEPARATOR = rf"(?:[{re.escape(DASHES)}]|{_HSPACE})"
 _S = rf"{SEPARATOR}{{0,3}}"  # optional separator
+_S1 = rf"{SEPARATOR}{{1,3}}"  # required separator
 _DASH1 = rf"[{re.escape(DASHES)}]{{1,3}}"
 _D = "[0-9]"
 # Not the tail or head of a longer group of numbers (lookbehinds need fixed widths).
@@ -52,11 +53,14 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
     "EMAIL": re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"),
     # 13-19 digits: groups of four (4-4-4-1..7, also contiguous) or Amex/Diners 4-6-4/5. Card
     # numbers never start with 0 (phone numbers always do: two phone numbers in a row are not a card).
+    # Written in one run or with a separator at every group boundary: "20261202-022327" (a date and a
+    # time, a version name) is no card.
     "CARD": re.compile(
-        rf"(?<![0-9])(?!0)(?:{_D}{{4}}(?:{_S}{_D}{{4}}){{2}}{_S}{_D}{{1,7}}|{_D}{{4}}{_S}{_D}{{6}}{_S}{_D}{{4,5}})(?![0-9])"
+        rf"(?<![0-9])(?!0)(?:{_D}{{13,19}}|{_D}{{4}}(?:{_S1}{_D}{{4}}){{2}}{_S1}{_D}{{1,7}}"
+        rf"|{_D}{{4}}{_S1}{_D}{{6}}{_S1}{_D}{{4,5}})(?![0-9])"
     ),
     "MYNUMBER": re.compile(
-        rf"(?<![0-9]){_NOT_AFTER_GROUP}{_D}{{4}}{_S}{_D}{{4}}{_S}{_D}{{4}}(?![0-9]){_NOT_BEFORE_GROUP}"
+        rf"(?<![0-9]){_NOT_AFTER_GROUP}(?:{_D}{{12}}|{_D}{{4}}{_S1}{_D}{{4}}{_S1}{_D}{{4}})(?![0-9]){_NOT_BEFORE_GROUP}"
     ),
     # +81 forms and 0-prefixed national forms, with optional parentheses around the area code.
     "PHONE": re.compile(

@@ -13,7 +13,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 
 from . import intake, metrics
-from .api import parse_json_object
+from .api import parse_json_object, read_body
 from .auth import csrf, security_log
 from .errors import APIError
 
@@ -90,7 +90,7 @@ def receive() -> Any:
     if not secret:
         # Fail closed: without a secret nobody can be verified.
         raise APIError(503, "webhook intake is not configured: set TRIAGE_WEBHOOK_SECRET")
-    body = request.get_data(cache=True)
+    body = read_body()
     msg_id = verify(secret, request.headers, body)
     digest = hashlib.sha256(body).hexdigest()
     existing = intake.store().find_external(SOURCE, msg_id)
