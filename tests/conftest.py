@@ -123,6 +123,8 @@ def app(models_dir: Path, tmp_path: Path):
     from triage.auth import add_user, create_token
 
     app = create_app(app_config(models_dir, tmp_path))
+    # Uploads go to the instance folder: this test's own, not the checkout's.
+    app.instance_path = str(tmp_path / "instance")
     store = app.extensions["triage.store"]
     add_user(store, "agent1", "agent", PASSWORD)
     add_user(store, "admin1", "admin", PASSWORD)

@@ -17,6 +17,8 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("TRIAGE_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.sqlite'}")
     monkeypatch.setenv("TRIAGE_MODELS_DIR", str(tmp_path / "models"))
     monkeypatch.setenv("TRIAGE_GATE_CSV", "")
+    # `triage purge` also clears the instance folder's uploads: this test's own, not the checkout's.
+    monkeypatch.setattr("triage.cli._instance_path", lambda: tmp_path / "instance")
     return tmp_path
 
 

@@ -4,8 +4,8 @@
   what was not answered: every delivery is stored exactly once.
 - A database that refuses writes is answered with 503 + Retry-After in the one
   JSON error shape, and nothing is half-stored.
-- With Redis as Flask-Limiter's storage, the login limits (per account and per
-  address) hold across workers, not per worker.
+- The login limits (per account and per address) hold across workers with the
+  default settings: failed attempts are counted in the database.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import time
 import urllib.parse
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -299,48 +298,14 @@ def test_read_only_database_answers_503_and_stores_nothing(models_dir: Path, tmp
         ro_store.engine.dispose()
 
 
-# -- c. login limits shared through Redis ------------------------------------------------------------------
+# -- c. login limits shared across workers by default (through the database) -------------------------------
 
-REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 LIMIT = 5  # TRIAGE_LOGIN_LIMIT "5 per minute"
 LIMIT_ROUNDS = 8  # at most this many rounds of parallel attempts past the limit
-PARALLEL = 3  # attempts per round, sent at once so that both sync workers take some
+PARALLEL = 3  # attempts per round, sent at once so that both workers take some
 ACCOUNT = "agent-limited"
 ACCOUNT_PASSWORD = "agent limited long password"
-_LOG_LINE = re.compile(r"\[(\d+)\] (failed login for|ratelimit .* exceeded)")
-
-
-@pytest.fixture
-def redis_db() -> Iterator[int]:
-    """A Redis database number (1-15) that is empty now; our limiter keys are deleted afterwards."""
-    try:
-        import redis
-    except ImportError:  # pragma: no cover - redis is a dependency of triage
-        pytest.fail("redis-py is not installed")
-    probe = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=0, socket_timeout=2, socket_connect_timeout=2)
-    try:
-        probe.ping()
-    except redis.RedisError as exc:
-        probe.close()
-        if os.environ.get("CI"):
-            pytest.fail(f"Redis at {REDIS_HOST}:{REDIS_PORT} is unreachable in CI: {exc}")
-        pytest.skip(f"Redis at {REDIS_HOST}:{REDIS_PORT} is unreachable: {exc}")
-    probe.close()
-    # An empty database, so that nothing of anyone else's can be counted or deleted.
-    for n in random.sample(range(1, 16), 15):
-        client = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=n, socket_timeout=2)
-        if client.dbsize() == 0:
-            break
-        client.close()
-    else:
-        pytest.fail("no empty Redis database among 1-15")
-    try:
-        yield n
-    finally:
-        # Only the limiter's keys (limits' default prefix), not a FLUSHDB: another user may have arrived since.
-        for key in list(client.scan_iter(match="LIMITS*", count=500)):
-            client.delete(key)
-        client.close()
+_LOG_LINE = re.compile(r"\[(\d+)\] (failed login for|login limit reached for)")
 
 
 def _new_log(server: RunningServer, offset: int) -> tuple[list[tuple[int, str]], int]:
@@ -422,11 +387,9 @@ def _add_user(env: dict[str, str], name: str, password: str) -> None:
         store.engine.dispose()
 
 
-def test_login_limits_are_shared_across_workers_through_redis(models_dir: Path, redis_db: int) -> None:
-    import redis
-
-    overrides = {"TRIAGE_MODELS_DIR": str(models_dir), "TRIAGE_LOGIN_LIMIT": f"{LIMIT} per minute",
-                 "TRIAGE_RATELIMIT_STORAGE_URI": f"redis://{REDIS_HOST}:{REDIS_PORT}/{redis_db}"}
+def test_login_limits_are_shared_across_workers_by_default(models_dir: Path) -> None:
+    # No limiter storage to configure: the counts live in the database every worker already uses.
+    overrides = {"TRIAGE_MODELS_DIR": str(models_dir), "TRIAGE_LOGIN_LIMIT": f"{LIMIT} per minute"}
     sources = Sources()
     with running_server(overrides, workers=2) as server:
         _add_user(server.env, ACCOUNT, ACCOUNT_PASSWORD)
@@ -444,11 +407,12 @@ def test_login_limits_are_shared_across_workers_through_redis(models_dir: Path, 
         by_address, address_pids = _trip(server, lambda i: _login(server, f"probe-{i}", "wrong password!!", address))
         other_address = _login(server, "probe-fresh", "wrong password!!", sources.next())
 
-        keys = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=redis_db, socket_timeout=2)
+        engine = create_engine(server.env["TRIAGE_DATABASE_URL"])
         try:
-            limiter_keys = [k.decode() for k in keys.scan_iter(match="LIMITS*", count=500)]
+            with engine.connect() as conn:
+                keys = [k for (k,) in conn.execute(text("select key from login_failures"))]
         finally:
-            keys.close()
+            engine.dispose()
         log = server.log()
 
     print(f"\nper account: {account} (401 from {sorted(account_pids['401'])}, 429 from {sorted(account_pids['429'])});"
@@ -456,11 +420,11 @@ def test_login_limits_are_shared_across_workers_through_redis(models_dir: Path, 
           f"429 from {sorted(address_pids['429'])}); workers {sorted(workers)}")
     for statuses, pids, what in ((account, account_pids, "account"), (by_address, address_pids, "address")):
         assert statuses[:LIMIT] == [401] * LIMIT, (what, statuses, log[-3000:])
-        # Per-worker (memory://) counters would let the worker that saw fewer of the first five answer 401.
+        # Per-worker counters would let the worker that saw fewer of the first five answer 401.
         assert statuses[LIMIT:] and set(statuses[LIMIT:]) == {429}, (what, statuses)
         assert pids["429"] == workers, f"per {what}: 429 not answered by both workers {workers}: {pids}"
     assert locked_out == 429
     assert other_account == 401 and other_address == 401
-    # The counts live in our Redis database (one key per account and per address limit).
-    assert any(ACCOUNT in k for k in limiter_keys), limiter_keys
-    assert any(address in k for k in limiter_keys), limiter_keys
+    # The counts are rows of the database (one per failed attempt, per account and per address).
+    assert sum(ACCOUNT in k for k in keys) == LIMIT, keys
+    assert sum(address in k for k in keys) == LIMIT, keys

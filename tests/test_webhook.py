@@ -131,3 +131,30 @@ def test_a_malformed_secret_stops_the_start(models_dir, tmp_path, secret: str) -
 
     with pytest.raises(StartupError, match="TRIAGE_WEBHOOK_SECRET"):
         create_app(app_config(models_dir, tmp_path, WEBHOOK_SECRET=secret))
+
+
+def test_an_id_resent_with_another_body_is_answered_as_stored_and_reported(client, app, caplog) -> None:
+    first = json.dumps({"text": "補償はいつ振り込まれますか"}, ensure_ascii=False).encode()
+    other = json.dumps({"text": "弁護士に相談して訴訟を起こします SECRET-TEXT"}, ensure_ascii=False).encode()
+
+    def conflicts() -> float:
+        text = client.get("/metrics").get_data(as_text=True)
+        return sum(float(line.split()[-1]) for line in text.splitlines()
+                   if line.startswith("triage_webhook_conflicts_total"))
+
+    stored = client.post("/api/v1/webhooks/inquiries", data=first, headers=_headers(first, "msg_conflict"))
+    before = conflicts()
+    retry = client.post("/api/v1/webhooks/inquiries", data=first, headers=_headers(first, "msg_conflict"))
+    assert retry.get_json()["duplicate"] is True and conflicts() == before  # a true retry is no conflict
+    with caplog.at_level("WARNING", logger="triage.security"):
+        again = client.post("/api/v1/webhooks/inquiries", data=other, headers=_headers(other, "msg_conflict"))
+    assert again.status_code == 200
+    answer = again.get_json()
+    # The contract: the stored result, not a route for the new text.
+    assert answer["duplicate"] is True and answer["inquiry_id"] == stored.get_json()["inquiry_id"]
+    assert answer["label"] == stored.get_json()["label"]
+    assert conflicts() == before + 1
+    lines = [r.getMessage() for r in caplog.records if "different body" in r.getMessage()]
+    assert len(lines) == 1 and "msg_conflict" in lines[0]
+    assert "SECRET-TEXT" not in lines[0] and "弁護士" not in lines[0]
+    assert app.extensions["triage.store"].count_inquiries() == 1

@@ -24,10 +24,17 @@ PHONE_INTL = "+81 90 0000 4244"
 CARD = "4111 1111 1111 1111"
 MY_NUMBER = "1234 5678 9018"
 POSTCODE = "〒100-0042"
-PLANTED = f"連絡先 {EMAIL} 電話 {PHONE} {PHONE_WIDE} {PHONE_INTL} カード {CARD} マイナンバー {MY_NUMBER} {POSTCODE} 弁護士に相談します"
+# Japanese separators and widths (issue 12 item 16, issue 11 item 1).
+CARD_JP = "5555ー5555ー5555ー4444"
+CARD_WIDE = "３７８２－８２２４６３－１０００５"
+CARD_FIGURE_DASH = "4111‒1111‒1111‒1111"
+PHONE_FIGURE_DASH = "0120‒000‒042"
+PLANTED = (f"連絡先 {EMAIL} 電話 {PHONE} {PHONE_WIDE} {PHONE_INTL} {PHONE_FIGURE_DASH} カード {CARD} {CARD_JP} "
+           f"{CARD_WIDE} {CARD_FIGURE_DASH} マイナンバー {MY_NUMBER} {POSTCODE} 弁護士に相談します")
 # What a grep looks for: each sentinel as written and as bare digits.
 NEEDLES = [EMAIL, "sentinel.leak", PHONE, PHONE_WIDE, "09000004242", "90 0000 4244", CARD, "4111111111111111",
-           MY_NUMBER, "123456789018", "100-0042"]
+           MY_NUMBER, "123456789018", "100-0042", CARD_JP, "5555555555554444", "5555ー5555", CARD_WIDE, "８２２４６３",
+           CARD_FIGURE_DASH, "4111‒1111", PHONE_FIGURE_DASH, "000‒042"]
 
 
 @pytest.mark.parametrize(
@@ -77,7 +84,7 @@ def test_plant_sentinels_through_every_channel(app, client, agent, auth_headers)
     client.post("/api/v1/webhooks/inquiries", data=body, headers=headers)
     client.post("/api/v1/webhooks/inquiries", data=body, headers={**headers, "webhook-signature": "v1,AAAA"})
     anon = app.test_client()
-    anon.post("/login", data={"name": f"{EMAIL} {PHONE}", "password": "x", "csrf_token": csrf_token(anon)})
+    anon.post("/login", data={"name": f"{EMAIL} {PHONE} {CARD_JP}", "password": "x", "csrf_token": csrf_token(anon)})
     client.post("/api/v1/classify", json={"text": PLANTED}, headers={"Authorization": f"Bearer {CARD}"})
     row = app.extensions["triage.store"].queue()[0]
     agent.post(f"/inquiries/{row.id}/correction", data={"label": "faq", "csrf_token": csrf_token(agent)})

@@ -37,11 +37,13 @@ def configure_logging(level: str) -> None:
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the service: settings, store, model, blueprints, security headers."""
     from . import admin, api, auth, config, errors, faq, incident, incident_admin, metrics, ops, web, webhook
+    from .converters import IdConverter
     from .live import ModelHolder, PointerItem, Watcher
     from .registry import Registry
     from .store import Store
 
     app = Flask(__name__, instance_relative_config=True)
+    app.url_map.converters["id"] = IdConverter
     try:
         settings = config.from_env()
     except config.ConfigError as exc:
@@ -65,6 +67,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         except ValueError as exc:
             raise StartupError(f"TRIAGE_WEBHOOK_SECRET: {exc}") from None
 
+    try:
+        auth.parse_limit(app.config["LOGIN_LIMIT"])
+    except ValueError as exc:
+        raise StartupError(f"TRIAGE_LOGIN_LIMIT: {exc}") from None
+
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     url = app.config.get("DATABASE_URL") or f"sqlite:///{Path(app.instance_path) / 'triage.sqlite'}"
     app.config["DATABASE_URL"] = url
@@ -74,7 +81,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_SECURE=app.config["SECURE_COOKIES"],
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SECURE=app.config["SECURE_COOKIES"],
+        # The cookie lives as long as a session may (absolute) and is not re-issued on every response;
+        # the server ends sessions earlier (logout, idle, disable, password change).
         PERMANENT_SESSION_LIFETIME=timedelta(hours=app.config["SESSION_HOURS"]),
+        SESSION_REFRESH_EACH_REQUEST=False,
         WTF_CSRF_TIME_LIMIT=app.config["SESSION_HOURS"] * 3600,
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
@@ -123,6 +133,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["triage.profile"] = profile_item
     app.extensions["triage.registry"] = registry
 
+    @app.before_request
+    def _upload_limit() -> None:
+        # Before CSRF protection reads the form: the admin upload may exceed the general request limit.
+        if request.endpoint == "admin.train":
+            request.max_content_length = admin.upload_limit(app.config)
+
     errors.init_app(app)
     auth.init_app(app)
     for module in (web, api, webhook, admin, incident_admin, ops):
@@ -144,7 +160,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         if g.get("no_store") or request.path.startswith("/api/"):
             resp.headers["Cache-Control"] = "no-store"
         route = request.url_rule.rule if request.url_rule else "unmatched"
-        metrics.REQUESTS.labels(route, request.method, str(resp.status_code)).inc()
+        metrics.REQUESTS.labels(route, metrics.method_label(request.method), str(resp.status_code)).inc()
         if "started" in g:
             metrics.LATENCY.labels(route).observe(time.perf_counter() - g.started)
         return resp

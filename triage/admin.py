@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import logging
-import threading
 from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
+from werkzeug.exceptions import RequestEntityTooLarge
 
-from . import dataset, intake
-from .auth import require_role
+from . import dataset, intake, jobs
+from .auth import AuthError, active_sessions, end_all_sessions, list_users, require_role
+from .errors import http_error
 from .export import corrections_csv
 from .incident_admin import merged_audit
 from .registry import Registry, RegistryError
-from .store import Store, TrainingJob, utcnow
+from .store import TrainingJob
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 log = logging.getLogger("triage.admin")
@@ -31,12 +32,29 @@ def index() -> Any:
     """Versions with metrics and confusion matrices; activate, roll back, upload."""
     registry = _registry()
     versions = list(reversed(registry.versions()))
+    jobs.reap_orphans(intake.store())
     with intake.store().session() as s:
-        jobs = s.query(TrainingJob).order_by(TrainingJob.id.desc()).limit(5).all()
-    return render_template("admin.html", versions=versions, active=registry.active(), jobs=jobs,
+        recent = s.query(TrainingJob).order_by(TrainingJob.id.desc()).limit(5).all()
+    return render_template("admin.html", versions=versions, active=registry.active(), jobs=recent,
                            # One audit log: model changes (models/audit.jsonl) with FAQ and profile changes (database).
                            audit=merged_audit(list(reversed(registry.audit_log())), intake.store()),
-                           serving=intake.holder().current, model_error=intake.holder().last_error)
+                           serving=intake.holder().current, model_error=intake.holder().last_error,
+                           users=list_users(intake.store()), sessions=active_sessions(intake.store()))
+
+
+@bp.post("/users/logout")
+@require_role("admin")
+def logout_user_everywhere() -> Any:
+    """End every session of an account (log out everywhere)."""
+    name = request.form.get("name", "")
+    try:
+        ended = end_all_sessions(intake.store(), name)
+    except AuthError as exc:
+        flash(f"ログアウトできませんでした: {exc}", "error")
+        return redirect(url_for("admin.index")), 303
+    log.info("ended %d session(s) of %s by %s", ended, name, current_user.name)
+    flash(f"{name} のセッションを {ended} 件終了しました（すべての端末からログアウト）。", "ok")
+    return redirect(url_for("admin.index")), 303
 
 
 @bp.post("/activate")
@@ -45,9 +63,13 @@ def activate() -> Any:
     """Activate a version (every worker follows within seconds)."""
     version = request.form.get("version", "")
     try:
-        _registry().activate(version, actor=current_user.name, reason=request.form.get("reason", "admin page"))
+        changed = _registry().activate(version, actor=current_user.name,
+                                       reason=request.form.get("reason", "admin page"))
     except RegistryError as exc:
         flash(f"有効化できませんでした: {exc}", "error")
+        return redirect(url_for("admin.index")), 303
+    if not changed:
+        flash(f"{version} はすでに有効です（変更なし）。", "ok")
         return redirect(url_for("admin.index")), 303
     log.info("activated %s by %s", version, current_user.name)
     flash(f"{version} を有効にしました。", "ok")
@@ -68,10 +90,32 @@ def rollback() -> Any:
     return redirect(url_for("admin.index")), 303
 
 
+UPLOAD_OVERHEAD = 64 * 1024  # multipart boundaries, headers and the other form fields around the file
+
+
+def upload_limit(app_config: dict[str, Any]) -> int:
+    """Return the request size the upload route accepts: the file limit, not the general request limit."""
+    return int(app_config["MAX_UPLOAD_BYTES"]) + UPLOAD_OVERHEAD
+
+
+def _too_large() -> Any:
+    limit = current_app.config["MAX_UPLOAD_BYTES"]
+    flash(f"ファイルが大きすぎます（上限 {limit / (1024 * 1024):g} MB）。", "error")
+    return redirect(url_for("admin.index")), 303
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _upload_too_large(exc: RequestEntityTooLarge) -> Any:
+    # Raised while the form is parsed (also by the CSRF check before the view): say it in Japanese.
+    if request.endpoint == "admin.train":
+        return _too_large()
+    return http_error(exc)
+
+
 @bp.post("/train")
 @require_role("admin")
 def train() -> Any:
-    """Validate an uploaded CSV, then train on it in the background."""
+    """Validate an uploaded CSV, then train on it in a `triage train` process of its own."""
     upload = request.files.get("csv")
     if upload is None or not upload.filename:
         flash("CSVファイルを選んでください。", "error")
@@ -82,70 +126,23 @@ def train() -> Any:
     limit = current_app.config["MAX_UPLOAD_BYTES"]
     data = upload.stream.read(limit + 1)
     if len(data) > limit:
-        flash(f"ファイルが大きすぎます（上限 {limit // (1024 * 1024)} MB）。", "error")
-        return redirect(url_for("admin.index")), 303
+        return _too_large()
     name = Path(upload.filename).name
     try:
         dataset.parse(data, name)
     except dataset.DatasetError as exc:
         return render_template("admin_errors.html", filename=name, message=exc.args[0], errors=exc.errors), 422
-    uploads = Path(current_app.instance_path) / "uploads"
-    uploads.mkdir(parents=True, exist_ok=True)
-    store = intake.store()
-    with store.session() as s:
-        job = TrainingJob(started_by=current_user.name, filename=name, progress="queued")
-        s.add(job)
-        s.flush()
-        job_id = job.id
-    path = uploads / f"job-{job_id}.csv"
-    path.write_bytes(data)
-    paths = [path]
-    if request.form.get("with_bundled") == "1":
-        paths.insert(0, Path(current_app.config["DATA_DIR"]) / "inquiries.csv")
-    gate_csv = current_app.config["GATE_CSV"] or None
-    thread = threading.Thread(
-        target=_run_job, args=(store, _registry(), job_id, paths, gate_csv, current_user.name,
-                               Path(current_app.config["DATA_DIR"]) / "lexicon.csv"),
-        name=f"train-job-{job_id}", daemon=True,
-    )
-    thread.start()
-    log.info("training job %d started by %s on %s", job_id, current_user.name, name)
+    job_id = jobs.start(intake.store(), current_app.config, current_app.instance_path, data, name,
+                        current_user.name, with_bundled=request.form.get("with_bundled") == "1")
     return redirect(url_for("admin.job", job_id=job_id)), 303
 
 
-def _run_job(store: Store, registry: Registry, job_id: int, paths: list[Path], gate_csv: str | None,
-             actor: str, lexicon_csv: Path) -> None:
-    """Train in a background thread, writing progress where every worker can read it."""
-    from .lifecycle import train_version, training_lock
-
-    def progress(message: str) -> None:
-        with store.session() as s:
-            job = s.get(TrainingJob, job_id)
-            if job is not None:
-                job.progress = message
-
-    try:
-        with training_lock(registry.root):
-            outcome = train_version(paths, registry, gate_csv=gate_csv, activate="gate", actor=actor,
-                                    progress=progress, lexicon_csv=lexicon_csv)
-        result = {"report": outcome.report, "gate": outcome.gate.to_dict(), "activated": outcome.activated,
-                  "rows": len(outcome.data.texts), "overridden": outcome.data.overridden}
-        with store.session() as s:
-            job = s.get(TrainingJob, job_id)
-            job.status, job.version, job.result, job.finished_at = "done", outcome.version, result, utcnow()
-            job.progress = "完了"
-    except Exception as exc:  # reported on the page; the thread must not die silently
-        log.error("training job %d failed: %s", job_id, type(exc).__name__)
-        message = str(exc) if isinstance(exc, dataset.DatasetError | RegistryError) else "内部エラー"
-        with store.session() as s:
-            job = s.get(TrainingJob, job_id)
-            job.status, job.error, job.finished_at = "failed", message, utcnow()
-
-
-@bp.get("/jobs/<int:job_id>")
+@bp.get("/jobs/<id:job_id>")
 @require_role("admin")
 def job(job_id: int) -> Any:
     """Show a training job's progress, report and the gate's verdict."""
+    # A job whose process died is failed, and says so: no page spins for ever.
+    jobs.reap_orphans(intake.store())
     with intake.store().session() as s:
         row = s.get(TrainingJob, job_id)
     if row is None:

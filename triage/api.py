@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request
@@ -16,16 +17,40 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
 
 
-def json_body() -> dict[str, Any]:
-    """Return the request's JSON object, or raise 415/400/422 with the reason."""
-    if not request.is_json:
-        raise APIError(415, "send the body as JSON with 'Content-Type: application/json'")
-    body = request.get_json(silent=True)
-    if body is None:
-        raise APIError(400, "the body is not valid JSON")
+def parse_json_object(raw: bytes) -> dict[str, Any]:
+    """Return the JSON object in a request body, or raise 400/422 with the reason.
+
+    Any malformed body is a 400, also one nested too deeply for the parser
+    (RecursionError) or not UTF-8: never a 500.
+    """
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise APIError(400, "the body is not valid JSON (or is nested too deeply)") from None
     if not isinstance(body, dict):
         raise APIError(422, "the body must be a JSON object")
     return body
+
+
+def read_body() -> bytes:
+    """Return the raw request body, or raise 413 when it is larger than TRIAGE_MAX_CONTENT_LENGTH.
+
+    A body with Content-Length is checked before it is read. A streamed
+    (chunked) body is cut at the limit by Werkzeug without an error, which
+    would then look like invalid JSON: one that fills the limit is refused.
+    """
+    data = request.get_data(cache=True)
+    limit = request.max_content_length
+    if limit is not None and request.content_length is None and len(data) >= limit:
+        raise APIError(413, f"the body is larger than {limit} bytes (TRIAGE_MAX_CONTENT_LENGTH)")
+    return data
+
+
+def json_body() -> dict[str, Any]:
+    """Return the request's JSON object, or raise 415/400/413/422 with the reason."""
+    if not request.is_json:
+        raise APIError(415, "send the body as JSON with 'Content-Type: application/json'")
+    return parse_json_object(read_body())
 
 
 def _external_id(value: Any, field: str = "id") -> str | None:
@@ -73,6 +98,7 @@ def classify_batch() -> Any:
             raise APIError(422, f"items[{i}] must be an object")
         texts.append(intake.check_text(item.get("text"), f"items[{i}].text"))
         ids.append(_external_id(item.get("id"), f"items[{i}].id"))
+    intake.check_batch_work(texts)
     loaded = intake.model()
     predictions = loaded.router.predict_many(texts)
     results = [
@@ -90,7 +116,7 @@ def classify_batch() -> Any:
     return jsonify({"model_version": loaded.version, "results": results})
 
 
-@bp.get("/inquiries/<int:inquiry_id>")
+@bp.get("/inquiries/<id:inquiry_id>")
 @require_token
 def get_inquiry(inquiry_id: int) -> Any:
     """Return one stored inquiry with its classification and corrections."""
@@ -100,7 +126,7 @@ def get_inquiry(inquiry_id: int) -> Any:
     return jsonify(intake.inquiry_json(row))
 
 
-@bp.post("/inquiries/<int:inquiry_id>/correction")
+@bp.post("/inquiries/<id:inquiry_id>/correction")
 @require_token
 def correct(inquiry_id: int) -> Any:
     """Record the right route for an inquiry (as the calling system)."""

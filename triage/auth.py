@@ -1,4 +1,4 @@
-"""Accounts, roles, API tokens, CSRF and login rate limits."""
+"""Accounts, roles, login sessions the server can end, API tokens, CSRF and login limits."""
 
 from __future__ import annotations
 
@@ -6,21 +6,21 @@ import functools
 import hashlib
 import hmac
 import logging
+import re
 import secrets
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from flask import Flask, abort, current_app, g, request
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, UserMixin, current_user
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .errors import APIError
-from .store import ApiToken, Store, User, utcnow
+from .store import ApiToken, AuthSession, LoginFailure, Store, User, utcnow
 
 ROLES = ("agent", "admin")
 TOKEN_PREFIX = "trg_"
@@ -28,7 +28,6 @@ security_log = logging.getLogger("triage.security")
 
 csrf = CSRFProtect()
 login_manager = LoginManager()
-limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -38,10 +37,15 @@ class AuthError(Exception):
 
 
 class Account(UserMixin):
-    """The logged-in user as Flask-Login sees it (no password hash kept)."""
+    """The logged-in user as Flask-Login sees it (no password hash kept).
 
-    def __init__(self, user: User) -> None:
-        self.id = str(user.id)
+    Its id is the session token, not the user id: the cookie names a session
+    row the server can end, so a copied cookie dies with the session.
+    """
+
+    def __init__(self, user: User, token: str) -> None:
+        self.id = token
+        self.user_id = user.id
         self.name = user.name
         self.role = user.role
 
@@ -74,13 +78,100 @@ def add_user(store: Store, name: str, role: str, password: str) -> None:
         s.add(User(name=name, role=role, password_hash=hash_password(password)))
 
 
+def _user(s: Any, name: str) -> User:
+    user = s.scalars(select(User).where(User.name == name)).first()
+    if user is None:
+        raise AuthError(f"no user {name!r}.")
+    return user
+
+
 def set_disabled(store: Store, name: str, disabled: bool = True) -> None:
-    """Disable (or re-enable) an account; its sessions stop working at once."""
+    """Disable (or re-enable) an account; disabling ends its sessions at once."""
     with store.session() as s:
-        user = s.scalars(select(User).where(User.name == name)).first()
-        if user is None:
-            raise AuthError(f"no user {name!r}.")
+        user = _user(s, name)
         user.disabled = disabled
+        if disabled:
+            _revoke_all(s, user.id)
+
+
+def set_password(store: Store, name: str, password: str) -> int:
+    """Set a new password (12+ characters) and end every session of the account; return how many ended."""
+    if len(password) < 12:
+        raise AuthError("the password must be at least 12 characters.")
+    with store.session() as s:
+        user = _user(s, name)
+        user.password_hash = hash_password(password)
+        return _revoke_all(s, user.id)
+
+
+def end_all_sessions(store: Store, name: str) -> int:
+    """Log an account out everywhere (every browser, every copied cookie); return how many sessions ended."""
+    with store.session() as s:
+        return _revoke_all(s, _user(s, name).id)
+
+
+def _revoke_all(s: Any, user_id: int) -> int:
+    now = utcnow()
+    rows = list(s.scalars(select(AuthSession).where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))))
+    for row in rows:
+        row.revoked_at = now
+    return len(rows)
+
+
+def _session_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_session(store: Store, user: User) -> str:
+    """Record a new login session of the user and return its token (kept only in the signed cookie)."""
+    token = secrets.token_urlsafe(32)
+    with store.session() as s:
+        s.add(AuthSession(id=_session_hash(token), user_id=user.id))
+    return token
+
+
+def end_session(store: Store, token: str) -> None:
+    """End one login session (logout): its cookie, and every copy of it, stops working."""
+    with store.session() as s:
+        row = s.get(AuthSession, _session_hash(token))
+        if row is not None and row.revoked_at is None:
+            row.revoked_at = utcnow()
+
+
+def active_sessions(store: Store) -> dict[int, int]:
+    """Return the number of sessions not ended by logout or revocation, per user id (expiry is checked on use)."""
+    with store.session() as s:
+        q = select(AuthSession.user_id, func.count()).where(AuthSession.revoked_at.is_(None)).group_by(
+            AuthSession.user_id)
+        return {user_id: n for user_id, n in s.execute(q).all()}
+
+
+# last_seen_at is written at most this often per session: not one write per request.
+SEEN_RESOLUTION = timedelta(seconds=60)
+
+
+def _aware(value: datetime) -> datetime:
+    # SQLite returns naive datetimes for DateTime(timezone=True): they are UTC.
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def load_session(store: Store, token: str, lifetime: timedelta, idle: timedelta) -> Account | None:
+    """Return the account of a live session: not ended, not older than ``lifetime``, not idle past ``idle``."""
+    now = utcnow()
+    with store.session() as s:
+        row = s.execute(select(AuthSession, User).join(User, AuthSession.user_id == User.id)
+                        .where(AuthSession.id == _session_hash(token))).first()
+        if row is None:
+            return None
+        auth, user = row
+        if auth.revoked_at is not None or user.disabled:
+            return None
+        if now - _aware(auth.created_at) > lifetime or now - _aware(auth.last_seen_at) > idle:
+            auth.revoked_at = now
+            return None
+        if now - _aware(auth.last_seen_at) > SEEN_RESOLUTION:
+            auth.last_seen_at = now
+        return Account(user, token)
 
 
 def list_users(store: Store) -> list[User]:
@@ -167,6 +258,65 @@ def _lookup_token(store: Store, digest: str) -> str | None:
     return row.name
 
 
+# -- login limits: failed attempts per account and per address, counted in the database ----------------
+
+_LIMIT_RE = re.compile(r"^\s*(\d+)\s*(?:per|/)\s*(\d*)\s*(second|minute|hour|day)s?\s*$", re.IGNORECASE)
+_UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+
+
+def parse_limit(spec: str) -> tuple[int, timedelta]:
+    """Parse "5 per minute" (also "5/minute", "20 per 10 minutes") into (attempts, window)."""
+    m = _LIMIT_RE.match(spec)
+    if m is None or int(m.group(1)) < 1:
+        raise ValueError(f"{spec!r} is not a limit like '5 per minute'")
+    return int(m.group(1)), timedelta(seconds=int(m.group(2) or 1) * _UNIT_SECONDS[m.group(3).lower()])
+
+
+class LoginLimited(Exception):
+    """Too many failed logins for this account or address; ``retry_after`` is in seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"retry after {retry_after} s")
+        self.retry_after = retry_after
+
+
+def begin_attempt(store: Store, keys: list[str], limit: int, window: timedelta) -> list[int]:
+    """Count a login attempt under every key, or raise LoginLimited when a key had ``limit`` failures already.
+
+    The attempt is recorded before the count (and withdrawn when refused), so
+    concurrent attempts on any worker never get past the limit together.
+    Returns the attempt's row ids: keep them for a failure, withdraw them for
+    a success (only failures count).
+    """
+    now = utcnow()
+    with store.session() as s:
+        s.execute(delete(LoginFailure).where(LoginFailure.created_at < now - window))
+        rows = [LoginFailure(key=key[:120], created_at=now) for key in keys]
+        s.add_all(rows)
+    ids = [r.id for r in rows]
+    retry = None
+    with store.session() as s:
+        for key in keys:
+            count, oldest = s.execute(select(func.count(), func.min(LoginFailure.created_at)).where(
+                LoginFailure.key == key[:120], LoginFailure.created_at >= now - window)).one()
+            if count > limit:
+                # Refused attempts do not count: the withdrawal commits with this session.
+                s.execute(delete(LoginFailure).where(LoginFailure.id.in_(ids)))
+                retry = (_aware(oldest) + window - now).total_seconds() if oldest is not None else window.seconds
+                break
+    if retry is not None:
+        raise LoginLimited(max(1, int(retry) + 1))
+    return ids
+
+
+def withdraw_attempt(store: Store, ids: list[int], clear_key: str | None = None) -> None:
+    """Forget a successful attempt (and the earlier failures of ``clear_key``, the account that just proved itself)."""
+    with store.session() as s:
+        s.execute(delete(LoginFailure).where(LoginFailure.id.in_(ids)))
+        if clear_key is not None:
+            s.execute(delete(LoginFailure).where(LoginFailure.key == clear_key[:120]))
+
+
 def require_token(view: F) -> F:
     """Let a request through only with a valid `Authorization: Bearer` token."""
 
@@ -209,19 +359,14 @@ def require_role(role: str) -> Callable[[F], F]:
 
 
 def init_app(app: Flask) -> None:
-    """Wire Flask-Login, CSRF protection and the rate limiter into the app."""
+    """Wire Flask-Login and CSRF protection into the app."""
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "web.login"
     login_manager.login_message = "ログインしてください。"
     login_manager.session_protection = "strong"
-    app.config.setdefault("RATELIMIT_ENABLED", True)
-    limiter.init_app(app)
 
     @login_manager.user_loader
-    def _load(user_id: str) -> Account | None:
-        with _store().session() as s:
-            user = s.get(User, int(user_id)) if user_id.isdigit() else None
-        if user is None or user.disabled:
-            return None
-        return Account(user)
+    def _load(token: str) -> Account | None:
+        return load_session(_store(), token, lifetime=timedelta(hours=current_app.config["SESSION_HOURS"]),
+                            idle=timedelta(minutes=current_app.config["SESSION_IDLE_MINUTES"]))

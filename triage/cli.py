@@ -14,6 +14,7 @@ import click
 
 from . import config, dataset
 from .dataset import LABELS_JA, DatasetError
+from .export import csv_text
 from .registry import Registry, RegistryError
 
 
@@ -69,22 +70,27 @@ def cli() -> None:
 @click.option("--force", "force_reason", metavar="REASON", default=None,
               help="Activate even if the quality gate refuses; the reason is recorded in the audit log.")
 @click.option("--no-activate", is_flag=True, help="Train and save only; keep the active model.")
-def train_cmd(csv_files: tuple[str, ...], force_reason: str | None, no_activate: bool) -> None:
+@click.option("--job", "job_id", type=int, default=None, hidden=True,
+              help="Run the admin page's training job JOB (progress and result go to its database row).")
+def train_cmd(csv_files: tuple[str, ...], force_reason: str | None, no_activate: bool, job_id: int | None) -> None:
     """Train on CSV_FILES, report cross-validation, save a version and activate it if it passes the gate."""
-    from .lifecycle import format_report, train_version, training_lock
+    from .lifecycle import format_report, train_version
 
     settings = _settings()
     registry = _registry(settings)
     if force_reason is not None and no_activate:
         raise click.UsageError("--force and --no-activate exclude each other.")
+    if job_id is not None:
+        _run_job(settings, registry, job_id, list(csv_files))
+        return
     mode = "no" if no_activate else ("force" if force_reason is not None else "gate")
     try:
-        with training_lock(registry.root):
-            outcome = train_version(
-                list(csv_files), registry, gate_csv=_gate_csv(settings), activate=mode,
-                reason=force_reason or "", progress=_Progress(),
-                lexicon_csv=Path(settings["DATA_DIR"]) / "lexicon.csv",
-            )
+        # train_version takes the registry's training lock itself.
+        outcome = train_version(
+            list(csv_files), registry, gate_csv=_gate_csv(settings), activate=mode,
+            reason=force_reason or "", progress=_Progress(),
+            lexicon_csv=Path(settings["DATA_DIR"]) / "lexicon.csv",
+        )
     except (DatasetError, RegistryError) as exc:
         raise click.ClickException(str(exc)) from None
     data = outcome.data
@@ -106,6 +112,27 @@ def train_cmd(csv_files: tuple[str, ...], force_reason: str | None, no_activate:
     else:
         click.echo(f"Kept {registry.active()} active; {outcome.version} is saved but inactive "
                    f"(`triage activate {outcome.version}` to use it anyway).")
+
+
+def _run_job(settings: dict[str, Any], registry: Registry, job_id: int, paths: list[str]) -> None:
+    """Be the process of an admin-page training job (started by triage.jobs, not by hand)."""
+    from functools import partial
+
+    from . import configure_logging
+    from .jobs import run
+    from .lifecycle import train_version
+
+    configure_logging(settings["LOG_LEVEL"])
+    store = _store(settings, migrate=False)
+    try:
+        ok = run(store, job_id, paths, partial(train_version, registry=registry, gate_csv=_gate_csv(settings),
+                                                activate="gate"))
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        store.engine.dispose()
+    if not ok:
+        sys.exit(1)
 
 
 def _echo_gate(gate: Any) -> None:
@@ -287,18 +314,17 @@ def _classify_csv(csv_in: str, csv_out: str, settings: dict[str, Any]) -> None:
     added = ["label", "label_ja", "confidence", "needs_review"]
     if any(a in table.header for a in added):
         added = [f"predicted_{a}" for a in added]
-    buf = io.StringIO(newline="")
-    w = csv.writer(buf)
-    w.writerow(table.header + added)
-    for row, p in zip(table.rows, predictions, strict=True):
-        cells = [row.text if h == "text" else (row.label or "") if h == "label" else row.extra.get(h, "")
-                 for h in table.header]
-        w.writerow(cells + [p.label, LABELS_JA[p.label], f"{p.confidence:.4f}", str(p.needs_review).lower()])
+    # The text and every other cell are masked and formula-safe, like every CSV triage writes.
+    body = csv_text(table.header + added, (
+        [row.text if h == "text" else (row.label or "") if h == "label" else row.extra.get(h, "")
+         for h in table.header] + [p.label, LABELS_JA[p.label], f"{p.confidence:.4f}", str(p.needs_review).lower()]
+        for row, p in zip(table.rows, predictions, strict=True)
+    ))
     # Written to a temporary file first: a failure leaves no half-written output.
     out = Path(csv_out)
     tmp = out.with_name(f".{out.name}.tmp")
     try:
-        tmp.write_bytes(buf.getvalue().encode(table.encoding))
+        tmp.write_bytes(body.encode(table.encoding))
         tmp.replace(out)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
@@ -335,9 +361,12 @@ def activate_cmd(version: str) -> None:
     """Make VERSION the active model (after verifying its hash)."""
     registry = _registry(_settings())
     try:
-        registry.activate(version, actor="cli")
+        changed = registry.activate(version, actor="cli")
     except RegistryError as exc:
         raise click.ClickException(str(exc)) from None
+    if not changed:
+        click.echo(f"{version} is already active; nothing changed.")
+        return
     click.echo(f"Activated {version}; running servers switch within seconds.")
 
 
@@ -374,19 +403,30 @@ def serve_cmd(host: str | None, port: int | None, workers: int | None) -> None:
     n = worker_count(workers if workers is not None else settings["WORKERS"])
     host = host or settings["HOST"]
     port = port or settings["PORT"]
-    click.echo(f"triage serving model {app.extensions['triage.holder'].current.version} "
-               f"on http://{host}:{port}/ with {n} worker(s)", err=True)
-    run(app, host, port, n)
+    holder = app.extensions["triage.holder"]
+    if holder.current is None:
+        # Start anyway, not ready: /readyz answers 503 with the reason until a good version is active.
+        click.echo(f"triage serving NO model ({holder.last_error or 'none loaded'}); /readyz answers 503 until "
+                   "a verified version is active (`triage models`, `triage activate VERSION`)", err=True)
+    else:
+        click.echo(f"triage serving model {holder.current.version}", err=True)
+    click.echo(f"listening on http://{host}:{port}/ with {n} worker(s) of {settings['THREADS']} thread(s)", err=True)
+    run(app, host, port, n, threads=settings["THREADS"], timeout=settings["TIMEOUT"], keepalive=settings["KEEPALIVE"])
+
+
+def _instance_path() -> Path:
+    """Return the instance folder the service uses (its SQLite file and uploads)."""
+    from flask import Flask
+
+    return Path(Flask("triage", instance_relative_config=True).instance_path)
 
 
 def _store(settings: dict[str, Any], migrate: bool = True):  # noqa: ANN202 - Store, imported lazily
-    from flask import Flask
-
     from .store import Store
 
     url = settings["DATABASE_URL"]
     if not url:
-        instance = Path(Flask("triage", instance_relative_config=True).instance_path)
+        instance = _instance_path()
         instance.mkdir(parents=True, exist_ok=True)
         url = f"sqlite:///{instance / 'triage.sqlite'}"
     store = Store(url)
@@ -426,6 +466,33 @@ def users_disable(name: str) -> None:
     except AuthError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"Disabled {name}.")
+
+
+@users_grp.command("passwd")
+@click.argument("name")
+@click.password_option(help="At least 12 characters; asked for when not given.")
+def users_passwd(name: str, password: str) -> None:
+    """Set a new password; every session of the account ends (all browsers log in again)."""
+    from .auth import AuthError, set_password
+
+    try:
+        ended = set_password(_store(_settings()), name, password)
+    except AuthError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Changed the password of {name}; ended {ended} session(s).")
+
+
+@users_grp.command("logout")
+@click.argument("name")
+def users_logout(name: str) -> None:
+    """End every session of NAME (log out everywhere), e.g. after a lost laptop or a copied cookie."""
+    from .auth import AuthError, end_all_sessions
+
+    try:
+        ended = end_all_sessions(_store(_settings()), name)
+    except AuthError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Ended {ended} session(s) of {name}.")
 
 
 @users_grp.command("list")
@@ -490,8 +557,15 @@ def tokens_revoke(name: str) -> None:
               help="Delete inquiries received more than DAYS days ago.")
 def purge_cmd(days: int) -> None:
     """Delete old inquiries and their corrections (retention under APPI)."""
-    n_inq, n_corr = _store(_settings()).purge(days)
+    from .jobs import purge_uploads
+
+    store = _store(_settings())
+    n_inq, n_corr = store.purge(days)
     click.echo(f"Deleted {n_inq} inquiries and {n_corr} corrections older than {days} days.")
+    # Uploaded training files are deleted when their job ends; these are leftovers (crashes, older releases).
+    n_files = purge_uploads(store, _instance_path())
+    if n_files:
+        click.echo(f"Deleted {n_files} uploaded training file(s) that no running job needs.")
 
 
 @cli.group("db")

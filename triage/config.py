@@ -37,14 +37,24 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("HOST", "127.0.0.1", "Address `triage serve` listens on."),
     Setting("PORT", 8000, "Port `triage serve` listens on.", int),
     Setting("WORKERS", 0, "gunicorn worker processes; 0 means one per CPU core.", int),
+    Setting("THREADS", 8, "Threads per worker process (gunicorn gthread): requests one worker serves at once.", int),
+    Setting("TIMEOUT", 15.0, "Seconds a client has to send one whole request, headers and body; a slower "
+            "connection is closed (408 once the body has started), so slow clients cannot hold threads.", float),
+    Setting("KEEPALIVE", 5, "Seconds an idle keep-alive connection stays open for the next request.", int),
     Setting("MAX_CONTENT_LENGTH", 4 * 1024 * 1024, "Largest request body in bytes (413 above it).", int),
-    Setting("MAX_TEXT_LENGTH", 20000, "Longest inquiry text in characters (422 above it).", int),
-    Setting("MAX_UPLOAD_BYTES", 20 * 1024 * 1024, "Largest training CSV accepted on the admin page, in bytes.", int),
+    Setting("MAX_TEXT_LENGTH", 20000, "Longest inquiry text in characters, before and after NFKC normalisation "
+            "(422 above it).", int),
+    Setting("MAX_UPLOAD_BYTES", 20 * 1024 * 1024, "Largest training CSV accepted on the admin page, in bytes (the "
+            "upload route's own request limit, above `TRIAGE_MAX_CONTENT_LENGTH`).", int),
     Setting("BATCH_LIMIT", 1000, "Most items in one `/api/v1/classify/batch` request.", int),
+    Setting("MAX_BATCH_CHARS", 500_000, "Most characters, counted after NFKC normalisation, in all items of one "
+            "batch request together (its time budget: about 2-5 µs per character on one core).", int),
     Setting("STORE_REDACTED", False, "Store inquiry text with personal data replaced by placeholders.", bool),
-    Setting("RATELIMIT_STORAGE_URI", "memory://", "Flask-Limiter storage; use `redis://host:6379` to share limits across workers."),
-    Setting("LOGIN_LIMIT", "5 per minute", "Login attempts allowed per account and per address."),
-    Setting("SESSION_HOURS", 8, "Hours until an agent's login session expires.", int),
+    Setting("LOGIN_LIMIT", "5 per minute", "Failed login attempts allowed per account and per address (counted in the "
+            "database, so across every worker and host); successful logins do not count."),
+    Setting("SESSION_HOURS", 8, "Hours a login session lasts at most, however active (absolute lifetime).", int),
+    Setting("SESSION_IDLE_MINUTES", 30, "Minutes without any request after which a login session ends "
+            "(an open queue page keeps it alive).", int),
     Setting("SECURE_COOKIES", False, "Mark cookies `Secure` (set when served over TLS).", bool),
     Setting("RELOAD_SECONDS", 1.0, "How often each worker checks for a newly activated model, FAQ version or "
             "incident profile.", float),

@@ -6,7 +6,7 @@ import logging
 
 from flask import Flask, Response, jsonify, render_template, request
 from sqlalchemy.exc import SQLAlchemyError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import ClientDisconnected, HTTPException
 
 from . import metrics
 
@@ -19,6 +19,7 @@ CODES = {
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    408: "timeout",
     409: "conflict",
     413: "too_large",
     415: "unsupported_media_type",
@@ -33,6 +34,7 @@ MESSAGES_JA = {
     403: "この操作の権限がありません。",
     404: "ページが見つかりません。",
     405: "この操作はできません。",
+    408: "送信に時間がかかりすぎました。もう一度お試しください。",
     413: "送信されたデータが大きすぎます。",
     429: "試行回数が多すぎます。しばらく待ってから再度お試しください。",
     500: "内部エラーが発生しました。",
@@ -75,6 +77,23 @@ def _page(status: int, message: str, headers: dict[str, str] | None = None) -> R
     return resp
 
 
+def http_error(exc: HTTPException) -> Response:
+    """Answer an HTTP error (routing 404/405, 413, ...) in the one JSON shape or as the error page."""
+    if isinstance(exc, ClientDisconnected) and isinstance(exc.__context__, TimeoutError):
+        # The body did not arrive within TRIAGE_TIMEOUT (triage.serve): 408; the server then closes the
+        # connection (its deadline has passed; a WSGI app may not send hop-by-hop headers itself).
+        if wants_json():
+            return json_error(408, "the request body did not arrive in time; send it again")
+        return _page(408, MESSAGES_JA[408])
+    status = exc.code or 500
+    headers = {}
+    if status == 405 and exc.valid_methods:  # type: ignore[attr-defined]
+        headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
+    if wants_json():
+        return json_error(status, exc.description or exc.name, headers=headers)
+    return _page(status, MESSAGES_JA.get(status, exc.name), headers)
+
+
 def init_app(app: Flask) -> None:
     """Register app-level handlers: they also see routing 404/405, which blueprints miss."""
 
@@ -84,15 +103,7 @@ def init_app(app: Flask) -> None:
             return json_error(exc.status, exc.message, exc.code, exc.headers)
         return _page(exc.status, exc.message, exc.headers)
 
-    @app.errorhandler(HTTPException)
-    def _http_error(exc: HTTPException) -> Response:
-        status = exc.code or 500
-        headers = {}
-        if status == 405 and exc.valid_methods:  # type: ignore[attr-defined]
-            headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
-        if wants_json():
-            return json_error(status, exc.description or exc.name, headers=headers)
-        return _page(status, MESSAGES_JA.get(status, exc.name), headers)
+    app.register_error_handler(HTTPException, http_error)
 
     @app.errorhandler(SQLAlchemyError)
     def _db_error(exc: SQLAlchemyError) -> Response:

@@ -1,16 +1,20 @@
-"""Exports that leave the service: agent corrections as training CSV, claims for the claims desk's sheet."""
+"""Every CSV the project writes (corrections for training, claims for the claims desk): formula-safe and masked."""
 
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from . import claims
 from .claims import COLUMNS
 from .intake import as_utc, claim_of
 from .redact import redact
-from .store import Store
+
+if TYPE_CHECKING:
+    from .store import Store
 
 # Excel treats a cell starting with these as a formula (CSV injection);
 # full-width forms too, since Excel in Japan converts them.
@@ -22,17 +26,30 @@ def excel_safe(value: str) -> str:
     return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 
-def corrections_csv(store: Store, bom: bool = False) -> tuple[bytes, int]:
-    """Return (CSV bytes, rows): text,label,source,corrected_at,agent of each latest correction."""
+def safe_cell(value: object) -> str:
+    """Return a cell as it may leave the service: personal data masked, then formula-safe."""
+    return excel_safe(redact(str(value)))
+
+
+def csv_text(header: list[str], rows: Iterable[Iterable[object]]) -> str:
+    """Render a CSV whose every cell (header included) went through ``safe_cell``."""
     buf = io.StringIO(newline="")
     w = csv.writer(buf)
-    w.writerow(["text", "label", "source", "corrected_at", "agent"])
+    w.writerow([safe_cell(h) for h in header])
+    for row in rows:
+        w.writerow([safe_cell(c) for c in row])
+    return buf.getvalue()
+
+
+def corrections_csv(store: Store, bom: bool = False) -> tuple[bytes, int]:
+    """Return (CSV bytes, rows): text,label,source,corrected_at,agent of each latest correction."""
     rows = store.corrections()
-    for correction, inquiry in rows:
-        # Exports leave the service: personal data is masked on the way out.
-        w.writerow([excel_safe(redact(inquiry.text)), correction.label, inquiry.source,
-                    correction.created_at.isoformat(timespec="seconds"), excel_safe(correction.agent)])
-    data = buf.getvalue().encode("utf-8")
+    # Exports leave the service: every cell is masked, the agent's name too (it may be an e-mail address).
+    data = csv_text(["text", "label", "source", "corrected_at", "agent"], (
+        [inquiry.text, correction.label, inquiry.source, correction.created_at.isoformat(timespec="seconds"),
+         correction.agent]
+        for correction, inquiry in rows
+    )).encode("utf-8")
     return (b"\xef\xbb\xbf" + data if bom else data), len(rows)
 
 
@@ -41,18 +58,14 @@ CLAIM_HEADER = ["inquiry_id", "received_at", "source", "external_id", "route", "
 
 def claims_csv(store: Store, since: datetime | None = None, bom: bool = False) -> tuple[bytes, int]:
     """Return (CSV bytes, rows): one row per compensation inquiry with its claim fields, masked and formula-safe."""
-    buf = io.StringIO(newline="")
-    w = csv.writer(buf)
-    w.writerow(CLAIM_HEADER)
     rows = store.compensation_inquiries(since)
-    for row in rows:
+
+    def values(row: object) -> list[str]:
         claim = claim_of(row)
-        cells = claims.cells(claim)
         received = as_utc(row.received_at).astimezone(claims.JST).isoformat(timespec="seconds")
-        values = [str(row.id), received, row.source, row.external_id or "", row.corrected_label or row.label,
-                  "true" if row.handled else "false", *cells.values(), claims.cells(claim, japanese=True)["requests"],
-                  row.text]
-        # Exports leave the service: personal data masked, no cell that Excel would run as a formula.
-        w.writerow([excel_safe(redact(v)) for v in values])
-    data = buf.getvalue().encode("utf-8")
+        return [str(row.id), received, row.source, row.external_id or "", row.corrected_label or row.label,
+                "true" if row.handled else "false", *claims.cells(claim).values(),
+                claims.cells(claim, japanese=True)["requests"], row.text]
+
+    data = csv_text(CLAIM_HEADER, (values(r) for r in rows)).encode("utf-8")
     return (b"\xef\xbb\xbf" + data if bom else data), len(rows)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,6 +20,17 @@ from .registry import LoadedModel
 from .store import Inquiry, Store
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# Letters that render as nothing (Hangul fillers, the braille blank) though Unicode calls them letters or symbols.
+_INVISIBLE = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+def is_blank(text: str) -> bool:
+    """Return True when nothing in the text is visible.
+
+    Whitespace (also U+3000), zero-width and other format or control characters,
+    and combining marks or variation selectors with no character to attach to.
+    """
+    return all(ch.isspace() or ch in _INVISIBLE or unicodedata.category(ch)[0] in "CZM" for ch in text)
 
 
 def holder() -> ModelHolder:
@@ -58,21 +70,42 @@ def profile() -> Profile:
 def instruction_for(label: str, reason: str | None = None) -> Instruction:
     """Return what the agent does with an inquiry of this route (and escalation reason), from the profile."""
     return profile().instruction(label, reason)
+def normalized_length(text: str) -> int:
+    """Return the length of the text after NFKC, the length the model's work grows with (ﷺ becomes 18 characters)."""
+    return len(unicodedata.normalize("NFKC", text))
 
 
 def check_text(value: Any, field: str = "text") -> str:
-    """Return a valid inquiry text or raise a 422 naming the field."""
+    """Return a valid inquiry text or raise a 422 naming the field.
+
+    The limit holds for the raw and for the normalised length: the work of a
+    request grows with the text the tokenizer sees, after NFKC.
+    """
     limit = current_app.config["MAX_TEXT_LENGTH"]
     if not isinstance(value, str):
         raise APIError(422, f"'{field}' must be a string")
-    if not value.strip():
+    if is_blank(value):
+        # Zero-width spaces, BOMs and ideographic spaces alone are no inquiry.
         raise APIError(422, f"'{field}' is empty")
     if len(value) > limit:
         raise APIError(422, f"'{field}' is {len(value)} characters; at most {limit} are accepted")
     if _SURROGATE.search(value):
         # JSON may escape half a character pair; it cannot be stored or tokenized.
         raise APIError(422, f"'{field}' contains an invalid character (a lone UTF-16 surrogate)")
+    normalized = normalized_length(value)
+    if normalized > limit:
+        raise APIError(422, f"'{field}' is {normalized} characters once normalised (NFKC); at most {limit} are "
+                            "accepted")
     return value
+
+
+def check_batch_work(texts: list[str]) -> None:
+    """Raise a 422 when a batch holds more normalised characters in all than MAX_BATCH_CHARS (its time budget)."""
+    budget = current_app.config["MAX_BATCH_CHARS"]
+    total = sum(normalized_length(t) for t in texts)
+    if total > budget:
+        raise APIError(422, f"the items hold {total} characters once normalised (NFKC); at most {budget} in one "
+                            "batch (split it into several requests)")
 
 
 def analyse(text: str, loaded: LoadedModel | None = None, explain: bool = True) -> dict[str, Any]:
@@ -104,7 +137,8 @@ def analyse(text: str, loaded: LoadedModel | None = None, explain: bool = True) 
     return result
 
 
-def keep(text: str, result: dict[str, Any], source: str, external_id: str | None = None) -> tuple[Inquiry, bool]:
+def keep(text: str, result: dict[str, Any], source: str, external_id: str | None = None,
+         payload_sha256: str | None = None) -> tuple[Inquiry, bool]:
     """Store an inquiry with its classification; committed before this returns."""
     redacted = current_app.config["STORE_REDACTED"]
     stored_text = redact(text) if redacted else text
@@ -122,6 +156,7 @@ def keep(text: str, result: dict[str, Any], source: str, external_id: str | None
         needs_review=result["needs_review"],
         model_version=result["model_version"],
         claim=claim,
+        payload_sha256=payload_sha256,
     )
     if created:
         metrics.CLASSIFICATIONS.labels(result["label"], source).inc()

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import csv
 import fcntl
-import io
 import platform
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib.metadata import version as pkg_version
@@ -15,6 +14,7 @@ from typing import Any
 
 from . import dataset
 from .dataset import LABELS
+from .export import csv_text
 from .features import read_lexicon
 from .model import InquiryModel, Progress, metrics, train
 from .registry import Registry, RegistryError
@@ -158,15 +158,41 @@ def gate(
     return GateResult(passed, reasons, cand, act, active_version, str(gate_csv), decisive)
 
 
+_held = threading.local()
+
+
 @contextmanager
-def training_lock(root: Path) -> Iterator[None]:
-    """Serialise trainings in one models directory (two processes, one registry)."""
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / ".train.lock", "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
+def training_lock(root: Path, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+    """Serialise trainings in one models directory (two processes, one registry).
+
+    Re-entrant within a thread: ``ensure_model`` holds it around "is there a
+    model?" and the training that follows, and ``train_version`` takes it
+    again. A second flock on a new file description of the same process
+    would wait for itself forever. ``on_wait`` is called once if another
+    training holds the lock.
+    """
+    key = str(Path(root).resolve())
+    held: dict[str, int] = _held.__dict__.setdefault("roots", {})
+    if held.get(key):
+        held[key] += 1
         try:
             yield
         finally:
+            held[key] -= 1
+        return
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".train.lock", "w") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if on_wait is not None:
+                on_wait()
+            fcntl.flock(f, fcntl.LOCK_EX)
+        held[key] = 1
+        try:
+            yield
+        finally:
+            held[key] = 0
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
@@ -184,8 +210,15 @@ def train_version(
 
     ``activate`` is "gate" (only if the quality gate passes), "force" or "no".
     ``lexicon_csv`` (concept,term) is baked into the model: retrain after editing it.
+    Takes the training lock of the registry itself, for the whole run.
     """
     say = progress or (lambda _msg: None)
+    with training_lock(registry.root, on_wait=lambda: say("waiting for another training of this registry to end")):
+        return _train_version(paths, registry, gate_csv, activate, actor, reason, say, lexicon_csv)
+
+
+def _train_version(paths: list[str | Path], registry: Registry, gate_csv: str | Path | None, activate: str,
+                   actor: str, reason: str, say: Progress, lexicon_csv: str | Path | None) -> TrainOutcome:
     say(f"reading {', '.join(str(p) for p in paths)}")
     data = dataset.load_training(list(paths))
     held_out_dropped = 0
@@ -237,13 +270,9 @@ def train_version(
 
 
 def _misclassified_csv(texts: list[str], labels: list[str], predicted: list[str]) -> str:
-    out = io.StringIO()
-    w = csv.writer(out)
-    w.writerow(["text", "label", "predicted"])
-    for t, y, p in zip(texts, labels, predicted, strict=True):
-        if y != p:
-            w.writerow([t, y, p])
-    return out.getvalue()
+    # Opened in Excel by ops and kept beside the model: masked and formula-safe like every CSV we write.
+    return csv_text(["text", "label", "predicted"],
+                    ([t, y, p] for t, y, p in zip(texts, labels, predicted, strict=True) if y != p))
 
 
 def format_report(report: dict[str, Any], thresholds: dict[str, float] | None = None) -> str:

@@ -236,7 +236,12 @@ class ModelHolder(LiveItem[LoadedModel]):
     def refresh(self, pointers: Pointers | None = None) -> bool:
         """Load the active version if it changed; return True when swapped."""
         name = self.registry.active()
-        if name is None or (self.current is not None and self.current.version == name):
+        if name is None:
+            return False
+        if self.current is not None and self.current.version == name:
+            # ACTIVE points at what this worker serves (again): an earlier refusal is history.
+            self.last_error = None
+            self._refused = None
             return False
         try:
             stamp = (self.registry.path(name) / "model.joblib").stat().st_mtime

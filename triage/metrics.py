@@ -27,7 +27,18 @@ LIVE_INFO = Gauge("triage_live_info", "The FAQ version and incident profile revi
                   ["item", "version"], multiprocess_mode="liveall")
 MODEL_REFUSALS = Counter("triage_model_refusals_total", "Model versions refused at load (hash or format).")
 WEBHOOK_REJECTED = Counter("triage_webhook_rejected_total", "Webhook deliveries refused, by reason.", ["reason"])
+WEBHOOK_CONFLICTS = Counter("triage_webhook_conflicts_total",
+                            "Webhook ids resent with a different body (answered with the stored result).")
 DB_ERRORS = Counter("triage_database_errors_total", "Requests answered 503 because the database failed.")
+
+
+# Any token is a valid HTTP method: each unknown one would add a series for good (memory, scrape size).
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def method_label(method: str) -> str:
+    """Return the method as a label value: the known ones by name, every other as "other"."""
+    return method if method in KNOWN_METHODS else "other"
 
 
 def set_model(version: str | None, previous: str | None) -> None:

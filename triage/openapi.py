@@ -5,6 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from .claims import REFERENCE_KINDS, REQUESTS
+from .converters import MAX_ID
+
+# Ids in paths: ASCII digits without leading zeros (anything else is a 404).
+ID_SCHEMA = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 
 LABEL = {"type": "string", "enum": ["faq", "compensation", "escalation"]}
 PROBS = {"type": "object", "properties": {k: {"type": "number"} for k in LABEL["enum"]}}
@@ -113,12 +117,12 @@ def document(config: Any) -> dict[str, Any]:
                                                               **errors}}},
             "/api/v1/inquiries/{inquiry_id}": {"get": {
                 "summary": "A stored inquiry with its classification and corrections.",
-                "parameters": [{"name": "inquiry_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                "parameters": [{"name": "inquiry_id", "in": "path", "required": True, "schema": ID_SCHEMA}],
                 "responses": {"200": ok("#/components/schemas/Inquiry"), "404": _error("No such inquiry."),
                               **errors}}},
             "/api/v1/inquiries/{inquiry_id}/correction": {"post": {
                 "summary": "Record the right route for an inquiry.",
-                "parameters": [{"name": "inquiry_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                "parameters": [{"name": "inquiry_id", "in": "path", "required": True, "schema": ID_SCHEMA}],
                 "requestBody": json_body("#/components/schemas/CorrectionRequest"),
                 "responses": {"201": ok("#/components/schemas/Inquiry"), "404": _error("No such inquiry."),
                               **errors}}},

@@ -20,14 +20,15 @@ def healthz() -> Any:
 
 @bp.get("/readyz")
 def readyz() -> Any:
-    """Answer 200 when a verified model is loaded and the database answers."""
+    """Answer 200 when a verified model is loaded and the database takes writes."""
     holder = intake.holder()
     model = holder.current
     checks: dict[str, Any] = {"model": model.version if model else None, "database": "ok"}
     try:
-        intake.store().ping()
+        intake.store().ping(write=True)
     except SQLAlchemyError as exc:
-        checks["database"] = f"unreachable ({type(exc).__name__})"
+        # Reachable but refusing writes (read-only file, standby) is not ready either: intake would fail.
+        checks["database"] = f"cannot write ({type(exc).__name__})"
     if holder.last_error:
         checks["model_error"] = holder.last_error
     # What else this worker serves; not needed to be ready (answers are routed without a FAQ).

@@ -36,10 +36,16 @@ class RegistryError(Exception):
     """A model version that is missing, invalid or fails verification."""
 
 
+# Files of the registry itself: valid names, but never versions.
+RESERVED_NAMES = frozenset({"ACTIVE", "history.jsonl", "audit.jsonl"})
+
+
 def check_version_name(version: str) -> str:
     """Return the name if it is a safe directory name, else raise RegistryError."""
-    if not VERSION_RE.match(version) or ".." in version:
+    if not isinstance(version, str) or not VERSION_RE.match(version) or ".." in version:
         raise RegistryError(f"invalid version name {version!r}: use letters, digits, '.', '_' and '-' only.")
+    if version in RESERVED_NAMES:
+        raise RegistryError(f"{version!r} is a file of the registry, not a model version; see `triage models`.")
     return version
 
 
@@ -111,9 +117,9 @@ class Registry:
         meta = self.path(version) / METADATA_FILE
         try:
             return json.loads(meta.read_text(encoding="utf-8"))
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             raise RegistryError(f"no model version {version!r} in {self.root}/; see `triage models`.") from None
-        except ValueError as exc:
+        except (OSError, ValueError) as exc:
             raise RegistryError(f"{meta}: unreadable metadata ({exc}).") from None
 
     def save(
@@ -190,21 +196,30 @@ class Registry:
             return None
         return name or None
 
-    def activate(self, version: str, actor: str = "cli", reason: str = "", action: str = "activate") -> None:
-        """Make a version active (after verifying it) and record who did it."""
-        loaded = self.load(version)
+    def activate(self, version: str, actor: str = "cli", reason: str = "", action: str = "activate") -> bool:
+        """Make a version active (after verifying it) and record who did it; False if it already was.
+
+        Activating the active version changes nothing and records nothing: a
+        history entry from a version to itself would make rollback "go back" to it.
+        """
+        check_version_name(version)
         previous = self.active()
+        if previous == version:
+            return False
+        loaded = self.load(version)
         _write_atomic(self.root / "ACTIVE", version + "\n")
         self._append("history.jsonl", {"time": _now(), "version": version, "previous": previous})
         self.audit(action, actor, version=version, previous=previous, reason=reason, sha256=loaded.sha256)
+        return True
 
     def rollback(self, actor: str = "cli") -> str:
         """Re-activate the version that was active before the current one."""
         current = self.active()
         history = self._read("history.jsonl")
-        # Walk back past entries of the current version to the one before it.
+        # Walk back to the entry that made the current version active and take the one before it
+        # (entries from a version to itself, written before activation became a no-op, are skipped).
         for entry in reversed(history):
-            if entry.get("version") == current and entry.get("previous"):
+            if entry.get("version") == current and entry.get("previous") not in (None, current):
                 target = entry["previous"]
                 self.activate(target, actor=actor, reason=f"rollback from {current}", action="rollback")
                 return target

@@ -1,13 +1,111 @@
-"""`triage serve`: gunicorn with the model loaded once before the workers fork."""
+"""`triage serve`: gunicorn with the model loaded once before the workers fork.
+
+Threaded workers (gthread) with keep-alive, and a deadline per request: a
+client gets TRIAGE_TIMEOUT seconds to send the headers and the body of one
+request, so a few slow or stalled connections hold a few threads for a few
+seconds, never a whole worker. Requests gunicorn refuses before the app sees
+them (oversized or invalid headers, a long URL) are answered in the service's
+one JSON error shape too.
+"""
 
 from __future__ import annotations
 
 import gc
+import json
+import logging
 import os
+import socket
 import tempfile
+import time
 from typing import Any
 
+from gunicorn import util as gunicorn_util
 from gunicorn.app.base import BaseApplication
+from gunicorn.http.errors import NoMoreData
+from gunicorn.workers.gthread import ThreadWorker
+
+log = logging.getLogger("triage.serve")
+# gunicorn restarts a worker whose main loop has been silent this long (a hung worker, not a slow request).
+WORKER_SILENT_TIMEOUT = 60
+
+
+class SlowClient(NoMoreData, TimeoutError):
+    """The client did not send its request within the deadline (gunicorn closes the connection quietly)."""
+
+
+class DeadlineSocket:
+    """A client socket whose reads end at a deadline set when a request starts.
+
+    Every ``recv`` waits at most until the deadline, then raises SlowClient:
+    trickling one byte at a time does not reset it, unlike a plain socket
+    timeout. Everything else is the wrapped socket's.
+    """
+
+    def __init__(self, sock: socket.socket, seconds: float) -> None:
+        self._sock = sock
+        self._seconds = seconds
+        self._deadline = time.monotonic() + seconds
+        self._reported = False
+
+    def arm(self) -> None:
+        """Start the deadline of the next request on this connection."""
+        self._deadline = time.monotonic() + self._seconds
+        self._reported = False
+
+    def recv(self, size: int, flags: int = 0) -> bytes:
+        """Read like socket.recv, but never past the deadline."""
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0:
+            raise self._too_slow()
+        previous = self._sock.gettimeout()
+        try:
+            # A non-blocking socket stays non-blocking; a blocking one waits until the deadline at most.
+            self._sock.settimeout(remaining if previous is None else min(previous, remaining) if previous else 0.0)
+            return self._sock.recv(size, flags)
+        except TimeoutError:
+            raise self._too_slow() from None
+        finally:
+            self._sock.settimeout(previous)
+
+    def _too_slow(self) -> SlowClient:
+        if not self._reported:
+            self._reported = True
+            try:
+                peer = self._sock.getpeername()[0]
+            except OSError:
+                peer = "?"
+            log.warning("slow client %s: no complete request within %.0f s; closing the connection", peer,
+                        self._seconds)
+        return SlowClient()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+class Worker(ThreadWorker):
+    """gunicorn's threaded worker with a read deadline per request (TRIAGE_TIMEOUT)."""
+
+    def handle(self, conn: Any) -> Any:
+        """Arm the connection's deadline, then handle the request as gthread does."""
+        if not isinstance(conn.sock, DeadlineSocket):
+            conn.sock = DeadlineSocket(conn.sock, _request_deadline)
+        conn.sock.arm()
+        return super().handle(conn)
+
+
+# Set by run() before the workers fork (gunicorn's settings have no slot for it).
+_request_deadline = 15.0
+
+
+def _json_error(sock: Any, status_int: int, reason: str, mesg: str) -> None:
+    """Answer what gunicorn refuses itself (bad request line, header too large, ...) in the one JSON shape."""
+    codes = {400: "bad_request", 403: "forbidden", 408: "timeout", 414: "uri_too_long",
+             417: "expectation_failed", 431: "headers_too_large", 500: "internal", 501: "not_implemented"}
+    body = json.dumps({"error": {"code": codes.get(status_int, "error"),
+                                 "message": f"{reason}: the server refused the request before reading it"}}).encode()
+    head = (f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nCache-Control: no-store\r\n\r\n").encode("latin-1")
+    gunicorn_util.write_nonblock(sock, head + body)
 
 
 def worker_count(setting: int) -> int:
@@ -67,8 +165,13 @@ def prepare_metrics_dir() -> None:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="triage-metrics-")
 
 
-def run(app: Any, host: str, port: int, workers: int) -> None:
-    """Serve the app until interrupted."""
+def run(app: Any, host: str, port: int, workers: int, threads: int = 8, timeout: float = 15.0,
+        keepalive: int = 5) -> None:
+    """Serve the app until interrupted (``timeout``: seconds a client has to send one request)."""
+    global _request_deadline
+    _request_deadline = timeout
+    # gunicorn writes its own error page with this one function: make it the one JSON error shape.
+    gunicorn_util.write_error = _json_error
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess
 
@@ -78,11 +181,12 @@ def run(app: Any, host: str, port: int, workers: int) -> None:
     options = {
         "bind": f"{host}:{port}",
         "workers": workers,
-        "worker_class": "sync",
+        "worker_class": "triage.serve.Worker",
+        "threads": threads,
         "preload_app": True,
-        "timeout": 60,
+        "timeout": WORKER_SILENT_TIMEOUT,
         "graceful_timeout": 20,
-        "keepalive": 5,
+        "keepalive": keepalive,
         "accesslog": None,
         "errorlog": "-",
         "pre_fork": _pre_fork,

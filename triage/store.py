@@ -18,6 +18,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -25,12 +26,14 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
+    false,
     func,
     insert,
     select,
+    update,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, selectinload, sessionmaker
 
 
@@ -65,6 +68,8 @@ class Inquiry(Base):
     handled: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     handled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     handled_by: Mapped[str | None] = mapped_column(String(80))
+    # SHA-256 of the delivery a webhook row came from: a repeat with another body is a conflict to report.
+    payload_sha256: Mapped[str | None] = mapped_column(String(64))
     corrections: Mapped[list[Correction]] = relationship(
         back_populates="inquiry", cascade="all, delete-orphan", order_by="Correction.id"
     )
@@ -101,6 +106,29 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class AuthSession(Base):
+    """A login session the server can end: the cookie holds a random token, only its SHA-256 is stored."""
+
+    __tablename__ = "auth_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class LoginFailure(Base):
+    """One failed login, counted per account and per address by every worker alike."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_key_created_at", "key", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
 class ApiToken(Base):
     """A bearer token of one contact system; only its SHA-256 is stored."""
 
@@ -128,6 +156,11 @@ class TrainingJob(Base):
     version: Mapped[str | None] = mapped_column(String(80))
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
+    # The `triage train` process that runs the job: a job whose process is gone is marked failed.
+    pid: Mapped[int | None] = mapped_column(Integer)
+    host: Mapped[str | None] = mapped_column(String(255))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    upload_path: Mapped[str | None] = mapped_column(Text)
 
 
 class LivePointer(Base):
@@ -200,6 +233,7 @@ class Store:
         self.engine: Engine = create_engine(url, **kwargs)
         if is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
+        event.listen(self.engine, "handle_error", _discard_broken_connections)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def create_schema(self) -> None:
@@ -219,10 +253,25 @@ class Store:
                 s.rollback()
                 raise
 
-    def ping(self) -> None:
-        """Raise if the database cannot answer a trivial query."""
-        with self.engine.connect() as conn:
-            conn.execute(select(1))
+    def ping(self, write: bool = True) -> None:
+        """Raise if the database cannot answer, or (``write``) cannot take a write.
+
+        The write changes nothing (an UPDATE of no row, rolled back) but needs
+        what a real write needs: a connection that is not read-only and the
+        write lock. A connection that fails it is discarded (see
+        _discard_broken_connections), so the check is tried once more on a new one.
+        """
+        for attempt in (1, 2):
+            try:
+                with self.engine.connect() as conn:
+                    conn.execute(select(1))
+                    if write:
+                        conn.execute(update(User).where(false()).values(name=User.name))
+                    conn.rollback()
+                return
+            except DBAPIError as exc:
+                if attempt == 2 or not exc.connection_invalidated:
+                    raise
 
     # -- live pointers (what every worker serves) ---------------------------
     def pointers(self) -> dict[str, str]:
@@ -367,6 +416,22 @@ class Store:
         """Return the number of stored inquiries."""
         with self._sessions() as s:
             return int(s.scalar(select(func.count(Inquiry.id))) or 0)
+
+
+# Errors after which a pooled connection must not be used again, although the driver does not call them a
+# disconnect: SQLite opens a file it cannot write read-only and stays so after the file is writable again;
+# a PostgreSQL standby (after a fail-over) refuses writes on every connection opened to it.
+_SQLITE_BROKEN = ("SQLITE_READONLY", "SQLITE_IOERR", "SQLITE_CANTOPEN", "SQLITE_NOTADB", "SQLITE_CORRUPT")
+_PG_BROKEN = {"25006"}  # read_only_sql_transaction
+
+
+def _discard_broken_connections(context: Any) -> None:
+    original = context.original_exception
+    name = getattr(original, "sqlite_errorname", None) or ""
+    state = getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
+    if name.startswith(_SQLITE_BROKEN) or state in _PG_BROKEN:
+        # Treated as a disconnect: this connection, and the pool's others of the same age, are replaced.
+        context.is_disconnect = True
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

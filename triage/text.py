@@ -15,43 +15,38 @@ from collections.abc import Iterable
 import fugashi
 import unidic_lite
 
+from . import pii
+
 # Bump when normalisation or tokenization changes what a text becomes: the
 # registry refuses a model stamped with another version (its features differ).
-TOKENIZER_VERSION = "6"
+TOKENIZER_VERSION = "7"
 DICTIONARY = "unidic-lite"
 
 # Placeholders replace personal data and reference numbers before features are
 # made, so that no address or number becomes a feature (and none leaks into a
-# model file). ASCII words survive NFKC and MeCab as single nouns.
+# model file). ASCII words survive NFKC and MeCab as single nouns. The spans
+# come from triage.pii, the same rules that mask logs and exports.
 PLACEHOLDERS = {
-    "url": "urladdr",
-    "email": "emailaddr",
-    "card": "cardnum",
-    "phone": "phonenum",
-    "postcode": "postcode",
-    "idnum": "idnum",
+    "URL": "urladdr",
+    "EMAIL": "emailaddr",
+    "CARD": "cardnum",
+    "MASKED_CARD": "cardnum",
+    "PHONE": "phonenum",
+    "POSTCODE": "postcode",
+    "MYNUMBER": "mynumber",
+    "IDNUM": "idnum",
 }
-
-_SEP = r"[-‐‑‒–—―ー−\s]"
-# One pass, leftmost-first: the earlier alternative wins at the same position.
-_PII_RE = re.compile(
-    r"(?P<url>(?:https?://|www\.)[^\s<>\"'、。「」（）()]+)"
-    # Only where a local part can start: scanning every position of a long run
-    # of letters for an '@' would make this quadratic (20,000 kana took 1.6 s).
-    r"|(?P<email>(?<![a-z0-9._%+-])[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+)"
-    # 13-19 digits in groups, or a masked card such as ****-1234.
-    rf"|(?P<card>(?<!\d)\d{{4}}(?:{_SEP}?\d{{4}}){{2}}{_SEP}?\d{{1,7}}(?!\d)|\*{{4}}(?:{_SEP}?\*{{4}}){{0,2}}{_SEP}?\d{{4}}(?!\d))"
-    # Japanese numbers: +81 forms and 0-prefixed forms with 10-11 digits.
-    rf"|(?P<phone>(?<![0-9a-z+])(?:\+81{_SEP}?\(?0?\)?\d{{1,4}}|\(?0\d{{1,4}}\)?){_SEP}?\(?\d{{1,4}}\)?{_SEP}?\d{{3,4}}(?!\d))"
-    r"|(?P<postcode>〒\s?\d{3}-?\d{4}(?!\d))"
-    # Order, member and ticket numbers: letters with digits, or long digit runs.
-    r"|(?P<idnum>(?<![0-9a-z])[a-z]{1,5}[-_]?\d[\da-z]*(?:[-_][\da-z]+)+|(?<![0-9a-z])[a-z]{1,5}\d{4,}[\da-z]*|\d{5,}(?:-\d+)*)"
-)
 _DIGITS = str.maketrans("0123456789", "0000000000")
 
 
-def _substitute(match: re.Match[str]) -> str:
-    return " " + PLACEHOLDERS[match.lastgroup or "idnum"] + " "
+def _placeholder(finding: pii.Finding) -> str:
+    return " " + PLACEHOLDERS[finding.kind] + " "
+
+
+def _placeholders(base: str) -> str:
+    # Personal data first, then URLs and reference numbers in what is left:
+    # a phone number inside a URL is still found (and masked in logs).
+    return pii.render(pii.render(base, _placeholder), _placeholder, pii.FEATURE_ONLY)
 
 
 _SURROGATES = re.compile("[\ud800-\udfff]")
@@ -63,7 +58,7 @@ def normalize(text: str) -> str:
     text = unicodedata.normalize("NFKC", _SURROGATES.sub("\ufffd", text)).lower()
     # Digits carry no meaning for routing once identifiers are gone ("3万円"
     # and "5万円" ask the same thing), so all become 0.
-    return _PII_RE.sub(_substitute, text).translate(_DIGITS)
+    return _placeholders(text).translate(_DIGITS)
 
 
 def normalize_many(texts: Iterable[str]) -> list[str]:
@@ -74,6 +69,22 @@ def normalize_many(texts: Iterable[str]) -> list[str]:
 # Per-character NFKC + lower case, remembered: a dictionary look-up is much
 # cheaper than a call into unicodedata, and texts reuse few distinct characters.
 _CHAR_NFKC: dict[str, str] = {}
+
+
+def _placeholders_with_offsets(base: str, offsets: list[int], kinds: tuple[str, ...]) -> tuple[str, list[int]]:
+    out: list[str] = []
+    out_offsets: list[int] = []
+    pos = 0
+    for f in pii.find(base, kinds):
+        out.append(base[pos : f.start])
+        out_offsets.extend(offsets[pos : f.start])
+        sub = _placeholder(f)
+        out.append(sub)
+        out_offsets.extend([offsets[f.start]] * len(sub))
+        pos = f.end
+    out.append(base[pos:])
+    out_offsets.extend(offsets[pos:])
+    return "".join(out), out_offsets
 
 
 def normalize_with_offsets(text: str) -> tuple[str, list[int]]:
@@ -100,19 +111,9 @@ def normalize_with_offsets(text: str) -> tuple[str, list[int]]:
         # Rare sequences compose across characters; fall back to a proportional map.
         base = unicodedata.normalize("NFKC", text).lower()
         offsets = [min(len(text) - 1, j * len(text) // max(1, len(base))) for j in range(len(base))]
-    out: list[str] = []
-    out_offsets: list[int] = []
-    pos = 0
-    for m in _PII_RE.finditer(base):
-        out.append(base[pos : m.start()])
-        out_offsets.extend(offsets[pos : m.start()])
-        sub = _substitute(m)
-        out.append(sub)
-        out_offsets.extend([offsets[m.start()]] * len(sub))
-        pos = m.end()
-    out.append(base[pos:])
-    out_offsets.extend(offsets[pos:])
-    return "".join(out).translate(_DIGITS), out_offsets
+    base, offsets = _placeholders_with_offsets(base, offsets, pii.PERSONAL)
+    base, offsets = _placeholders_with_offsets(base, offsets, pii.FEATURE_ONLY)
+    return base.translate(_DIGITS), offsets
 
 
 # Parts of speech kept as features, by UniDic's first POS level. Content words

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -21,7 +23,18 @@ from flask import (
 from flask_login import current_user, login_user, logout_user
 
 from . import claims, intake
-from .auth import Account, authenticate, limiter, require_role, security_log
+from .auth import (
+    Account,
+    LoginLimited,
+    authenticate,
+    begin_attempt,
+    end_session,
+    parse_limit,
+    require_role,
+    security_log,
+    start_session,
+    withdraw_attempt,
+)
 from .dataset import LABELS, LABELS_JA
 from .errors import APIError
 
@@ -29,12 +42,22 @@ bp = Blueprint("web", __name__)
 log = logging.getLogger("triage.web")
 
 
-def _login_limit() -> str:
-    return current_app.config["LOGIN_LIMIT"]
+# A same-site relative path: printable ASCII without a backslash (browsers read "\\" as "/"),
+# starting with exactly one "/". Tabs, CR/LF and spaces are refused: browsers drop them,
+# so "/\t/evil.example" becomes "//evil.example", and CR/LF cannot go into a header.
+_LOCAL_PATH = re.compile(r"/(?![/\\])[!-\[\]-~]*")
 
 
-def _account_key() -> str:
-    return "login-account:" + (request.form.get("name") or "").strip().lower()[:80]
+def safe_target(target: str | None, fallback: str) -> str:
+    """Return ``target`` if it is a same-site relative path, else ``fallback``: an open redirect helps phishing."""
+    if not target or not _LOCAL_PATH.fullmatch(target):
+        return fallback
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else fallback
+
+
+def _attempt_keys(name: str) -> list[str]:
+    return ["login-account:" + name.strip().lower()[:80], f"login-address:{request.remote_addr}"]
 
 
 @bp.app_context_processor
@@ -43,32 +66,40 @@ def _globals() -> dict[str, Any]:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
-@limiter.limit(_login_limit, methods=["POST"], key_func=_account_key)
 def login() -> Any:
-    """Log in with a name and password."""
+    """Log in with a name and password (failed attempts are limited per account and per address)."""
     if request.method == "POST":
         name = (request.form.get("name") or "").strip()
-        user = authenticate(intake.store(), name, request.form.get("password") or "")
+        store = intake.store()
+        limit, window = parse_limit(current_app.config["LOGIN_LIMIT"])
+        keys = _attempt_keys(name)
+        try:
+            attempt = begin_attempt(store, keys, limit, window)
+        except LoginLimited as exc:
+            security_log.warning("login limit reached for %r from %s", name[:80], request.remote_addr)
+            flash("ログインの失敗が続いたため、しばらくログインできません。"
+                  f"{exc.retry_after}秒ほど待ってから再度お試しください。", "error")
+            return render_template("login.html"), 429, {"Retry-After": str(exc.retry_after)}
+        user = authenticate(store, name, request.form.get("password") or "")
         if user is None:
             security_log.warning("failed login for %r from %s", name[:80], request.remote_addr)
             flash("ユーザー名またはパスワードが正しくありません。", "error")
             return render_template("login.html"), 401
+        # Only failures count: a shift of agents behind one NAT address logs in freely.
+        withdraw_attempt(store, attempt, clear_key=keys[0])
         session.clear()
         session.permanent = True
-        login_user(Account(user))
+        login_user(Account(user, start_session(store, user)))
         log.info("login %s (%s)", user.name, user.role)
-        target = request.args.get("next") or ""
-        # Only local paths: an open redirect would help phishing.
-        if not target.startswith("/") or target.startswith("//"):
-            target = url_for("web.index")
-        return redirect(target)
+        return redirect(safe_target(request.args.get("next"), url_for("web.index")))
     return render_template("login.html")
 
 
 @bp.post("/logout")
 def logout() -> Any:
-    """End the session."""
+    """End the session on the server too: a copy of the cookie stops working with it."""
+    if current_user.is_authenticated:
+        end_session(intake.store(), current_user.get_id())
     logout_user()
     session.clear()
     return redirect(url_for("web.login"))
@@ -103,9 +134,10 @@ def index() -> Any:
         try:
             intake.check_text(text, "本文")
         except APIError:
-            if not text.strip():
+            if intake.is_blank(text):
                 flash("問い合わせ本文を入力してください。", "error")
-            elif len(text) > current_app.config["MAX_TEXT_LENGTH"]:
+            elif max(len(text), intake.normalized_length(text)) > current_app.config["MAX_TEXT_LENGTH"]:
+                # Counted after NFKC too: a character like ﷺ becomes 18.
                 flash(f"本文が長すぎます（{current_app.config['MAX_TEXT_LENGTH']}文字まで）。", "error")
             else:
                 flash("本文に使えない文字が含まれています。", "error")
@@ -136,7 +168,7 @@ def queue() -> Any:
     return render_template("queue.html", rows=rows, label=label, state=request.args.get("state", "open"))
 
 
-@bp.get("/inquiries/<int:inquiry_id>")
+@bp.get("/inquiries/<id:inquiry_id>")
 @require_role("agent")
 def detail(inquiry_id: int) -> Any:
     """One inquiry with its classification, explanation, FAQ answer and corrections."""
@@ -150,7 +182,7 @@ def detail(inquiry_id: int) -> Any:
     return render_template("detail.html", row=row, result=result)
 
 
-@bp.post("/inquiries/<int:inquiry_id>/correction")
+@bp.post("/inquiries/<id:inquiry_id>/correction")
 @require_role("agent")
 def correct(inquiry_id: int) -> Any:
     """Store an agent's correction of the route."""
@@ -161,11 +193,12 @@ def correct(inquiry_id: int) -> Any:
         abort(404)
     log.info("correction inquiry=%d label=%s by %s", inquiry_id, label, current_user.name)
     flash(f"正しい分類を「{LABELS_JA[label]}」として記録しました。", "ok")
-    return redirect(request.form.get("back") if request.form.get("back", "").startswith("/inquiries/")
-                    else url_for("web.detail", inquiry_id=inquiry_id))
+    detail_page = url_for("web.detail", inquiry_id=inquiry_id)
+    back = safe_target(request.form.get("back"), detail_page)
+    return redirect(back if back.startswith("/inquiries/") else detail_page)
 
 
-@bp.post("/inquiries/<int:inquiry_id>/handled")
+@bp.post("/inquiries/<id:inquiry_id>/handled")
 @require_role("agent")
 def handled(inquiry_id: int) -> Any:
     """Mark an inquiry handled (or reopen it)."""

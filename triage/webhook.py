@@ -6,13 +6,14 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
+import re
 import time
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 
 from . import intake, metrics
+from .api import parse_json_object, read_body
 from .auth import csrf, security_log
 from .errors import APIError
 
@@ -20,6 +21,7 @@ bp = Blueprint("webhook", __name__, url_prefix="/api/v1/webhooks")
 csrf.exempt(bp)
 
 TOLERANCE_SECONDS = 5 * 60
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
 SOURCE = "webhook"
 
 
@@ -56,11 +58,12 @@ def verify(secret: str, headers: Any, body: bytes, now: float | None = None) -> 
     if len(msg_id) > 200:
         _reject("bad_id")
         raise APIError(400, "webhook-id is longer than 200 characters")
-    try:
-        ts = int(stamp)
-    except ValueError:
+    # Parsed only when it is a bounded ASCII number: int() takes any length and any Unicode digit,
+    # and a 400-digit integer overflows the float arithmetic below.
+    if not _TIMESTAMP.fullmatch(stamp):
         _reject("bad_timestamp")
-        raise APIError(400, "webhook-timestamp must be an integer (seconds since the epoch)") from None
+        raise APIError(400, "webhook-timestamp must be an integer (seconds since the epoch, ASCII digits)")
+    ts = int(stamp)
     now = time.time() if now is None else now
     if abs(now - ts) > TOLERANCE_SECONDS:
         _reject("stale_timestamp")
@@ -87,23 +90,33 @@ def receive() -> Any:
     if not secret:
         # Fail closed: without a secret nobody can be verified.
         raise APIError(503, "webhook intake is not configured: set TRIAGE_WEBHOOK_SECRET")
-    body = request.get_data(cache=True)
+    body = read_body()
     msg_id = verify(secret, request.headers, body)
+    digest = hashlib.sha256(body).hexdigest()
     existing = intake.store().find_external(SOURCE, msg_id)
     if existing is not None:
+        _check_conflict(existing, digest)
         return jsonify(_answer(existing, duplicate=True)), 200
     if not request.mimetype == "application/json":
         raise APIError(415, "send the body as JSON with 'Content-Type: application/json'")
-    try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise APIError(400, "the body is not valid JSON") from None
-    if not isinstance(payload, dict):
-        raise APIError(422, "the body must be a JSON object")
+    payload = parse_json_object(body)
     text = intake.check_text(payload.get("text"))
     result = intake.analyse(text, explain=False)
-    row, created = intake.keep(text, result, source=SOURCE, external_id=msg_id)
+    row, created = intake.keep(text, result, source=SOURCE, external_id=msg_id, payload_sha256=digest)
+    if not created:  # the same id won a race on another worker
+        _check_conflict(row, digest)
     return jsonify(_answer(row, duplicate=not created)), 200
+
+
+def _check_conflict(row: Any, digest: str) -> None:
+    """Count and log a repeat of a webhook id with another body (the answer stays the stored result)."""
+    if row.payload_sha256 is None or hmac.compare_digest(row.payload_sha256, digest):
+        return  # a true retry (or a row stored before bodies were hashed)
+    metrics.WEBHOOK_CONFLICTS.inc()
+    # The sender is misbehaving (reusing ids): say so without the text, which stays unread.
+    security_log.warning("webhook id %r resent with a different body (stored sha256 %s..., now %s...) from %s; "
+                         "answered with the stored inquiry %d, the new body was not stored",
+                         row.external_id, row.payload_sha256[:12], digest[:12], request.remote_addr, row.id)
 
 
 def _answer(row: Any, duplicate: bool) -> dict[str, Any]:

@@ -1,0 +1,211 @@
+"""One rule set for personal data: masking covers every span the features replace, for every separator and width."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from triage import pii
+from triage.redact import find, redact
+from triage.text import PLACEHOLDERS, normalize_with_offsets
+
+# Every separator people and input methods put between digit groups, one at a time.
+SEPARATORS = [" ", "\u3000", "\u00a0", "\t", *pii.DASHES, " - ", "ー ", "\u3000\u3000"]
+DASHES = list(pii.DASHES)
+FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
+FILLERS = ["お問い合わせの件、", "です。", "電話は", "カード番号は", "「", "」", "マイナンバー：", "宛先 ", "\n", "住所は"]
+
+
+def _digits(draw: st.DrawFn, n: int) -> str:
+    return "".join(draw(st.sampled_from("0123456789")) for _ in range(n))
+
+
+def _width(draw: st.DrawFn, text: str) -> str:
+    mode = draw(st.sampled_from(["ascii", "full", "mixed"]))
+    if mode == "ascii":
+        return text
+    if mode == "full":
+        return text.translate(FULL_WIDTH)
+    return "".join(c.translate(FULL_WIDTH) if draw(st.booleans()) else c for c in text)
+
+
+def _group(digits: str, sizes: list[int], sep: str) -> str:
+    out, pos = [], 0
+    for size in sizes:
+        out.append(digits[pos : pos + size])
+        pos += size
+    return sep.join(out)
+
+
+def _luhn_complete(body: str) -> str:
+    for check in "0123456789":
+        if pii.luhn_ok(body + check):
+            return body + check
+    raise AssertionError("unreachable")
+
+
+def _my_number_complete(body: str) -> str:
+    for check in "0123456789":
+        if pii.my_number_ok(body + check):
+            return body + check
+    raise AssertionError("unreachable")
+
+
+@st.composite
+def card(draw: st.DrawFn) -> str:
+    length = draw(st.integers(13, 19))
+    digits = _luhn_complete(draw(st.sampled_from("3456")) + _digits(draw, length - 2))
+    layouts = [[4, 4, 4, length - 12], [length]]
+    if length == 15:
+        layouts.append([4, 6, 5])
+    if length == 14:
+        layouts.append([4, 6, 4])
+    return _group(digits, draw(st.sampled_from(layouts)), draw(st.sampled_from(SEPARATORS)))
+
+
+@st.composite
+def my_number(draw: st.DrawFn) -> str:
+    digits = _my_number_complete(_digits(draw, 11))
+    return _group(digits, draw(st.sampled_from([[4, 4, 4], [12]])), draw(st.sampled_from(SEPARATORS)))
+
+
+@st.composite
+def phone(draw: st.DrawFn) -> str:
+    sep = draw(st.sampled_from(SEPARATORS))
+    kind = draw(st.sampled_from(["mobile", "tokyo", "city", "town", "free", "intl", "paren"]))
+    if kind == "mobile":
+        return _group("0" + draw(st.sampled_from("789")) + "0" + _digits(draw, 8), [3, 4, 4], sep)
+    if kind == "tokyo":
+        return _group("03" + _digits(draw, 8), [2, 4, 4], sep)
+    if kind == "city":
+        return _group("0" + _digits(draw, 9), [3, 3, 4], sep)
+    if kind == "town":
+        return _group("0" + _digits(draw, 9), [4, 2, 4], sep)
+    if kind == "free":
+        return _group("0120" + _digits(draw, 6), [4, 3, 3], sep)
+    if kind == "paren":
+        return "(03)" + _group(_digits(draw, 8), [4, 4], sep)
+    return "+81" + sep + _group(draw(st.sampled_from("789")) + "0" + _digits(draw, 8), [2, 4, 4], sep)
+
+
+@st.composite
+def postcode(draw: st.DrawFn) -> str:
+    digits = _digits(draw, 7)
+    if draw(st.booleans()):
+        return "〒" + draw(st.sampled_from(["", " ", "\u3000"])) + _group(digits, [3, 4], draw(st.sampled_from(SEPARATORS)))
+    return _group(digits, [3, 4], draw(st.sampled_from(DASHES)))
+
+
+@st.composite
+def email(draw: st.DrawFn) -> str:
+    word = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCXYZ0123456789", min_size=1, max_size=8)
+    local = draw(word) + draw(st.sampled_from(["", ".", "_", "+", "-"])) + draw(word)
+    text = f"{local}@{draw(word)}.{draw(st.sampled_from(['jp', 'co.jp', 'com', 'ne.jp']))}"
+    # Full-width letters and ＠ are what a Japanese input method leaves in.
+    if draw(st.booleans()):
+        text = text.translate({c: c + 0xFEE0 for c in range(0x21, 0x7F)})
+    return text
+
+
+KINDS = {"CARD": card(), "MYNUMBER": my_number(), "PHONE": phone(), "POSTCODE": postcode(), "EMAIL": email()}
+
+
+@st.composite
+def text_with_numbers(draw: st.DrawFn) -> tuple[str, list[tuple[str, int, int]]]:
+    """A text of fillers and personal numbers; returns it with (kind, start, end) of each number."""
+    parts = [draw(st.sampled_from(FILLERS))]
+    spans = []
+    pos = len(parts[0])
+    for _ in range(draw(st.integers(1, 4))):
+        kind = draw(st.sampled_from(sorted(KINDS)))
+        number = draw(KINDS[kind])
+        if kind != "EMAIL":
+            number = _width(draw, number)
+        spans.append((kind, pos, pos + len(number)))
+        filler = draw(st.sampled_from(FILLERS))
+        parts += [number, filler]
+        pos += len(number) + len(filler)
+    return "".join(parts), spans
+
+
+def _masked(text: str) -> list[tuple[int, int]]:
+    return [(f.start, f.end) for f in find(text, cover=True)]
+
+
+def _covered(span: tuple[int, int], masked: list[tuple[int, int]]) -> bool:
+    start, end = span
+    return all(any(a <= i < b for a, b in masked) for i in range(start, end))
+
+
+PERSONAL_WORDS = {PLACEHOLDERS[k] for k in pii.PERSONAL}
+
+
+def _feature_spans(text: str) -> list[tuple[str, int, int]]:
+    """Where the feature side put a personal-data placeholder, as spans of the original text."""
+    normalized, offsets = normalize_with_offsets(text)
+    spans = []
+    for word in PERSONAL_WORDS:
+        needle = f" {word} "
+        i = normalized.find(needle)
+        while i >= 0:
+            j = i + len(needle)
+            end = offsets[j] if j < len(normalized) else len(text)
+            spans.append((word, offsets[i], end))
+            i = normalized.find(needle, j)
+    return spans
+
+
+@settings(max_examples=400, deadline=None)
+@given(text_with_numbers())
+def test_every_number_kind_with_every_separator_and_width_is_masked_and_a_placeholder(sample) -> None:
+    text, spans = sample
+    masked = _masked(text)
+    for kind, start, end in spans:
+        assert _covered((start, end), masked), (kind, text[start:end], redact(text))
+        assert text[start:end] not in redact(text)
+    # The feature side replaced each number with a personal-data placeholder (which one may differ where two
+    # rules overlap: a Diners card whose middle group is a valid phone number).
+    placed = _feature_spans(text)
+    for kind, start, end in spans:
+        assert any(start <= s < end for _, s, _ in placed), (kind, text[start:end], normalize_with_offsets(text)[0])
+
+
+# Digits of every width, every separator, and characters whose NFKC form is longer than one character.
+_ALPHABET = "0123456789０１２３４５６７８９+＋()（）〒@＠.abcXYZ*①⑴㈱ﷺ" + pii.DASHES + " \u3000\u00a0\n"
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(text_with_numbers().map(lambda s: s[0]), st.text(alphabet=_ALPHABET, max_size=80)))
+def test_masking_covers_every_span_the_features_replace(text: str) -> None:
+    masked = _masked(text)
+    for word, start, end in _feature_spans(text):
+        assert _covered((start, end), masked), (word, text[start:end], text, redact(text))
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("5555ー5555ー5555ー4444", "CARD"),
+        ("5555‐5555‐5555‐4444", "CARD"),
+        ("5555－5555－5555－4444", "CARD"),
+        ("５５５５－５５５５－５５５５－４４４４", "CARD"),
+        ("4111‒1111‒1111‒1111", "CARD"),  # U+2012, issue 11
+        ("3782 822463 10005", "CARD"),  # Amex 4-6-5
+        ("0120‒000‒000", "PHONE"),
+        ("０９０ー１２３４ー５６７８", "PHONE"),
+        ("+81 (0)90-1234-5678", "PHONE"),
+        ("1234ー5678ー9018", "MYNUMBER"),
+        ("〒150ー0001", "POSTCODE"),
+        ("150－0001", "POSTCODE"),
+    ],
+)
+def test_japanese_separators_are_masked(text: str, kind: str) -> None:
+    assert [f.kind for f in find(f"番号は{text}です")] == [kind]
+    assert redact(f"番号は{text}です") == f"番号は[{kind}]です"
+
+
+@pytest.mark.parametrize("text", ["4111 1111 1111 1112", "1234 5678 9012", "注文番号 A-20261103-0042", "123 4567",
+                                  "3万円", "2026年11月20日", "model 20261202-022327-84e5c2bc"])
+def test_numbers_that_are_not_personal_data_are_left_alone(text: str) -> None:
+    assert redact(text) == text

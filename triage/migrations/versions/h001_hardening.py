@@ -1,0 +1,81 @@
+"""hardening: server-side sessions, shared login-failure counts, job owners, webhook payload hashes
+
+Revision ID: h001
+Revises: i001
+Create Date: 2026-12-03
+
+- auth_sessions: sessions the server can end (logout, disable, password change).
+- login_failures: failed logins per account and per address, shared by every worker.
+- training_jobs.pid/host/heartbeat_at/upload_path: the `triage train` process of a job,
+  so that a job whose process died is marked failed and its upload deleted.
+- inquiries.payload_sha256: a webhook id resent with another body is reported.
+
+Only new tables and nullable columns: existing rows stay as they are (SQLite adds
+the columns in place, without copying the inquiries table).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = 'h001'
+down_revision = 'i001'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    """Apply this revision."""
+    op.create_table('login_failures',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('key', sa.String(length=120), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('login_failures', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_login_failures_created_at'), ['created_at'], unique=False)
+        batch_op.create_index('ix_login_failures_key_created_at', ['key', 'created_at'], unique=False)
+
+    op.create_table('auth_sessions',
+    sa.Column('id', sa.String(length=64), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('last_seen_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('auth_sessions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_auth_sessions_user_id'), ['user_id'], unique=False)
+
+    with op.batch_alter_table('inquiries', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('payload_sha256', sa.String(length=64), nullable=True))
+
+    with op.batch_alter_table('training_jobs', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('pid', sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column('host', sa.String(length=255), nullable=True))
+        batch_op.add_column(sa.Column('heartbeat_at', sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('upload_path', sa.Text(), nullable=True))
+
+
+def downgrade() -> None:
+    """Revert this revision."""
+    with op.batch_alter_table('training_jobs', schema=None) as batch_op:
+        batch_op.drop_column('upload_path')
+        batch_op.drop_column('heartbeat_at')
+        batch_op.drop_column('host')
+        batch_op.drop_column('pid')
+
+    with op.batch_alter_table('inquiries', schema=None) as batch_op:
+        batch_op.drop_column('payload_sha256')
+
+    with op.batch_alter_table('auth_sessions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_auth_sessions_user_id'))
+
+    op.drop_table('auth_sessions')
+    with op.batch_alter_table('login_failures', schema=None) as batch_op:
+        batch_op.drop_index('ix_login_failures_key_created_at')
+        batch_op.drop_index(batch_op.f('ix_login_failures_created_at'))
+
+    op.drop_table('login_failures')
