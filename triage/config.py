@@ -50,6 +50,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("HOURS", "平日9時〜18時", "Help line opening hours filled into FAQ answers ({hours})."),
     Setting("URL", "https://www.example.jp/incident", "Incident notice page filled into FAQ answers ({url})."),
     Setting("LOG_LEVEL", "INFO", "Logging level (DEBUG, INFO, WARNING, ERROR)."),
+    Setting("INSIGHT_HOURS", 24, "Hours the 状況 page, `triage insights` and the insight gauges look back by default.", int),
+    Setting("CORRECTION_ALERT", 0.10, "Share of a route's inquiries corrected by agents above which the 状況 page "
+            "warns (0.10 = 10%).", float),
+    Setting("FAQ_GAP_SCORE", 0.20, "An inquiry routed faq whose best FAQ entry scores below this is a candidate "
+            "FAQ gap on the 状況 page.", float),
 )
 
 BY_NAME = {s.name: s for s in SETTINGS}

@@ -11,6 +11,7 @@ from . import metrics
 from .dataset import LABELS_JA
 from .errors import APIError
 from .faq import get_kb
+from .insights import intake_fields
 from .live import ModelHolder, ModelUnavailable
 from .redact import redact
 from .registry import LoadedModel
@@ -75,9 +76,10 @@ def analyse(text: str, loaded: LoadedModel | None = None, explain: bool = True) 
 
 
 def keep(text: str, result: dict[str, Any], source: str, external_id: str | None = None) -> tuple[Inquiry, bool]:
-    """Store an inquiry with its classification; committed before this returns."""
+    """Store an inquiry with its classification (and what insight needs of it); committed before this returns."""
     stored_text = redact(text) if current_app.config["STORE_REDACTED"] else text
     row, created = store().add_inquiry(
+        **intake_fields(text, result),
         source=source,
         external_id=external_id,
         text=stored_text,

@@ -62,6 +62,10 @@ class Inquiry(Base):
     handled: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     handled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     handled_by: Mapped[str | None] = mapped_column(String(80))
+    # For ops insight (triage.insights): the best FAQ score of a faq route, and the
+    # topic words (content-word lemmas) of the text, both taken when it arrived.
+    faq_score: Mapped[float | None] = mapped_column(Float)
+    topic_terms: Mapped[str | None] = mapped_column(Text)
     corrections: Mapped[list[Correction]] = relationship(
         back_populates="inquiry", cascade="all, delete-orphan", order_by="Correction.id"
     )

@@ -1,0 +1,263 @@
+"""Ops insight: FAQ gaps, emerging topics, correction rates, volume; the CLI, the 状況 page, the gauges."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+from scipy import sparse
+
+from triage import dataset, insights
+from triage.insights import Row, terms_of
+
+from .conftest import DATA
+
+# One topic the FAQ (data/faq.csv) does not cover: moving the membership app to a new phone,
+# twenty ways of asking. Each scores below 0.2 against the FAQ (checked when written).
+PLANTED_TOPIC = [
+    "スマホを買い替えたら会員アプリの引き継ぎができません。引き継ぎはどこでするんですか",
+    "新しいスマホにアプリを入れ直したら、前の端末のデータが引き継げませんでした",
+    "スマホを買い替えたので、アプリのデータを新しい機種に移す手順を知りたいです",
+    "来週スマホを買い替えます。アプリの引き継ぎは前もって準備が要りますか",
+    "引き継ぎコードを発行しないまま古いスマホを下取りに出してしまいました",
+    "iPhoneからAndroidに乗り換えたのですが、アプリは引き継ぎできますか",
+    "アプリの引き継ぎ番号を入力してもエラーになって新しいスマホで使えません",
+    "機種を替えてからアプリを開くと初期画面になっていて以前の履歴が消えています",
+    "新しい端末にアプリを移したいのですが、引き継ぎの画面が見つかりません",
+    "古いスマホが壊れて引き継ぎコードがわかりません。新しい機種でアプリを続けて使えますか",
+    "スマホの買い替えでアプリのデータ移行をしたいです。どこから操作すればいいでしょうか",
+    "スマホを新しくしたらアプリの会員証が表示されなくなりました。引き継ぎ方法を教えてください",
+    "アプリの引き継ぎをしたら、新しいスマホでスタンプが0になっていました",
+    "スマホを買い替える時にアプリのバックアップは必要ですか？引き継ぎのやり方を知りたい",
+    "タブレットからスマホに乗り換えます。アプリの引き継ぎ手順はありますか",
+    "新しいスマホでアプリの引き継ぎを始めたら、途中で止まってしまいます",
+    "家族がスマホを買い替えたら、アプリの引き継ぎができず困っています",
+    "スマホを替えたばかりです。アプリに前の端末のスタンプを引き継ぐにはどうすれば？",
+    "新しい携帯でアプリを入れたけど、引き継ぎ用のパスコードを忘れました",
+    "端末を交換したのでアプリの引き継ぎをしたい。手続きの流れを教えてください",
+]
+NOW = datetime(2026, 11, 21, 12, 30, tzinfo=UTC)
+SETTINGS = {"FAQ_GAP_SCORE": 0.2, "CORRECTION_ALERT": 0.1, "DATA_DIR": str(DATA), "INSIGHT_HOURS": 24}
+
+
+def bundled(n_per_label: int, seed: int = 3) -> list[dataset.Row]:
+    """Rows of the separately written test set, n per label (fixed seed): topics the FAQ covers, and others."""
+    table = dataset.read(DATA / "test.csv")
+    rng = random.Random(seed)
+    return [r for label in dataset.LABELS for r in rng.sample([r for r in table.rows if r.label == label], n_per_label)]
+
+
+def row(i: int, text: str = "", minutes_ago: float = 10, label: str = "faq", score: float | None = 0.1,
+        corrected: str | None = None, source: str = "api", version: str = "v1") -> Row:
+    """An insight row as load_rows makes it."""
+    return Row(i, NOW - timedelta(minutes=minutes_ago), source, label, version, score, terms_of(text), corrected)
+
+
+# -- topic words ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "present", "absent"),
+    [
+        ("アプリの引き継ぎができません", {"アプリ", "引き継ぎ"}, {"の", "が", "ませ", "ん"}),
+        # UniDic lemmas: する is 為る, a stop word; ください too.
+        ("パスワードを変更してください", {"パスワード", "変更"}, {"為る", "下さる", "を"}),
+        # Personal data reaches the words only as a placeholder.
+        ("taro@example.jp に届いたメール", {"emailaddr", "メール"}, {"taro", "example"}),
+        # Full width folds, and spelling variants meet in the lemma.
+        ("ＵＳＢメモリを紛失", {"usb", "メモリー", "紛失"}, {"ＵＳＢ", "メモリ"}),
+    ],
+)
+def test_topic_words_are_content_lemmas(text: str, present: set[str], absent: set[str]) -> None:
+    words = set(terms_of(text).split())
+    assert present <= words
+    assert not (absent & words)
+
+
+def test_intake_stores_topic_words_and_the_best_faq_score(client, auth_headers, app) -> None:
+    from triage.store import Inquiry
+
+    body = client.post("/api/v1/classify", json={"text": "パスワードの変更方法を教えてください"},
+                       headers=auth_headers).get_json()
+    with app.extensions["triage.store"].session() as s:
+        stored = s.get(Inquiry, body["inquiry_id"])
+    assert "パスワード" in stored.topic_terms.split()
+    suggestions = body["faq_suggestions"] if body["label"] == "faq" else []
+    assert stored.faq_score == (suggestions[0]["score"] if suggestions else None)
+
+
+def test_the_webhook_path_leaves_the_faq_score_to_insight_which_stores_it(client, app) -> None:
+    from triage.store import Inquiry
+
+    from .test_webhook import _headers
+
+    store = app.extensions["triage.store"]
+    labels = {}
+    for n, r in enumerate(bundled(5)):
+        payload = json.dumps({"text": r.text}, ensure_ascii=False).encode()
+        body = client.post("/api/v1/webhooks/inquiries", data=payload, headers=_headers(payload, f"msg_ins_{n}")).get_json()
+        labels[body["inquiry_id"]] = body["label"]
+    with store.session() as s:
+        stored = [s.get(Inquiry, i) for i in labels]
+    assert all(i.topic_terms and i.faq_score is None for i in stored)
+    rows = insights.load_rows(store, insights.window_start(datetime.now(UTC), 1), settings=SETTINGS)
+    assert {r.id for r in rows if r.faq_score is not None} == {i for i, label in labels.items() if label == "faq"}
+    with store.session() as s:
+        assert all((s.get(Inquiry, i).faq_score is not None) == (label == "faq") for i, label in labels.items())
+
+
+# -- the pure functions -----------------------------------------------------------
+
+
+def test_volume_counts_per_hour_route_and_channel() -> None:
+    start = insights.window_start(NOW, 3)
+    assert start == datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
+    rows = [row(1, minutes_ago=5), row(2, minutes_ago=20, label="escalation", source="webhook"),
+            row(3, minutes_ago=70, label="compensation"), row(4, minutes_ago=149, source="web"),
+            row(5, minutes_ago=160)]  # 09:50: before the window
+    v = insights.volume(rows, start, 3)
+    assert v["hours"][0] == "2026-11-21T10:00:00+00:00" and len(v["hours"]) == 3
+    assert v["routes"] == {"faq": [1, 0, 1], "compensation": [0, 1, 0], "escalation": [0, 0, 1]}
+    assert v["channels"] == {"api": [0, 1, 1], "web": [1, 0, 0], "webhook": [0, 0, 1]}
+    assert v["channel_routes"]["api"] == {"faq": 1, "compensation": 1, "escalation": 0}
+    assert v["total"] == 4
+
+
+def test_corrections_count_changed_routes_per_label_and_version_and_fill_the_confusion() -> None:
+    rows = [row(1, corrected="escalation"), row(2, corrected="faq"), row(3), row(4, version="v2"),
+            row(5, label="compensation", corrected="escalation", version="v2"), row(6, label="compensation"),
+            row(7, label="escalation", corrected="compensation")]
+    c = insights.corrections(rows, alert=0.4)
+    assert c["total"] == 3 and c["confirmed"] == 1
+    assert c["per_label"]["faq"] == {"inquiries": 4, "corrected": 1, "rate": 0.25, "alert": False}
+    assert c["per_label"]["compensation"] == {"inquiries": 2, "corrected": 1, "rate": 0.5, "alert": True}
+    assert c["per_label"]["escalation"]["rate"] == 1.0
+    assert c["alerts"] == ["compensation", "escalation"]
+    assert c["per_version"] == {"v1": {"inquiries": 5, "corrected": 2, "rate": 0.4},
+                                "v2": {"inquiries": 2, "corrected": 1, "rate": 0.5}}
+    assert c["confusion"]["labels"] == ["faq", "compensation", "escalation"]
+    assert c["confusion"]["matrix"] == [[1, 0, 1], [0, 0, 1], [0, 1, 0]]
+    # Strictly above the bar: a rate equal to it does not warn.
+    assert insights.corrections(rows, alert=0.5)["alerts"] == ["escalation"]
+
+
+def test_cluster_groups_near_rows_biggest_first_and_drops_small_groups() -> None:
+    m = sparse.csr_matrix(np.array([[1, 0, 0], [0.99, 0.14, 0], [0, 1, 0], [0.98, 0, 0.2], [0, 0.99, 0.14],
+                                    [0, 0, 1]], dtype=np.float32))
+    m = sparse.csr_matrix(m.multiply(1 / np.sqrt(m.multiply(m).sum(axis=1))))
+    groups = insights.cluster(m, max_distance=0.2, min_size=2)
+    assert [sorted(g.tolist()) for g in groups] == [[0, 1, 3], [2, 4]]
+    assert insights.cluster(m[:1]) == []
+
+
+def test_faq_gaps_cluster_the_faq_questions_the_faq_does_not_answer() -> None:
+    others = [r for r in bundled(20) if r.label == "faq"]
+    rows = [row(i, text, score=0.15) for i, text in enumerate(PLANTED_TOPIC)]
+    rows += [row(100 + i, r.text, score=0.1 + (i % 7) / 20) for i, r in enumerate(others)]
+    rows += [row(200, PLANTED_TOPIC[0], score=0.5),  # the FAQ answers it well: no gap
+             row(201, PLANTED_TOPIC[1], corrected="escalation"),  # not a faq question after all
+             row(202, PLANTED_TOPIC[2], label="compensation", corrected="faq", score=0.1),  # agents said faq
+             row(203, PLANTED_TOPIC[3], score=None)]  # never scored
+    gaps = insights.faq_gaps(rows, threshold=0.2)
+    assert gaps["threshold"] == 0.2 and gaps["unscored"] == 1
+    top = gaps["clusters"][0]
+    planted = set(range(len(PLANTED_TOPIC))) | {202}
+    assert len(planted & set(top["inquiry_ids"])) >= 15
+    assert not {200, 201, 203} & {i for c in gaps["clusters"] for i in c["inquiry_ids"]}
+    assert {"アプリ", "引き継ぎ"} <= set(top["terms"])
+    assert len(top["example_ids"]) == 2 and set(top["example_ids"]) <= set(top["inquiry_ids"])
+    assert top["size"] == len(top["inquiry_ids"])
+    assert insights.faq_gaps(rows, threshold=0.05)["clusters"] == []
+
+
+def test_a_new_topic_of_the_last_hour_emerges_and_a_steady_one_does_not() -> None:
+    background = [r.text for r in bundled(40, seed=5)]
+    steady = [r.text for r in dataset.read(DATA / "test.csv").rows if r.extra.get("faq_id") == "unsubscribe"]
+    rows, n = [], 0
+
+    def add(text: str, minutes_ago: float) -> None:
+        nonlocal n
+        n += 1
+        rows.append(row(n, text, minutes_ago=minutes_ago))
+
+    for i, text in enumerate(background):  # five earlier hours ...
+        add(text, 65 + (i * 7) % 300)
+    for i in range(24):
+        add(steady[i % len(steady)], 65 + i * 12)
+    for i, text in enumerate(background[:40]):  # ... and the last one
+        add(text, 1 + i)
+    for i in range(8):
+        add(steady[i % len(steady)], 2 + i * 5)
+    new_ids = set()
+    for i, text in enumerate(PLANTED_TOPIC[:12]):
+        add(text, 3 + i * 4)
+        new_ids.add(n)
+    rows.sort(key=lambda r: r.received_at, reverse=True)
+    result = insights.emerging(rows, NOW)
+    assert result["recent"] == 60 and result["before"] == len(background) + 24
+    top = result["clusters"][0]
+    assert len(new_ids & set(top["inquiry_ids"])) >= 8 and top["growth"] >= insights.MIN_GROWTH
+    assert "アプリ" in top["terms"] and len(top["example_ids"]) == 2
+    steady_ids = {r.id for r in rows if r.terms == terms_of(steady[0])}
+    for c in result["clusters"]:
+        assert len(steady_ids & set(c["inquiry_ids"])) < len(c["inquiry_ids"]) / 2, c
+    # Without earlier hours there is nothing to compare with.
+    assert insights.emerging([r for r in rows if r.received_at >= NOW - insights.RECENT], NOW)["clusters"] == []
+
+
+# -- the store, the cache -----------------------------------------------------------
+
+
+def test_load_rows_reads_the_window_newest_first_capped_with_latest_corrections(app) -> None:
+    store = app.extensions["triage.store"]
+    old, _ = store.add_inquiry(source="api", text="古い問い合わせ", label="faq", confidence=0.9, probabilities={},
+                               needs_review=False, model_version="v0", topic_terms="古い")
+    with store.session() as s:
+        from triage.store import Inquiry
+
+        s.get(Inquiry, old.id).received_at = datetime.now(UTC) - timedelta(hours=30)
+    ids = [store.add_inquiry(source="web", text=f"問い合わせ{i}", label="faq", confidence=0.9, probabilities={},
+                             needs_review=False, model_version="v1", topic_terms=f"語{i}", faq_score=0.1)[0].id
+           for i in range(5)]
+    store.add_correction(ids[0], "escalation", "a")
+    store.add_correction(ids[0], "compensation", "a")
+    since = insights.window_start(datetime.now(UTC), 24)
+    rows = insights.load_rows(store, since)
+    assert [r.id for r in rows] == ids[::-1]
+    assert rows[-1].corrected == "compensation" and rows[-1].route == "compensation"
+    assert rows[0].received_at.tzinfo is not None
+    assert [r.id for r in insights.load_rows(store, since, cap=2)] == ids[:2:-1]
+
+
+def test_rows_of_an_earlier_release_get_topic_words_once_and_faq_corrections_a_score(app) -> None:
+    from triage.store import Inquiry
+
+    store = app.extensions["triage.store"]
+    legacy, _ = store.add_inquiry(source="api", text="アプリの引き継ぎができません", label="faq", confidence=0.9,
+                                  probabilities={}, needs_review=False, model_version="v0")
+    moved, _ = store.add_inquiry(source="api", text="メールマガジンの配信を止めたい", label="escalation",
+                                 confidence=0.6, probabilities={}, needs_review=False, model_version="v0",
+                                 topic_terms="メール マガジン 配信 止める")
+    store.add_correction(moved.id, "faq", "agent")
+    since = insights.window_start(datetime.now(UTC), 1)
+    rows = {r.id: r for r in insights.load_rows(store, since, settings=SETTINGS)}
+    assert {"アプリ", "引き継ぎ"} <= set(rows[legacy.id].terms.split())
+    assert rows[moved.id].faq_score is not None and rows[moved.id].faq_score > 0.2  # the FAQ covers it
+    with store.session() as s:  # kept for next time
+        assert s.get(Inquiry, legacy.id).topic_terms == rows[legacy.id].terms
+        assert s.get(Inquiry, moved.id).faq_score == rows[moved.id].faq_score
+
+
+def test_results_are_cached_for_a_minute(app) -> None:
+    store = app.extensions["triage.store"]
+    insights.clear_cache()
+    first = insights.cached(store, 24, app.config)
+    store.add_inquiry(source="api", text="x", label="faq", confidence=0.9, probabilities={}, needs_review=False,
+                      model_version="v1", topic_terms="")
+    assert insights.cached(store, 24, app.config) is first
+    assert insights.cached(store, 6, app.config) is not first
+    insights.clear_cache()
+    assert insights.cached(store, 24, app.config)["rows"] == first["rows"] + 1
