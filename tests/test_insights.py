@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from scipy import sparse
 
 from triage import dataset, insights
+from triage.cli import cli
 from triage.insights import Row, terms_of
+from triage.registry import Registry
 
 from .conftest import DATA
 
@@ -261,3 +265,107 @@ def test_results_are_cached_for_a_minute(app) -> None:
     assert insights.cached(store, 6, app.config) is not first
     insights.clear_cache()
     assert insights.cached(store, 24, app.config)["rows"] == first["rows"] + 1
+
+
+# -- through the API, the CLI, the page --------------------------------------------
+
+
+def classify(client, headers: dict[str, str], text: str) -> dict:
+    resp = client.post("/api/v1/classify", json={"text": text}, headers=headers)
+    assert resp.status_code == 201, resp.get_json()
+    return resp.get_json()
+
+
+def correct(client, headers: dict[str, str], inquiry_id: int, label: str) -> None:
+    resp = client.post(f"/api/v1/inquiries/{inquiry_id}/correction", json={"label": label}, headers=headers)
+    assert resp.status_code == 201, resp.get_json()
+
+
+def plant(client, headers: dict[str, str]) -> set[int]:
+    """Send bundled inquiries and the planted topic through the API; agents correct planted ones routed elsewhere."""
+    for r in bundled(20):
+        classify(client, headers, r.text)
+    planted = set()
+    for text in PLANTED_TOPIC:
+        body = classify(client, headers, text)
+        planted.add(body["inquiry_id"])
+        if body["label"] != "faq":
+            correct(client, headers, body["inquiry_id"], "faq")
+    return planted
+
+
+def run_insights(app, monkeypatch: pytest.MonkeyPatch, *args: str) -> dict:
+    monkeypatch.setenv("TRIAGE_DATABASE_URL", app.config["DATABASE_URL"])
+    monkeypatch.setenv("TRIAGE_DATA_DIR", str(DATA))
+    result = CliRunner().invoke(cli, ["insights", "--json", *args])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_cli_finds_the_planted_topic_as_one_faq_gap_cluster(app, client, auth_headers, monkeypatch) -> None:
+    planted = plant(client, auth_headers)
+    out = run_insights(app, monkeypatch)
+    assert {"window_hours", "volume", "faq_gaps", "emerging", "corrections"} <= set(out)
+    assert out["window_hours"] == 24 and out["volume"]["total"] == 80
+    holding = [c for c in out["faq_gaps"]["clusters"] if len(planted & set(c["inquiry_ids"])) >= 15]
+    assert len(holding) == 1, out["faq_gaps"]
+    (cluster,) = holding
+    # The cluster is the planted topic, not a catch-all.
+    assert len(planted & set(cluster["inquiry_ids"])) >= 0.8 * cluster["size"]
+    assert len(cluster["examples"]) == 2 and all(e["inquiry_id"] in planted for e in cluster["examples"])
+    assert "アプリ" in cluster["terms"]
+
+
+def test_cli_text_output_and_window(app, client, auth_headers, monkeypatch) -> None:
+    classify(client, auth_headers, "taro@example.jp です。アプリの引き継ぎができません")
+    assert run_insights(app, monkeypatch, "--hours", "3")["window_hours"] == 3
+    result = CliRunner().invoke(cli, ["insights"])
+    assert result.exit_code == 0, result.output
+    for part in ("Last 24 h", "by route", "Corrections", "FAQ gaps", "Emerging"):
+        assert part in result.output
+    assert CliRunner().invoke(cli, ["insights", "--hours", "0"]).exit_code == 2
+
+
+def copy_version(registry: Registry, version: str) -> str:
+    """Register a second version (a copy of the first) so that inquiries carry two model versions."""
+    second = f"{version}-b"
+    shutil.copytree(registry.path(version), registry.path(second))
+    meta = registry.path(second) / "metadata.json"
+    meta.write_text(json.dumps(dict(registry.metadata(version), version=second)), encoding="utf-8")
+    return second
+
+
+def test_corrections_made_through_the_api_are_counted_per_label_and_version(app, client, auth_headers,
+                                                                            monkeypatch) -> None:
+    registry: Registry = app.extensions["triage.registry"]
+    first = registry.active()
+    texts = [r.text for r in bundled(4, seed=11)]
+    answers = [classify(client, auth_headers, t) for t in texts[:8]]
+    second = copy_version(registry, first)
+    registry.activate(second, actor="test", reason="two versions for insight")
+    assert app.extensions["triage.holder"].refresh()
+    answers += [classify(client, auth_headers, t) for t in texts[8:]]
+    assert {a["model_version"] for a in answers} == {first, second}
+
+    def other(label: str) -> str:
+        return next(x for x in dataset.LABELS if x != label)
+
+    changed = [answers[0], answers[3], answers[9]]
+    for a in changed:
+        correct(client, auth_headers, a["inquiry_id"], other(a["label"]))
+    correct(client, auth_headers, answers[5]["inquiry_id"], answers[5]["label"])  # a confirmation
+    correct(client, auth_headers, answers[6]["inquiry_id"], other(answers[6]["label"]))
+    correct(client, auth_headers, answers[6]["inquiry_id"], answers[6]["label"])  # changed back: the latest counts
+
+    c = run_insights(app, monkeypatch)["corrections"]
+    assert c["total"] == 3 and c["confirmed"] == 2
+    for label in dataset.LABELS:
+        n = sum(a["label"] == label for a in answers)
+        k = sum(a["label"] == label for a in changed)
+        assert c["per_label"][label] == {"inquiries": n, "corrected": k, "rate": round(k / n, 4) if n else 0.0,
+                                         "alert": n > 0 and k / n > 0.1}
+    assert c["per_version"] == {first: {"inquiries": 8, "corrected": 2, "rate": 0.25},
+                                second: {"inquiries": 4, "corrected": 1, "rate": 0.25}}
+    matrix = c["confusion"]["matrix"]
+    assert sum(map(sum, matrix)) == 5 and sum(matrix[i][i] for i in range(3)) == 2
+
