@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import shutil
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,10 +16,12 @@ from scipy import sparse
 
 from triage import dataset, insights
 from triage.cli import cli
+from triage.faq import read_entries
 from triage.insights import Row, terms_of
+from triage.insights_page import faq_csv_row, volume_chart
 from triage.registry import Registry
 
-from .conftest import DATA
+from .conftest import DATA, csrf_token
 
 # One topic the FAQ (data/faq.csv) does not cover: moving the membership app to a new phone,
 # twenty ways of asking. Each scores below 0.2 against the FAQ (checked when written).
@@ -212,6 +216,30 @@ def test_a_new_topic_of_the_last_hour_emerges_and_a_steady_one_does_not() -> Non
     assert insights.emerging([r for r in rows if r.received_at >= NOW - insights.RECENT], NOW)["clusters"] == []
 
 
+def test_volume_chart_stacks_routes_on_a_nice_scale() -> None:
+    volume = {"hours": ["2026-11-21T10:00:00+00:00", "2026-11-21T11:00:00+00:00", "2026-11-21T15:00:00+00:00"],
+              "routes": {"faq": [3, 0, 10], "compensation": [1, 0, 5], "escalation": [0, 0, 2]}}
+    chart = volume_chart(volume, width=300, height=200)
+    assert [b["total"] for b in chart["bars"]] == [4, 0, 17] and chart["peak"] == 17
+    assert [t["value"] for t in chart["ticks"]] == [0, 5, 10, 15, 20]
+    assert chart["bars"][0]["label"] == "19時" and chart["bars"][2]["day"] == "11/22"  # Japan time
+    tall = chart["bars"][2]["segments"]
+    assert [s["label"] for s in tall] == ["faq", "compensation", "escalation"]
+    assert tall[0]["h"] == pytest.approx(2 * tall[1]["h"]) and tall[1]["h"] == pytest.approx(2.5 * tall[2]["h"])
+    assert tall[0]["y"] + tall[0]["h"] == pytest.approx(chart["bottom"])
+    assert chart["bars"][1]["segments"] == []
+    assert "FAQ回答可 10件" in tall[0]["title"]
+
+
+def test_the_faq_draft_row_reads_back_as_a_faq_entry(tmp_path: Path) -> None:
+    entry = {"id": "app_transfer", "question": "アプリの引き継ぎ方法は？", "answer": "手順は{url}に、\n\"詳しく\"載せています。",
+             "keywords": "アプリ 引き継ぎ 機種変更"}
+    path = tmp_path / "faq.csv"
+    path.write_bytes(faq_csv_row(entry))
+    (got,) = read_entries(path)
+    assert (got.id, got.question, got.answer, got.keywords) == tuple(entry.values())
+
+
 # -- the store, the cache -----------------------------------------------------------
 
 
@@ -368,4 +396,60 @@ def test_corrections_made_through_the_api_are_counted_per_label_and_version(app,
                                 second: {"inquiries": 4, "corrected": 1, "rate": 0.25}}
     matrix = c["confusion"]["matrix"]
     assert sum(map(sum, matrix)) == 5 and sum(matrix[i][i] for i in range(3)) == 2
+
+
+def test_the_page_shows_chart_gaps_and_rates_to_admins_only(app, admin, agent, client, auth_headers) -> None:
+    insights.clear_cache()
+    plant(client, auth_headers)
+    html = admin.get("/admin/insights/").get_data(as_text=True)
+    assert "<h1>状況</h1>" in html and 'data-testid="volume-chart"' in html
+    assert html.count("<rect ") >= 2 and "FAQ回答可" in html
+    assert 'data-testid="gap-cluster"' in html and "この話題でFAQ項目を作る" in html
+    assert 'data-testid="correction-rates"' in html
+    assert "http://" not in html.split('data-testid="volume-chart"')[1].split("</svg>")[0].replace(
+        "http://www.w3.org/2000/svg", "")
+    assert 'href="/admin/insights/"' in admin.get("/").get_data(as_text=True)
+    assert agent.get("/admin/insights/").status_code == 403
+    assert 'href="/admin/insights/"' not in agent.get("/").get_data(as_text=True)
+    assert admin.get("/admin/insights/?hours=0").status_code == 400
+    assert admin.get("/admin/insights/?hours=3").status_code == 200
+
+
+def test_the_page_warns_when_a_route_is_corrected_too_often(app, admin, client, auth_headers) -> None:
+    insights.clear_cache()
+    answers = [classify(client, auth_headers, r.text) for r in bundled(2)]
+    a = answers[0]
+    correct(client, auth_headers, a["inquiry_id"], next(x for x in dataset.LABELS if x != a["label"]))
+    app.config["CORRECTION_ALERT"] = 0.9
+    assert 'data-testid="correction-alert"' not in admin.get("/admin/insights/").get_data(as_text=True)
+    app.config["CORRECTION_ALERT"] = 0.05
+    html = admin.get("/admin/insights/").get_data(as_text=True)
+    assert 'data-testid="correction-alert"' in html and "しきい値 5%" in html
+
+
+def test_a_gap_cluster_starts_a_faq_entry_that_downloads_as_one_csv_row(app, admin, client, auth_headers,
+                                                                         tmp_path: Path) -> None:
+    insights.clear_cache()
+    planted = plant(client, auth_headers)
+    body = classify(client, auth_headers, "taro@example.jp です。スマホを買い替えたらアプリの引き継ぎができません")
+    html = admin.get("/admin/insights/").get_data(as_text=True)
+    ids, terms = re.search(r'name="ids" value="([^"]+)">\s*<input type="hidden" name="terms" value="([^"]+)"',
+                           html).groups()
+    assert len(set(map(int, ids.split(","))) & planted) >= 15
+    ids = f"{body['inquiry_id']},{ids}"  # with a text that carries an e-mail address
+    draft = admin.get("/admin/insights/faq-draft", query_string={"ids": ids, "terms": terms}).get_data(as_text=True)
+    assert f'name="keywords" value="{terms}"' in draft
+    assert "[EMAIL]" in draft and "taro@example.jp" not in draft
+    form = {"csrf_token": csrf_token(admin), "ids": ids, "id": "app_transfer", "question": "アプリの引き継ぎ方法は？",
+            "answer": "手順は{url}をご覧ください。", "keywords": terms}
+    resp = admin.post("/admin/insights/faq-draft", data=form)
+    assert resp.status_code == 200 and resp.mimetype == "text/csv"
+    assert "faq-app_transfer.csv" in resp.headers["Content-Disposition"]
+    (tmp_path / "faq.csv").write_bytes(resp.data)
+    (entry,) = read_entries(tmp_path / "faq.csv")
+    assert (entry.id, entry.keywords) == ("app_transfer", terms)
+    for bad, message in ((dict(form, id="App Transfer"), "ID"), (dict(form, answer=""), "回答を入力"),
+                         (dict(form, question="=HYPERLINK(1)"), "先頭に")):
+        resp = admin.post("/admin/insights/faq-draft", data=bad)
+        assert resp.status_code == 422 and message in resp.get_data(as_text=True)
 

@@ -36,7 +36,7 @@ def configure_logging(level: str) -> None:
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the service: settings, store, model, blueprints, security headers."""
-    from . import admin, api, auth, config, errors, metrics, ops, web, webhook
+    from . import admin, api, auth, config, errors, insights_page, metrics, ops, web, webhook
     from .live import ModelHolder
     from .registry import Registry
     from .store import Store
@@ -111,7 +111,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     errors.init_app(app)
     auth.init_app(app)
-    for module in (web, api, webhook, admin, ops):
+    for module in (web, api, webhook, admin, ops, insights_page):
         app.register_blueprint(module.bp)
 
     @app.before_request
