@@ -453,3 +453,12 @@ def test_a_gap_cluster_starts_a_faq_entry_that_downloads_as_one_csv_row(app, adm
         resp = admin.post("/admin/insights/faq-draft", data=bad)
         assert resp.status_code == 422 and message in resp.get_data(as_text=True)
 
+
+def test_metrics_carry_the_correction_rate_and_the_largest_gap(app, client, auth_headers) -> None:
+    insights.clear_cache()
+    plant(client, auth_headers)
+    text = client.get("/metrics").get_data(as_text=True)
+    largest = re.search(r"^triage_insight_faq_gap_largest (\S+)$", text, re.MULTILINE)
+    assert largest and float(largest.group(1)) >= 15
+    for label in dataset.LABELS:
+        assert re.search(rf'^triage_insight_correction_rate{{label="{label}"}} \S+$', text, re.MULTILINE)

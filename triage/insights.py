@@ -519,3 +519,23 @@ def clear_cache() -> None:
     with _cache_lock:
         _cache.clear()
 
+
+def update_gauges(store: Store, settings: dict[str, Any]) -> None:
+    """Set the Prometheus gauges from the (cached) insight of the default window."""
+    from . import metrics
+
+    result = cached(store, settings["INSIGHT_HOURS"], settings)
+    for label, d in result["corrections"]["per_label"].items():
+        metrics.CORRECTION_RATE.labels(label).set(d["rate"])
+    clusters = result["faq_gaps"]["clusters"]
+    metrics.FAQ_GAP_LARGEST.set(clusters[0]["size"] if clusters else 0)
+
+
+def refresh_gauges() -> None:
+    """Update the insight gauges before /metrics answers; a failure is logged, never raised."""
+    from flask import current_app
+
+    try:
+        update_gauges(current_app.extensions["triage.store"], current_app.config)
+    except Exception:  # the scrape must answer whatever insight runs into
+        log.exception("insight gauges not updated")

@@ -26,6 +26,11 @@ MODEL_INFO = Gauge("triage_model_info", "The model version each worker serves (v
 MODEL_REFUSALS = Counter("triage_model_refusals_total", "Model versions refused at load (hash or format).")
 WEBHOOK_REJECTED = Counter("triage_webhook_rejected_total", "Webhook deliveries refused, by reason.", ["reason"])
 DB_ERRORS = Counter("triage_database_errors_total", "Requests answered 503 because the database failed.")
+# Set from the insight of the last TRIAGE_INSIGHT_HOURS (triage.insights, cached a minute) when /metrics is read.
+CORRECTION_RATE = Gauge("triage_insight_correction_rate", "Share of inquiries of a predicted route that agents "
+                        "corrected, over the insight window.", ["label"], multiprocess_mode="livemostrecent")
+FAQ_GAP_LARGEST = Gauge("triage_insight_faq_gap_largest", "Inquiries in the largest cluster of FAQ gaps, over the "
+                        "insight window.", multiprocess_mode="livemostrecent")
 
 
 def set_model(version: str | None, previous: str | None) -> None:
