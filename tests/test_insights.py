@@ -344,7 +344,7 @@ def test_cli_finds_the_planted_topic_as_one_faq_gap_cluster(app, client, auth_he
     assert "アプリ" in cluster["terms"]
 
 
-def test_cli_text_output_and_window(app, client, auth_headers, monkeypatch) -> None:
+def test_cli_text_output_and_window(app, client, auth_headers, monkeypatch, tmp_path: Path) -> None:
     classify(client, auth_headers, "taro@example.jp です。アプリの引き継ぎができません")
     assert run_insights(app, monkeypatch, "--hours", "3")["window_hours"] == 3
     result = CliRunner().invoke(cli, ["insights"])
@@ -352,6 +352,10 @@ def test_cli_text_output_and_window(app, client, auth_headers, monkeypatch) -> N
     for part in ("Last 24 h", "by route", "Corrections", "FAQ gaps", "Emerging"):
         assert part in result.output
     assert CliRunner().invoke(cli, ["insights", "--hours", "0"]).exit_code == 2
+    # It only reads: a database no release has migrated gets the command that fixes it, not a traceback.
+    monkeypatch.setenv("TRIAGE_DATABASE_URL", f"sqlite:///{tmp_path / 'empty.sqlite'}")
+    result = CliRunner().invoke(cli, ["insights"])
+    assert result.exit_code == 1 and "triage db upgrade" in result.output and "Traceback" not in result.output
 
 
 def copy_version(registry: Registry, version: str) -> str:

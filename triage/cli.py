@@ -473,10 +473,11 @@ def insights_cmd(hours: int | None, as_json: bool) -> None:
 
     settings = _settings()
     try:
-        result = compute(_store(settings), hours or settings["INSIGHT_HOURS"], settings)
+        # Read only, and quick: no migration (the service runs them); an old schema fails below.
+        result = compute(_store(settings, migrate=False), hours or settings["INSIGHT_HOURS"], settings)
     except OperationalError as exc:
-        raise click.ClickException(f"cannot read the database ({type(exc.orig).__name__}); "
-                                   "check TRIAGE_DATABASE_URL") from None
+        raise click.ClickException(f"cannot read the database ({exc.orig}); check TRIAGE_DATABASE_URL, and run "
+                                   "`triage db upgrade` if an earlier release made it") from None
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False, indent=2))
         return

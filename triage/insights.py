@@ -37,7 +37,7 @@ CACHE_SECONDS = 60.0
 # "This hour" for emerging topics: the last 60 minutes, against the rest of the window.
 RECENT = timedelta(hours=1)
 # Clustering keeps an n x n distance matrix: at most this many inquiries (the newest) per section.
-MAX_CLUSTER_ROWS = 2_000
+MAX_CLUSTER_ROWS = 1_500
 # Average-linkage clusters: members are on average at most this cosine distance apart.
 MAX_DISTANCE = 0.88
 MIN_CLUSTER = 3
@@ -47,7 +47,7 @@ MAX_CLUSTERS = 10
 # MIN_SIMILARITY (or higher for tight topics); earlier shares are measured on an even sample.
 MIN_GROWTH = 2.0
 MIN_SIMILARITY = 0.25
-BASELINE_SAMPLE = 4_000
+BASELINE_SAMPLE = 3_000
 TERMS_PER_TOPIC = 6
 EXAMPLES = 2
 # Rows whose topic words or FAQ score were not stored at intake are analysed when read, at most
@@ -181,12 +181,14 @@ def _complete(store: Store, rows: list[Row], settings: dict[str, Any] | None) ->
     suggestion at hand (the webhook path) and on inquiries agents corrected to faq. At most
     BACKFILL_LIMIT rows (the newest) per call, so that one look after a quiet day stays quick.
     """
+    unscored = settings is not None and any(r.route == "faq" and r.faq_score is None for r in rows)
     kb = None
-    if settings is not None:
+    if unscored:
+        # Only then: building the FAQ index takes a moment.
         from .faq import get_kb
 
         try:
-            kb = get_kb(settings)
+            kb = get_kb(settings)  # type: ignore[arg-type]
         except DatasetError as exc:
             log.warning("FAQ gaps need the FAQ: %s", exc)
     todo = [r for r in rows if r.terms is None or (kb is not None and r.route == "faq" and r.faq_score is None)]
@@ -311,6 +313,18 @@ def cluster(matrix: sparse.csr_matrix, max_distance: float | None = None, min_si
     return groups
 
 
+def centroids(matrix: sparse.csr_matrix, groups: list[np.ndarray]) -> sparse.csr_matrix:
+    """Return the unit-length mean vector of each group of rows, one row per group."""
+    members = np.concatenate(groups)
+    owner = np.repeat(np.arange(len(groups)), [len(g) for g in groups])
+    assign = sparse.csr_matrix((np.ones(len(members), dtype=np.float32), (owner, members)),
+                               shape=(len(groups), matrix.shape[0]))
+    sums = (assign @ matrix).tocsr()
+    norms = np.sqrt(np.asarray(sums.multiply(sums).sum(axis=1)).ravel())
+    norms[norms == 0] = 1.0
+    return (sparse.diags(1.0 / norms) @ sums).tocsr()
+
+
 def gap_candidates(rows: list[Row], threshold: float) -> np.ndarray:
     """Return the positions of the (newest) rows routed faq whose best FAQ entry scores below the threshold."""
     return np.array([i for i, r in enumerate(rows) if r.route == "faq" and r.faq_score is not None
@@ -336,7 +350,9 @@ def faq_gaps(rows: list[Row], threshold: float, topics: Topics | None = None) ->
     # アプリ is everywhere, but it is what sets them apart from the day's other inquiries.
     topics = topics or Topics(rows)
     clusters = []
-    for group in cluster(topics.vectors(candidates)) if len(candidates) else []:
+    # Only the biggest are described: each description costs a centroid and a look-up.
+    groups = cluster(topics.vectors(candidates)) if len(candidates) else []
+    for group in groups[:MAX_CLUSTERS]:
         idx = candidates[group]
         centroid = topics.centroid(idx)
         clusters.append({
@@ -350,7 +366,7 @@ def faq_gaps(rows: list[Row], threshold: float, topics: Topics | None = None) ->
         "threshold": threshold,
         "candidates": len(candidates),
         "unscored": sum(1 for r in rows if r.route == "faq" and r.faq_score is None),
-        "clusters": clusters[:MAX_CLUSTERS],
+        "clusters": clusters,
     }
 
 
@@ -364,26 +380,32 @@ def emerging(rows: list[Row], now: datetime, topics: Topics | None = None, recen
         return out  # nothing to compare with: every topic would look new
     topics = topics or Topics(rows, np.concatenate([recent_idx, before_idx]))
     recent_m, before_m = topics.vectors(recent_idx), topics.vectors(before_idx)
+    groups = cluster(recent_m)
+    if not groups:
+        return out
+    # Every topic at once: similarities of all rows to all centres in two products.
+    centres = centroids(recent_m, groups)
+    sims_recent = (recent_m @ centres.T).toarray()
+    sims_before = (before_m @ centres.T).toarray()
     found = []
-    for group in cluster(recent_m):
-        centroid = topics.centroid(recent_idx[group])
+    for k, group in enumerate(groups):
+        sims = sims_recent[:, k]
         # The same yardstick on both sides: closeness to the topic's centre, not cluster membership.
-        bar = max(MIN_SIMILARITY, float(np.quantile(recent_m[group] @ centroid, 0.2)))
-        sims = recent_m @ centroid
-        hits = recent_idx[sims >= bar]
-        hits_before = int(np.count_nonzero(before_m @ centroid >= bar))
-        share_recent = len(hits) / n_recent
+        bar = max(MIN_SIMILARITY, float(np.quantile(sims[group], 0.2)))
+        hit = sims >= bar
+        hits_before = int(np.count_nonzero(sims_before[:, k] >= bar))
+        share_recent = int(hit.sum()) / n_recent
         # Add-one smoothing: a topic never seen before grows by a large but finite factor.
         growth = share_recent / ((hits_before + 1) / (n_before + 1))
-        if len(hits) < MIN_CLUSTER or growth < MIN_GROWTH:
+        if hit.sum() < MIN_CLUSTER or growth < MIN_GROWTH:
             continue
-        hits = hits[np.argsort(-sims[sims >= bar], kind="stable")]
+        hits = recent_idx[hit][np.argsort(-sims[hit], kind="stable")]
         found.append({
             "size": len(hits),
             "growth": round(float(growth), 2),
             "share_recent": round(share_recent, 4),
             "share_before": round(hits_before / n_before, 4),
-            "terms": topics.terms(centroid),
+            "terms": topics.terms(centres[k].toarray().ravel()),
             "inquiry_ids": [rows[i].id for i in hits],
             "example_ids": [rows[i].id for i in hits[:EXAMPLES]],
         })
@@ -438,22 +460,31 @@ def corrections(rows: list[Row], alert: float) -> dict[str, Any]:
 
 def volume(rows: list[Row], start: datetime, hours: int) -> dict[str, Any]:
     """Return inquiries per hour per route and per channel, over `hours` hourly slots from `start`."""
-    by_route = {label: [0] * hours for label in LABELS}
-    by_channel: dict[str, list[int]] = {}
+    origin = start.timestamp()
+    slots = (np.fromiter((r.received_at.timestamp() for r in rows), dtype=np.float64, count=len(rows))
+             - origin) // 3600
+    inside = (slots >= 0) & (slots < hours)
+    slot = slots.astype(np.intp)
+
+    def per_hour(keys: list[str]) -> dict[str, list[int]]:
+        out: dict[str, list[int]] = {}
+        key_arr = np.array(keys, dtype=object)
+        for key in sorted(set(key_arr[inside].tolist())):
+            mask = inside & (key_arr == key)
+            out[key] = np.bincount(slot[mask], minlength=hours).tolist()
+        return out
+
+    labels, sources = [r.label for r in rows], [r.source for r in rows]
+    by_route = {label: [0] * hours for label in LABELS} | per_hour(labels)
     totals: dict[str, Counter[str]] = {}
-    for r in rows:
-        slot = int((r.received_at - start).total_seconds() // 3600)
-        if not 0 <= slot < hours:
-            continue
-        by_route.setdefault(r.label, [0] * hours)[slot] += 1
-        by_channel.setdefault(r.source, [0] * hours)[slot] += 1
-        totals.setdefault(r.source, Counter())[r.label] += 1
+    for i in np.flatnonzero(inside):
+        totals.setdefault(sources[i], Counter())[labels[i]] += 1
     return {
         "hours": [(start + timedelta(hours=h)).isoformat() for h in range(hours)],
-        "routes": by_route,
-        "channels": dict(sorted(by_channel.items())),
+        "routes": {label: by_route[label] for label in (*LABELS, *sorted(set(by_route) - set(LABELS)))},
+        "channels": per_hour(sources),
         "channel_routes": {src: {label: c[label] for label in LABELS} for src, c in sorted(totals.items())},
-        "total": sum(sum(v) for v in by_route.values()),
+        "total": int(inside.sum()),
     }
 
 
