@@ -283,6 +283,28 @@ def test_rows_of_an_earlier_release_get_topic_words_once_and_faq_corrections_a_s
         assert s.get(Inquiry, moved.id).faq_score == rows[moved.id].faq_score
 
 
+def test_reading_and_storing_back_work_on_every_database(database_url: str) -> None:
+    from triage.store import Store
+
+    store = Store(database_url)
+    store.create_schema()
+    try:
+        a, _ = store.add_inquiry(source="webhook", external_id="m1", text="アプリの引き継ぎができません", label="faq",
+                                 confidence=0.9, probabilities={"faq": 0.9}, needs_review=False, model_version="v1",
+                                 topic_terms="アプリ 引き継ぎ 引継")
+        b, _ = store.add_inquiry(source="api", text="パスワードの変更方法を教えてください", label="faq", confidence=0.9,
+                                 probabilities={"faq": 0.9}, needs_review=False, model_version="v1")
+        store.add_correction(a.id, "faq", "agent")
+        rows = insights.load_rows(store, insights.window_start(datetime.now(UTC), 2), settings=SETTINGS)
+        assert [r.id for r in rows] == [b.id, a.id]
+        assert all(r.faq_score is not None and r.terms for r in rows) and rows[1].corrected == "faq"
+        again = insights.load_rows(store, insights.window_start(datetime.now(UTC), 2))  # no FAQ needed now
+        assert [(r.faq_score, r.terms) for r in again] == [(r.faq_score, r.terms) for r in rows]
+        assert rows[0].received_at.tzinfo is not None
+    finally:
+        store.engine.dispose()
+
+
 def test_results_are_cached_for_a_minute(app) -> None:
     store = app.extensions["triage.store"]
     insights.clear_cache()

@@ -331,8 +331,9 @@ def gap_candidates(rows: list[Row], threshold: float) -> np.ndarray:
                      and r.faq_score < threshold], dtype=np.intp)[:MAX_CLUSTER_ROWS]
 
 
-def emerging_split(rows: list[Row], now: datetime, recent: timedelta = RECENT) -> tuple[np.ndarray, np.ndarray, int]:
-    """Return the positions of the last hour's rows (newest, capped), an even sample of the earlier ones, and their number."""
+def emerging_split(rows: list[Row], now: datetime, recent: timedelta = RECENT) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """Return the positions of the last hour's rows (newest, capped), an even sample of the earlier ones, and how
+    many there are of each."""
     cut = now - recent
     is_recent = np.array([r.received_at >= cut for r in rows], dtype=bool)
     recent_idx, before_idx = np.flatnonzero(is_recent), np.flatnonzero(~is_recent)
@@ -340,7 +341,7 @@ def emerging_split(rows: list[Row], now: datetime, recent: timedelta = RECENT) -
     if n_before > BASELINE_SAMPLE:
         # Shares are estimated on an even sample: every earlier hour is in it, and it costs the same every time.
         before_idx = before_idx[np.linspace(0, n_before - 1, BASELINE_SAMPLE).astype(np.intp)]
-    return recent_idx[:MAX_CLUSTER_ROWS], before_idx, n_before
+    return recent_idx[:MAX_CLUSTER_ROWS], before_idx, len(recent_idx), n_before
 
 
 def faq_gaps(rows: list[Row], threshold: float, topics: Topics | None = None) -> dict[str, Any]:
@@ -372,9 +373,10 @@ def faq_gaps(rows: list[Row], threshold: float, topics: Topics | None = None) ->
 
 def emerging(rows: list[Row], now: datetime, topics: Topics | None = None, recent: timedelta = RECENT) -> dict[str, Any]:
     """Find topics of the last hour whose share grew at least MIN_GROWTH times against the rest of the window."""
-    recent_idx, before_idx, n_before_all = emerging_split(rows, now, recent)
+    recent_idx, before_idx, n_recent_all, n_before_all = emerging_split(rows, now, recent)
+    # Shares are of the rows looked at: the newest of the last hour, a sample of the hours before.
     n_recent, n_before = len(recent_idx), len(before_idx)
-    out: dict[str, Any] = {"recent_minutes": int(recent.total_seconds() // 60), "recent": n_recent,
+    out: dict[str, Any] = {"recent_minutes": int(recent.total_seconds() // 60), "recent": n_recent_all,
                            "before": n_before_all, "min_growth": MIN_GROWTH, "clusters": []}
     if not n_before or n_recent < MIN_CLUSTER:
         return out  # nothing to compare with: every topic would look new
@@ -507,7 +509,7 @@ def compute(store: Store, hours: int, settings: dict[str, Any], now: datetime | 
     start = window_start(now, hours)
     rows = load_rows(store, start, settings=settings)
     # One vocabulary for both sections, over only the rows they look at.
-    recent_idx, before_idx, _ = emerging_split(rows, now)
+    recent_idx, before_idx, _, _ = emerging_split(rows, now)
     topics = Topics(rows, np.concatenate([gap_candidates(rows, settings["FAQ_GAP_SCORE"]), recent_idx, before_idx]))
     gaps = faq_gaps(rows, settings["FAQ_GAP_SCORE"], topics)
     new = emerging(rows, now, topics)
