@@ -106,7 +106,8 @@ def score_now(url: str) -> None:
     store = Store(url)
     kb = get_kb({"DATA_DIR": str(DATA)})
     with store.engine.begin() as conn:
-        todo = conn.execute(select(Inquiry.id, Inquiry.text).where(Inquiry.label == "faq", Inquiry.faq_score.is_(None)))
+        todo = conn.execute(select(Inquiry.id, Inquiry.text)
+                            .where(Inquiry.label == "faq", Inquiry.faq_score.is_(None)))
         for inquiry_id, text in todo.all():
             conn.execute(update(Inquiry).where(Inquiry.id == inquiry_id)
                          .values(faq_score=insights.best_faq_score(text, kb)))
@@ -175,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.insights", description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=20_000, help="inquiries to store (default 20,000)")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs of each measurement (median shown)")
-    parser.add_argument("--database-url", default=None, help="an empty database to fill (default: SQLite in a temp dir)")
+    parser.add_argument("--database-url", default=None,
+                        help="an empty database to fill (default: SQLite in a temp dir)")
     parser.add_argument("--json", dest="json_out", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args(argv)
 

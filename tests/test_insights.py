@@ -55,7 +55,8 @@ def bundled(n_per_label: int, seed: int = 3) -> list[dataset.Row]:
     """Rows of the separately written test set, n per label (fixed seed): topics the FAQ covers, and others."""
     table = dataset.read(DATA / "test.csv")
     rng = random.Random(seed)
-    return [r for label in dataset.LABELS for r in rng.sample([r for r in table.rows if r.label == label], n_per_label)]
+    return [r for label in dataset.LABELS
+            for r in rng.sample([r for r in table.rows if r.label == label], n_per_label)]
 
 
 def row(i: int, text: str = "", minutes_ago: float = 10, label: str = "faq", score: float | None = 0.1,
@@ -85,6 +86,12 @@ def test_topic_words_are_content_lemmas(text: str, present: set[str], absent: se
     assert not (absent & words)
 
 
+def test_every_placeholder_of_personal_data_reads_in_japanese() -> None:
+    from triage.text import PLACEHOLDERS
+
+    assert set(insights._PLACEHOLDER_JA) == set(PLACEHOLDERS.values())
+
+
 def test_intake_stores_topic_words_and_the_best_faq_score(client, auth_headers, app) -> None:
     from triage.store import Inquiry
 
@@ -106,7 +113,8 @@ def test_the_webhook_path_leaves_the_faq_score_to_insight_which_stores_it(client
     labels = {}
     for n, r in enumerate(bundled(5)):
         payload = json.dumps({"text": r.text}, ensure_ascii=False).encode()
-        body = client.post("/api/v1/webhooks/inquiries", data=payload, headers=_headers(payload, f"msg_ins_{n}")).get_json()
+        body = client.post("/api/v1/webhooks/inquiries", data=payload,
+                           headers=_headers(payload, f"msg_ins_{n}")).get_json()
         labels[body["inquiry_id"]] = body["label"]
     with store.session() as s:
         stored = [s.get(Inquiry, i) for i in labels]

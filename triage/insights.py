@@ -26,7 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from .dataset import LABELS, DatasetError
 from .redact import redact
 from .store import Correction, Inquiry, Store, utcnow
-from .text import PLACEHOLDERS, analyse, normalize
+from .text import analyse, normalize
 
 log = logging.getLogger("triage.insights")
 
@@ -56,15 +56,18 @@ BACKFILL_LIMIT = 1_000
 
 # Topic words: content words only; particles, auxiliaries and affixes say nothing about a topic.
 TOPIC_POS = frozenset(["名詞", "動詞", "形容詞", "形状詞"])
-# Words nearly every inquiry uses (UniDic lemmas: する is 為る), greetings and signatures:
-# they would make every inquiry look like every other.
+# Words nearly every inquiry uses: they would make every inquiry look like every other.
 STOP_WORDS = frozenset([
-    "為る", "居る", "有る", "成る", "出来る", "言う", "下さる", "頂く", "致す", "申す", "御座る", "存じる", "遣る", "貰う", "仕舞う", "来る", "行く",
-    "見る", "思う", "知る", "分かる", "聞く", "教える", "願う", "掛かる", "取る", "入る", "付く", "無い", "良い", "件", "事", "物", "方", "様",
-    "為", "所", "時", "度", "回", "内", "他", "前", "後", "今", "今回", "何", "気", "者", "分", "話", "感じ", "本当", "一", "二",
-    "世話", "御中", "担当", "株式", "私", "自分", "御社", "貴社", "弊社", "さん", "皆様",
-    # Labels of web forms and mail headers (【お名前】, 件名:): the same on every form, whatever it asks.
-    "問い合わせ", "問い合わせる", "問合せ", "種別", "名前", "氏名", "内容", "件名", "本文", "客", "宜しい", "失礼", "恐れ入る",
+    # Verbs and adjectives of every request (UniDic lemmas: する is 為る, ください is 下さる).
+    "為る", "居る", "有る", "成る", "出来る", "言う", "下さる", "頂く", "致す", "申す", "御座る", "存じる", "遣る",
+    "貰う", "仕舞う", "来る", "行く", "見る", "思う", "知る", "分かる", "聞く", "教える", "願う", "掛かる", "取る",
+    "入る", "付く", "無い", "良い",
+    # Nouns that stand for something else (件, 事, 方), and the writer and the company.
+    "件", "事", "物", "方", "様", "為", "所", "時", "度", "回", "内", "他", "前", "後", "今", "今回", "何", "気",
+    "者", "分", "話", "感じ", "本当", "一", "二", "私", "自分", "御社", "貴社", "弊社", "さん", "皆様",
+    # Greetings, signatures, and the labels of web forms and mail headers (【お名前】, 件名:).
+    "世話", "御中", "担当", "株式", "宜しい", "失礼", "恐れ入る", "客", "問い合わせ", "問い合わせる", "問合せ",
+    "種別", "名前", "氏名", "内容", "件名", "本文",
 ])
 # How placeholders of personal data read on the page.
 _PLACEHOLDER_JA = {
@@ -75,7 +78,6 @@ _PLACEHOLDER_JA = {
     "postcode": "（郵便番号）",
     "idnum": "（番号）",
 }
-assert set(_PLACEHOLDER_JA) == set(PLACEHOLDERS.values())
 
 
 class Row(NamedTuple):
@@ -151,7 +153,8 @@ def window_start(now: datetime, hours: int) -> datetime:
     return now.astimezone(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=hours - 1)
 
 
-def load_rows(store: Store, since: datetime, cap: int = MAX_ROWS, settings: dict[str, Any] | None = None) -> list[Row]:
+def load_rows(store: Store, since: datetime, cap: int = MAX_ROWS,
+              settings: dict[str, Any] | None = None) -> list[Row]:
     """Return the newest inquiries received since `since` (at most `cap`), newest first, with latest corrections."""
     q = (
         select(Inquiry.id, Inquiry.received_at, Inquiry.source, Inquiry.label, Inquiry.model_version,
@@ -203,7 +206,9 @@ def _complete(store: Store, rows: list[Row], settings: dict[str, Any] | None) ->
             continue
         # Words first: scoring then finds the text's tokens in the tokenizer's cache.
         terms = terms_of(text) if r.terms is None else r.terms
-        score = best_faq_score(text, kb) if kb is not None and r.route == "faq" and r.faq_score is None else r.faq_score
+        score = r.faq_score
+        if kb is not None and r.route == "faq" and score is None:
+            score = best_faq_score(text, kb)
         done[r.id] = (terms, score)
     _store_back(store, done)
     return [r._replace(terms=done[r.id][0], faq_score=done[r.id][1]) if r.id in done else r for r in rows]
@@ -291,8 +296,10 @@ class Topics:
         return [int(positions[i]) for i in np.argsort(-sims, kind="stable")[:k]]
 
 
-def cluster(matrix: sparse.csr_matrix, max_distance: float | None = None, min_size: int = MIN_CLUSTER) -> list[np.ndarray]:
-    """Group unit-length rows by average-linkage clustering on cosine distance; groups of min_size or more, biggest first."""
+def cluster(matrix: sparse.csr_matrix, max_distance: float | None = None,
+            min_size: int = MIN_CLUSTER) -> list[np.ndarray]:
+    """Group unit-length rows by average-linkage clustering on cosine distance: groups of min_size or more, biggest
+    first."""
     max_distance = MAX_DISTANCE if max_distance is None else max_distance
     n = matrix.shape[0]
     if n < max(2, min_size):
@@ -331,7 +338,8 @@ def gap_candidates(rows: list[Row], threshold: float) -> np.ndarray:
                      and r.faq_score < threshold], dtype=np.intp)[:MAX_CLUSTER_ROWS]
 
 
-def emerging_split(rows: list[Row], now: datetime, recent: timedelta = RECENT) -> tuple[np.ndarray, np.ndarray, int, int]:
+def emerging_split(rows: list[Row], now: datetime,
+                   recent: timedelta = RECENT) -> tuple[np.ndarray, np.ndarray, int, int]:
     """Return the positions of the last hour's rows (newest, capped), an even sample of the earlier ones, and how
     many there are of each."""
     cut = now - recent
@@ -371,7 +379,8 @@ def faq_gaps(rows: list[Row], threshold: float, topics: Topics | None = None) ->
     }
 
 
-def emerging(rows: list[Row], now: datetime, topics: Topics | None = None, recent: timedelta = RECENT) -> dict[str, Any]:
+def emerging(rows: list[Row], now: datetime, topics: Topics | None = None,
+             recent: timedelta = RECENT) -> dict[str, Any]:
     """Find topics of the last hour whose share grew at least MIN_GROWTH times against the rest of the window."""
     recent_idx, before_idx, n_recent_all, n_before_all = emerging_split(rows, now, recent)
     # Shares are of the rows looked at: the newest of the last hour, a sample of the hours before.

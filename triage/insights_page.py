@@ -95,7 +95,8 @@ def page() -> Any:
         abort(400)
     result = insights.cached(intake.store(), hours, current_app.config)
     windows = sorted({*WINDOWS, hours})
-    return render_template("insights.html", r=result, hours=hours, windows=windows, chart=volume_chart(result["volume"]),
+    return render_template("insights.html", r=result, hours=hours, windows=windows,
+                           chart=volume_chart(result["volume"]),
                            jst=jst, computed=jst(result["until"]), draft_ids=DRAFT_IDS)
 
 
