@@ -356,3 +356,73 @@ def test_rollback_asks_for_confirmation_and_does_nothing_when_dismissed(open_pag
     expect(page.locator(".flash.ok")).to_contain_text(f"{first} に戻しました")
     assert registry.active() == first
     assert len(dialogs.seen) == 2
+
+
+# --- 7. 状況 (insight) page ------------------------------------------------------------------------
+
+def test_insight_page_draws_its_chart_offline_and_starts_a_faq_entry(open_page, app, base_url: str,
+                                                                    tmp_path: Path) -> None:
+    from triage import insights
+    from triage.faq import read_entries
+
+    from .test_insights import plant
+
+    insights.clear_cache()
+    planted = plant(app.test_client(), {"Authorization": f"Bearer {app.config['TEST_TOKEN']}"})
+    page, dialogs = open_page()
+    outside: list[str] = []
+    problems: list[str] = []
+
+    def local_only(route: Any) -> None:
+        # Nothing but the service itself: a CDN or font request would fail here (and is recorded).
+        if route.request.url.startswith(base_url + "/"):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    login(page, "admin1")
+    page.route("**/*", local_only)
+    # Script errors, CSP refusals and failed loads; the service has no favicon, which is no concern here.
+    page.on("console", lambda msg: problems.append(msg.text)
+            if msg.type == "error" and not msg.text.startswith("Failed to load resource") else None)
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    page.on("response", lambda resp: problems.append(f"{resp.status} {resp.url}")
+            if resp.status >= 400 and not resp.url.endswith("/favicon.ico") else None)
+    page.goto("/admin/insights/")
+    expect(page.locator("h1")).to_have_text("状況")
+
+    chart = page.get_by_test_id("volume-chart")
+    expect(chart).to_be_visible()
+    box = chart.bounding_box()
+    assert box is not None and box["width"] > 300 and box["height"] > 80
+    bars = chart.locator("rect")
+    assert bars.count() >= 1
+    heights = [b.bounding_box()["height"] for b in bars.all()]
+    assert max(heights) > 10
+    assert sum(int(b.get_attribute("data-count")) for b in bars.all()) == 80
+    assert outside == [] and problems == [], (outside, problems)
+
+    cluster = page.get_by_test_id("gap-cluster").first
+    expect(cluster).to_contain_text("件")
+    cluster.get_by_role("button", name="この話題でFAQ項目を作る").click()
+    page.wait_for_url(re.compile(r"/admin/insights/faq-draft\?"))
+    keywords = page.locator("input[name=keywords]").input_value()
+    assert "アプリ" in keywords.split()
+    assert page.locator("input[name=question]").input_value().strip()
+    examples = page.get_by_test_id("draft-examples").locator("li")
+    assert examples.count() >= 2
+    shown = {int(href.rsplit("/", 1)[1]) for href in
+             (a.get_attribute("href") for a in page.get_by_test_id("draft-examples").locator("a").all()) if href}
+    assert shown & planted
+    page.locator("input[name=id]").fill("app_transfer")
+    page.locator("textarea[name=answer]").fill("新しい端末への引き継ぎ手順は{url}をご覧ください。")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="CSVをダウンロード").click()
+    saved = tmp_path / download.value.suggested_filename
+    download.value.save_as(saved)
+    assert saved.name == "faq-app_transfer.csv"
+    (entry,) = read_entries(saved)
+    assert (entry.id, entry.keywords) == ("app_transfer", keywords)
+    assert entry.answer == "新しい端末への引き継ぎ手順は{url}をご覧ください。"
+    assert outside == [] and problems == [] and dialogs.seen == [], (outside, problems, dialogs.seen)

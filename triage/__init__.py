@@ -36,7 +36,21 @@ def configure_logging(level: str) -> None:
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the service: settings, store, model, blueprints, security headers."""
-    from . import admin, api, auth, config, errors, faq, incident, incident_admin, metrics, ops, web, webhook
+    from . import (
+        admin,
+        api,
+        auth,
+        config,
+        errors,
+        faq,
+        incident,
+        incident_admin,
+        insights_page,
+        metrics,
+        ops,
+        web,
+        webhook,
+    )
     from .converters import IdConverter
     from .live import ModelHolder, PointerItem, Watcher
     from .registry import Registry
@@ -141,7 +155,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     errors.init_app(app)
     auth.init_app(app)
-    for module in (web, api, webhook, admin, incident_admin, ops):
+    for module in (web, api, webhook, admin, incident_admin, ops, insights_page):
         app.register_blueprint(module.bp)
 
     @app.before_request

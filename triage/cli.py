@@ -552,6 +552,64 @@ def tokens_revoke(name: str) -> None:
     click.echo(f"Revoked the token of {name}.")
 
 
+@cli.command("insights")
+@click.option("--hours", type=click.IntRange(1, 24 * 31), default=None,
+              help="Hours to look back, the current one included (default: TRIAGE_INSIGHT_HOURS).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON object: window_hours, volume, faq_gaps, emerging, corrections.")
+def insights_cmd(hours: int | None, as_json: bool) -> None:
+    """Show what the FAQ does not answer, what is new this hour, how often agents correct, and volume."""
+    from sqlalchemy.exc import OperationalError
+
+    from .insights import compute
+
+    settings = _settings()
+    try:
+        # Read only, and quick: no migration (the service runs them); an old schema fails below.
+        result = compute(_store(settings, migrate=False), hours or settings["INSIGHT_HOURS"], settings)
+    except OperationalError as exc:
+        raise click.ClickException(f"cannot read the database ({exc.orig}); check TRIAGE_DATABASE_URL, and run "
+                                   "`triage db upgrade` if an earlier release made it") from None
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+        return
+    _echo_insights(result)
+
+
+def _echo_insights(r: dict[str, Any]) -> None:
+    v, c, gaps, new = r["volume"], r["corrections"], r["faq_gaps"], r["emerging"]
+    capped = f" (the newest {r['max_rows']:,} only)" if r["capped"] else ""
+    click.echo(f"Last {r['window_hours']} h since {r['since']}: {r['rows']:,} inquiries{capped}.")
+    routes = ", ".join(f"{label} {sum(n)}" for label, n in v["routes"].items())
+    channels = ", ".join(f"{src} {sum(n)}" for src, n in v["channels"].items()) or "-"
+    click.echo(f"  by route: {routes}; by channel: {channels}")
+    if v["total"]:
+        busiest = max(range(len(v["hours"])), key=lambda h: sum(n[h] for n in v["routes"].values()))
+        click.echo(f"  busiest hour: {v['hours'][busiest]} ({sum(n[busiest] for n in v['routes'].values())})")
+    click.echo(f"\nCorrections: {c['total']} route(s) changed by agents, {c['confirmed']} confirmed.")
+    for label, d in c["per_label"].items():
+        warn = f"  <- above {c['alert_rate']:.0%}" if d["alert"] else ""
+        click.echo(f"  {label:<13} {d['corrected']:>5} of {d['inquiries']:<6} {d['rate']:>7.1%}{warn}")
+    for version, d in c["per_version"].items():
+        click.echo(f"  model {version}: {d['corrected']} of {d['inquiries']} ({d['rate']:.1%})")
+    click.echo(f"\nFAQ gaps: {gaps['candidates']} faq inquiries scored below {gaps['threshold']:.2f} "
+               f"against the FAQ; {len(gaps['clusters'])} topic(s):")
+    _echo_clusters(gaps["clusters"], lambda g: f"{g['size']} inquiries")
+    click.echo(f"\nEmerging in the last {new['recent_minutes']} min ({new['recent']} inquiries, "
+               f"against {new['before']} earlier):")
+    _echo_clusters(new["clusters"], lambda e: f"x{e['growth']:g}, {e['size']} inquiries")
+
+
+def _echo_clusters(clusters: list[dict[str, Any]], head: Any) -> None:
+    if not clusters:
+        click.echo("  none")
+    for n, cl in enumerate(clusters, 1):
+        click.echo(f"  {n}. {head(cl)}: {' '.join(cl['terms'])}")
+        for ex in cl["examples"]:
+            text = " ".join(ex["text"].split())
+            click.echo(f"     #{ex['inquiry_id']}: {text[:80]}{'…' if len(text) > 80 else ''}")
+
+
 @cli.command("purge")
 @click.option("--older-than", "days", type=click.IntRange(min=0), required=True, metavar="DAYS",
               help="Delete inquiries received more than DAYS days ago.")

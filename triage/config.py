@@ -65,6 +65,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("HOURS", "平日9時〜18時", "First-start default of the help line's opening hours ({hours})."),
     Setting("URL", "https://www.example.jp/incident", "First-start default of the incident notice page ({url})."),
     Setting("LOG_LEVEL", "INFO", "Logging level (DEBUG, INFO, WARNING, ERROR)."),
+    Setting("INSIGHT_HOURS", 24, "Hours the 状況 page, `triage insights` and the insight gauges look back by default.", int),
+    Setting("CORRECTION_ALERT", 0.10, "Share of a route's inquiries corrected by agents above which the 状況 page "
+            "warns (0.10 = 10%).", float),
+    Setting("FAQ_GAP_SCORE", 0.20, "An inquiry routed faq whose best FAQ entry scores below this is a candidate "
+            "FAQ gap on the 状況 page.", float),
     Setting("LOAD_MODEL", True, "Load (on first start: train) the model when the service starts; false only for "
             "tools that never classify.", bool),
 )

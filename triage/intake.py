@@ -14,6 +14,7 @@ from .dataset import LABELS_JA
 from .errors import APIError
 from .faq import MIN_SCORE, KnowledgeBase
 from .incident import Instruction, Profile, default_profile
+from .insights import intake_fields
 from .live import ModelHolder, ModelUnavailable, Unavailable
 from .redact import redact
 from .registry import LoadedModel
@@ -147,6 +148,7 @@ def keep(text: str, result: dict[str, Any], source: str, external_id: str | None
         # The extracted fields are kept (cards as their last four digits), their words masked like the text.
         claim = claims.redacted(claim)
     row, created = store().add_inquiry(
+        **intake_fields(text, result),
         source=source,
         external_id=external_id,
         text=stored_text,

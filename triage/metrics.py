@@ -30,6 +30,11 @@ WEBHOOK_REJECTED = Counter("triage_webhook_rejected_total", "Webhook deliveries 
 WEBHOOK_CONFLICTS = Counter("triage_webhook_conflicts_total",
                             "Webhook ids resent with a different body (answered with the stored result).")
 DB_ERRORS = Counter("triage_database_errors_total", "Requests answered 503 because the database failed.")
+# Set from the insight of the last TRIAGE_INSIGHT_HOURS (triage.insights, cached a minute) when /metrics is read.
+CORRECTION_RATE = Gauge("triage_insight_correction_rate", "Share of inquiries of a predicted route that agents "
+                        "corrected, over the insight window.", ["label"], multiprocess_mode="livemostrecent")
+FAQ_GAP_LARGEST = Gauge("triage_insight_faq_gap_largest", "Inquiries in the largest cluster of FAQ gaps, over the "
+                        "insight window.", multiprocess_mode="livemostrecent")
 
 
 # Any token is a valid HTTP method: each unknown one would add a series for good (memory, scrape size).

@@ -49,5 +49,8 @@ def readyz() -> Any:
 @bp.get("/metrics")
 def prometheus() -> Response:
     """Return the metrics in Prometheus text format."""
+    from .insights import refresh_gauges
+
+    refresh_gauges()
     body, content_type = metrics.render()
     return Response(body, content_type=content_type)

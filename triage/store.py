@@ -70,6 +70,10 @@ class Inquiry(Base):
     handled_by: Mapped[str | None] = mapped_column(String(80))
     # SHA-256 of the delivery a webhook row came from: a repeat with another body is a conflict to report.
     payload_sha256: Mapped[str | None] = mapped_column(String(64))
+    # For ops insight (triage.insights): the best FAQ score of a faq route, and the
+    # topic words (content-word lemmas) of the text, both taken when it arrived.
+    faq_score: Mapped[float | None] = mapped_column(Float)
+    topic_terms: Mapped[str | None] = mapped_column(Text)
     corrections: Mapped[list[Correction]] = relationship(
         back_populates="inquiry", cascade="all, delete-orphan", order_by="Correction.id"
     )
