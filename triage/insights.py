@@ -77,6 +77,7 @@ _PLACEHOLDER_JA = {
     "phonenum": "（電話番号）",
     "postcode": "（郵便番号）",
     "idnum": "（番号）",
+    "mynumber": "（マイナンバー）",
 }
 
 
