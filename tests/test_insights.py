@@ -454,7 +454,8 @@ def test_the_page_warns_when_a_route_is_corrected_too_often(app, admin, client, 
     answers = [classify(client, auth_headers, r.text) for r in bundled(2)]
     a = answers[0]
     correct(client, auth_headers, a["inquiry_id"], next(x for x in dataset.LABELS if x != a["label"]))
-    app.config["CORRECTION_ALERT"] = 0.9
+    # A rate is at most 1: at that bar nothing warns, whatever routes the small test model chose.
+    app.config["CORRECTION_ALERT"] = 1.0
     assert 'data-testid="correction-alert"' not in admin.get("/admin/insights/").get_data(as_text=True)
     app.config["CORRECTION_ALERT"] = 0.05
     html = admin.get("/admin/insights/").get_data(as_text=True)

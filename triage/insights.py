@@ -16,6 +16,7 @@ import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -193,7 +194,10 @@ def _complete(store: Store, rows: list[Row], settings: dict[str, Any] | None) ->
 
         try:
             version = faq.active_id(store)
-            kb = faq.load_kb(store, version) if version is not None else None
+            if version is not None:
+                kb = faq.load_kb(store, version)
+            else:  # no version imported yet (the service imports the bundled one on its first start)
+                kb = faq.build(faq.read_entries(Path(settings["DATA_DIR"]) / "faq.csv"))  # type: ignore[index]
         except (DatasetError, faq.VersionError) as exc:
             log.warning("FAQ gaps need the FAQ: %s", exc)
     todo = [r for r in rows if r.terms is None or (kb is not None and r.route == "faq" and r.faq_score is None)]
