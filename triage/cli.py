@@ -25,7 +25,15 @@ def _settings() -> dict[str, Any]:
 
 
 def _registry(settings: dict[str, Any]) -> Registry:
-    return Registry(settings["MODELS_DIR"])
+    from .registry import open_registry
+
+    if str(settings.get("REGISTRY")).lower() == "database":
+        # The same database the service uses (SQLite in the instance folder when unset).
+        return open_registry(settings, _store(settings))
+    try:
+        return open_registry(settings)
+    except RegistryError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 class _Progress:
@@ -52,7 +60,7 @@ def load_active(settings: dict[str, Any]):  # noqa: ANN201 - LoadedModel, import
             registry, Path(settings["DATA_DIR"]), _gate_csv(settings), progress=_Progress()
         )
         if trained:
-            click.echo(f"No model was in {registry.root}/: trained and activated the default {version}.", err=True)
+            click.echo(f"No model was in {registry.describe()}: trained and activated the default {version}.", err=True)
         return registry.load(version)
     except (RegistryError, DatasetError) as exc:
         raise click.ClickException(str(exc)) from None
@@ -99,7 +107,7 @@ def train_cmd(csv_files: tuple[str, ...], force_reason: str | None, no_activate:
     click.echo(f"\n5-fold cross-validation, {outcome.report.get('cross_validation', 'stratified')} "
                "(with the routing policy):\n")
     click.echo(format_report(outcome.report, registry.metadata(outcome.version)["thresholds"]))
-    click.echo(f"Misclassified rows written to {registry.path(outcome.version) / 'misclassified.csv'}")
+    click.echo(f"Misclassified rows written to {registry.where(outcome.version, 'misclassified.csv')}")
     _echo_gate(outcome.gate)
     if outcome.activated:
         click.echo(f"Activated {outcome.version}.")
@@ -315,7 +323,7 @@ def models_cmd() -> None:
     registry = _registry(settings)
     versions = registry.versions()
     if not versions:
-        click.echo(f"No model versions in {registry.root}/; run `triage train data/inquiries.csv`.")
+        click.echo(f"No model versions in {registry.describe()}; run `triage train data/inquiries.csv`.")
         return
     active = registry.active()
     click.echo(f"  {'version':<28}{'created':<27}{'rows':>6}{'macro-F1':>10}{'esc. recall':>13}  gate")

@@ -294,13 +294,13 @@ def ensure_model(registry: Registry, data_dir: Path, gate_csv: str | Path | None
         versions = registry.versions()
         if versions:
             raise RegistryError(
-                f"no active model in {registry.root}/ although {len(versions)} version(s) exist; "
+                f"no active model in {registry.describe()} although {len(versions)} version(s) exist; "
                 "choose one with `triage models` and `triage activate VERSION`."
             )
         default = data_dir / "inquiries.csv"
         if not default.is_file():
             raise RegistryError(
-                f"no model in {registry.root}/ and no training data at {default}; "
+                f"no model in {registry.describe()} and no training data at {default}; "
                 "run `triage train path/to/inquiries.csv`."
             )
         outcome = train_version([default], registry, gate_csv=gate_csv, activate="gate",
