@@ -124,3 +124,28 @@ def test_cli_train_models_activate_rollback_on_the_database_registry(
     assert not list((tmp_path / "models").glob("*/model.joblib"))
     assert [e["action"] for e in registry.audit_log()].count("train") == 2
     store.engine.dispose()
+
+
+def test_trainings_of_all_hosts_are_serialised_on_postgresql(store: Store, tmp_path: Path) -> None:
+    from sqlalchemy import text
+
+    from triage.registry import TRAINING_LOCK_KEY
+
+    registry = DatabaseRegistry(store, tmp_path)
+    if store.engine.dialect.name != "postgresql":
+        with registry.exclusive():  # SQLite: the local file lock is enough; this is a no-op
+            return
+    other = Store(store.url)
+    try:
+        def free() -> bool:
+            with other.engine.connect() as conn:
+                got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": TRAINING_LOCK_KEY}).scalar()
+                if got:
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": TRAINING_LOCK_KEY})
+                return bool(got)
+
+        with registry.exclusive():
+            assert not free()  # another host (connection) waits while one trains
+        assert free()
+    finally:
+        other.engine.dispose()

@@ -87,7 +87,7 @@ def train_cmd(csv_files: tuple[str, ...], force_reason: str | None, no_activate:
         raise click.UsageError("--force and --no-activate exclude each other.")
     mode = "no" if no_activate else ("force" if force_reason is not None else "gate")
     try:
-        with training_lock(registry.root):
+        with training_lock(registry.root), registry.exclusive():
             outcome = train_version(
                 list(csv_files), registry, gate_csv=_gate_csv(settings), activate=mode,
                 reason=force_reason or "", progress=_Progress(),

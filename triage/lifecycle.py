@@ -287,7 +287,7 @@ def format_report(report: dict[str, Any], thresholds: dict[str, float] | None = 
 def ensure_model(registry: Registry, data_dir: Path, gate_csv: str | Path | None, progress: Progress | None = None
                  ) -> tuple[str, bool]:
     """Return the active version, training the bundled default first if there is none."""
-    with training_lock(registry.root):
+    with training_lock(registry.root), registry.exclusive():
         active = registry.active()
         if active is not None:
             return active, False

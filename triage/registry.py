@@ -19,6 +19,8 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -119,6 +121,11 @@ class Registry:
     def describe(self) -> str:
         """Return where the versions are, for messages."""
         return f"{self.root}/"
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Serialise trainings across hosts; the folder registry is one host's (lifecycle.training_lock does it)."""
+        yield
 
     def where(self, version: str, name: str) -> str:
         """Return where a version's file (report.txt, misclassified.csv) is, for messages."""
@@ -278,6 +285,8 @@ class Registry:
 
 
 MODEL_POINTER = "model"
+# PostgreSQL advisory lock keys: 74021 is the migrations' (triage.migrate), this one the trainings'.
+TRAINING_LOCK_KEY = 74022
 
 
 class DatabaseRegistry(Registry):
@@ -300,6 +309,27 @@ class DatabaseRegistry(Registry):
     def describe(self) -> str:
         """Return where the versions are, for messages."""
         return "the database registry"
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Serialise trainings of every host on one PostgreSQL (a session advisory lock held meanwhile).
+
+        Several hosts started at once on an empty database would otherwise each train the default
+        model. SQLite is one machine's file: the local training lock already covers it.
+        """
+        if self.store.engine.dialect.name != "postgresql":
+            yield
+            return
+        from sqlalchemy import text
+
+        with self.store.engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": TRAINING_LOCK_KEY})
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": TRAINING_LOCK_KEY})
+                conn.commit()
 
     def where(self, version: str, name: str) -> str:
         """Return where a version's file is, for messages."""
