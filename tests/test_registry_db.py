@@ -39,8 +39,9 @@ def test_versions_activation_rollback_and_audit_live_in_the_database(
     assert first != second  # the same bytes twice are numbered, not overwritten
     assert [m["version"] for m in registry.versions()] == [first, second]
     assert registry.file(first, "report.txt") == "report"
-    registry.activate(first, actor="ops")
-    registry.activate(second, actor="ops", reason="newer")
+    assert registry.activate(first, actor="ops") is True
+    assert registry.activate(second, actor="ops", reason="newer") is True
+    assert registry.activate(second, actor="ops") is False  # already active: nothing recorded
     assert registry.active() == second and store.pointers()["model"] == second
     assert registry.rollback(actor="ops") == first
     assert registry.active() == first

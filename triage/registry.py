@@ -454,8 +454,12 @@ class DatabaseRegistry(Registry):
         """Return the active version's name, or None when none is active."""
         return self.store.pointers().get(self.pointer) or None
 
-    def activate(self, version: str, actor: str = "cli", reason: str = "", action: str = "activate") -> None:
-        """Make a version active (after verifying it) and record who did it, in one transaction."""
+    def activate(self, version: str, actor: str = "cli", reason: str = "", action: str = "activate") -> bool:
+        """Make a version active (after verifying it) and record who did it, in one transaction.
+
+        Return False, recording nothing, when it already is active: a history entry from a version
+        to itself would make rollback "go back" to it.
+        """
         from sqlalchemy import select
 
         from .store import LivePointer, ModelEvent, utcnow
@@ -465,12 +469,15 @@ class DatabaseRegistry(Registry):
             # FOR UPDATE serialises two activations on PostgreSQL (SQLite has one writer anyway).
             row = s.scalars(select(LivePointer).where(LivePointer.name == self.pointer).with_for_update()).first()
             previous = row.value if row is not None else None
+            if previous == version:
+                return False
             if row is None:
                 s.add(LivePointer(name=self.pointer, value=version, updated_by=actor, updated_at=utcnow()))
             else:
                 row.value, row.updated_by, row.updated_at = version, actor, utcnow()
             s.add(ModelEvent(action=action, actor=actor, version=version, previous=previous,
                              detail={"reason": reason, "sha256": loaded.sha256, "history": True}))
+        return True
 
     def rollback(self, actor: str = "cli") -> str:
         """Re-activate the version that was active before the current one."""
