@@ -53,7 +53,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
     from .converters import IdConverter
     from .live import ModelHolder, PointerItem, Watcher
-    from .registry import Registry
+    from .registry import RegistryError, open_registry
     from .store import Store
 
     app = Flask(__name__, instance_relative_config=True)
@@ -107,7 +107,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     store.create_schema()
     app.extensions["triage.store"] = store
 
-    registry = Registry(app.config["MODELS_DIR"])
+    try:
+        registry = open_registry(app.config, store)
+    except RegistryError as exc:
+        raise StartupError(str(exc)) from None
     # One watcher per worker keeps the model, the FAQ version and the incident profile current.
     watcher = Watcher(app.config["RELOAD_SECONDS"], read_pointers=store.pointers)
     from sqlalchemy import event
@@ -125,7 +128,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             progress=lambda m: log.info("first run: %s", m),
         )
         if trained:
-            log.info("no model was in %s/: trained and activated the default %s", registry.root, version)
+            log.info("no model was in %s: trained and activated the default %s", registry.describe(), version)
         # First start: the TRIAGE_COMPANY... settings become the first profile, data/faq.csv the first FAQ.
         from sqlalchemy.exc import SQLAlchemyError
 

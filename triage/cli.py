@@ -26,7 +26,15 @@ def _settings() -> dict[str, Any]:
 
 
 def _registry(settings: dict[str, Any]) -> Registry:
-    return Registry(settings["MODELS_DIR"])
+    from .registry import open_registry
+
+    if str(settings.get("REGISTRY")).lower() == "database":
+        # The same database the service uses (SQLite in the instance folder when unset).
+        return open_registry(settings, _store(settings))
+    try:
+        return open_registry(settings)
+    except RegistryError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 class _Progress:
@@ -53,7 +61,7 @@ def load_active(settings: dict[str, Any]):  # noqa: ANN201 - LoadedModel, import
             registry, Path(settings["DATA_DIR"]), _gate_csv(settings), progress=_Progress()
         )
         if trained:
-            click.echo(f"No model was in {registry.root}/: trained and activated the default {version}.", err=True)
+            click.echo(f"No model was in {registry.describe()}: trained and activated the default {version}.", err=True)
         return registry.load(version)
     except (RegistryError, DatasetError) as exc:
         raise click.ClickException(str(exc)) from None
@@ -85,12 +93,14 @@ def train_cmd(csv_files: tuple[str, ...], force_reason: str | None, no_activate:
         return
     mode = "no" if no_activate else ("force" if force_reason is not None else "gate")
     try:
-        # train_version takes the registry's training lock itself.
-        outcome = train_version(
-            list(csv_files), registry, gate_csv=_gate_csv(settings), activate=mode,
-            reason=force_reason or "", progress=_Progress(),
-            lexicon_csv=Path(settings["DATA_DIR"]) / "lexicon.csv",
-        )
+        # train_version takes the training lock of the models folder itself; exclusive() serialises
+        # trainings across hosts when the registry is in the database.
+        with registry.exclusive():
+            outcome = train_version(
+                list(csv_files), registry, gate_csv=_gate_csv(settings), activate=mode,
+                reason=force_reason or "", progress=_Progress(),
+                lexicon_csv=Path(settings["DATA_DIR"]) / "lexicon.csv",
+            )
     except (DatasetError, RegistryError) as exc:
         raise click.ClickException(str(exc)) from None
     data = outcome.data
@@ -105,7 +115,7 @@ def train_cmd(csv_files: tuple[str, ...], force_reason: str | None, no_activate:
     click.echo(f"\n5-fold cross-validation, {outcome.report.get('cross_validation', 'stratified')} "
                "(with the routing policy):\n")
     click.echo(format_report(outcome.report, registry.metadata(outcome.version)["thresholds"]))
-    click.echo(f"Misclassified rows written to {registry.path(outcome.version) / 'misclassified.csv'}")
+    click.echo(f"Misclassified rows written to {registry.where(outcome.version, 'misclassified.csv')}")
     _echo_gate(outcome.gate)
     if outcome.activated:
         click.echo(f"Activated {outcome.version}.")
@@ -341,7 +351,7 @@ def models_cmd() -> None:
     registry = _registry(settings)
     versions = registry.versions()
     if not versions:
-        click.echo(f"No model versions in {registry.root}/; run `triage train data/inquiries.csv`.")
+        click.echo(f"No model versions in {registry.describe()}; run `triage train data/inquiries.csv`.")
         return
     active = registry.active()
     click.echo(f"  {'version':<28}{'created':<27}{'rows':>6}{'macro-F1':>10}{'esc. recall':>13}  gate")

@@ -30,6 +30,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Without it the webhook endpoint answers 503 (fail closed)."),
     Setting("DATABASE_URL", None, "SQLAlchemy URL of the database. Default: SQLite file `triage.sqlite` in the instance folder."),
     Setting("MODELS_DIR", "models", "Directory of trained model versions (relative paths from the working directory)."),
+    Setting("REGISTRY", "folder", "Where model versions are kept: `folder` (under `TRIAGE_MODELS_DIR`) or `database` "
+            "(in `TRIAGE_DATABASE_URL`, for several hosts without a shared disk; `TRIAGE_MODELS_DIR` then only holds "
+            "this host's training lock)."),
     Setting("DATA_DIR", "data", "Directory with the bundled training data (`inquiries.csv`) and `faq.csv` "
             "(imported as the first FAQ version on the first start)."),
     Setting("GATE_CSV", "data/gate.csv", "Held-out labelled CSV on which the quality gate compares a candidate with "

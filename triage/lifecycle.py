@@ -316,20 +316,20 @@ def format_report(report: dict[str, Any], thresholds: dict[str, float] | None = 
 def ensure_model(registry: Registry, data_dir: Path, gate_csv: str | Path | None, progress: Progress | None = None
                  ) -> tuple[str, bool]:
     """Return the active version, training the bundled default first if there is none."""
-    with training_lock(registry.root):
+    with training_lock(registry.root), registry.exclusive():
         active = registry.active()
         if active is not None:
             return active, False
         versions = registry.versions()
         if versions:
             raise RegistryError(
-                f"no active model in {registry.root}/ although {len(versions)} version(s) exist; "
+                f"no active model in {registry.describe()} although {len(versions)} version(s) exist; "
                 "choose one with `triage models` and `triage activate VERSION`."
             )
         default = data_dir / "inquiries.csv"
         if not default.is_file():
             raise RegistryError(
-                f"no model in {registry.root}/ and no training data at {default}; "
+                f"no model in {registry.describe()} and no training data at {default}; "
                 "run `triage train path/to/inquiries.csv`."
             )
         outcome = train_version([default], registry, gate_csv=gate_csv, activate="gate",

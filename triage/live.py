@@ -7,10 +7,10 @@ thing beside the old one and swaps only when it is ready (one assignment,
 atomic for readers), so no request waits for a load or sees half of one. A
 load that fails is refused and logged; the old one keeps serving.
 
-The model still follows the registry's ACTIVE file (and is verified by its
-SHA-256 before it is unpickled, as always); the FAQ version and the profile
-revision follow rows of ``live_pointers``. A registry in the database (issue
-17) becomes one more pointer item of the same watcher.
+The FAQ version and the profile revision follow rows of ``live_pointers``; the
+model follows the folder registry's ACTIVE file, or, with the database registry
+(TRIAGE_REGISTRY=database, issue 17), the ``model`` row of the same table. Either
+way it is verified by its SHA-256 before it is unpickled.
 """
 
 from __future__ import annotations
@@ -214,7 +214,11 @@ class PointerItem(LiveItem[T]):
 
 
 class ModelHolder(LiveItem[LoadedModel]):
-    """The current model of this process, kept in step with the registry's ACTIVE file."""
+    """The current model of this process, kept in step with the registry's active version.
+
+    The folder registry names it in its ACTIVE file; the database registry in the ``model``
+    row of ``live_pointers`` (read by the watcher with the other pointers, one query per tick).
+    """
 
     name = "model"
 
@@ -222,7 +226,7 @@ class ModelHolder(LiveItem[LoadedModel]):
         super().__init__()
         self.registry = registry
         self.interval = interval
-        self._refused: tuple[str, float] | None = None
+        self._refused: tuple[str, str] | None = None
 
     def start(self) -> None:
         """Start the watcher of this process (a watcher of its own if it has none)."""
@@ -233,9 +237,19 @@ class ModelHolder(LiveItem[LoadedModel]):
     def announce(self) -> None:
         """The model's gauge is set by the server's post-fork hook (triage.serve)."""
 
+    def _active(self, pointers: Pointers | None) -> str | None:
+        if self.registry.pointer is None:
+            return self.registry.active()
+        if pointers is None:  # a watcher without pointers (or the database is down): ask directly
+            try:
+                return self.registry.active()
+            except SQLAlchemyError:
+                return None
+        return pointers.get(self.registry.pointer) or None
+
     def refresh(self, pointers: Pointers | None = None) -> bool:
         """Load the active version if it changed; return True when swapped."""
-        name = self.registry.active()
+        name = self._active(pointers)
         if name is None:
             return False
         if self.current is not None and self.current.version == name:
@@ -243,14 +257,15 @@ class ModelHolder(LiveItem[LoadedModel]):
             self.last_error = None
             self._refused = None
             return False
-        try:
-            stamp = (self.registry.path(name) / "model.joblib").stat().st_mtime
-        except (OSError, RegistryError):
-            stamp = 0.0
+        stamp = self.registry.stamp(name)
         if self._refused == (name, stamp):
             return False
         try:
             loaded = self.registry.load(name)
+        except SQLAlchemyError as exc:
+            # Transient (the database blinked): retried on the next tick, not remembered as refused.
+            self.last_error = f"cannot load model {name}: {type(exc).__name__}"
+            return False
         except (RegistryError, OSError, ValueError, EOFError) as exc:
             self._refused = (name, stamp)
             metrics.MODEL_REFUSALS.inc()

@@ -1,6 +1,8 @@
-"""Model versions on disk: save, verify, load, activate, roll back, audit.
+"""Model versions: save, verify, load, activate, roll back, audit.
 
-Layout under the models directory::
+Two registries with one interface: ``Registry`` keeps them in a folder (the default,
+``TRIAGE_REGISTRY=folder``), ``DatabaseRegistry`` in the database (``TRIAGE_REGISTRY=database``,
+for hosts without a shared disk). Layout under the models directory of the folder registry::
 
     <version>/model.joblib     the pickled InquiryModel (weights, combiner, routing policy)
     <version>/metadata.json    hashes, metrics, thresholds, library versions
@@ -17,6 +19,8 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +30,7 @@ import joblib
 
 if TYPE_CHECKING:  # scikit-learn loads slowly; CLI commands without a model skip it
     from .model import InquiryModel
+    from .store import Store
 
 VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 MODEL_FILE = "model.joblib"
@@ -76,6 +81,30 @@ def _write_atomic(path: Path, data: str) -> None:
         raise
 
 
+def _unpickle(version: str, meta: dict[str, Any], source: Any, where: str) -> InquiryModel:
+    """Unpickle a model whose SHA-256 the caller has just checked against ``meta`` (never before)."""
+    from .model import InquiryModel
+    from .text import TOKENIZER_VERSION
+
+    if meta.get("versions", {}).get("tokenizer") != TOKENIZER_VERSION:
+        raise RegistryError(
+            f"version {version} was trained with tokenizer {meta.get('versions', {}).get('tokenizer')!r}, "
+            f"this code has {TOKENIZER_VERSION!r}; retrain with `triage train data/inquiries.csv`."
+        )
+    model = joblib.load(source)
+    if not isinstance(model, InquiryModel):
+        raise RegistryError(f"{where}: not a triage model ({type(model).__name__}); retrain.")
+    return model
+
+
+def _mismatch(where: str, digest: str, meta: dict[str, Any]) -> RegistryError:
+    return RegistryError(
+        f"{where}: SHA-256 mismatch (file {digest[:12]}…, metadata {str(meta.get('model_sha256'))[:12]}…); "
+        "the file was changed after training and is refused. Activate another version "
+        "(`triage models`, `triage activate VERSION`) or retrain."
+    )
+
+
 @dataclass
 class LoadedModel:
     """A verified model ready to serve."""
@@ -87,10 +116,40 @@ class LoadedModel:
 
 
 class Registry:
-    """The model versions in one directory."""
+    """The model versions in one directory (the default, TRIAGE_REGISTRY=folder)."""
+
+    # The live pointer that names the active version; None: the ACTIVE file does.
+    pointer: str | None = None
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
+
+    def describe(self) -> str:
+        """Return where the versions are, for messages."""
+        return f"{self.root}/"
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Serialise trainings across hosts; the folder registry is one host's (lifecycle.training_lock does it)."""
+        yield
+
+    def where(self, version: str, name: str) -> str:
+        """Return where a version's file (report.txt, misclassified.csv) is, for messages."""
+        return str(self.path(version) / name)
+
+    def file(self, version: str, name: str) -> str:
+        """Return report.txt or misclassified.csv of a version."""
+        try:
+            return (self.path(version) / name).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise RegistryError(f"{self.path(version) / name}: missing.") from None
+
+    def stamp(self, version: str) -> str:
+        """Return what changes when a version's model bytes are replaced (a refused load is retried then)."""
+        try:
+            return str((self.path(version) / MODEL_FILE).stat().st_mtime)
+        except (OSError, RegistryError):
+            return ""
 
     # -- versions ---------------------------------------------------------
     def path(self, version: str) -> Path:
@@ -169,23 +228,8 @@ class Registry:
             raise RegistryError(f"{path}: model file missing; retrain with `triage train data/inquiries.csv`.")
         digest = sha256_file(path)
         if digest != meta.get("model_sha256"):
-            raise RegistryError(
-                f"{path}: SHA-256 mismatch (file {digest[:12]}…, metadata {str(meta.get('model_sha256'))[:12]}…); "
-                "the file was changed after training and is refused. Activate another version "
-                "(`triage models`, `triage activate VERSION`) or retrain."
-            )
-        from .model import InquiryModel
-        from .text import TOKENIZER_VERSION
-
-        if meta.get("versions", {}).get("tokenizer") != TOKENIZER_VERSION:
-            raise RegistryError(
-                f"version {version} was trained with tokenizer {meta.get('versions', {}).get('tokenizer')!r}, "
-                f"this code has {TOKENIZER_VERSION!r}; retrain with `triage train data/inquiries.csv`."
-            )
-        model = joblib.load(path)
-        if not isinstance(model, InquiryModel):
-            raise RegistryError(f"{path}: not a triage model ({type(model).__name__}); retrain.")
-        return LoadedModel(version, model, meta, digest)
+            raise _mismatch(str(path), digest, meta)
+        return LoadedModel(version, _unpickle(version, meta, path, str(path)), meta, digest)
 
     # -- the active pointer -----------------------------------------------
     def active(self) -> str | None:
@@ -253,3 +297,259 @@ class Registry:
             except ValueError:
                 continue
         return out
+
+
+MODEL_POINTER = "model"
+# PostgreSQL advisory lock keys: 74021 is the migrations' (triage.migrate), this one the trainings'.
+TRAINING_LOCK_KEY = 74022
+
+
+class DatabaseRegistry(Registry):
+    """The model versions in the database (TRIAGE_REGISTRY=database): hosts need no shared disk.
+
+    A version is one row of ``model_versions`` (the joblib bytes, the metadata, the report and
+    the misclassified rows); the active version is the ``model`` row of ``live_pointers``, which
+    every worker's watcher already polls (so an activation reaches every host the way a FAQ
+    version does); history and audit are rows of ``model_events``. As in the folder registry,
+    the bytes are unpickled only after their SHA-256 matches the metadata's ``model_sha256``.
+    ``root`` is still a local folder: it holds the training lock of this host.
+    """
+
+    pointer = MODEL_POINTER
+
+    def __init__(self, store: Store, root: str | Path) -> None:
+        super().__init__(root)
+        self.store = store
+
+    def describe(self) -> str:
+        """Return where the versions are, for messages."""
+        return "the database registry"
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Serialise trainings of every host on one PostgreSQL (a session advisory lock held meanwhile).
+
+        Several hosts started at once on an empty database would otherwise each train the default
+        model. SQLite is one machine's file: the local training lock already covers it.
+        """
+        if self.store.engine.dialect.name != "postgresql":
+            yield
+            return
+        from sqlalchemy import text
+
+        with self.store.engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": TRAINING_LOCK_KEY})
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": TRAINING_LOCK_KEY})
+                conn.commit()
+
+    def where(self, version: str, name: str) -> str:
+        """Return where a version's file is, for messages."""
+        return f"{name} of {version} in the database"
+
+    def stamp(self, version: str) -> str:
+        """Return the stored SHA-256 column (changes when the row's bytes are replaced)."""
+        from sqlalchemy import select
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from .store import ModelVersion
+
+        try:
+            with self.store.session() as s:
+                return s.scalar(select(ModelVersion.sha256).where(ModelVersion.version == version)) or ""
+        except SQLAlchemyError:
+            return ""
+
+    # -- versions ---------------------------------------------------------
+    def versions(self) -> list[dict[str, Any]]:
+        """Return every version's metadata, oldest first."""
+        from sqlalchemy import select
+
+        from .store import ModelVersion
+
+        with self.store.session() as s:
+            out = [dict(m) for m in s.scalars(select(ModelVersion.meta))]
+        out.sort(key=lambda m: (m.get("created", ""), m.get("version", "")))
+        return out
+
+    def metadata(self, version: str) -> dict[str, Any]:
+        """Return one version's metadata."""
+        from sqlalchemy import select
+
+        from .store import ModelVersion
+
+        check_version_name(version)
+        with self.store.session() as s:
+            meta = s.scalar(select(ModelVersion.meta).where(ModelVersion.version == version))
+        if meta is None:
+            raise RegistryError(f"no model version {version!r} in the database registry; see `triage models`.")
+        return dict(meta)
+
+    def file(self, version: str, name: str) -> str:
+        """Return report.txt or misclassified.csv of a version."""
+        from sqlalchemy import select
+
+        from .store import ModelVersion
+
+        column = {"report.txt": ModelVersion.report, "misclassified.csv": ModelVersion.misclassified}[name]
+        with self.store.session() as s:
+            value = s.scalar(select(column).where(ModelVersion.version == check_version_name(version)))
+        if value is None:
+            raise RegistryError(f"no model version {version!r} in the database registry; see `triage models`.")
+        return value
+
+    def save(
+        self,
+        model: InquiryModel,
+        metadata: dict[str, Any],
+        files: dict[str, str] | None = None,
+        version: str | None = None,
+    ) -> str:
+        """Store a new version in one transaction: it is seen complete or not at all."""
+        import io
+
+        from sqlalchemy import select
+        from sqlalchemy.exc import IntegrityError
+
+        from .store import ModelVersion
+
+        buf = io.BytesIO()
+        joblib.dump(model, buf, compress=3)
+        data = buf.getvalue()
+        digest = hashlib.sha256(data).hexdigest()
+        files = files or {}
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        explicit = version is not None
+        base = version or f"{stamp}-{digest[:8]}"
+        for n in range(1, 100):
+            name = base if n == 1 else f"{base}-{n}"
+            check_version_name(name)
+            meta = dict(metadata, version=name, created=_now(), model_sha256=digest)
+            meta["thresholds"] = model.policy.to_dict()
+            try:
+                with self.store.session() as s:
+                    if s.scalar(select(ModelVersion.version).where(ModelVersion.version == name)) is None:
+                        s.add(ModelVersion(version=name, sha256=digest, meta=meta, model=data,
+                                           report=files.get("report.txt", ""),
+                                           misclassified=files.get("misclassified.csv", "")))
+                        s.flush()
+                        return name
+            except IntegrityError:  # another host stored the same name meanwhile: number on
+                pass
+            if explicit:
+                raise RegistryError(f"version {name} already exists in the database registry.")
+        raise RegistryError(f"too many versions named {base}-N in the database registry.")
+
+    def load(self, version: str) -> LoadedModel:
+        """Verify a version's SHA-256, then unpickle it (never before)."""
+        import io
+
+        from sqlalchemy import select
+
+        from .store import ModelVersion
+
+        check_version_name(version)
+        with self.store.session() as s:
+            row = s.execute(select(ModelVersion.meta, ModelVersion.model)
+                            .where(ModelVersion.version == version)).first()
+        if row is None:
+            raise RegistryError(f"no model version {version!r} in the database registry; see `triage models`.")
+        meta, data = dict(row[0]), bytes(row[1])
+        digest = hashlib.sha256(data).hexdigest()
+        where = f"model {version} in the database"
+        if digest != meta.get("model_sha256"):
+            raise _mismatch(where, digest, meta)
+        return LoadedModel(version, _unpickle(version, meta, io.BytesIO(data), where), meta, digest)
+
+    # -- the active pointer -----------------------------------------------
+    def active(self) -> str | None:
+        """Return the active version's name, or None when none is active."""
+        return self.store.pointers().get(self.pointer) or None
+
+    def activate(self, version: str, actor: str = "cli", reason: str = "", action: str = "activate") -> bool:
+        """Make a version active (after verifying it) and record who did it, in one transaction.
+
+        Return False, recording nothing, when it already is active: a history entry from a version
+        to itself would make rollback "go back" to it.
+        """
+        from sqlalchemy import select
+
+        from .store import LivePointer, ModelEvent, utcnow
+
+        loaded = self.load(version)
+        with self.store.session() as s:
+            # FOR UPDATE serialises two activations on PostgreSQL (SQLite has one writer anyway).
+            row = s.scalars(select(LivePointer).where(LivePointer.name == self.pointer).with_for_update()).first()
+            previous = row.value if row is not None else None
+            if previous == version:
+                return False
+            if row is None:
+                s.add(LivePointer(name=self.pointer, value=version, updated_by=actor, updated_at=utcnow()))
+            else:
+                row.value, row.updated_by, row.updated_at = version, actor, utcnow()
+            s.add(ModelEvent(action=action, actor=actor, version=version, previous=previous,
+                             detail={"reason": reason, "sha256": loaded.sha256, "history": True}))
+        return True
+
+    def rollback(self, actor: str = "cli") -> str:
+        """Re-activate the version that was active before the current one."""
+        current = self.active()
+        for entry in reversed(self._history()):
+            if entry["version"] == current and entry["previous"]:
+                target = entry["previous"]
+                self.activate(target, actor=actor, reason=f"rollback from {current}", action="rollback")
+                return target
+        raise RegistryError("nothing to roll back to: no earlier active version is recorded.")
+
+    # -- logs -------------------------------------------------------------
+    def audit(self, action: str, actor: str, **fields: Any) -> None:
+        """Record one audit entry."""
+        from .store import ModelEvent
+
+        with self.store.session() as s:
+            s.add(ModelEvent(action=action, actor=actor, version=fields.pop("version", None),
+                             previous=fields.pop("previous", None), detail=fields))
+
+    def _events(self) -> list[Any]:
+        from sqlalchemy import select
+
+        from .store import ModelEvent
+
+        with self.store.session() as s:
+            return list(s.scalars(select(ModelEvent).order_by(ModelEvent.id)))
+
+    def _history(self) -> list[dict[str, Any]]:
+        return [{"version": e.version, "previous": e.previous} for e in self._events()
+                if (e.detail or {}).get("history")]
+
+    def audit_log(self) -> list[dict[str, Any]]:
+        """Return the audit log, oldest first, shaped like the folder registry's audit.jsonl lines."""
+        out = []
+        for e in self._events():
+            detail = {k: v for k, v in (e.detail or {}).items() if k != "history"}
+            at = e.at if e.at.tzinfo is not None else e.at.replace(tzinfo=UTC)
+            entry = {"time": at.astimezone(UTC).isoformat(timespec="seconds"), "action": e.action, "actor": e.actor}
+            if e.version is not None:
+                entry["version"] = e.version
+            if (e.detail or {}).get("history"):
+                entry["previous"] = e.previous
+            entry.update(detail)
+            out.append(entry)
+        return out
+
+
+def open_registry(settings: dict[str, Any], store: Store | None = None) -> Registry:
+    """Return the registry TRIAGE_REGISTRY names: "folder" (MODELS_DIR, the default) or "database"."""
+    kind = str(settings.get("REGISTRY") or "folder").lower()
+    if kind == "folder":
+        return Registry(settings["MODELS_DIR"])
+    if kind == "database":
+        if store is None:
+            from .store import Store
+
+            store = Store(settings["DATABASE_URL"])
+        return DatabaseRegistry(store, settings["MODELS_DIR"])
+    raise RegistryError(f"TRIAGE_REGISTRY={kind!r}: use folder or database.")
