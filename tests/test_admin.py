@@ -40,7 +40,7 @@ def test_rollback_without_history_says_so(admin) -> None:  # noqa: ANN001
     ("filename", "content", "status", "message"),
     [
         ("model.joblib", b"\x80\x04junk", 303, None),
-        ("bad.csv", "text,label\nok,faq\nx,urgent\n".encode(), 422, "line 3"),
+        ("bad.csv", "text,label\nok,faq\nx,urgent\n".encode(), 422, "3行目"),
         ("utf16.csv", "text,label\n".encode("utf-16"), 422, "UTF-16"),
     ],
 )

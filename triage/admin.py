@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from . import dataset, intake
+from . import dataset, intake, messages_ja
 from .auth import require_role
-from .export import corrections_csv
+from .export import corrections_csv, corrections_filename
 from .incident_admin import merged_audit
+from .claims import JST
 from .registry import Registry, RegistryError
 from .store import Store, TrainingJob, utcnow
 
@@ -21,8 +23,67 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 log = logging.getLogger("triage.admin")
 
 
+# What ops read in the audit log; the log on disk keeps the English action names the CLI writes.
+MODEL_ACTIONS_JA = {
+    "train": "モデル学習",
+    "activate": "モデル有効化",
+    "force-activate": "モデル有効化（品質ゲート不合格・理由あり）",
+    "rollback": "モデルのロールバック",
+}
+
+
+# Misclassified training rows shown on the job page (all of them stay in the version's misclassified.csv).
+MISCLASSIFIED_SHOWN = 20
+
+
 def _registry() -> Registry:
     return current_app.extensions["triage.registry"]
+
+
+# The pages speak Japanese; the CLI and the stored metadata keep the English messages.
+bp.add_app_template_filter(messages_ja.gate_reason, "gate_reason_ja")
+bp.add_app_template_filter(messages_ja.csv_error, "csv_error_ja")
+bp.add_app_template_filter(messages_ja.progress, "progress_ja")
+
+
+@bp.context_processor
+def _label_names() -> dict[str, Any]:
+    return {"LABELS_JA": dataset.LABELS_JA}
+
+
+def japan_time(value: str) -> str:
+    """Return a stored UTC ISO time as Japan time for the page ("2026-12-02 11:30:05 JST")."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return str(value or "")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(JST).strftime("%Y-%m-%d %H:%M:%S JST")
+
+
+def audit_for_page(model_entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Return model, FAQ and profile audit entries, newest first, with Japanese actions and Japan time."""
+    named = [dict(e, action=MODEL_ACTIONS_JA.get(e.get("action", ""), e.get("action", ""))) for e in model_entries]
+    # Merge on the stored UTC times (they sort as strings), then show them in Japan time.
+    return [dict(e, time=japan_time(e.get("time", ""))) for e in merged_audit(named, intake.store())]
+
+
+def _sync_this_worker() -> None:
+    """Load the registry's active version in this worker now, so that the page shows what is served.
+
+    Other workers follow within a tick of their watcher; this one must not
+    render the old version as serving right after an admin switched it.
+    """
+    intake.holder().refresh()
+
+
+def _gate_failed(version: str) -> bool:
+    try:
+        gate = _registry().metadata(version).get("gate") or {}
+    except RegistryError:
+        return False
+    return gate.get("passed") is False
 
 
 @bp.get("/")
@@ -30,12 +91,13 @@ def _registry() -> Registry:
 def index() -> Any:
     """Versions with metrics and confusion matrices; activate, roll back, upload."""
     registry = _registry()
+    _sync_this_worker()
     versions = list(reversed(registry.versions()))
     with intake.store().session() as s:
         jobs = s.query(TrainingJob).order_by(TrainingJob.id.desc()).limit(5).all()
     return render_template("admin.html", versions=versions, active=registry.active(), jobs=jobs,
                            # One audit log: model changes (models/audit.jsonl) with FAQ and profile changes (database).
-                           audit=merged_audit(list(reversed(registry.audit_log())), intake.store()),
+                           audit=audit_for_page(list(reversed(registry.audit_log()))),
                            serving=intake.holder().current, model_error=intake.holder().last_error)
 
 
@@ -44,12 +106,20 @@ def index() -> Any:
 def activate() -> Any:
     """Activate a version (every worker follows within seconds)."""
     version = request.form.get("version", "")
+    reason = request.form.get("reason", "").strip()
+    forced = _gate_failed(version)
+    if forced and not reason:
+        # The page's counterpart of `triage activate` after a failed gate: say why, like --force REASON.
+        flash(f"{version} は品質ゲートに不合格です。有効にする理由を入力してください。", "error")
+        return redirect(url_for("admin.index")), 303
     try:
-        _registry().activate(version, actor=current_user.name, reason=request.form.get("reason", "admin page"))
+        _registry().activate(version, actor=current_user.name, reason=reason or "管理画面から",
+                             action="force-activate" if forced else "activate")
     except RegistryError as exc:
         flash(f"有効化できませんでした: {exc}", "error")
         return redirect(url_for("admin.index")), 303
-    log.info("activated %s by %s", version, current_user.name)
+    _sync_this_worker()
+    log.info("activated %s by %s%s", version, current_user.name, " (gate failed, reason given)" if forced else "")
     flash(f"{version} を有効にしました。", "ok")
     return redirect(url_for("admin.index")), 303
 
@@ -63,6 +133,7 @@ def rollback() -> Any:
     except RegistryError as exc:
         flash(f"ロールバックできませんでした: {exc}", "error")
         return redirect(url_for("admin.index")), 303
+    _sync_this_worker()
     log.info("rolled back to %s by %s", version, current_user.name)
     flash(f"{version} に戻しました。", "ok")
     return redirect(url_for("admin.index")), 303
@@ -86,9 +157,14 @@ def train() -> Any:
         return redirect(url_for("admin.index")), 303
     name = Path(upload.filename).name
     try:
-        dataset.parse(data, name)
+        table = dataset.parse(data, name)
     except dataset.DatasetError as exc:
-        return render_template("admin_errors.html", filename=name, message=exc.args[0], errors=exc.errors), 422
+        return render_template("admin_errors.html", filename=name, message=messages_ja.csv_error(exc.args[0]),
+                               errors=[messages_ja.csv_error(e) for e in exc.errors]), 422
+    for note in table.notes[:dataset.MAX_ERRORS_SHOWN]:
+        flash(messages_ja.csv_error(note), "warning")
+    if table.duplicates_dropped:
+        flash(f"まったく同じ行（本文もラベルも同じ）{table.duplicates_dropped} 行を除いて学習します。", "warning")
     uploads = Path(current_app.instance_path) / "uploads"
     uploads.mkdir(parents=True, exist_ok=True)
     store = intake.store()
@@ -129,7 +205,9 @@ def _run_job(store: Store, registry: Registry, job_id: int, paths: list[Path], g
             outcome = train_version(paths, registry, gate_csv=gate_csv, activate="gate", actor=actor,
                                     progress=progress, lexicon_csv=lexicon_csv)
         result = {"report": outcome.report, "gate": outcome.gate.to_dict(), "activated": outcome.activated,
-                  "rows": len(outcome.data.texts), "overridden": outcome.data.overridden}
+                  "rows": len(outcome.data.texts), "overridden": outcome.data.overridden,
+                  "duplicates_dropped": outcome.data.duplicates_dropped,
+                  "held_out_dropped": outcome.held_out_dropped}
         with store.session() as s:
             job = s.get(TrainingJob, job_id)
             job.status, job.version, job.result, job.finished_at = "done", outcome.version, result, utcnow()
@@ -151,9 +229,27 @@ def job(job_id: int) -> Any:
     if row is None:
         abort(404)
     if request.args.get("format") == "json":
-        return jsonify({"status": row.status, "progress": row.progress, "version": row.version,
-                        "error": row.error})
-    return render_template("job.html", job=row)
+        # Read by the page's poller, which shows "progress" as it is: Japanese, like the page.
+        return jsonify({"status": row.status, "progress": messages_ja.progress(row.progress or ""),
+                        "version": row.version, "error": messages_ja.csv_error(row.error) if row.error else None})
+    return render_template("job.html", job=row, misclassified=_misclassified(row.version))
+
+
+def _misclassified(version: str | None) -> list[dict[str, str]]:
+    """Return the first training rows that cross-validation got wrong, masked, from the version's misclassified.csv."""
+    if not version:
+        return []
+    import csv
+
+    from .redact import redact
+
+    try:
+        text = (_registry().path(version) / "misclassified.csv").read_text(encoding="utf-8")
+    except (OSError, RegistryError):
+        return []
+    rows = list(csv.DictReader(text.splitlines()))
+    return [{"text": redact(r.get("text", ""))[:160], "label": r.get("label", ""), "predicted": r.get("predicted", "")}
+            for r in rows[:MISCLASSIFIED_SHOWN]]
 
 
 @bp.get("/corrections.csv")
@@ -163,4 +259,4 @@ def export_corrections() -> Response:
     data, n = corrections_csv(intake.store(), bom=True)
     log.info("corrections exported by %s (%d rows)", current_user.name, n)
     return Response(data, mimetype="text/csv",
-                    headers={"Content-Disposition": "attachment; filename=corrections.csv"})
+                    headers={"Content-Disposition": f"attachment; filename={corrections_filename()}"})
