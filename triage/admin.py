@@ -252,11 +252,44 @@ def _misclassified(version: str | None) -> list[dict[str, str]]:
             for r in rows[:MISCLASSIFIED_SHOWN]]
 
 
+@bp.get("/corrections")
+@require_role("admin")
+def corrections() -> Any:
+    """Agent corrections to review before they are exported for training; conflicting ones marked."""
+    from .redact import redact
+
+    items = []
+    for inquiry in intake.store().corrections_for_review():
+        live = {c.label for c in inquiry.corrections if c.review != "rejected"}
+        items.append({"inquiry": inquiry, "text": redact(inquiry.text)[:300], "conflict": len(live) > 1,
+                      "corrections": [dict(id=c.id, label=c.label, agent=c.agent, review=c.review,
+                                           reviewed_by=c.reviewed_by,
+                                           time=japan_time(c.created_at.isoformat())) for c in inquiry.corrections]})
+    pending = sum(1 for i in items for c in i["corrections"] if c["review"] is None)
+    return render_template("admin_corrections.html", items=items, pending=pending,
+                           accepted=len(intake.store().corrections(accepted_only=True)))
+
+
+@bp.post("/corrections/<int:correction_id>/review")
+@require_role("admin")
+def review_correction(correction_id: int) -> Any:
+    """Accept or reject one correction for training."""
+    decision = request.form.get("decision", "")
+    if decision not in ("accepted", "rejected"):
+        flash("「採用」か「不採用」を選んでください。", "error")
+        return redirect(url_for("admin.corrections")), 303
+    if intake.store().review_correction(correction_id, decision, current_user.name) is None:
+        abort(404)
+    log.info("correction %d %s by %s", correction_id, decision, current_user.name)
+    flash(f"訂正 #{correction_id} を{'採用' if decision == 'accepted' else '不採用に'}しました。", "ok")
+    return redirect(url_for("admin.corrections") + f"#c-{correction_id}"), 303
+
+
 @bp.get("/corrections.csv")
 @require_role("admin")
 def export_corrections() -> Response:
-    """Download agent corrections in the training format (UTF-8 with BOM for Excel)."""
-    data, n = corrections_csv(intake.store(), bom=True)
+    """Download the accepted agent corrections in the training format (UTF-8 with BOM for Excel)."""
+    data, n = corrections_csv(intake.store(), bom=True, accepted_only=True)
     log.info("corrections exported by %s (%d rows)", current_user.name, n)
     return Response(data, mimetype="text/csv",
                     headers={"Content-Disposition": f"attachment; filename={corrections_filename()}"})

@@ -28,16 +28,17 @@ def corrections_filename(now: datetime | None = None) -> str:
     return f"corrections-{(now or datetime.now(claims.JST)).astimezone(claims.JST):%Y-%m-%d}.csv"
 
 
-def corrections_csv(store: Store, bom: bool = False) -> tuple[bytes, int]:
+def corrections_csv(store: Store, bom: bool = False, accepted_only: bool = False) -> tuple[bytes, int]:
     """Return (CSV bytes, rows): each inquiry's latest correction with the model's original label and the inquiry id.
 
     `triage train` reads the file as it is (text, label; the other columns are
     ignored), and strips the apostrophe that keeps Excel from running a cell.
+    With ``accepted_only`` only corrections an admin accepted are written.
     """
     buf = io.StringIO(newline="")
     w = csv.writer(buf)
     w.writerow(CORRECTION_HEADER)
-    rows = store.corrections()
+    rows = store.corrections(accepted_only=accepted_only)
     for correction, inquiry in rows:
         # Exports leave the service: personal data is masked on the way out.
         w.writerow([excel_safe(redact(inquiry.text)), correction.label, inquiry.label, str(inquiry.id),
