@@ -46,6 +46,9 @@ bp.add_app_template_filter(messages_ja.csv_error, "csv_error_ja")
 bp.add_app_template_filter(messages_ja.progress, "progress_ja")
 
 
+bp.add_app_template_filter(lambda value: japan_time(str(value or "")), "japan_time")
+
+
 @bp.context_processor
 def _label_names() -> dict[str, Any]:
     return {"LABELS_JA": dataset.LABELS_JA}
