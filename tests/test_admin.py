@@ -83,6 +83,9 @@ def test_upload_trains_in_the_background_and_reports_the_verdict(admin, app, tin
     assert state["status"] == "done", state
     page = admin.get(job_url).get_data(as_text=True)
     assert "品質ゲート" in page and "交差検証レポート" in page
+    # What was on disk only is on the page too: duplicates dropped, the misclassified rows.
+    assert "重複して除いた行: 0 件" in page and "交差検証で誤分類された学習行" in page
+    assert ('data-testid="misclassified"' in page) == ("ありません。" not in page)
     registry: Registry = app.extensions["triage.registry"]
     assert registry.audit_log()[-1]["actor"] in ("admin1",)
     assert any(v["version"] == state["version"] for v in registry.versions())
