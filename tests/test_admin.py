@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import time
 
 import pytest
@@ -40,7 +41,7 @@ def test_rollback_without_history_says_so(admin) -> None:  # noqa: ANN001
     ("filename", "content", "status", "message"),
     [
         ("model.joblib", b"\x80\x04junk", 303, None),
-        ("bad.csv", "text,label\nok,faq\nx,urgent\n".encode(), 422, "line 3"),
+        ("bad.csv", "text,label\nok,faq\nx,urgent\n".encode(), 422, "3行目"),
         ("utf16.csv", "text,label\n".encode("utf-16"), 422, "UTF-16"),
     ],
 )
@@ -82,6 +83,9 @@ def test_upload_trains_in_the_background_and_reports_the_verdict(admin, app, tin
     assert state["status"] == "done", state
     page = admin.get(job_url).get_data(as_text=True)
     assert "品質ゲート" in page and "交差検証レポート" in page
+    # What was on disk only is on the page too: duplicates dropped, the misclassified rows.
+    assert "重複して除いた行: 0 件" in page and "交差検証で誤分類された学習行" in page
+    assert ('data-testid="misclassified"' in page) == ("ありません。" not in page)
     registry: Registry = app.extensions["triage.registry"]
     assert registry.audit_log()[-1]["actor"] in ("admin1",)
     assert any(v["version"] == state["version"] for v in registry.versions())
@@ -91,8 +95,13 @@ def test_admin_exports_corrections_as_excel_csv(admin, agent, app) -> None:  # n
     agent.post("/", data={"text": "=1+1 返金して", "csrf_token": csrf_token(agent)})
     row = app.extensions["triage.store"].queue()[0]
     agent.post(f"/inquiries/{row.id}/correction", data={"label": "compensation", "csrf_token": csrf_token(agent)})
+    # Only what an admin accepted goes out for training.
+    assert admin.get("/admin/corrections.csv").data.decode("utf-8-sig").count("\n") == 1
+    correction = app.extensions["triage.store"].corrections()[0][0]
+    _post(admin, f"/admin/corrections/{correction.id}/review", decision="accepted")
     resp = admin.get("/admin/corrections.csv")
     assert resp.status_code == 200 and resp.mimetype == "text/csv"
+    assert re.search(r"filename=corrections-\d{4}-\d{2}-\d{2}\.csv", resp.headers["Content-Disposition"])
     body = resp.data
     assert body.startswith(b"\xef\xbb\xbf")
     assert "'=1+1 返金して" in body.decode("utf-8-sig")
@@ -111,3 +120,23 @@ def test_session_cookie_expires(client) -> None:  # noqa: ANN001
 
     resp = client.post("/login", data={"name": "agent1", "password": PASSWORD, "csrf_token": csrf_token(client)})
     assert "Expires=" in resp.headers["Set-Cookie"]
+
+
+def test_conflicting_corrections_are_shown_and_a_rejected_one_is_not_exported(admin, agent, app) -> None:  # noqa: ANN001
+    agent.post("/", data={"text": "返金してもらえますか、弁護士にも相談中です", "csrf_token": csrf_token(agent)})
+    store = app.extensions["triage.store"]
+    row = store.queue()[0]
+    for label in ("compensation", "escalation"):
+        agent.post(f"/inquiries/{row.id}/correction", data={"label": label, "csrf_token": csrf_token(agent)})
+    page = admin.get("/admin/corrections").get_data(as_text=True)
+    assert 'data-testid="conflict"' in page and "未確認" in page
+    first, second = [c.id for c in store.corrections_for_review()[0].corrections]
+    _post(admin, f"/admin/corrections/{first}/review", decision="accepted")
+    _post(admin, f"/admin/corrections/{second}/review", decision="rejected")
+    page = admin.get("/admin/corrections").get_data(as_text=True)
+    assert 'data-testid="conflict"' not in page  # the rejected one no longer counts
+    body = admin.get("/admin/corrections.csv").data.decode("utf-8-sig")
+    import csv
+
+    rows = list(csv.DictReader(io.StringIO(body)))
+    assert [(r["inquiry_id"], r["label"], r["original_label"]) for r in rows] == [(str(row.id), "compensation", row.label)]

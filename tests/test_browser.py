@@ -320,7 +320,7 @@ def test_admin_upload_of_a_bad_csv_lists_the_bad_line(open_page, tmp_path: Path)
     errors = page.locator("ul.errors li")
     expect(errors).to_have_count(1)
     # Line 1 is the header, so the unknown label is on line 3.
-    expect(errors.first).to_contain_text("line 3")
+    expect(errors.first).to_contain_text("3行目")
     expect(errors.first).to_contain_text("urgent")
     expect(page.locator("h1")).to_contain_text("bad.csv")
 

@@ -667,7 +667,7 @@ def db_current() -> None:
 @click.argument("out", type=click.Path(dir_okay=False))
 @click.option("--bom", is_flag=True, help="Write UTF-8 with BOM so that Excel opens it correctly.")
 def export_corrections_cmd(out: str, bom: bool) -> None:
-    """Write agent corrections to OUT as training CSV (text,label,source,corrected_at,agent)."""
+    """Write agent corrections to OUT as training CSV (text,label,original_label,inquiry_id,source,corrected_at,agent)."""
     from .export import corrections_csv
 
     data, n = corrections_csv(_store(_settings()), bom=bom)

@@ -5,17 +5,46 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 LABELS = ("faq", "compensation", "escalation")
 LABELS_JA = {"faq": "FAQ回答可", "compensation": "補償請求", "escalation": "エスカレーション"}
+# Excel treats a cell starting with these as a formula (CSV injection); full-width
+# forms too, since Excel in Japan converts them. Exports prefix such a cell with an
+# apostrophe, and reading strips it again, so an export trains on the text itself.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
+FORMULA_PREFIX = "'"
+# Ops write the labels as the page shows them: the Japanese names are accepted as they are,
+# and the short forms people type are accepted with a hint (they are easy to mistype).
+LABEL_ALIASES = {"faq回答可": "faq", "補償請求": "compensation", "エスカレーション": "escalation"}
+SHORT_LABEL_ALIASES = {"補償": "compensation", "エスカ": "escalation"}
 MIN_ROWS_PER_LABEL = 20
 # The optional column naming who wrote a row (or from which brief).
 WRITER_COLUMN = "writer"
 # Shown in an error message; the full list would bury the first mistakes.
 MAX_ERRORS_SHOWN = 20
+
+
+def canonical_label(value: str) -> tuple[str | None, bool]:
+    """Return (label, hinted) for a label cell: the label it names (None if none) and whether it was a short form."""
+    key = unicodedata.normalize("NFKC", value).strip().lower()
+    if key in LABELS:
+        return key, False
+    if key in LABEL_ALIASES:
+        return LABEL_ALIASES[key], False
+    if key in SHORT_LABEL_ALIASES:
+        return SHORT_LABEL_ALIASES[key], True
+    return None, False
+
+
+def line_of(message: str) -> int:
+    """Return the line number a row message starts with ("line 12: ..."), 0 for a file-wide one."""
+    m = re.match(r"line (\d+):", message)
+    return int(m.group(1)) if m else 0
 
 
 class DatasetError(Exception):
@@ -56,6 +85,8 @@ class Table:
     rows: list[Row]
     sha256: str
     duplicates_dropped: int = 0
+    # Rows accepted with a remark (a short label such as 補償), by line.
+    notes: list[str] = field(default_factory=list)
 
 
 def decode(data: bytes, name: str) -> tuple[str, str]:
@@ -103,6 +134,7 @@ def parse(data: bytes, name: str, require_label: bool = True, text_column: str =
     label_i = header.index("label") if "label" in header else None
     rows: list[Row] = []
     errors: list[str] = []
+    notes: list[str] = []
     line = reader.line_num + 1
     while True:
         try:
@@ -118,11 +150,20 @@ def parse(data: bytes, name: str, require_label: bool = True, text_column: str =
         if len(record) < len(header):
             record = record + [""] * (len(header) - len(record))
         value = record[text_i].strip()
+        if value.startswith(FORMULA_PREFIX) and value[1:].startswith(FORMULA_STARTS):
+            value = value[1:].strip()
         label = record[label_i].strip() if label_i is not None else None
         extra = {h: record[i] for i, h in enumerate(header) if i not in (text_i, label_i) and i < len(record)}
         if not value:
             errors.append(f"line {start}: the text is empty.")
             continue
+        if label:
+            known, hinted = canonical_label(label)
+            if known is not None:
+                if hinted:
+                    notes.append(f"line {start}: label {label!r} read as {known} ({LABELS_JA[known]}); "
+                                 f"write {LABELS_JA[known]} or {known} to be sure.")
+                label = known
         if require_label and label not in LABELS:
             errors.append(
                 f"line {start}: unknown label {label!r}; use one of {', '.join(LABELS)}."
@@ -132,10 +173,12 @@ def parse(data: bytes, name: str, require_label: bool = True, text_column: str =
             continue
         rows.append(Row(value, label, start, extra))
     sha = hashlib.sha256(data).hexdigest()
-    table = Table(name, encoding, header, rows, sha)
+    table = Table(name, encoding, header, rows, sha, notes=notes)
     if require_label:
         table.rows, table.duplicates_dropped, dup_errors = _dedupe(rows)
         errors.extend(dup_errors)
+    # Reported in the order of the file, whatever check found them.
+    errors.sort(key=line_of)
     if errors:
         raise DatasetError(f"{name}: {len(errors)} bad row(s); fix them and try again:", errors)
     if not table.rows:

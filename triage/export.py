@@ -16,14 +16,12 @@ from .redact import redact
 if TYPE_CHECKING:
     from .store import Store
 
-# Excel treats a cell starting with these as a formula (CSV injection);
-# full-width forms too, since Excel in Japan converts them.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
+from .dataset import FORMULA_PREFIX, FORMULA_STARTS
 
 
 def excel_safe(value: str) -> str:
     """Prefix a cell that Excel would run as a formula with an apostrophe."""
-    return "'" + value if value.startswith(FORMULA_STARTS) else value
+    return FORMULA_PREFIX + value if value.startswith(FORMULA_STARTS) else value
 
 
 def safe_cell(value: object) -> str:
@@ -41,13 +39,26 @@ def csv_text(header: list[str], rows: Iterable[Iterable[object]]) -> str:
     return buf.getvalue()
 
 
-def corrections_csv(store: Store, bom: bool = False) -> tuple[bytes, int]:
-    """Return (CSV bytes, rows): text,label,source,corrected_at,agent of each latest correction."""
-    rows = store.corrections()
+CORRECTION_HEADER = ["text", "label", "original_label", "inquiry_id", "source", "corrected_at", "agent"]
+
+
+def corrections_filename(now: datetime | None = None) -> str:
+    """Return the download name of a corrections export, dated in Japan time (corrections-2026-12-02.csv)."""
+    return f"corrections-{(now or datetime.now(claims.JST)).astimezone(claims.JST):%Y-%m-%d}.csv"
+
+
+def corrections_csv(store: Store, bom: bool = False, accepted_only: bool = False) -> tuple[bytes, int]:
+    """Return (CSV bytes, rows): each inquiry's latest correction with the model's original label and the inquiry id.
+
+    `triage train` reads the file as it is (text, label; the other columns are
+    ignored), and strips the apostrophe that keeps Excel from running a cell.
+    With ``accepted_only`` only corrections an admin accepted are written.
+    """
+    rows = store.corrections(accepted_only=accepted_only)
     # Exports leave the service: every cell is masked, the agent's name too (it may be an e-mail address).
-    data = csv_text(["text", "label", "source", "corrected_at", "agent"], (
-        [inquiry.text, correction.label, inquiry.source, correction.created_at.isoformat(timespec="seconds"),
-         correction.agent]
+    data = csv_text(CORRECTION_HEADER, (
+        [inquiry.text, correction.label, inquiry.label, str(inquiry.id), inquiry.source,
+         as_utc(correction.created_at).isoformat(timespec="seconds"), correction.agent]
         for correction, inquiry in rows
     )).encode("utf-8")
     return (b"\xef\xbb\xbf" + data if bom else data), len(rows)

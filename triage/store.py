@@ -38,6 +38,9 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, selectinload, sessionmaker
 
 
+REVIEW_DECISIONS = ("accepted", "rejected")
+
+
 def utcnow() -> datetime:
     """Return the current time in UTC (stored naive-free)."""
     return datetime.now(UTC)
@@ -95,6 +98,10 @@ class Correction(Base):
     label: Mapped[str] = mapped_column(String(16))
     agent: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    # An admin's review before the correction is exported for training: None (pending), "accepted", "rejected".
+    review: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
+    reviewed_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     inquiry: Mapped[Inquiry] = relationship(back_populates="corrections")
 
 
@@ -417,10 +424,33 @@ class Store:
             row.handled_by = agent if handled else None
         return True
 
-    def corrections(self) -> list[tuple[Correction, Inquiry]]:
-        """Return the latest correction of every corrected inquiry, oldest first."""
+    def review_correction(self, correction_id: int, decision: str, admin: str) -> Correction | None:
+        """Accept or reject a correction for training (decision "accepted"/"rejected"); None if there is none."""
+        if decision not in REVIEW_DECISIONS:
+            raise ValueError(f"unknown review decision {decision!r}; use one of {', '.join(REVIEW_DECISIONS)}")
+        with self.session() as s:
+            c = s.get(Correction, correction_id)
+            if c is None:
+                return None
+            c.review, c.reviewed_by, c.reviewed_at = decision, admin, utcnow()
+        return c
+
+    def corrections_for_review(self, limit: int = 200) -> list[Inquiry]:
+        """Return corrected inquiries with all their corrections, those with a pending correction first."""
         with self._sessions() as s:
-            latest = select(func.max(Correction.id)).group_by(Correction.inquiry_id)
+            pending = (select(Correction.inquiry_id).where(Correction.review.is_(None)))
+            q = (select(Inquiry).where(Inquiry.id.in_(select(Correction.inquiry_id)))
+                 .order_by(Inquiry.id.in_(pending).desc(), Inquiry.id.desc()).limit(limit)
+                 .options(selectinload(Inquiry.corrections)))
+            return list(s.scalars(q))
+
+    def corrections(self, accepted_only: bool = False) -> list[tuple[Correction, Inquiry]]:
+        """Return the latest correction of every corrected inquiry (of the accepted ones only), oldest first."""
+        with self._sessions() as s:
+            considered = select(func.max(Correction.id))
+            if accepted_only:
+                considered = considered.where(Correction.review == "accepted")
+            latest = considered.group_by(Correction.inquiry_id)
             q = (
                 select(Correction, Inquiry)
                 .join(Inquiry, Correction.inquiry_id == Inquiry.id)
