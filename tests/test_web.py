@@ -139,3 +139,32 @@ def test_an_unexpected_error_shows_no_internals(agent, app, monkeypatch, caplog)
     assert resp.status_code == 500
     assert "secret internal detail" not in html and "Traceback" not in html
     assert any("unhandled RuntimeError" in r.getMessage() for r in caplog.records)
+
+
+# --- issue 13: what to do, corrections that take effect, the queue --------------------------------
+
+AT_RISK_TEXT = "死にたいです。もう生きていけません。"
+LEGAL_TEXT = "弁護士に相談して訴訟を起こします。"
+
+
+def test_an_escalation_shows_its_reason_instruction_and_transfer(agent) -> None:  # noqa: ANN001
+    html = _classify(agent, AT_RISK_TEXT).get_data(as_text=True)
+    assert 'data-testid="reason"' in html and "身の危険" in html
+    assert "通話を切らずに責任者へ転送" in html and "内線 2001" in html
+    # The deciding sentence is marked, and the result is announced.
+    assert 'class="decisive"' in html and 'aria-live="polite"' in html
+
+
+def test_compensation_shows_the_claims_desk_steps(agent) -> None:  # noqa: ANN001
+    html = _classify(agent, "補償の金額はいくらですか。5000円の被害がありました。返金してください").get_data(as_text=True)
+    assert "補償の手続きを案内し、補償窓口へ転送する" in html and "補償窓口（内線 3001）" in html
+
+
+def test_agent_pages_show_confidence_in_words_and_no_model_id(agent, app) -> None:  # noqa: ANN001
+    html = _classify(agent, LEGAL_TEXT).get_data(as_text=True)
+    version = app.extensions["triage.holder"].current.version
+    assert version not in html
+    assert re.search(r"確信度 (高い|中程度|低い)", html)
+    assert re.search(r'title="確信度 \d+%"', html)
+    inquiry_id = app.extensions["triage.store"].queue()[0].id
+    assert version not in agent.get(f"/inquiries/{inquiry_id}").get_data(as_text=True)

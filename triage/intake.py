@@ -104,6 +104,24 @@ def analyse(text: str, loaded: LoadedModel | None = None, explain: bool = True) 
     return result
 
 
+def with_route(result: dict[str, Any], label: str, text: str) -> dict[str, Any]:
+    """Return ``result`` as the page shows it once an agent set the route to ``label`` (the latest correction)."""
+    if label == result["label"]:
+        return result
+    kb = faq_kb()
+    reason = result.get("reason") if label == "escalation" else None
+    return {
+        **result,
+        "model_label": result["label"],
+        "label": label,
+        "label_ja": LABELS_JA[label],
+        "reason": reason,
+        "instruction": instruction_for(label, reason).to_dict(),
+        # A row corrected to faq gets the answer to read out, like one the model sent there.
+        "faq_suggestions": kb.suggest(text, values=profile().values()) if kb and label == "faq" else [],
+    }
+
+
 def keep(text: str, result: dict[str, Any], source: str, external_id: str | None = None) -> tuple[Inquiry, bool]:
     """Store an inquiry with its classification; committed before this returns."""
     redacted = current_app.config["STORE_REDACTED"]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import (
     Blueprint,
@@ -24,6 +26,9 @@ from . import claims, intake
 from .auth import Account, authenticate, limiter, require_role, security_log
 from .dataset import LABELS, LABELS_JA
 from .errors import APIError
+from .features import CONCEPTS
+
+REASON_JA = {**{reason: name for reason, name in CONCEPTS.values() if reason}, "other": "その他"}
 
 bp = Blueprint("web", __name__)
 log = logging.getLogger("triage.web")
@@ -39,7 +44,41 @@ def _account_key() -> str:
 
 @bp.app_context_processor
 def _globals() -> dict[str, Any]:
-    return {"LABELS": LABELS, "LABELS_JA": LABELS_JA, "claim_rows": claims.rows_ja, "claim_of": intake.claim_of}
+    return {"LABELS": LABELS, "LABELS_JA": LABELS_JA, "REASON_JA": REASON_JA, "claim_rows": claims.rows_ja, "claim_of": intake.claim_of}
+
+
+def _zone() -> ZoneInfo:
+    try:
+        return ZoneInfo(current_app.config["TIMEZONE"])
+    except (ZoneInfoNotFoundError, ValueError):
+        # A typo must not take the queue down; UTC is still a correct time, shown with its zone.
+        log.warning("unknown TRIAGE_TIMEZONE %r; showing UTC", current_app.config["TIMEZONE"])
+        return ZoneInfo("UTC")
+
+
+@bp.app_template_filter("local")
+def local_time(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+    """Format a stored time in TRIAGE_TIMEZONE with the zone's abbreviation (JST)."""
+    if moment is None:
+        return ""
+    local = intake.as_utc(moment).astimezone(_zone())
+    return f"{local.strftime(fmt)} {local.tzname()}"
+
+
+@bp.app_template_filter("waited")
+def waited(moment: datetime) -> str:
+    """Return how long an inquiry has waited, in Japanese (5分, 1時間20分)."""
+    minutes = int((datetime.now(UTC) - intake.as_utc(moment)).total_seconds() // 60)
+    if minutes < 60:
+        return f"{max(minutes, 0)}分"
+    return f"{minutes // 60}時間{minutes % 60}分"
+
+
+@bp.app_template_test("overdue")
+def overdue(moment: datetime) -> bool:
+    """Return True when an inquiry has waited longer than TRIAGE_WAIT_WARN_MINUTES."""
+    limit = timedelta(minutes=current_app.config["WAIT_WARN_MINUTES"])
+    return datetime.now(UTC) - intake.as_utc(moment) > limit
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -74,20 +113,27 @@ def logout() -> Any:
     return redirect(url_for("web.login"))
 
 
-def segments(text: str, spans: list[dict[str, float]]) -> list[tuple[str, int]]:
-    """Split text into (piece, heat 0-3) for highlighting; the template escapes each piece."""
-    out: list[tuple[str, int]] = []
+def segments(text: str, spans: list[dict[str, float]],
+             sentence: dict[str, Any] | None = None) -> list[tuple[str, int, bool]]:
+    """Split text into (piece, heat 0-3, in the deciding sentence) for highlighting; the template escapes each piece."""
     top = max((s["weight"] for s in spans), default=0.0) or 1.0
-    pos = 0
+    cuts = {0, len(text)}
+    heats: list[tuple[int, int, int]] = []
     for s in spans:
         start, end = int(s["start"]), int(s["end"])
-        if start > pos:
-            out.append((text[pos:start], 0))
         heat = 3 if s["weight"] >= 0.66 * top else 2 if s["weight"] >= 0.4 * top else 1
-        out.append((text[start:end], heat))
-        pos = end
-    if pos < len(text):
-        out.append((text[pos:], 0))
+        heats.append((start, end, heat))
+        cuts.update((start, end))
+    lo, hi = (int(sentence["start"]), int(sentence["end"])) if sentence else (0, 0)
+    if hi > lo:
+        cuts.update((lo, hi))
+    bounds = sorted(c for c in cuts if 0 <= c <= len(text))
+    out: list[tuple[str, int, bool]] = []
+    for a, b in zip(bounds, bounds[1:], strict=False):
+        if a == b:
+            continue
+        heat = next((h for start, end, h in heats if start <= a and b <= end), 0)
+        out.append((text[a:b], heat, lo <= a and b <= hi and hi > lo))
     return out
 
 
@@ -113,7 +159,7 @@ def index() -> Any:
         result = intake.analyse(text)
         row, _ = intake.keep(text, result, source="web")
         inquiry_id = row.id
-        result["segments"] = segments(text, result["explanation"]["spans"])
+        result["segments"] = segments(text, result["explanation"]["spans"], result["explanation"].get("sentence"))
     return render_template("index.html", text=text, result=result, inquiry_id=inquiry_id)
 
 
@@ -144,9 +190,11 @@ def detail(inquiry_id: int) -> Any:
     if row is None:
         abort(404)
     result = intake.analyse(row.text)
-    result["segments"] = segments(row.text, result["explanation"]["spans"])
+    result["segments"] = segments(row.text, result["explanation"]["spans"], result["explanation"].get("sentence"))
     # What was extracted when it arrived ("昨日" counts from then), not from the page's visit.
     result["claim"] = intake.claim_of(row)
+    if row.corrected_label:
+        result = intake.with_route(result, row.corrected_label, row.text)
     return render_template("detail.html", row=row, result=result)
 
 
@@ -161,8 +209,11 @@ def correct(inquiry_id: int) -> Any:
         abort(404)
     log.info("correction inquiry=%d label=%s by %s", inquiry_id, label, current_user.name)
     flash(f"正しい分類を「{LABELS_JA[label]}」として記録しました。", "ok")
-    return redirect(request.form.get("back") if request.form.get("back", "").startswith("/inquiries/")
-                    else url_for("web.detail", inquiry_id=inquiry_id))
+    back = request.form.get("back", "")
+    if back == url_for("web.index"):
+        # From the classify page: the agent goes on with the next call, in an empty box.
+        return redirect(url_for("web.index"))
+    return redirect(back if back.startswith("/inquiries/") else url_for("web.detail", inquiry_id=inquiry_id))
 
 
 @bp.post("/inquiries/<int:inquiry_id>/handled")

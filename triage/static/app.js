@@ -13,6 +13,10 @@
     }
   });
 
+  // A new result takes the focus (keyboard and screen-reader users land on it; aria-live announces it).
+  var result = document.getElementById("result");
+  if (result) result.focus();
+
   document.addEventListener("click", function (event) {
     var button = event.target.closest("button.copy");
     if (!button) return;
