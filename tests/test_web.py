@@ -168,3 +168,84 @@ def test_agent_pages_show_confidence_in_words_and_no_model_id(agent, app) -> Non
     assert re.search(r'title="確信度 \d+%"', html)
     inquiry_id = app.extensions["triage.store"].queue()[0].id
     assert version not in agent.get(f"/inquiries/{inquiry_id}").get_data(as_text=True)
+
+
+def _store(app):  # noqa: ANN001, ANN202
+    return app.extensions["triage.store"]
+
+
+def _add(app, text: str, label: str, reason: str | None = None, **extra):  # noqa: ANN001, ANN003, ANN202
+    row, _ = _store(app).add_inquiry(source="api", text=text, label=label, reason=reason, confidence=0.9,
+                                     probabilities={}, needs_review=False, model_version="v", **extra)
+    return row
+
+
+def test_a_correction_is_the_route_everywhere(agent, app, auth_headers) -> None:  # noqa: ANN001
+    row = _add(app, "ログイン方法を知りたい", "faq")
+    token = csrf_token(agent)
+    agent.post(f"/inquiries/{row.id}/correction", data={"label": "escalation", "csrf_token": token})
+    esc = agent.get("/queue?label=escalation").get_data(as_text=True)
+    assert f'data-id="{row.id}"' in esc
+    assert f'data-id="{row.id}"' not in agent.get("/queue?label=faq").get_data(as_text=True)
+    detail = agent.get(f"/inquiries/{row.id}").get_data(as_text=True)
+    assert "現在の分類: エスカレーション" in detail
+    api = agent.application.test_client().get(f"/api/v1/inquiries/{row.id}", headers=auth_headers).get_json()
+    assert api["label"] == "faq" and api["corrected_label"] == "escalation" and api["route"] == "escalation"
+
+
+def test_a_row_corrected_to_faq_gets_an_answer(agent, app) -> None:  # noqa: ANN001
+    row = _add(app, "パスワードの変更方法を教えてください。ログインできません", "escalation", reason="other")
+    agent.post(f"/inquiries/{row.id}/correction", data={"label": "faq", "csrf_token": csrf_token(agent)})
+    assert 'data-testid="faq-suggestion"' in agent.get(f"/inquiries/{row.id}").get_data(as_text=True)
+
+
+def test_a_correction_on_the_classify_page_returns_to_an_empty_box(agent, app) -> None:  # noqa: ANN001
+    _classify(agent, LEGAL_TEXT)
+    row = _store(app).queue()[0]
+    resp = agent.post(f"/inquiries/{row.id}/correction",
+                      data={"label": "faq", "back": "/", "csrf_token": csrf_token(agent)})
+    assert resp.status_code == 302 and resp.headers["Location"] == "/"
+    html = agent.get("/").get_data(as_text=True)
+    assert re.search(r"<textarea[^>]*>\s*</textarea>", html) and 'id="result"' not in html
+
+
+def test_the_reason_is_stored_and_people_at_risk_come_first(agent, app) -> None:  # noqa: ANN001
+    _classify(agent, AT_RISK_TEXT)
+    assert _store(app).queue()[0].reason == "person_at_risk"
+    press = _add(app, "記者です", "escalation", reason="press")
+    older_risk = _store(app).queue()[0]
+    risk = _add(app, "助けて", "escalation", reason="person_at_risk")
+    legal = _add(app, "訴えます", "escalation", reason="legal")
+    faq = _add(app, "住所変更", "faq")
+    ids = [r.id for r in _store(app).queue()]
+    assert ids == [older_risk.id, risk.id, legal.id, press.id, faq.id]
+
+
+def test_the_queue_shows_waiting_time_with_a_warning(agent, app) -> None:  # noqa: ANN001
+    from datetime import UTC, datetime, timedelta
+    _add(app, "古い問い合わせ", "faq", received_at=datetime.now(UTC) - timedelta(minutes=90))
+    _add(app, "新しい問い合わせ", "faq")
+    html = agent.get("/queue").get_data(as_text=True)
+    assert "1時間30分 超過" in html and 'class="wait overdue"' in html
+    assert re.search(r'class="wait" data-testid="wait">\d+分<', html)
+
+
+def test_times_are_in_the_configured_zone_with_the_zone_shown(agent, app) -> None:  # noqa: ANN001
+    from datetime import UTC, datetime
+    _add(app, "時刻の確認", "faq", received_at=datetime(2026, 12, 1, 15, 0, tzinfo=UTC))
+    html = agent.get("/queue?state=all").get_data(as_text=True)
+    assert "12/02 00:00:00 JST" in html and "受付時刻（JST）" in html
+
+
+def test_queue_search_counts_assign_and_more(agent, app) -> None:  # noqa: ANN001
+    for i in range(101):
+        _add(app, f"住所変更 {i}", "faq")
+    target = _add(app, "特別な言葉ほげ", "compensation")
+    html = agent.get("/queue").get_data(as_text=True)
+    assert "FAQ回答可 101件" in html and "補償請求 1件" in html
+    assert 'data-testid="more"' in html and html.count('data-testid="queue-row"') == 100
+    assert agent.get("/queue?page=2").get_data(as_text=True).count('data-testid="queue-row"') == 102
+    found = agent.get("/queue?q=ほげ").get_data(as_text=True)
+    assert found.count('data-testid="queue-row"') == 1 and f'data-id="{target.id}"' in found
+    agent.post(f"/inquiries/{target.id}/assign", data={"assign": "me", "back": "/queue", "csrf_token": csrf_token(agent)})
+    assert _store(app).get_inquiry(target.id).assignee == "agent1"

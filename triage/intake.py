@@ -138,6 +138,7 @@ def keep(text: str, result: dict[str, Any], source: str, external_id: str | None
         confidence=result["confidence"],
         probabilities=result["probabilities"],
         needs_review=result["needs_review"],
+        reason=result.get("reason") if result["label"] == "escalation" else None,
         model_version=result["model_version"],
         claim=claim,
     )
@@ -155,6 +156,7 @@ def stored_route(row: Inquiry) -> dict[str, Any]:
         "confidence": row.confidence,
         "probabilities": row.probabilities,
         "needs_review": row.needs_review,
+        "reason": row.reason,
         "model_version": row.model_version,
         "claim": claim_of(row),
     }
@@ -181,6 +183,10 @@ def inquiry_json(row: Inquiry) -> dict[str, Any]:
         "text": row.text,
         "received_at": row.received_at.isoformat(),
         "handled": row.handled,
+        # The effective route is the latest correction; `label` stays what the model said.
+        "corrected_label": row.corrected_label,
+        "route": row.route,
+        "assignee": row.assignee,
         "corrections": [
             {"label": c.label, "agent": c.agent, "created_at": c.created_at.isoformat()} for c in row.corrections
         ],

@@ -163,6 +163,9 @@ def index() -> Any:
     return render_template("index.html", text=text, result=result, inquiry_id=inquiry_id)
 
 
+PAGE_SIZE = 100
+
+
 def _filters() -> tuple[str | None, bool | None]:
     label = request.args.get("label") or None
     if label not in (None, *LABELS):
@@ -174,12 +177,36 @@ def _filters() -> tuple[str | None, bool | None]:
 @bp.get("/queue")
 @require_role("agent")
 def queue() -> Any:
-    """Recent inquiries from every channel, escalations and 要確認 first."""
+    """Inquiries by effective route: escalations first (people at risk first, oldest first), then 要確認."""
     label, handled = _filters()
-    rows = intake.store().queue(label=label, handled=handled)
+    search = (request.args.get("q") or "").strip()[:200] or None
+    try:
+        page = max(int(request.args.get("page", "1")), 1)
+    except ValueError:
+        abort(400)
+    store = intake.store()
+    # One row more than a page tells whether a next page exists.
+    rows = store.queue(label=label, handled=handled, search=search, limit=PAGE_SIZE * page + 1)
+    more = len(rows) > PAGE_SIZE * page
+    rows = rows[: PAGE_SIZE * page]
     if request.args.get("partial"):
         return render_template("_queue_rows.html", rows=rows)
-    return render_template("queue.html", rows=rows, label=label, state=request.args.get("state", "open"))
+    counts = store.route_counts(handled=handled, search=search)
+    return render_template("queue.html", rows=rows, label=label, state=request.args.get("state", "open"),
+                           q=search or "", page=page, more=more, counts=counts,
+                           zone=local_time(datetime.now(UTC), "").strip())
+
+
+@bp.post("/inquiries/<int:inquiry_id>/assign")
+@require_role("agent")
+def assign(inquiry_id: int) -> Any:
+    """Take an inquiry (assign to me), or release it."""
+    mine = request.form.get("assign", "me") == "me"
+    if not intake.store().assign(inquiry_id, current_user.name if mine else None):
+        abort(404)
+    flash(f"#{inquiry_id} を担当にしました。" if mine else f"#{inquiry_id} の担当を外しました。", "ok")
+    back = request.form.get("back", "")
+    return redirect(back if back.startswith("/queue") else url_for("web.detail", inquiry_id=inquiry_id))
 
 
 @bp.get("/inquiries/<int:inquiry_id>")
