@@ -249,3 +249,27 @@ def test_queue_search_counts_assign_and_more(agent, app) -> None:  # noqa: ANN00
     assert found.count('data-testid="queue-row"') == 1 and f'data-id="{target.id}"' in found
     agent.post(f"/inquiries/{target.id}/assign", data={"assign": "me", "back": "/queue", "csrf_token": csrf_token(agent)})
     assert _store(app).get_inquiry(target.id).assignee == "agent1"
+
+
+def test_an_english_inquiry_is_marked_for_review_with_the_reason(agent) -> None:  # noqa: ANN001
+    html = _classify(agent, "I'm going to sue you, my card was used, refund me").get_data(as_text=True)
+    assert 'data-testid="needs-review"' in html and 'data-testid="review-legend"' in html
+    assert "日本語以外の文章です（英語などラテン文字）" in html
+
+
+def test_a_faq_route_without_a_fitting_answer_needs_review(app) -> None:  # noqa: ANN001
+    from triage import intake
+
+    with app.test_request_context():
+        kb = app.extensions["triage.faq"]
+        kb_get = kb.get
+        kb.get = lambda: (_ for _ in ()).throw(intake.Unavailable("none"))  # no FAQ loaded: nothing fits
+        try:
+            router = app.extensions["triage.holder"].current.router
+            from .test_incident_admin import FAQ_CANDIDATES
+            text = next(t for t in FAQ_CANDIDATES if router.predict(t).label == "faq")
+            result = intake.analyse(text)
+        finally:
+            kb.get = kb_get
+    assert result["label"] == "faq" and result["needs_review"]
+    assert "FAQに合う回答がありません" in result["review_reasons"]

@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import current_app
 
-from . import claims, metrics
+from . import claims, language, metrics
 from .dataset import LABELS_JA
 from .errors import APIError
 from .faq import MIN_SCORE, KnowledgeBase
@@ -101,6 +101,15 @@ def analyse(text: str, loaded: LoadedModel | None = None, explain: bool = True) 
         result["faq_threshold"] = MIN_SCORE
         result["faq_version"] = kb.version if kb else None
         result["instruction"] = prof.instruction(p.label, p.reason).to_dict()
+    # Why a second look is needed, in the agents' words; each one also sets 要確認.
+    reasons = []
+    if (why := language.review_reason(text)) is not None:
+        reasons.append(why)
+    if explain and p.label == "faq" and not result["faq_suggestions"]:
+        reasons.append("FAQに合う回答がありません")
+    if reasons:
+        result["needs_review"] = True
+    result["review_reasons"] = reasons
     return result
 
 
