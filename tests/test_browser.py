@@ -435,3 +435,20 @@ def test_the_queue_is_readable_at_390_px(open_page, app) -> None:  # noqa: ANN00
     page.goto("/queue")
     expect(page.get_by_test_id("row-reason")).to_have_text("法的・公的な動き")
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+
+
+def test_an_expired_session_keeps_the_pasted_text(open_page) -> None:  # noqa: ANN001
+    page, _ = open_page()
+    login(page, "agent1")
+    page.goto("/")
+    text = "補償について相談したいです。先月カードが不正利用されました"
+    page.locator("#text").fill(text)
+    page.context.clear_cookies()  # the session ends while the agent is typing
+    page.get_by_role("button", name="分類する").click()
+    expect(page.locator(".flash.error")).to_contain_text("もう一度ログインしてください")
+    assert "エラー（400）" not in page.content()
+    page.locator("input[name=name]").fill("agent1")
+    page.locator("input[name=password]").fill(PASSWORD)
+    page.get_by_role("button", name="ログイン").click()
+    page.wait_for_url(re.compile(r"/$"))
+    expect(page.locator("#text")).to_have_value(text)

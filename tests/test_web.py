@@ -273,3 +273,9 @@ def test_a_faq_route_without_a_fitting_answer_needs_review(app) -> None:  # noqa
             kb.get = kb_get
     assert result["label"] == "faq" and result["needs_review"]
     assert "FAQに合う回答がありません" in result["review_reasons"]
+
+
+def test_a_form_sent_after_the_session_ended_asks_to_log_in_again(client) -> None:  # noqa: ANN001
+    resp = client.post("/", data={"text": "補償してください", "csrf_token": "stale"})
+    assert resp.status_code == 302 and resp.headers["Location"].startswith("/login?next=/")
+    assert "もう一度ログインしてください" in client.get(resp.headers["Location"]).get_data(as_text=True)

@@ -21,6 +21,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_user, logout_user
+from flask_wtf.csrf import CSRFError
 
 from . import claims, intake
 from .auth import Account, authenticate, limiter, require_role, security_log
@@ -252,6 +253,17 @@ def handled(inquiry_id: int) -> Any:
         abort(404)
     flash("対応済みにしました。" if done else "未対応に戻しました。", "ok")
     return redirect(url_for("web.detail", inquiry_id=inquiry_id))
+
+
+@bp.errorhandler(CSRFError)
+def _session_ended(exc: CSRFError) -> Any:
+    # A form sent after the session ended (expiry, logout in another tab) fails its CSRF check:
+    # ask to log in again and come back; app.js keeps the pasted text in the tab (sessionStorage).
+    if current_user.is_authenticated:
+        raise exc
+    flash("ログインの有効期限が切れました。もう一度ログインしてください。入力した本文は保持しています。", "error")
+    back = request.path if request.path.startswith("/") and not request.path.startswith("//") else "/"
+    return redirect(url_for("web.login", next=back))
 
 
 @bp.after_request

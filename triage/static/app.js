@@ -13,6 +13,23 @@
     }
   });
 
+  // The pasted text survives a session that ended: kept in this tab until a result is shown.
+  var DRAFT = "triage.draft";
+  var form = document.getElementById("classify-form");
+  var box = document.getElementById("text");
+  if (form && box) {
+    form.addEventListener("submit", function () {
+      try { sessionStorage.setItem(DRAFT, box.value); } catch (e) { /* storage off: nothing kept */ }
+    });
+    try {
+      if (document.getElementById("result")) sessionStorage.removeItem(DRAFT);
+      else if (!box.value && sessionStorage.getItem(DRAFT)) {
+        box.value = sessionStorage.getItem(DRAFT);
+        sessionStorage.removeItem(DRAFT);
+      }
+    } catch (e) { /* storage off */ }
+  }
+
   // A new result takes the focus (keyboard and screen-reader users land on it; aria-live announces it).
   var result = document.getElementById("result");
   if (result) result.focus();
