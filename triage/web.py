@@ -26,7 +26,7 @@ from flask_wtf.csrf import CSRFError
 from . import claims, intake
 from .auth import Account, authenticate, limiter, require_role, security_log
 from .dataset import LABELS, LABELS_JA
-from .errors import APIError
+from .errors import MESSAGES_JA, APIError, json_error, wants_json
 from .features import CONCEPTS
 
 REASON_JA = {**{reason: name for reason, name in CONCEPTS.values() if reason}, "other": "その他"}
@@ -260,7 +260,10 @@ def _session_ended(exc: CSRFError) -> Any:
     # A form sent after the session ended (expiry, logout in another tab) fails its CSRF check:
     # ask to log in again and come back; app.js keeps the pasted text in the tab (sessionStorage).
     if current_user.is_authenticated:
-        raise exc
+        # Logged in with a bad token: a forged or broken form, refused like any other 400.
+        if wants_json():
+            return json_error(400, exc.description or "bad request")
+        return render_template("error.html", status=400, message=MESSAGES_JA.get(400, exc.name)), 400
     flash("ログインの有効期限が切れました。もう一度ログインしてください。入力した本文は保持しています。", "error")
     back = request.path if request.path.startswith("/") and not request.path.startswith("//") else "/"
     return redirect(url_for("web.login", next=back))
