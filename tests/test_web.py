@@ -279,3 +279,13 @@ def test_a_form_sent_after_the_session_ended_asks_to_log_in_again(client) -> Non
     resp = client.post("/", data={"text": "補償してください", "csrf_token": "stale"})
     assert resp.status_code == 302 and resp.headers["Location"].startswith("/login?next=/")
     assert "もう一度ログインしてください" in client.get(resp.headers["Location"]).get_data(as_text=True)
+
+
+def test_assign_to_me_and_release_on_the_detail_page(agent, app) -> None:  # noqa: ANN001
+    row = _add(app, "担当の確認", "faq")
+    resp = agent.post(f"/inquiries/{row.id}/assign", data={"assign": "me", "csrf_token": csrf_token(agent)})
+    assert resp.headers["Location"] == f"/inquiries/{row.id}"
+    assert "担当: agent1" in agent.get(f"/inquiries/{row.id}").get_data(as_text=True)
+    assert "agent1" in agent.get("/queue").get_data(as_text=True)
+    agent.post(f"/inquiries/{row.id}/assign", data={"assign": "none", "csrf_token": csrf_token(agent)})
+    assert _store(app).get_inquiry(row.id).assignee is None
