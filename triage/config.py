@@ -67,6 +67,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("HOTLINE", "0120-000-000", "First-start default of the dedicated help line ({hotline})."),
     Setting("HOURS", "平日9時〜18時", "First-start default of the help line's opening hours ({hours})."),
     Setting("URL", "https://www.example.jp/incident", "First-start default of the incident notice page ({url})."),
+    Setting("TIMEZONE", "Asia/Tokyo", "Time zone of the times agents see on the queue and detail pages (an IANA name)."),
+    Setting("WAIT_WARN_MINUTES", 15, "Minutes an unhandled inquiry may wait before the queue marks its waiting time "
+            "as overdue.", int),
     Setting("LOG_LEVEL", "INFO", "Logging level (DEBUG, INFO, WARNING, ERROR)."),
     Setting("INSIGHT_HOURS", 24, "Hours the 状況 page, `triage insights` and the insight gauges look back by default.", int),
     Setting("CORRECTION_ALERT", 0.10, "Share of a route's inquiries corrected by agents above which the 状況 page "

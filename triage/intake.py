@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import current_app
 
-from . import claims, metrics
+from . import claims, language, metrics
 from .dataset import LABELS_JA
 from .errors import APIError
 from .faq import MIN_SCORE, KnowledgeBase
@@ -135,7 +135,34 @@ def analyse(text: str, loaded: LoadedModel | None = None, explain: bool = True) 
         result["faq_threshold"] = MIN_SCORE
         result["faq_version"] = kb.version if kb else None
         result["instruction"] = prof.instruction(p.label, p.reason).to_dict()
+    # Why a second look is needed, in the agents' words; each one also sets 要確認.
+    reasons = []
+    if (why := language.review_reason(text)) is not None:
+        reasons.append(why)
+    if explain and p.label == "faq" and not result["faq_suggestions"]:
+        reasons.append("FAQに合う回答がありません")
+    if reasons:
+        result["needs_review"] = True
+    result["review_reasons"] = reasons
     return result
+
+
+def with_route(result: dict[str, Any], label: str, text: str) -> dict[str, Any]:
+    """Return ``result`` as the page shows it once an agent set the route to ``label`` (the latest correction)."""
+    if label == result["label"]:
+        return result
+    kb = faq_kb()
+    reason = result.get("reason") if label == "escalation" else None
+    return {
+        **result,
+        "model_label": result["label"],
+        "label": label,
+        "label_ja": LABELS_JA[label],
+        "reason": reason,
+        "instruction": instruction_for(label, reason).to_dict(),
+        # A row corrected to faq gets the answer to read out, like one the model sent there.
+        "faq_suggestions": kb.suggest(text, values=profile().values()) if kb and label == "faq" else [],
+    }
 
 
 def keep(text: str, result: dict[str, Any], source: str, external_id: str | None = None,
@@ -156,6 +183,7 @@ def keep(text: str, result: dict[str, Any], source: str, external_id: str | None
         confidence=result["confidence"],
         probabilities=result["probabilities"],
         needs_review=result["needs_review"],
+        reason=result.get("reason") if result["label"] == "escalation" else None,
         model_version=result["model_version"],
         claim=claim,
         payload_sha256=payload_sha256,
@@ -174,6 +202,7 @@ def stored_route(row: Inquiry) -> dict[str, Any]:
         "confidence": row.confidence,
         "probabilities": row.probabilities,
         "needs_review": row.needs_review,
+        "reason": row.reason,
         "model_version": row.model_version,
         "claim": claim_of(row),
     }
@@ -200,6 +229,10 @@ def inquiry_json(row: Inquiry) -> dict[str, Any]:
         "text": row.text,
         "received_at": row.received_at.isoformat(),
         "handled": row.handled,
+        # The effective route is the latest correction; `label` stays what the model said.
+        "corrected_label": row.corrected_label,
+        "route": row.route,
+        "assignee": row.assignee,
         "corrections": [
             {"label": c.label, "agent": c.agent, "created_at": c.created_at.isoformat()} for c in row.corrections
         ],

@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    case,
     create_engine,
     delete,
     event,
@@ -67,6 +68,10 @@ class Inquiry(Base):
     model_version: Mapped[str] = mapped_column(String(80))
     # Amounts, dates, references and requests (triage.claims); None for rows stored before revision c001.
     claim: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # The escalation reason the model found (triage.features.REASONS); None before revision d001 and off escalation.
+    reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # The agent who took the inquiry ("assign to me"); None while nobody has.
+    assignee: Mapped[str | None] = mapped_column(String(80), nullable=True)
     classified_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     handled: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     handled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -85,6 +90,11 @@ class Inquiry(Base):
     def corrected_label(self) -> str | None:
         """Return the latest agent correction, if any."""
         return self.corrections[-1].label if self.corrections else None
+
+    @property
+    def route(self) -> str:
+        """Return the effective route: the latest correction, else the model's label."""
+        return self.corrected_label or self.label
 
 
 class Correction(Base):
@@ -390,18 +400,53 @@ class Store:
         with self._sessions() as s:
             return s.get(Inquiry, inquiry_id, options=[selectinload(Inquiry.corrections)])
 
-    def queue(self, label: str | None = None, handled: bool | None = None, limit: int = 100) -> list[Inquiry]:
-        """Return recent inquiries, escalations and 要確認 first, then newest first."""
+    def queue(self, label: str | None = None, handled: bool | None = None, limit: int = 100,
+              search: str | None = None, offset: int = 0) -> list[Inquiry]:
+        """Return inquiries by effective route (the latest correction): escalations first, by reason
+        severity then age (oldest waiting first), then 要確認, then newest first."""
         with self._sessions() as s:
+            route = _route_column()
             q = select(Inquiry)
             if label:
-                q = q.where(Inquiry.label == label)
+                q = q.where(route == label)
             if handled is not None:
                 q = q.where(Inquiry.handled == handled)
-            rank = (Inquiry.label == "escalation").cast(Integer) * 2 + Inquiry.needs_review.cast(Integer)
-            q = q.order_by(Inquiry.handled, rank.desc(), Inquiry.received_at.desc(), Inquiry.id.desc()).limit(limit)
+            if search:
+                q = q.where(Inquiry.text.contains(search, autoescape=True))
+            is_esc = route == "escalation"
+            severity = case({r: i for i, r in enumerate(SEVERITY)}, value=Inquiry.reason, else_=len(SEVERITY))
+            q = q.order_by(
+                Inquiry.handled,
+                case((is_esc, 0), else_=1),
+                case((is_esc, severity), else_=0),
+                # Within escalations the one waiting longest comes first; elsewhere the newest.
+                case((is_esc, Inquiry.id), else_=0),
+                Inquiry.needs_review.desc(),
+                Inquiry.received_at.desc(),
+                Inquiry.id.desc(),
+            ).offset(offset).limit(limit)
             # One query for all rows' corrections, not one per row (the page polls every 3 s).
             return list(s.scalars(q.options(selectinload(Inquiry.corrections))))
+
+    def route_counts(self, handled: bool | None = None, search: str | None = None) -> dict[str, int]:
+        """Return the number of inquiries per effective route."""
+        with self._sessions() as s:
+            route = _route_column()
+            q = select(route, func.count(Inquiry.id))
+            if handled is not None:
+                q = q.where(Inquiry.handled == handled)
+            if search:
+                q = q.where(Inquiry.text.contains(search, autoescape=True))
+            return {str(r): int(n) for r, n in s.execute(q.group_by(route))}
+
+    def assign(self, inquiry_id: int, agent: str | None) -> bool:
+        """Assign an inquiry to an agent (None: release it); False if it does not exist."""
+        with self.session() as s:
+            row = s.get(Inquiry, inquiry_id)
+            if row is None:
+                return False
+            row.assignee = agent
+        return True
 
     def add_correction(self, inquiry_id: int, label: str, agent: str) -> Correction | None:
         """Store an agent's correction; None if the inquiry does not exist."""
@@ -498,6 +543,21 @@ def _discard_broken_connections(context: Any) -> None:
     if name.startswith(_SQLITE_BROKEN) or state in _PG_BROKEN:
         # Treated as a disconnect: this connection, and the pool's others of the same age, are replaced.
         context.is_disconnect = True
+# Escalation reasons, most urgent first (issue 13: people at risk first); None and unknown come last.
+SEVERITY = ("person_at_risk", "threat", "fraud_now", "legal", "press", "leadership", "records", "other")
+
+
+def _route_column() -> Any:
+    """The effective route in SQL: the latest correction's label, else the model's."""
+    latest = (
+        select(Correction.label)
+        .where(Correction.inquiry_id == Inquiry.id)
+        .order_by(Correction.id.desc())
+        .limit(1)
+        .correlate(Inquiry)
+        .scalar_subquery()
+    )
+    return func.coalesce(latest, Inquiry.label)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import (
     Blueprint,
@@ -21,6 +23,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_user, logout_user
+from flask_wtf.csrf import CSRFError
 
 from . import claims, intake
 from .auth import (
@@ -36,7 +39,10 @@ from .auth import (
     withdraw_attempt,
 )
 from .dataset import LABELS, LABELS_JA
-from .errors import APIError
+from .errors import MESSAGES_JA, APIError, json_error, wants_json
+from .features import CONCEPTS
+
+REASON_JA = {**{reason: name for reason, name in CONCEPTS.values() if reason}, "other": "その他"}
 
 bp = Blueprint("web", __name__)
 log = logging.getLogger("triage.web")
@@ -62,7 +68,41 @@ def _attempt_keys(name: str) -> list[str]:
 
 @bp.app_context_processor
 def _globals() -> dict[str, Any]:
-    return {"LABELS": LABELS, "LABELS_JA": LABELS_JA, "claim_rows": claims.rows_ja, "claim_of": intake.claim_of}
+    return {"LABELS": LABELS, "LABELS_JA": LABELS_JA, "REASON_JA": REASON_JA, "claim_rows": claims.rows_ja, "claim_of": intake.claim_of}
+
+
+def _zone() -> ZoneInfo:
+    try:
+        return ZoneInfo(current_app.config["TIMEZONE"])
+    except (ZoneInfoNotFoundError, ValueError):
+        # A typo must not take the queue down; UTC is still a correct time, shown with its zone.
+        log.warning("unknown TRIAGE_TIMEZONE %r; showing UTC", current_app.config["TIMEZONE"])
+        return ZoneInfo("UTC")
+
+
+@bp.app_template_filter("local")
+def local_time(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+    """Format a stored time in TRIAGE_TIMEZONE with the zone's abbreviation (JST)."""
+    if moment is None:
+        return ""
+    local = intake.as_utc(moment).astimezone(_zone())
+    return f"{local.strftime(fmt)} {local.tzname()}"
+
+
+@bp.app_template_filter("waited")
+def waited(moment: datetime) -> str:
+    """Return how long an inquiry has waited, in Japanese (5分, 1時間20分)."""
+    minutes = int((datetime.now(UTC) - intake.as_utc(moment)).total_seconds() // 60)
+    if minutes < 60:
+        return f"{max(minutes, 0)}分"
+    return f"{minutes // 60}時間{minutes % 60}分"
+
+
+@bp.app_template_test("overdue")
+def overdue(moment: datetime) -> bool:
+    """Return True when an inquiry has waited longer than TRIAGE_WAIT_WARN_MINUTES."""
+    limit = timedelta(minutes=current_app.config["WAIT_WARN_MINUTES"])
+    return datetime.now(UTC) - intake.as_utc(moment) > limit
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -105,20 +145,27 @@ def logout() -> Any:
     return redirect(url_for("web.login"))
 
 
-def segments(text: str, spans: list[dict[str, float]]) -> list[tuple[str, int]]:
-    """Split text into (piece, heat 0-3) for highlighting; the template escapes each piece."""
-    out: list[tuple[str, int]] = []
+def segments(text: str, spans: list[dict[str, float]],
+             sentence: dict[str, Any] | None = None) -> list[tuple[str, int, bool]]:
+    """Split text into (piece, heat 0-3, in the deciding sentence) for highlighting; the template escapes each piece."""
     top = max((s["weight"] for s in spans), default=0.0) or 1.0
-    pos = 0
+    cuts = {0, len(text)}
+    heats: list[tuple[int, int, int]] = []
     for s in spans:
         start, end = int(s["start"]), int(s["end"])
-        if start > pos:
-            out.append((text[pos:start], 0))
         heat = 3 if s["weight"] >= 0.66 * top else 2 if s["weight"] >= 0.4 * top else 1
-        out.append((text[start:end], heat))
-        pos = end
-    if pos < len(text):
-        out.append((text[pos:], 0))
+        heats.append((start, end, heat))
+        cuts.update((start, end))
+    lo, hi = (int(sentence["start"]), int(sentence["end"])) if sentence else (0, 0)
+    if hi > lo:
+        cuts.update((lo, hi))
+    bounds = sorted(c for c in cuts if 0 <= c <= len(text))
+    out: list[tuple[str, int, bool]] = []
+    for a, b in zip(bounds, bounds[1:], strict=False):
+        if a == b:
+            continue
+        heat = next((h for start, end, h in heats if start <= a and b <= end), 0)
+        out.append((text[a:b], heat, lo <= a and b <= hi and hi > lo))
     return out
 
 
@@ -145,8 +192,11 @@ def index() -> Any:
         result = intake.analyse(text)
         row, _ = intake.keep(text, result, source="web")
         inquiry_id = row.id
-        result["segments"] = segments(text, result["explanation"]["spans"])
+        result["segments"] = segments(text, result["explanation"]["spans"], result["explanation"].get("sentence"))
     return render_template("index.html", text=text, result=result, inquiry_id=inquiry_id)
+
+
+PAGE_SIZE = 100
 
 
 def _filters() -> tuple[str | None, bool | None]:
@@ -160,12 +210,36 @@ def _filters() -> tuple[str | None, bool | None]:
 @bp.get("/queue")
 @require_role("agent")
 def queue() -> Any:
-    """Recent inquiries from every channel, escalations and 要確認 first."""
+    """Inquiries by effective route: escalations first (people at risk first, oldest first), then 要確認."""
     label, handled = _filters()
-    rows = intake.store().queue(label=label, handled=handled)
+    search = (request.args.get("q") or "").strip()[:200] or None
+    try:
+        page = max(int(request.args.get("page", "1")), 1)
+    except ValueError:
+        abort(400)
+    store = intake.store()
+    # One row more than a page tells whether a next page exists.
+    rows = store.queue(label=label, handled=handled, search=search, limit=PAGE_SIZE * page + 1)
+    more = len(rows) > PAGE_SIZE * page
+    rows = rows[: PAGE_SIZE * page]
     if request.args.get("partial"):
         return render_template("_queue_rows.html", rows=rows)
-    return render_template("queue.html", rows=rows, label=label, state=request.args.get("state", "open"))
+    counts = store.route_counts(handled=handled, search=search)
+    return render_template("queue.html", rows=rows, label=label, state=request.args.get("state", "open"),
+                           q=search or "", page=page, more=more, counts=counts,
+                           zone=local_time(datetime.now(UTC), "").strip())
+
+
+@bp.post("/inquiries/<int:inquiry_id>/assign")
+@require_role("agent")
+def assign(inquiry_id: int) -> Any:
+    """Take an inquiry (assign to me), or release it."""
+    mine = request.form.get("assign", "me") == "me"
+    if not intake.store().assign(inquiry_id, current_user.name if mine else None):
+        abort(404)
+    flash(f"#{inquiry_id} を担当にしました。" if mine else f"#{inquiry_id} の担当を外しました。", "ok")
+    back = request.form.get("back", "")
+    return redirect(back if back.startswith("/queue") else url_for("web.detail", inquiry_id=inquiry_id))
 
 
 @bp.get("/inquiries/<id:inquiry_id>")
@@ -176,9 +250,11 @@ def detail(inquiry_id: int) -> Any:
     if row is None:
         abort(404)
     result = intake.analyse(row.text)
-    result["segments"] = segments(row.text, result["explanation"]["spans"])
+    result["segments"] = segments(row.text, result["explanation"]["spans"], result["explanation"].get("sentence"))
     # What was extracted when it arrived ("昨日" counts from then), not from the page's visit.
     result["claim"] = intake.claim_of(row)
+    if row.corrected_label:
+        result = intake.with_route(result, row.corrected_label, row.text)
     return render_template("detail.html", row=row, result=result)
 
 
@@ -195,6 +271,9 @@ def correct(inquiry_id: int) -> Any:
     flash(f"正しい分類を「{LABELS_JA[label]}」として記録しました。", "ok")
     detail_page = url_for("web.detail", inquiry_id=inquiry_id)
     back = safe_target(request.form.get("back"), detail_page)
+    if back == url_for("web.index"):
+        # From the classify page: the agent goes on with the next call, in an empty box.
+        return redirect(url_for("web.index"))
     return redirect(back if back.startswith("/inquiries/") else detail_page)
 
 
@@ -207,6 +286,20 @@ def handled(inquiry_id: int) -> Any:
         abort(404)
     flash("対応済みにしました。" if done else "未対応に戻しました。", "ok")
     return redirect(url_for("web.detail", inquiry_id=inquiry_id))
+
+
+@bp.errorhandler(CSRFError)
+def _session_ended(exc: CSRFError) -> Any:
+    # A form sent after the session ended (expiry, logout in another tab) fails its CSRF check:
+    # ask to log in again and come back; app.js keeps the pasted text in the tab (sessionStorage).
+    if current_user.is_authenticated:
+        # Logged in with a bad token: a forged or broken form, refused like any other 400.
+        if wants_json():
+            return json_error(400, exc.description or "bad request")
+        return render_template("error.html", status=400, message=MESSAGES_JA.get(400, exc.name)), 400
+    flash("ログインの有効期限が切れました。もう一度ログインしてください。入力した本文は保持しています。", "error")
+    back = request.path if request.path.startswith("/") and not request.path.startswith("//") else "/"
+    return redirect(url_for("web.login", next=back))
 
 
 @bp.after_request

@@ -13,6 +13,27 @@
     }
   });
 
+  // The pasted text survives a session that ended: kept in this tab until a result is shown.
+  var DRAFT = "triage.draft";
+  var form = document.getElementById("classify-form");
+  var box = document.getElementById("text");
+  if (form && box) {
+    form.addEventListener("submit", function () {
+      try { sessionStorage.setItem(DRAFT, box.value); } catch (e) { /* storage off: nothing kept */ }
+    });
+    try {
+      if (document.getElementById("result")) sessionStorage.removeItem(DRAFT);
+      else if (!box.value && sessionStorage.getItem(DRAFT)) {
+        box.value = sessionStorage.getItem(DRAFT);
+        sessionStorage.removeItem(DRAFT);
+      }
+    } catch (e) { /* storage off */ }
+  }
+
+  // A new result takes the focus (keyboard and screen-reader users land on it; aria-live announces it).
+  var result = document.getElementById("result");
+  if (result) result.focus();
+
   document.addEventListener("click", function (event) {
     var button = event.target.closest("button.copy");
     if (!button) return;
@@ -49,6 +70,27 @@
 
   // The queue refreshes itself so that webhook arrivals appear without a reload.
   var rows = document.getElementById("queue-rows");
+  // Rows are updated in place, and not at all while the agent is in the list (focus or a
+  // selection there): replacing innerHTML moved focus to <body> and cleared the selection.
+  var busy = function () {
+    if (rows.contains(document.activeElement)) return true;
+    var selection = window.getSelection();
+    return selection && !selection.isCollapsed && rows.contains(selection.anchorNode);
+  };
+  var update = function (html) {
+    if (busy()) return;
+    var fresh = document.createElement("tbody");
+    fresh.innerHTML = html;
+    var old = {};
+    Array.prototype.forEach.call(rows.children, function (tr) { if (tr.dataset.id) old[tr.dataset.id] = tr; });
+    var next = Array.prototype.slice.call(fresh.children);
+    next.forEach(function (tr, i) {
+      var kept = tr.dataset.id && old[tr.dataset.id];
+      var node = kept && kept.isEqualNode(tr) ? kept : tr;
+      if (rows.children[i] !== node) rows.insertBefore(node, rows.children[i] || null);
+    });
+    while (rows.children.length > next.length) rows.removeChild(rows.lastElementChild);
+  };
   if (rows) {
     setInterval(function () {
       fetch(rows.dataset.refresh, { credentials: "same-origin", headers: { "Accept": "text/html" } })
@@ -58,7 +100,7 @@
           if (r.redirected) { window.location.reload(); return null; }
           return r.ok ? r.text() : null;
         })
-        .then(function (html) { if (html !== null) rows.innerHTML = html; })
+        .then(function (html) { if (html !== null) update(html); })
         .catch(function () {});
     }, 3000);
   }
