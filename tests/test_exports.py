@@ -27,18 +27,22 @@ def _assert_safe(rows: list[list[str]]) -> None:
             assert not cell.startswith(("=", "+", "-", "@", "＝")), cell
 
 
-def test_corrections_export_masks_every_column_the_agent_too(client, auth_headers, admin) -> None:
+def test_corrections_export_masks_every_column_the_agent_too(app, client, auth_headers, admin) -> None:
     text = f"=HYPERLINK(\"http://x\") 返金して カード {CARD_JP}"
     inquiry = client.post("/api/v1/classify", json={"text": text}, headers=auth_headers).get_json()["inquiry_id"]
     # A contact system names the agent; some send the agent's e-mail address.
     resp = client.post(f"/api/v1/inquiries/{inquiry}/correction", json={"label": "compensation", "agent": EMAIL},
                        headers=auth_headers)
     assert resp.status_code == 201
+    # The page exports corrections an admin accepted (issue 13 item 12).
+    store = app.extensions["triage.store"]
+    store.review_correction(store.corrections()[0][0].id, "accepted", "admin1")
     body = admin.get("/admin/corrections.csv").data.decode("utf-8-sig")
     rows = _rows(body)
-    assert rows[0] == ["text", "label", "source", "corrected_at", "agent"] and len(rows) == 2
+    header = rows[0]
+    assert header[:2] == ["text", "label"] and "agent" in header and len(rows) == 2
     _assert_safe(rows)
-    assert rows[1][4] == "[EMAIL]" and "[CARD]" in rows[1][0]
+    assert rows[1][header.index("agent")] == "[EMAIL]" and "[CARD]" in rows[1][0]
 
 
 def test_misclassified_rows_are_masked_and_formula_safe() -> None:

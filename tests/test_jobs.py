@@ -75,8 +75,8 @@ def test_a_failed_training_names_the_original_file_only_and_deletes_the_upload(a
     resp = _upload(admin, data, name="few.csv")
     assert resp.status_code == 303
     state = _wait(admin, resp.headers["Location"])
-    assert state["status"] == "failed" and "at least 20 rows" in state["error"], state
-    assert state["progress"] == "reading few.csv", state  # the original name, not the server path
+    assert state["status"] == "failed" and "20 行以上" in state["error"], state
+    assert state["progress"] == "読み込み中: few.csv", state  # the original name, not the server path
     page = admin.get(resp.headers["Location"]).get_data(as_text=True)
     assert "学習に失敗しました" in page and "few.csv" in page
     assert "uploads" not in page and "job-" not in page and "uploads" not in state["progress"]

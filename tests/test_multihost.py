@@ -37,7 +37,9 @@ from triage.store import Inquiry, Store
 
 from .conftest import PASSWORD, _pg_schema_url
 from .servers import RunningServer, http, metrics, running_server, served_versions
-from .test_reliability import REDIS_HOST, REDIS_PORT, WEBHOOK_PATH, Sources, _login, _send, _webhook_headers
+from .test_reliability import WEBHOOK_PATH, Sources, _login, _send, _webhook_headers
+
+REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 
 pytestmark = pytest.mark.slow
 
@@ -88,7 +90,6 @@ class Cluster:
 def cluster(tmp_path_factory: pytest.TempPathFactory, trained_models: Path) -> Iterator[Cluster]:
     with ExitStack() as stack:
         url = stack.enter_context(_contextify(_pg_schema_url()))
-        redis_db = stack.enter_context(_contextify(_redis_db()))
         # Two versions in the database registry before any host starts (so that no host trains).
         store = Store(url)
         store.create_schema()
@@ -108,7 +109,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, trained_models: Path) -> I
             models = tmp_path_factory.mktemp(f"models-{name}")  # empty: versions come from the database
             hosts.append(stack.enter_context(running_server({
                 "TRIAGE_MODELS_DIR": str(models), "TRIAGE_REGISTRY": "database", "TRIAGE_DATABASE_URL": url,
-                "TRIAGE_RATELIMIT_STORAGE_URI": f"redis://{REDIS_HOST}:{REDIS_PORT}/{redis_db}",
                 "TRIAGE_LOGIN_LIMIT": f"{LIMIT} per minute", "TRIAGE_RELOAD_SECONDS": "0.5",
             }, workers=1)))
         yield Cluster(url, hosts[0], hosts[1], versions)
