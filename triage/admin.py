@@ -11,7 +11,7 @@ from flask_login import current_user
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from . import dataset, intake, jobs
-from .auth import AuthError, active_sessions, end_all_sessions, list_users, require_role
+from .auth import AuthError, active_sessions, end_all_sessions, list_users, require_role, session_limits
 from .errors import http_error
 from .export import corrections_csv
 from .registry import Registry, RegistryError
@@ -37,7 +37,8 @@ def index() -> Any:
     return render_template("admin.html", versions=versions, active=registry.active(), jobs=recent,
                            audit=list(reversed(registry.audit_log()))[:20],
                            serving=intake.holder().current, model_error=intake.holder().last_error,
-                           users=list_users(intake.store()), sessions=active_sessions(intake.store()))
+                           users=list_users(intake.store()),
+                           sessions=active_sessions(intake.store(), *session_limits(current_app.config)))
 
 
 @bp.post("/users/logout")
