@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from triage import dataset
 from triage.dataset import DatasetError
+from triage.intake import is_blank
 from triage.redact import find, redact
 from triage.text import JapaneseTokenizer, normalize, normalize_with_offsets
 
@@ -95,7 +96,8 @@ def test_truncated_or_mixed_encoding_files_never_half_load(rows, encoding: str, 
 def test_api_answers_any_json_with_a_result_or_the_error_shape(client, auth_headers, body) -> None:  # noqa: ANN001
     resp = client.post("/api/v1/classify", data=json.dumps({"text": body}), headers={
         **auth_headers, "Content-Type": "application/json"})
-    if isinstance(body, str) and body.strip() and not any(0xD800 <= ord(c) <= 0xDFFF for c in body):
+    # Text with nothing visible (whitespace, zero-width, control characters) is empty: 422 (issue 12 item 11).
+    if isinstance(body, str) and not is_blank(body) and not any(0xD800 <= ord(c) <= 0xDFFF for c in body):
         assert resp.status_code in (200, 201)
     else:
         assert resp.status_code == 422
@@ -119,19 +121,21 @@ def test_lone_surrogate_in_json_is_a_422(client, auth_headers) -> None:  # noqa:
 
 @pytest.mark.parametrize("unit", ["あ", "a", "7", "a1-", "漢字", "x@", "0-"])
 def test_normalisation_and_redaction_grow_linearly_with_length(unit: str) -> None:
-    # A ratio, not a time limit: 4x the text may cost about 4x, never 16x
+    # A ratio, not a time limit: 8x the text may cost about 8x, never 64x
     # (a regex that rescans a run from every position is quadratic: a denial of service).
     import time
 
     def cost(n: int) -> float:
         text = unit * (n // len(unit))
         best = float("inf")
-        for _ in range(3):
+        for _ in range(5):
             start = time.perf_counter()
             normalize(text)
             redact(text)
             best = min(best, time.perf_counter() - start)
         return best
 
-    small, large = cost(4000), cost(16000)
-    assert large / max(small, 1e-4) < 8, (unit, small, large)
+    # 8x the text: linear costs about 8x, quadratic 64x. The margin (24) absorbs the CPU cache step below
+    # 8,000 characters and the noise of a loaded 2-core machine, which made a 4x step fail now and then.
+    small, large = cost(8_000), cost(64_000)
+    assert large / max(small, 1e-4) < 24, (unit, small, large)

@@ -27,6 +27,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.exc import OperationalError
 
 from triage.store import Inquiry, Store
 from triage.webhook import sign
@@ -411,6 +412,8 @@ def test_login_limits_are_shared_across_workers_by_default(models_dir: Path) -> 
         try:
             with engine.connect() as conn:
                 keys = [k for (k,) in conn.execute(text("select key from login_failures"))]
+        except OperationalError:  # no such table: the counts are not in the database; the statuses say more
+            keys = []
         finally:
             engine.dispose()
         log = server.log()

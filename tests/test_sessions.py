@@ -120,3 +120,17 @@ def test_only_a_hash_of_the_session_token_is_stored(agent, app) -> None:
         stored = [row.id for row in s.query(AuthSession).all()]
     assert len(stored) == 1 and len(stored[0]) == 64 and stored[0] not in cookie
     assert PASSWORD not in cookie
+
+
+def test_purge_deletes_old_session_records(agent, app, monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    from triage.cli import cli
+
+    _age_sessions(app, created_at=timedelta(days=100), last_seen_at=timedelta(days=95))
+    login(app.test_client(), "agent1")  # a fresh session stays
+    monkeypatch.setenv("TRIAGE_DATABASE_URL", app.config["DATABASE_URL"])
+    monkeypatch.setattr("triage.cli._instance_path", lambda: tmp_path / "instance")
+    result = CliRunner().invoke(cli, ["purge", "--older-than", "90"])
+    assert result.exit_code == 0, result.output
+    assert "Deleted 1 login session record(s)" in result.output
+    with app.extensions["triage.store"].session() as s:
+        assert s.query(AuthSession).count() == 1

@@ -12,7 +12,7 @@ from flask_login import current_user
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from . import dataset, intake, jobs, messages_ja
-from .auth import AuthError, active_sessions, end_all_sessions, list_users, require_role
+from .auth import AuthError, active_sessions, end_all_sessions, list_users, require_role, session_limits
 from .claims import JST
 from .errors import http_error
 from .export import corrections_csv, corrections_filename
@@ -104,7 +104,8 @@ def index() -> Any:
                            # One audit log: model changes (models/audit.jsonl) with FAQ and profile changes (database).
                            audit=audit_for_page(list(reversed(registry.audit_log()))),
                            serving=intake.holder().current, model_error=intake.holder().last_error,
-                           users=list_users(intake.store()), sessions=active_sessions(intake.store()))
+                           users=list_users(intake.store()),
+                           sessions=active_sessions(intake.store(), *session_limits(current_app.config)))
 
 
 @bp.post("/users/logout")

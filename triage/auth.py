@@ -10,7 +10,7 @@ import re
 import secrets
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from flask import Flask, abort, current_app, g, request
@@ -20,7 +20,7 @@ from sqlalchemy import delete, func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .errors import APIError
-from .store import ApiToken, AuthSession, LoginFailure, Store, User, utcnow
+from .store import ApiToken, AuthSession, LoginFailure, Store, User, as_utc, utcnow
 
 ROLES = ("agent", "admin")
 TOKEN_PREFIX = "trg_"
@@ -138,21 +138,30 @@ def end_session(store: Store, token: str) -> None:
             row.revoked_at = utcnow()
 
 
-def active_sessions(store: Store) -> dict[int, int]:
-    """Return the number of sessions not ended by logout or revocation, per user id (expiry is checked on use)."""
+def active_sessions(store: Store, lifetime: timedelta, idle: timedelta) -> dict[int, int]:
+    """Return the number of live sessions (not ended, not expired, not idle) per user id."""
+    now = utcnow()
     with store.session() as s:
-        q = select(AuthSession.user_id, func.count()).where(AuthSession.revoked_at.is_(None)).group_by(
-            AuthSession.user_id)
+        q = select(AuthSession.user_id, func.count()).where(
+            AuthSession.revoked_at.is_(None), AuthSession.created_at > now - lifetime,
+            AuthSession.last_seen_at > now - idle).group_by(AuthSession.user_id)
         return {user_id: n for user_id, n in s.execute(q).all()}
+
+
+def purge_sessions(store: Store, older_than: timedelta) -> int:
+    """Delete sessions whose last use is older than ``older_than`` (ended or expired long ago); return how many."""
+    with store.session() as s:
+        done = s.execute(delete(AuthSession).where(AuthSession.last_seen_at < utcnow() - older_than))
+    return done.rowcount or 0
+
+
+def session_limits(config: dict[str, Any]) -> tuple[timedelta, timedelta]:
+    """Return (absolute lifetime, idle timeout) of login sessions from the settings."""
+    return timedelta(hours=config["SESSION_HOURS"]), timedelta(minutes=config["SESSION_IDLE_MINUTES"])
 
 
 # last_seen_at is written at most this often per session: not one write per request.
 SEEN_RESOLUTION = timedelta(seconds=60)
-
-
-def _aware(value: datetime) -> datetime:
-    # SQLite returns naive datetimes for DateTime(timezone=True): they are UTC.
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def load_session(store: Store, token: str, lifetime: timedelta, idle: timedelta) -> Account | None:
@@ -166,10 +175,10 @@ def load_session(store: Store, token: str, lifetime: timedelta, idle: timedelta)
         auth, user = row
         if auth.revoked_at is not None or user.disabled:
             return None
-        if now - _aware(auth.created_at) > lifetime or now - _aware(auth.last_seen_at) > idle:
+        if now - as_utc(auth.created_at) > lifetime or now - as_utc(auth.last_seen_at) > idle:
             auth.revoked_at = now
             return None
-        if now - _aware(auth.last_seen_at) > SEEN_RESOLUTION:
+        if now - as_utc(auth.last_seen_at) > SEEN_RESOLUTION:
             auth.last_seen_at = now
         return Account(user, token)
 
@@ -302,7 +311,7 @@ def begin_attempt(store: Store, keys: list[str], limit: int, window: timedelta) 
             if count > limit:
                 # Refused attempts do not count: the withdrawal commits with this session.
                 s.execute(delete(LoginFailure).where(LoginFailure.id.in_(ids)))
-                retry = (_aware(oldest) + window - now).total_seconds() if oldest is not None else window.seconds
+                retry = (as_utc(oldest) + window - now).total_seconds() if oldest is not None else window.seconds
                 break
     if retry is not None:
         raise LoginLimited(max(1, int(retry) + 1))
@@ -368,5 +377,5 @@ def init_app(app: Flask) -> None:
 
     @login_manager.user_loader
     def _load(token: str) -> Account | None:
-        return load_session(_store(), token, lifetime=timedelta(hours=current_app.config["SESSION_HOURS"]),
-                            idle=timedelta(minutes=current_app.config["SESSION_IDLE_MINUTES"]))
+        lifetime, idle = session_limits(current_app.config)
+        return load_session(_store(), token, lifetime=lifetime, idle=idle)

@@ -625,11 +625,17 @@ def _echo_clusters(clusters: list[dict[str, Any]], head: Any) -> None:
               help="Delete inquiries received more than DAYS days ago.")
 def purge_cmd(days: int) -> None:
     """Delete old inquiries and their corrections (retention under APPI)."""
+    from datetime import timedelta
+
+    from .auth import purge_sessions
     from .jobs import purge_uploads
 
     store = _store(_settings())
     n_inq, n_corr = store.purge(days)
     click.echo(f"Deleted {n_inq} inquiries and {n_corr} corrections older than {days} days.")
+    n_sessions = purge_sessions(store, timedelta(days=days))
+    if n_sessions:
+        click.echo(f"Deleted {n_sessions} login session record(s) last used more than {days} days ago.")
     # Uploaded training files are deleted when their job ends; these are leftovers (crashes, older releases).
     n_files = purge_uploads(store, _instance_path())
     if n_files:

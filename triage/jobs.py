@@ -18,14 +18,14 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, update
 
-from .store import Store, TrainingJob, utcnow
+from .store import Store, TrainingJob, as_utc, utcnow
 
 log = logging.getLogger("triage.jobs")
 
@@ -99,10 +99,6 @@ def _finish(store: Store, job_id: int, status: str, only_running: bool = True, *
     return bool(done.rowcount)
 
 
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
 def _process_owns(pid: int, job_id: int) -> bool:
     """Return True if ``pid`` is alive here and is the `triage train --job ID` process (not a reused pid)."""
     try:
@@ -132,7 +128,7 @@ def reap_orphans(store: Store) -> list[int]:
         running = list(s.scalars(select(TrainingJob).where(TrainingJob.status == "running")))
     orphaned = []
     for job in running:
-        seen = _aware(job.heartbeat_at or job.created_at)
+        seen = as_utc(job.heartbeat_at or job.created_at)
         gone = now - seen > STALE_AFTER
         if not gone and job.pid is not None and job.host == host:
             gone = not _process_owns(job.pid, job.id)

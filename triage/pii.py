@@ -111,20 +111,22 @@ def my_number_ok(digits: str) -> bool:
     return check == int(digits[11])
 
 
-_SHADOW: dict[str, str] = {}
+class _Fold(dict[int, str]):
+    """A str.translate table built on demand: each character to its NFKC form when that is one character."""
+
+    def __missing__(self, code: int) -> str:
+        ch = chr(code)
+        folded = unicodedata.normalize("NFKC", ch)
+        value = self[code] = folded if len(folded) == 1 else ch
+        return value
+
+
+_FOLD = _Fold()
 
 
 def shadow(text: str) -> str:
     """Map each character whose NFKC form is one character to that form, keeping every index in place."""
-    out = []
-    cache = _SHADOW
-    for ch in text:
-        n = cache.get(ch)
-        if n is None:
-            folded = unicodedata.normalize("NFKC", ch)
-            n = cache[ch] = folded if len(folded) == 1 else ch
-        out.append(n)
-    return "".join(out)
+    return text.translate(_FOLD)
 
 
 def _valid(kind: str, matched: str) -> bool:
