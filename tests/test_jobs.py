@@ -198,7 +198,7 @@ def test_an_upload_above_the_request_limit_but_within_the_upload_limit_is_valida
     assert app.config["MAX_CONTENT_LENGTH"] < len(data) < app.config["MAX_UPLOAD_BYTES"]
     resp = _upload(admin, data, name="big.csv")
     assert resp.status_code == 422, resp.status_code  # validated: line-numbered errors, not a generic 413
-    assert "line 2" in resp.get_data(as_text=True)
+    assert "2行目" in resp.get_data(as_text=True)  # the Japanese message of line 2
 
 
 def test_an_upload_above_the_upload_limit_gets_the_japanese_message(admin, app) -> None:
