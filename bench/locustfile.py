@@ -1,0 +1,65 @@
+"""Locust users for section 3 (`bench.run` starts locust with one of them; each user keeps its connection).
+
+Settings from the environment: BENCH_TOKEN (API bearer token), BENCH_WEBHOOK_SECRET
+(`whsec_...`), BENCH_TEXTS (a JSON file with a list of inquiry texts).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import itertools
+import json
+import os
+import time
+import uuid
+from pathlib import Path
+
+from locust import FastHttpUser, constant, task
+
+TEXTS = json.loads(Path(os.environ["BENCH_TEXTS"]).read_text(encoding="utf-8"))
+BODIES = [json.dumps({"text": t}, ensure_ascii=False).encode() for t in TEXTS]
+
+
+class Healthz(FastHttpUser):
+    """GET /healthz back to back: the framework's ceiling on this machine."""
+
+    wait_time = constant(0)
+
+    @task
+    def healthz(self) -> None:
+        self.client.get("/healthz", name="GET /healthz")
+
+
+class Classify(FastHttpUser):
+    """POST /api/v1/classify with a bearer token, a new inquiry each time."""
+
+    wait_time = constant(0)
+
+    def on_start(self) -> None:
+        self.bodies = itertools.cycle(BODIES)
+        self.headers = {"Authorization": f"Bearer {os.environ['BENCH_TOKEN']}", "Content-Type": "application/json"}
+
+    @task
+    def classify(self) -> None:
+        self.client.post("/api/v1/classify", data=next(self.bodies), headers=self.headers,
+                         name="POST /api/v1/classify")
+
+
+class Webhook(FastHttpUser):
+    """POST /api/v1/webhooks/inquiries, signed (Standard Webhooks), a new webhook-id each time."""
+
+    wait_time = constant(0)
+
+    def on_start(self) -> None:
+        self.bodies = itertools.cycle(BODIES)
+        self.key = base64.b64decode(os.environ["BENCH_WEBHOOK_SECRET"].removeprefix("whsec_"))
+
+    @task
+    def webhook(self) -> None:
+        body, msg_id, ts = next(self.bodies), f"bench-{uuid.uuid4().hex}", str(int(time.time()))
+        sig = base64.b64encode(hmac.new(self.key, f"{msg_id}.{ts}.".encode() + body, hashlib.sha256).digest())
+        self.client.post("/api/v1/webhooks/inquiries", data=body, name="POST /api/v1/webhooks/inquiries", headers={
+            "Content-Type": "application/json", "webhook-id": msg_id, "webhook-timestamp": ts,
+            "webhook-signature": "v1," + sig.decode()})
