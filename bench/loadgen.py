@@ -455,12 +455,12 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("rate, duration, spike and concurrency must be positive and bounded")
     if args.start_server:
         return start_and_run(args)
-    needs = {"token": "classify batch webhook", "webhook_secret": "webhook", "user": "web", "password": "web",
-             "database_url": "webhook"}
+    needs = {"token": "classify batch webhook", "webhook_secret": "webhook", "user": "web", "password": "web"}
     missing = [f"--{n.replace('_', '-')}" for n, kinds in needs.items()
                if getattr(args, n) is None and any(args.mix.get(k, 0) > 0 for k in kinds.split())]
+    missing += [] if args.database_url else ["--database-url (the webhook check reads the server's database)"]
     if missing:
-        ap.error(f"{', '.join(missing)} needed for this --mix (or set those kinds' weights to 0)")
+        ap.error(f"with --url and this --mix, give {', '.join(missing)}")
     return run(args, args.url, args.database_url)
 
 

@@ -69,7 +69,8 @@ def _in_process(r: dict[str, Any]) -> list[str]:
         return _failed(t)
     lines = [("Timed by pytest-benchmark (`bench/timings.py`) in pedantic mode: one call per round, each round on the "
              "next inquiry of the test CSV, so the median is the median call (garbage collection on). Figures in ms; "
-             "q1–q3 hold the middle half of the rounds, min is the least disturbed call."), "",
+             "q1–q3 hold the middle half of the rounds, min is the least disturbed call. Meanwhile other "
+             f"processes kept {t['other_cores']:.2f} of the machine's cores busy on average."), "",
              "| call | min | q1 | median | q3 | rounds |", "|---|---:|---:|---:|---:|---:|"]
     for name, what in SINGLE.items():
         if b := _bench(r, name):
@@ -124,14 +125,18 @@ def _http(r: dict[str, Any]) -> list[str]:
              f"a free 127.0.0.1 port; locust (`bench/locustfile.py`, FastHttpUser) with {h['concurrency']} users, "
              f"each sending back to back on a connection it keeps, {h['seconds']:g} s per endpoint after a warm-up. "
              f"Does the server keep connections alive? {kept}. Server CPU: the master's and workers' user + system "
-             "time (/proc); client CPU: locust's. Both share the machine's cores."), "",
+             "time (/proc); client CPU: locust's, start-up included; other processes' cores: the machine's busy "
+             "time (/proc/stat) less both, over the phase."), "",
              ("| endpoint | requests | req/s | × /healthz | p50 ms | p90 ms | p99 ms | max ms | errors | "
-             "server CPU ms/req | client CPU ms/req |"), "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+              "server CPU ms/req | client CPU ms/req | other processes' cores |"),
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     health = h["phases"][0]
     for p in h["phases"]:
+        n = max(1, p["requests"])
         lines.append(f"| `{p['endpoint']}` | {p['requests']:,} | {p['rps']:,.0f} | {_ratio(p, health, 'rps'):.0%} | "
                      f"{p['p50_ms']:.0f} | {p['p90_ms']:.0f} | {p['p99_ms']:.0f} | {p['max_ms']:.0f} | "
-                     f"{p['failures']} | {p['server_cpu_ms_per_request']:.2f} | {p['client_cpu_ms_per_request']:.2f} |")
+                     f"{p['failures']} | {1e3 * p['server_cpu_s'] / n:.2f} | {1e3 * p['client_cpu_s'] / n:.2f} | "
+                     f"{p['other_cores']:.2f} |")
     return [*lines, "", "locust rounds response times below 100 ms to whole milliseconds."]
 
 

@@ -43,20 +43,21 @@ ENDPOINTS = {"Healthz": "GET /healthz", "Classify": "POST /api/v1/classify",
              "Webhook": "POST /api/v1/webhooks/inquiries"}
 
 
+def _version(package: str) -> str:
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "not installed"
+
+
 def _machine() -> dict[str, Any]:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
-    versions = {}
-    for p in PACKAGES:
-        try:
-            versions[p] = version(p)
-        except PackageNotFoundError:
-            versions[p] = "not installed"
     git = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True,
                          check=False).stdout.strip()
     return {"cpu": cpu, "cores": len(os.sched_getaffinity(0)), "python": platform.python_version(),
             "kernel": platform.release(), "load_average_start": os.getloadavg(), "commit": git or "unknown",
-            "versions": versions}
+            "versions": {p: _version(p) for p in PACKAGES}}
 
 
 def _subset_csv(src: Path, rows: int, dest: Path) -> Path:
@@ -97,10 +98,12 @@ def timings(out: Path, tmp: Path, train_csv: Path, test_csv: Path, quick: bool) 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TRIAGE_", "PROMETHEUS_"))}
     env.update(BENCH_MODELS_DIR=str(tmp / "models"), BENCH_PEER_CSV=str(peer_csv), BENCH_TEST_CSV=str(test_csv),
                BENCH_LEXICON=str(LEXICON), BENCH_QUICK="1" if quick else "0")
+    busy, ours, wall = _machine_busy(), _children_cpu(), time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", str(ROOT / "bench" / "timings.py"), "-q", "-p", "no:cacheprovider",
          f"--benchmark-json={out / 'timings.json'}", "--benchmark-columns=min,median,iqr,rounds"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800, check=False)
+    other = (_machine_busy() - busy - (_children_cpu() - ours)) / (time.perf_counter() - wall)
     sys.stderr.write(proc.stdout)  # pytest-benchmark's table, for whoever watches
     if proc.returncode != 0:
         raise RuntimeError(f"pytest bench/timings.py exited {proc.returncode}:\n{proc.stdout[-4000:]}")
@@ -110,8 +113,19 @@ def timings(out: Path, tmp: Path, train_csv: Path, test_csv: Path, quick: bool) 
         results[b["name"]] = {**{k: s[k] * 1e3 for k in ("min", "q1", "median", "q3", "mean")},
                               "rounds": s["rounds"], **b["extra_info"]}
     skipped = [line.split("] ", 1)[-1] for line in proc.stdout.splitlines() if line.startswith("SKIPPED")]
-    return {"benchmarks": results, "skipped": skipped,
+    return {"benchmarks": results, "skipped": skipped, "other_cores": other,
             "tokenizers": {n: tokenizers.describe(n) for n in tokenizers.TOKENIZERS}}
+
+
+def _machine_busy() -> float:
+    """CPU seconds all processes have used since boot (/proc/stat), to tell others' load from ours."""
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, Path("/proc/stat").read_text().split()[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _cpu_seconds(pids: set[int]) -> float:
@@ -129,14 +143,14 @@ def _cpu_seconds(pids: set[int]) -> float:
 def _locust(user: str, base_url: str, seconds: float, env: dict[str, str], tmp: Path) -> dict[str, Any]:
     """One closed-loop phase: CONCURRENCY locust users, each on its own kept connection, back to back."""
     prefix = tmp / f"locust-{user.lower()}"
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    client = _children_cpu()
     subprocess.run(
         [sys.executable, "-m", "locust", "-f", str(ROOT / "bench" / "locustfile.py"), "--headless",
          "-H", base_url, "-u", str(CONCURRENCY), "-r", str(CONCURRENCY * 10), "-t", f"{seconds:g}s",
          "--reset-stats", "--only-summary", "--csv", str(prefix), "--logfile", f"{prefix}.log",
          "--stop-timeout", "10", user],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=seconds + 120, check=False)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    client = _children_cpu() - client
     with open(f"{prefix}_stats.csv", encoding="utf-8") as f:
         row = next((r for r in csv.DictReader(f) if r["Name"] == ENDPOINTS[user]), None)
     if row is None:
@@ -145,21 +159,17 @@ def _locust(user: str, base_url: str, seconds: float, env: dict[str, str], tmp: 
     return {"endpoint": ENDPOINTS[user], "requests": n, "failures": int(row["Failure Count"]),
             "rps": float(row["Requests/s"]), "p50_ms": float(row["50%"]), "p90_ms": float(row["90%"]),
             "p99_ms": float(row["99%"]), "max_ms": float(row["Max Response Time"]),
-            "client_cpu_ms_per_request": 1e3 * (after.ru_utime + after.ru_stime - before.ru_utime
-                                                - before.ru_stime) / max(1, n)}
+            "client_cpu_s": client}
 
 
 def _keeps_alive(host: str, port: int) -> bool:
-    """Whether the server leaves a connection open after an answer (two requests on one connection)."""
+    """Whether the server leaves a connection open after an answer."""
     conn = http.client.HTTPConnection(host, port, timeout=10)
     try:
-        for _ in range(2):
-            conn.request("GET", "/healthz")
-            resp = conn.getresponse()
-            resp.read()
-            if resp.will_close:
-                return False
-        return True
+        conn.request("GET", "/healthz")
+        resp = conn.getresponse()
+        resp.read()
+        return not resp.will_close
     finally:
         conn.close()
 
@@ -188,9 +198,12 @@ def http_and_load(tmp: Path, test_csv: Path, quick: bool) -> dict[str, Any]:
         phases = []
         for user in ENDPOINTS:
             pids = {server.pid, *server.worker_pids()}
-            cpu = _cpu_seconds(pids)
+            cpu, busy, wall = _cpu_seconds(pids), _machine_busy(), time.perf_counter()
             phase = _locust(user, server.base_url, seconds, env, tmp)
-            phase["server_cpu_ms_per_request"] = 1e3 * (_cpu_seconds(pids) - cpu) / max(1, phase["requests"])
+            phase["server_cpu_s"] = _cpu_seconds(pids) - cpu
+            # What the rest of the machine used meanwhile, in cores (locust's start-up included).
+            phase["other_cores"] = (_machine_busy() - busy - phase["server_cpu_s"] - phase["client_cpu_s"]) / (
+                time.perf_counter() - wall)
             phases.append(phase)
         result: dict[str, Any] = {"workers": WORKERS, "concurrency": CONCURRENCY, "seconds": seconds,
                                   "keep_alive": _keeps_alive(host, port), "phases": phases}
