@@ -1,7 +1,7 @@
 """Locust users for section 3 (`bench.run` starts locust with one of them; each user keeps its connection).
 
 Settings from the environment: BENCH_TOKEN (API bearer token), BENCH_WEBHOOK_SECRET
-(`whsec_...`), BENCH_TEXTS (a JSON file with a list of inquiry texts).
+(`whsec_...`), BENCH_TEXTS (a JSON file with a list of inquiry texts), BENCH_SECONDS.
 """
 
 from __future__ import annotations
@@ -15,11 +15,24 @@ import os
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
-from locust import FastHttpUser, constant, task
+import gevent
+from locust import FastHttpUser, constant, events, task
 
 TEXTS = json.loads(Path(os.environ["BENCH_TEXTS"]).read_text(encoding="utf-8"))
 BODIES = [json.dumps({"text": t}, ensure_ascii=False).encode() for t in TEXTS]
+
+
+@events.test_start.add_listener
+def stop_later(environment: Any, **_kwargs: Any) -> None:
+    """End the run BENCH_SECONDS after the users start.
+
+    Not --run-time: on a busy machine locust's start-up blocks gevent's loop for
+    seconds, its cached time goes stale, and that timer then fires at once.
+    """
+    gevent.get_hub().loop.update_now()
+    gevent.spawn_later(float(os.environ["BENCH_SECONDS"]), environment.runner.quit)
 
 
 class Healthz(FastHttpUser):

@@ -146,15 +146,18 @@ def _locust(user: str, base_url: str, seconds: float, env: dict[str, str], tmp: 
     client = _children_cpu()
     subprocess.run(
         [sys.executable, "-m", "locust", "-f", str(ROOT / "bench" / "locustfile.py"), "--headless",
-         "-H", base_url, "-u", str(CONCURRENCY), "-r", str(CONCURRENCY * 10), "-t", f"{seconds:g}s",
+         "-H", base_url, "-u", str(CONCURRENCY), "-r", str(CONCURRENCY * 10),
          "--reset-stats", "--only-summary", "--csv", str(prefix), "--logfile", f"{prefix}.log",
          "--stop-timeout", "10", user],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=seconds + 120, check=False)
+        cwd=ROOT, env={**env, "BENCH_SECONDS": str(seconds)}, capture_output=True, text=True,
+        timeout=seconds + 120, check=False)
     client = _children_cpu() - client
-    with open(f"{prefix}_stats.csv", encoding="utf-8") as f:
-        row = next((r for r in csv.DictReader(f) if r["Name"] == ENDPOINTS[user]), None)
+    stats = Path(f"{prefix}_stats.csv")
+    rows = list(csv.DictReader(stats.open(encoding="utf-8"))) if stats.is_file() else []
+    row = next((r for r in rows if r["Name"] == ENDPOINTS[user]), None)
     if row is None:
-        raise RuntimeError(f"locust sent no {ENDPOINTS[user]}:\n{Path(f'{prefix}.log').read_text()[-3000:]}")
+        log = Path(f"{prefix}.log")
+        raise RuntimeError(f"locust sent no {ENDPOINTS[user]}:\n{log.read_text()[-3000:] if log.is_file() else ''}")
     n = int(row["Request Count"])
     return {"endpoint": ENDPOINTS[user], "requests": n, "failures": int(row["Failure Count"]),
             "rps": float(row["Requests/s"]), "p50_ms": float(row["50%"]), "p90_ms": float(row["90%"]),
