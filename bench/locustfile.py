@@ -6,9 +6,6 @@ Settings from the environment: BENCH_TOKEN (API bearer token), BENCH_WEBHOOK_SEC
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import itertools
 import json
 import os
@@ -19,6 +16,8 @@ from typing import Any
 
 import gevent
 from locust import FastHttpUser, constant, events, task
+
+from bench.loadgen import sign
 
 TEXTS = json.loads(Path(os.environ["BENCH_TEXTS"]).read_text(encoding="utf-8"))
 BODIES = [json.dumps({"text": t}, ensure_ascii=False).encode() for t in TEXTS]
@@ -67,12 +66,10 @@ class Webhook(FastHttpUser):
 
     def on_start(self) -> None:
         self.bodies = itertools.cycle(BODIES)
-        self.key = base64.b64decode(os.environ["BENCH_WEBHOOK_SECRET"].removeprefix("whsec_"))
 
     @task
     def webhook(self) -> None:
-        body, msg_id, ts = next(self.bodies), f"bench-{uuid.uuid4().hex}", str(int(time.time()))
-        sig = base64.b64encode(hmac.new(self.key, f"{msg_id}.{ts}.".encode() + body, hashlib.sha256).digest())
+        body, msg_id, ts = next(self.bodies), f"bench-{uuid.uuid4().hex}", int(time.time())
         self.client.post("/api/v1/webhooks/inquiries", data=body, name="POST /api/v1/webhooks/inquiries", headers={
-            "Content-Type": "application/json", "webhook-id": msg_id, "webhook-timestamp": ts,
-            "webhook-signature": "v1," + sig.decode()})
+            "Content-Type": "application/json", "webhook-id": msg_id, "webhook-timestamp": str(ts),
+            "webhook-signature": sign(os.environ["BENCH_WEBHOOK_SECRET"], msg_id, ts, body)})
