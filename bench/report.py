@@ -137,7 +137,9 @@ def _http(r: dict[str, Any]) -> list[str]:
                      f"{p['p50_ms']:.0f} | {p['p90_ms']:.0f} | {p['p99_ms']:.0f} | {p['max_ms']:.0f} | "
                      f"{p['failures']} | {1e3 * p['server_cpu_s'] / n:.2f} | {1e3 * p['client_cpu_s'] / n:.2f} | "
                      f"{p['other_cores']:.2f} |")
-    return [*lines, "", "locust rounds response times below 100 ms to whole milliseconds."]
+    up = "yes" if h["server_alive"] else "**no**"
+    note = f"locust rounds response times below 100 ms to whole milliseconds. Server still up after sections 3 and 4: {up}."
+    return [*lines, "", note]
 
 
 def _load(r: dict[str, Any]) -> list[str]:
