@@ -1,6 +1,6 @@
-"""Benchmarks of triage: `python -m bench OUTDIR [--quick]` writes OUTDIR/report.md and PNG plots.
+"""Benchmarks of triage: `python -m bench OUTDIR [--quick]` writes OUTDIR/report.md and OUTDIR/results.json.
 
-Everything runs side by side in one process run on the same inquiries, and
-comparisons are reported as ratios measured in that run: on a small, noisy
+Everything runs in one command on one model and the same inquiries, and
+comparisons are reported as ratios measured in that run: on a small, shared
 machine absolute figures move between runs, ratios much less.
 """

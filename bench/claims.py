@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import ROOT, CpuWatch
+ROOT = Path(__file__).resolve().parent.parent
 
 TARGET = 0.20
 
@@ -96,9 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     for fn in paths.values():  # warm up: Tagger per thread, compiled patterns, lazy imports
         fn(texts[0])
     times: dict[str, list[float]] = {}
-    with CpuWatch() as watch:
-        for name, fn in paths.items():
-            times[name] = _fastest(fn, texts, args.rounds)
+    load_before = os.getloadavg()[0]
+    for name, fn in paths.items():
+        times[name] = _fastest(fn, texts, args.rounds)
     figures: dict[str, Any] = {name: _dist(t) for name, t in times.items()}
     for base in ("route", "answer"):
         per_text = sorted(e / c for e, c in zip(times["extract"], times[base], strict=True) if c > 0)
@@ -110,11 +111,11 @@ def main(argv: list[str] | None = None) -> int:
     shown = Path(args.csv).resolve()
     csv_name = str(shown.relative_to(ROOT)) if shown.is_relative_to(ROOT) else args.csv
     report = {"csv": csv_name, "texts": len(texts), "rounds": args.rounds, "model_version": loaded.version,
-              "target": TARGET, "machine_load": watch.summary(), **figures,
+              "target": TARGET, "machine_load": {"loadavg_1min_before": load_before, "loadavg_1min_after": os.getloadavg()[0]}, **figures,
               "meets_target": all(figures[f"extract_vs_{b}"]["ratio_of_means"] <= TARGET for b in ("route", "answer"))}
 
     print(f"Claims extraction vs classify, {len(texts)} texts of {csv_name}, fastest of {args.rounds} rounds "
-          f"(model {loaded.version}; other processes kept {watch.other_cores:.2f} cores busy)\n")
+          f"(model {loaded.version}; load average {os.getloadavg()[0]:.1f})\n")
     print("| path | mean µs | p50 µs | p95 µs |")
     print("|---|---:|---:|---:|")
     labels = {"extract": "claims.extract", "route": "Router.predict (route)",

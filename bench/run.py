@@ -1,134 +1,279 @@
-"""The one command: `python -m bench OUTDIR [--quick]`."""
+"""`python -m bench OUTDIR [--quick]`: every measurement in one run, then OUTDIR/report.md and results.json.
+
+1. trains the model under test into OUTDIR/models (what `triage train` does, without the gate);
+2. runs bench/timings.py under pytest-benchmark (in-process timings and the tokenizer comparison);
+3. starts `triage serve` with the test suite's launcher and drives it with locust (keep-alive, concurrency 8);
+4. runs bench/loadgen.py against the same server (open-loop mixed traffic, exactly-once webhook check).
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import csv
+import http.client
+import importlib.util
+import io
 import json
+import os
+import platform
+import random
+import resource
+import subprocess
 import sys
+import tempfile
 import time
 import traceback
+from collections.abc import Callable
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from bench.common import ROOT, Settings, Stopwatch, load_inquiries, machine, one_blas_thread, source_digest
+from bench import loadgen, report, tokenizers
+
+ROOT = Path(__file__).resolve().parent.parent
+LEXICON = ROOT / "data" / "lexicon.csv"
+CONCURRENCY = 8
+WORKERS = 2
+QUICK_ROWS, QUICK_PEER_ROWS = 1000, 300  # training rows in quick mode (Janome reads 10 ms a row)
+PACKAGES = ("numpy", "scipy", "scikit-learn", "fugashi", "unidic-lite", "flask", "gunicorn", "sqlalchemy",
+            "pytest-benchmark", "locust", "janome", "sudachipy", "sudachidict-core")
+ENDPOINTS = {"Healthz": "GET /healthz", "Classify": "POST /api/v1/classify",
+             "Webhook": "POST /api/v1/webhooks/inquiries"}
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    """Read the command line."""
-    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    p.add_argument("outdir", type=Path, help="folder for report.md, results.json and the PNG plots")
-    p.add_argument("--quick", action="store_true", help="smaller sizes and short load phases (under two minutes)")
-    p.add_argument("--train-csv", type=Path, default=ROOT / "data" / "inquiries.csv",
-                   help="labelled training rows (default: data/inquiries.csv)")
-    p.add_argument("--test-csv", type=Path, default=ROOT / "data" / "test.csv",
-                   help="labelled test rows; when missing, a fifth of the training CSV is held out")
-    p.add_argument("--count", type=int, default=None, help="section 1: texts repeated to this count")
-    p.add_argument("--phase-seconds", type=float, default=None, help="section 3: length of each load phase")
-    p.add_argument("--sizes", type=lambda s: tuple(int(x) for x in s.split(",")), default=None,
-                   help="section 4: training sizes, comma-separated")
-    p.add_argument("--only", default="1,2,3,4,5", help="sections to run, e.g. 1,2 (3 and 5 share one server)")
-    return p.parse_args(argv)
+def _version(package: str) -> str:
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "not installed"
 
 
-def _say(t0: float, msg: str) -> None:
-    print(f"[{time.perf_counter() - t0:6.1f}s] {msg}", file=sys.stderr, flush=True)
+def _machine() -> dict[str, Any]:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    git = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True,
+                         check=False).stdout.strip()
+    return {"cpu": cpu, "cores": len(os.sched_getaffinity(0)), "python": platform.python_version(),
+            "kernel": platform.release(), "load_average_start": os.getloadavg(), "commit": git or "unknown",
+            "versions": {p: _version(p) for p in PACKAGES}}
+
+
+def _subset_csv(src: Path, rows: int, dest: Path) -> Path:
+    """A stratified, seeded sample of a training CSV (quick mode trains on fewer rows)."""
+    from triage import dataset
+
+    data = dataset.load_training([src])
+    rng = random.Random(0)
+    keep: list[int] = []
+    for label in dataset.LABELS:
+        idx = [i for i, y in enumerate(data.labels) if y == label]
+        keep += rng.sample(idx, min(len(idx), round(rows * len(idx) / len(data.labels))))
+    with open(dest, "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["text", "label", dataset.WRITER_COLUMN])
+        w.writerows([data.texts[i], data.labels[i], data.groups[i]] for i in sorted(keep))
+    return dest
+
+
+def _rel(path: Path) -> str:
+    return str(path.resolve().relative_to(ROOT)) if path.resolve().is_relative_to(ROOT) else str(path)
+
+
+def train_model(models: Path, train_csv: Path, source: str) -> dict[str, Any]:
+    """Train and activate one version, as `triage train` would (without the quality gate)."""
+    from triage.lifecycle import train_version
+    from triage.registry import Registry
+
+    start = time.perf_counter()
+    outcome = train_version([train_csv], Registry(models), gate_csv=None, activate="force", lexicon_csv=LEXICON)
+    return {"version": outcome.version, "rows": len(outcome.data.texts), "csv": source,
+            "seconds": round(time.perf_counter() - start, 1), "cv_macro_f1": round(outcome.report["macro_f1"], 4)}
+
+
+def timings(out: Path, tmp: Path, train_csv: Path, test_csv: Path, quick: bool) -> dict[str, Any]:
+    """Run bench/timings.py under pytest-benchmark; return each benchmark's statistics in ms."""
+    peer_csv = _subset_csv(train_csv, QUICK_PEER_ROWS, tmp / "peers.csv") if quick else train_csv
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TRIAGE_", "PROMETHEUS_"))}
+    env.update(BENCH_MODELS_DIR=str(tmp / "models"), BENCH_PEER_CSV=str(peer_csv), BENCH_TEST_CSV=str(test_csv),
+               BENCH_LEXICON=str(LEXICON), BENCH_QUICK="1" if quick else "0")
+    busy, ours, wall = _machine_busy(), _children_cpu(), time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", str(ROOT / "bench" / "timings.py"), "-q", "-p", "no:cacheprovider",
+         f"--benchmark-json={out / 'timings.json'}", "--benchmark-columns=min,median,iqr,rounds"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800, check=False)
+    other = (_machine_busy() - busy - (_children_cpu() - ours)) / (time.perf_counter() - wall)
+    sys.stderr.write(proc.stdout)  # pytest-benchmark's table, for whoever watches
+    if proc.returncode != 0:
+        raise RuntimeError(f"pytest bench/timings.py exited {proc.returncode}:\n{proc.stdout[-4000:]}")
+    results = {}
+    for b in json.loads((out / "timings.json").read_text(encoding="utf-8"))["benchmarks"]:
+        s = b["stats"]
+        results[b["name"]] = {**{k: s[k] * 1e3 for k in ("min", "q1", "median", "q3", "mean")},
+                              "rounds": s["rounds"], **b["extra_info"]}
+    skipped = [line.split("] ", 1)[-1] for line in proc.stdout.splitlines() if line.startswith("SKIPPED")]
+    return {"benchmarks": results, "skipped": skipped, "other_cores": other,
+            "tokenizers": {n: tokenizers.describe(n) for n in tokenizers.TOKENIZERS}}
+
+
+def _machine_busy() -> float:
+    """CPU seconds all processes have used since boot (/proc/stat), to tell others' load from ours."""
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, Path("/proc/stat").read_text().split()[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _cpu_seconds(pids: set[int]) -> float:
+    """User + system CPU of these processes so far (/proc/PID/stat), in seconds."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _locust(user: str, base_url: str, seconds: float, env: dict[str, str], tmp: Path) -> dict[str, Any]:
+    """One closed-loop phase: CONCURRENCY locust users, each on its own kept connection, back to back."""
+    prefix = tmp / f"locust-{user.lower()}"
+    client = _children_cpu()
+    subprocess.run(
+        [sys.executable, "-m", "locust", "-f", str(ROOT / "bench" / "locustfile.py"), "--headless",
+         "-H", base_url, "-u", str(CONCURRENCY), "-r", str(CONCURRENCY * 10),
+         "--reset-stats", "--only-summary", "--csv", str(prefix), "--logfile", f"{prefix}.log",
+         "--stop-timeout", "10", user],
+        cwd=ROOT, env={**env, "BENCH_SECONDS": str(seconds)}, capture_output=True, text=True,
+        timeout=seconds + 120, check=False)
+    client = _children_cpu() - client
+    stats = Path(f"{prefix}_stats.csv")
+    rows = list(csv.DictReader(stats.open(encoding="utf-8"))) if stats.is_file() else []
+    row = next((r for r in rows if r["Name"] == ENDPOINTS[user]), None)
+    if row is None:
+        log = Path(f"{prefix}.log")
+        raise RuntimeError(f"locust sent no {ENDPOINTS[user]}:\n{log.read_text()[-3000:] if log.is_file() else ''}")
+    n = int(row["Request Count"])
+    return {"endpoint": ENDPOINTS[user], "requests": n, "failures": int(row["Failure Count"]),
+            "rps": float(row["Requests/s"]), "p50_ms": float(row["50%"]), "p90_ms": float(row["90%"]),
+            "p99_ms": float(row["99%"]), "max_ms": float(row["Max Response Time"]),
+            "client_cpu_s": client}
+
+
+def _keeps_alive(host: str, port: int) -> bool:
+    """Whether the server leaves a connection open after an answer."""
+    conn = http.client.HTTPConnection(host, port, timeout=10)
+    try:
+        conn.request("GET", "/healthz")
+        resp = conn.getresponse()
+        resp.read()
+        return not resp.will_close
+    finally:
+        conn.close()
+
+
+def http_and_load(tmp: Path, test_csv: Path, quick: bool) -> dict[str, Any]:
+    """Sections 3 and 4 on one `triage serve` (the test suite's launcher, WORKERS workers)."""
+    import secrets
+
+    from tests.servers import add_user, create_token_direct, running_server
+
+    texts = loadgen.load_texts(400, 0, test_csv)
+    (tmp / "texts.json").write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
+    seconds = 4.0 if quick else 20.0
+    with running_server({"TRIAGE_MODELS_DIR": str(tmp / "models")}, workers=WORKERS) as server:
+        token = create_token_direct(server.env, "bench")
+        secret = server.env["TRIAGE_WEBHOOK_SECRET"]
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("TRIAGE_", "PROMETHEUS_"))}
+        env.update(BENCH_TOKEN=token, BENCH_WEBHOOK_SECRET=secret, BENCH_TEXTS=str(tmp / "texts.json"))
+        host, port = "127.0.0.1", int(server.base_url.rsplit(":", 1)[1])
+        # Warm-up outside the clock: lazy imports, the FAQ index, first queries, in every worker.
+        client = loadgen.Client(host, port, token, secret, texts, "warmup", 30.0)
+        for k in range(20):
+            for kind in ("classify", "batch"):
+                method, path, body, headers, _ = client.request(kind, k)
+                client.once(method, path, body, headers)
+        phases = []
+        for user in ENDPOINTS:
+            pids = {server.pid, *server.worker_pids()}
+            cpu, busy, wall = _cpu_seconds(pids), _machine_busy(), time.perf_counter()
+            phase = _locust(user, server.base_url, seconds, env, tmp)
+            phase["server_cpu_s"] = _cpu_seconds(pids) - cpu
+            # What the rest of the machine used meanwhile, in cores (locust's start-up included).
+            phase["other_cores"] = (_machine_busy() - busy - phase["server_cpu_s"] - phase["client_cpu_s"]) / (
+                time.perf_counter() - wall)
+            phases.append(phase)
+        result: dict[str, Any] = {"workers": WORKERS, "concurrency": CONCURRENCY, "seconds": seconds,
+                                  "keep_alive": _keeps_alive(host, port), "phases": phases}
+        # Section 4: the open-loop mixed traffic and its exactly-once check, on the same server.
+        user, password = "bench-agent", secrets.token_hex(16)
+        add_user(server.env, user, "agent", password)
+        plan = ["--rate", "40", "--duration", "4", "--spike-rate", "150", "--spike-duration", "2"] if quick else \
+            ["--rate", "50", "--duration", "20", "--spike-rate", "300", "--spike-duration", "5"]
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            # Secrets as --name=value: a URL-safe token may start with "-".
+            code = loadgen.main([f"--url={server.base_url}", f"--token={token}", f"--webhook-secret={secret}",
+                                 f"--user={user}", f"--password={password}", f"--json-out={tmp / 'load.json'}",
+                                 f"--database-url={server.env['TRIAGE_DATABASE_URL']}", *plan])
+        if code == 2:
+            raise RuntimeError(f"bench.loadgen could not start:\n{printed.getvalue()}")
+        result["load"] = {"exit_status": code, "command": "python -m bench.loadgen " + " ".join(plan),
+                          **json.loads((tmp / "load.json").read_text(encoding="utf-8"))}
+        result["server_alive"] = server.process.poll() is None
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the sections, write the report; exit 1 if any section failed (skips are not failures)."""
-    args = parse_args(argv)
-    settings = Settings.make(args.outdir, args.quick, args.train_csv, args.test_csv, count=args.count,
-                             phase_seconds=args.phase_seconds, sizes=args.sizes)
-    only = {s.strip() for s in args.only.split(",")}
-    out = settings.out
+    ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    ap.add_argument("outdir", type=Path)
+    ap.add_argument("--quick", action="store_true",
+                    help=f"{QUICK_ROWS} training rows, fewer rounds, 4 s load phases (under two minutes)")
+    ap.add_argument("--train-csv", type=Path, default=ROOT / "data" / "inquiries.csv")
+    ap.add_argument("--test-csv", type=Path, default=ROOT / "data" / "test.csv")
+    args = ap.parse_args(argv)
+    out = args.outdir.resolve()
     out.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-    digest_start = source_digest()
-    results: dict[str, Any] = {"machine": machine(), "mode": "quick" if settings.quick else "full",
-                               "command": "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:]),
-                               "settings": {k: (str(v) if isinstance(v, Path) else v)
-                                            for k, v in vars(settings).items() if k != "notes"}}
-    errors: dict[str, str] = {}
+    started = time.perf_counter()
 
-    def section(key: str, fn: Any) -> Any:
-        _say(t0, f"section {key} ...")
-        try:
-            return fn()
-        except Exception:  # report the failure and go on with the other sections
-            errors[key] = traceback.format_exc()
-            _say(t0, f"section {key} FAILED:\n{errors[key]}")
-            return None
+    def say(msg: str) -> None:
+        print(f"[{time.perf_counter() - started:6.1f} s] {msg}", file=sys.stderr, flush=True)
 
-    from triage.faq import KnowledgeBase, read_entries
-    from triage.model import Policy, Router, build_pipeline
-
-    data = load_inquiries(settings)
-    results["data"] = {"train": data.train_source, "test": data.test_source}
-    _say(t0, f"training the model on {len(data.train_texts)} rows")
-    with Stopwatch() as fit, one_blas_thread():
-        pipeline = build_pipeline().fit(data.train_texts, data.train_labels)
-    results["fit_seconds"] = fit.seconds
-    router = Router(pipeline, Policy())
-    kb = KnowledgeBase(read_entries(ROOT / "data" / "faq.csv"))
-
-    if "1" in only:
-        from bench import floor
-
-        results["floor"] = section("1", lambda: floor.run(settings, router, kb, data.test_texts))
-        results["profile"] = section("1-profile", lambda: floor.profile(settings, router, kb, data.test_texts))
-    if "2" in only:
-        from bench import peers
-
-        results["peers"] = section("2", lambda: peers.run(settings, data, pipeline, fit.seconds))
-    if "3" in only or "5" in only:
-        from bench import server
-
-        pair = section("3", lambda: server.run(settings, data, pipeline))
-        results["http"], results["start"] = pair if pair else (None, None)
-        if pair is None:
-            errors["5"] = "the server run of sections 3 and 5 failed (see section 3)"
-    if "4" in only:
-        from bench import scaling
-
-        results["scaling"] = section("4", lambda: scaling.run(settings))
-        if results["scaling"] and any("error" in p for p in results["scaling"]["points"]):
-            errors["4"] = "; ".join(f"{p['rows']} rows: {p['error']}" for p in results["scaling"]["points"]
-                                    if "error" in p)
-
-    from bench import plots, report
-
-    plot_files: dict[str, list[str]] = {}
-    plot_problem = plots.available()
-    if plot_problem is None:
-        for key, fn in (("floor", plots.floor), ("peers", plots.peers), ("http", plots.http),
-                        ("scaling", plots.scaling), ("start", plots.memory)):
-            if results.get(key):
-                try:
-                    plot_files[key] = fn(results[key], out)
-                except Exception:
-                    errors[f"plot {key}"] = traceback.format_exc()
-    results["plots"] = plot_files
-    results["plot_problem"] = plot_problem
-    results["errors"] = errors
-    results["notes"] = settings.notes
-    results["seconds"] = time.perf_counter() - t0
-    results["source"] = {"start": digest_start, "end": source_digest()}
-    if results["source"]["start"] != results["source"]["end"]:
-        # The report says so at the top: figures from two versions must not pass for one run.
-        _say(t0, "WARNING: triage/ changed while the benchmark ran; the report says so")
-    (out / "results.json").write_text(json.dumps(_jsonable(results), ensure_ascii=False, indent=1), encoding="utf-8")
-    (out / "report.md").write_text(report.render(results, only), encoding="utf-8")
-    _say(t0, f"wrote {out / 'report.md'}" + (f"; FAILED: {', '.join(errors)}" if errors else ""))
-    return 1 if errors else 0
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items() if k != "samples_ms"}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, float) and obj != obj:
-        return None
-    if hasattr(obj, "item"):
-        return obj.item()
-    return obj
+    results: dict[str, Any] = {"mode": "quick" if args.quick else "full", "command": "python -m bench "
+                               + " ".join(argv if argv is not None else sys.argv[1:]),
+                               "started": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": _machine(),
+                               "test_csv": _rel(args.test_csv)}
+    missing = [m for m in ("pytest_benchmark", "locust") if importlib.util.find_spec(m) is None]
+    if missing:
+        ap.error(f"{' and '.join(missing)} not installed: pip install -e '.[bench]'")
+    with tempfile.TemporaryDirectory(prefix="triage-bench-") as tmp_name:
+        tmp = Path(tmp_name)  # the model, locust's files: nothing of it belongs in OUTDIR
+        train_csv = _subset_csv(args.train_csv, QUICK_ROWS, tmp / "train.csv") if args.quick else args.train_csv
+        sections: list[tuple[str, Callable[[], dict[str, Any]]]] = [
+            ("model", lambda: train_model(tmp / "models", train_csv, f"a {QUICK_ROWS:,}-row stratified sample of "
+                                          f"{_rel(args.train_csv)}" if args.quick else _rel(args.train_csv))),
+            ("timings", lambda: timings(out, tmp, train_csv, args.test_csv, args.quick)),
+            ("http", lambda: http_and_load(tmp, args.test_csv, args.quick)),
+        ]
+        failed = False
+        for name, section in sections:
+            say(f"{name} ...")
+            try:
+                results[name] = section()
+            except Exception:  # noqa: BLE001 - the report shows the traceback; the other sections still run
+                results[name] = {"error": traceback.format_exc()}
+                failed = True
+                say(f"{name} failed:\n{results[name]['error']}")
+                if name == "model":
+                    break
+    results["machine"]["load_average_end"] = os.getloadavg()
+    results["seconds"] = round(time.perf_counter() - started)
+    (out / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    (out / "report.md").write_text(report.render(results), encoding="utf-8")
+    say(f"wrote {out / 'report.md'}")
+    return 1 if failed else 0

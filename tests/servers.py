@@ -1,7 +1,8 @@
-"""Start the real `triage serve` (gunicorn, several workers) for integration tests.
+"""Start the real `triage serve` (gunicorn, several workers) for integration tests and bench/.
 
-Not a test module: helpers only. Standard library only on the client side, so
-that what the tests see is what any HTTP client would see.
+Not a test module: helpers only (bench/ uses this launcher; tests never import
+bench/). Standard library only on the client side, so that what the tests see
+is what any HTTP client would see.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -21,9 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.procs import child_pids as worker_pids
-from bench.procs import free_port, launch_serve, stop_group
-from bench.procs import server_env as bench_server_env
 from tests.conftest import ROOT, WEBHOOK_SECRET
 
 READY_TIMEOUT = 60.0
@@ -68,11 +68,71 @@ def server_env(models_dir: Path, workdir: Path, overrides: dict[str, str] | None
     TRIAGE_* and PROMETHEUS_* variables of the calling shell are dropped so
     that a developer's settings never leak into a test.
     """
-    env = bench_server_env(workdir, models_dir, workdir / "triage.sqlite",
-                           secret_key="integration-test-secret-key-0123456789", webhook_secret=WEBHOOK_SECRET,
-                           log_level="INFO")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TRIAGE_", "PROMETHEUS_"))}
+    metrics_dir = workdir / "metrics"
+    metrics_dir.mkdir(parents=True, exist_ok=True)
+    env.update(
+        TRIAGE_SECRET_KEY="integration-test-secret-key-0123456789",
+        TRIAGE_WEBHOOK_SECRET=WEBHOOK_SECRET,
+        TRIAGE_DATABASE_URL=f"sqlite:///{workdir / 'triage.sqlite'}",
+        TRIAGE_MODELS_DIR=str(models_dir),
+        TRIAGE_DATA_DIR=str(ROOT / "data"),
+        TRIAGE_GATE_CSV="",
+        TRIAGE_LOG_LEVEL="INFO",
+        PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),  # its own, removed with the temp folder
+        PYTHONUNBUFFERED="1",
+    )
     env.update(overrides or {})
     return env
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def worker_pids(pid: int) -> set[int]:
+    """Return the child pids of a process (gunicorn's workers of its master)."""
+    pids: set[int] = set()
+    for path in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            pids.update(int(p) for p in path.read_text().split())
+        except (OSError, ValueError):
+            continue  # a thread that ended while we read
+    return pids
+
+
+def launch_serve(env: dict[str, str], workdir: Path, port: int, workers: int,
+                 log_path: Path) -> subprocess.Popen[bytes]:
+    """Start `triage serve` on 127.0.0.1 in its own process group, its output going to ``log_path``."""
+    with open(log_path, "wb") as log_file:
+        return subprocess.Popen(
+            [sys.executable, "-m", "triage", "serve", "--host", "127.0.0.1", "--port", str(port),
+             "--workers", str(workers)],
+            env=env, cwd=workdir, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def stop_group(process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+    """SIGTERM the process group, wait, then SIGKILL what is left (workers may outlive a dead master)."""
+    if process.poll() is None:
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pass
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    if process.poll() is None:
+        process.wait(timeout=timeout)
 
 
 def run_cli(env: dict[str, str], *args: str, check: bool = True,

@@ -2,7 +2,7 @@
 
 Only that it completes is checked here, not how fast triage is: timings on a
 shared CI machine are no basis for a pass or a fail. Without the `bench` extra
-(Janome, SudachiPy, matplotlib) the peers are skipped and the report says why.
+(pytest-benchmark, locust, Janome, SudachiPy) the report says what it skipped.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ ROOT = Path(__file__).resolve().parent.parent
 # The fixed headings readers and scripts look for (see the issue); not imported
 # from bench.report so that renaming one there fails here.
 HEADINGS = (
-    "## 1. Pipeline vs floor",
-    "## 2. Peers",
+    "## Targets",
+    "## 1. In process",
+    "## 2. Tokenizers on the same features",
     "## 3. HTTP",
-    "## 4. Training scaling",
-    "## 5. Start and memory",
+    "## 4. Webhooks exactly once under load",
 )
 # Quick mode takes under two minutes on a 2-core machine; this only bounds a hang.
 TIMEOUT = 600
@@ -35,7 +35,7 @@ def test_quick_benchmark_writes_a_report_with_every_section(tmp_path: Path) -> N
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TRIAGE_", "PROMETHEUS_"))}
     result = subprocess.run(
         [sys.executable, "-m", "bench", str(out), "--quick"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=TIMEOUT,
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=TIMEOUT, check=False,
     )
     assert result.returncode == 0, f"python -m bench --quick exited {result.returncode}:\n{result.stderr[-6000:]}"
     lines = (out / "report.md").read_text(encoding="utf-8").splitlines()
