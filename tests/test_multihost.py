@@ -1,9 +1,10 @@
 """Several hosts (issue 17): two `triage serve` processes on their own ports and their own models folders,
-with TRIAGE_REGISTRY=database, sharing one PostgreSQL (a private schema) and one Redis.
+with TRIAGE_REGISTRY=database, sharing one PostgreSQL (a private schema). Redis is not needed:
+login limits are kept in the database since the hardening (they hold across workers and hosts).
 
 - a webhook delivered to both hosts is stored once;
 - an activation made on one host is served by the other within seconds;
-- a login limit holds across hosts (Redis);
+- a login limit holds across hosts (counted in the shared database);
 - a training job started on one host's admin page is visible on the other;
 - a host killed with SIGKILL mid-traffic loses no acknowledged inquiry (the sender, like a load
   balancer, retries what was not answered on the other host).
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import re
 import signal
 import threading
@@ -39,40 +39,11 @@ from .conftest import PASSWORD, _pg_schema_url
 from .servers import RunningServer, http, metrics, running_server, served_versions
 from .test_reliability import WEBHOOK_PATH, Sources, _login, _send, _webhook_headers
 
-REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
-
 pytestmark = pytest.mark.slow
 
 LIMIT = 3
 ACTIVATION_TIMEOUT = 30.0
 JOB_TIMEOUT = 240.0
-
-
-def _redis_db() -> Iterator[int]:
-    import redis
-
-    probe = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=0, socket_timeout=2, socket_connect_timeout=2)
-    try:
-        probe.ping()
-    except redis.RedisError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"Redis at {REDIS_HOST}:{REDIS_PORT} is unreachable in CI: {exc}")
-        pytest.skip(f"Redis at {REDIS_HOST}:{REDIS_PORT} is unreachable: {exc}")
-    finally:
-        probe.close()
-    for n in random.sample(range(1, 16), 15):
-        client = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=n, socket_timeout=2)
-        if client.dbsize() == 0:
-            break
-        client.close()
-    else:
-        pytest.fail("no empty Redis database among 1-15")
-    try:
-        yield n
-    finally:
-        for key in list(client.scan_iter(match="LIMITS*", count=500)):
-            client.delete(key)
-        client.close()
 
 
 class Cluster:
