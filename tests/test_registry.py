@@ -11,12 +11,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from bench.procs import free_port, launch_serve, stop_group
 from triage.cli import cli
 from triage.registry import Registry, RegistryError
 
 from .conftest import csrf_token
-from .servers import get_json, server_env
+from .servers import free_port, get_json, launch_serve, server_env, stop_group
 
 RESERVED = ["ACTIVE", "audit.jsonl", "history.jsonl"]
 
