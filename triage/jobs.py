@@ -204,7 +204,10 @@ def run(store: Store, job_id: int, paths: list[str], train: Callable[..., Any]) 
     try:
         outcome = train(paths, actor=actor, progress=progress)
         result = {"report": outcome.report, "gate": outcome.gate.to_dict(), "activated": outcome.activated,
-                  "rows": len(outcome.data.texts), "overridden": outcome.data.overridden}
+                  "rows": len(outcome.data.texts), "overridden": outcome.data.overridden,
+                  # Shown on the job page (issue 13 item 11).
+                  "duplicates_dropped": outcome.data.duplicates_dropped,
+                  "held_out_dropped": outcome.held_out_dropped}
         # What the process did is the truth, also if a reaper wrongly gave up on it meanwhile.
         _finish(store, job_id, "done", only_running=False, version=outcome.version, result=result, progress="完了")
         return True
