@@ -99,3 +99,11 @@ def test_a_later_file_overrides_conflicting_labels(tmp_path: Path) -> None:
     assert merged.overridden == 1
     assert merged.labels[merged.texts.index("faq row 0")] == "escalation"
     assert merged.counts() == {"faq": 20, "compensation": 20, "escalation": 21}
+
+
+def test_a_file_mixing_utf8_and_cp932_is_refused_not_read_as_mojibake() -> None:
+    data = "text,label\n補償はありますか,compensation\n".encode() + "何が漏れた？,faq\n".encode("cp932")
+    with pytest.raises(DatasetError, match="mixes UTF-8 and CP932"):
+        dataset.parse(data, "mixed.csv")
+    # A file that is CP932 throughout still reads.
+    assert dataset.parse("text,label\n何が漏れた？,faq\n".encode("cp932"), "sjis.csv").encoding == "cp932"

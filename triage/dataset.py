@@ -105,7 +105,14 @@ def decode(data: bytes, name: str) -> tuple[str, str]:
     for encoding in encodings:
         try:
             return data.decode(encoding), encoding
-        except UnicodeDecodeError:
+        except UnicodeDecodeError as exc:
+            if encoding == "utf-8" and any(b >= 0x80 for b in data[: exc.start]):
+                # Valid UTF-8 text before the first invalid byte: a file that mixes UTF-8 and CP932
+                # (rows pasted from two sources). Read as CP932, its UTF-8 part would become mojibake.
+                raise DatasetError(
+                    f"{name}: the file mixes UTF-8 and CP932 (Shift_JIS) text; save it once as 'CSV UTF-8' "
+                    "(Excel: 名前を付けて保存 → CSV UTF-8) and try again."
+                ) from None
             continue
     raise DatasetError(
         f"{name}: the file is neither UTF-8 nor CP932 (Shift_JIS). Save it as 'CSV UTF-8' and try again."
