@@ -22,7 +22,7 @@ import numpy as np
 from scipy import sparse
 
 from . import dataset
-from .text import KEEP_POS, analyse, normalize
+from .text import KEEP_POS, located, normalize
 from .tfidf import Block
 
 # Sentence ends, line breaks and runs of spaces (SNS posts separate sentences
@@ -209,16 +209,8 @@ class Featurizer:
         bounds = split_segments(normalized)
         segments = [Segment(a, b) for a, b in bounds]
         starts = [a for a, _ in bounds]
-        tokens: list[tuple[str, str, int, int, str]] = []
-        pos = 0
-        find = normalized.find
-        for tag, lemma, surface in analyse(normalized):
-            start = find(surface, pos)
-            if start < 0:
-                continue
-            pos = start + len(surface)
-            if tag in KEEP_POS:
-                tokens.append((lemma, surface, start, pos, tag))
+        tokens = [(lemma, surface, start, end, tag) for tag, lemma, surface, start, end in located(normalized)
+                  if tag in KEEP_POS]
         k = 0
         for lemma, _surface, start, _end, _tag in tokens:
             while k + 1 < len(starts) and start >= starts[k + 1]:

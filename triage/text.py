@@ -166,6 +166,20 @@ def analyse(text: str) -> list[tuple[str, str, str]]:
     return tokens
 
 
+def located(text: str) -> list[tuple[str, str, str, int, int]]:
+    """Return (part of speech, lemma, surface, start, end) of every token, with its place in ``text``."""
+    out: list[tuple[str, str, str, int, int]] = []
+    pos = 0
+    find = text.find
+    for tag, lemma, surface in analyse(text):
+        start = find(surface, pos)
+        if start < 0:  # MeCab dropped or changed it (whitespace): nothing to place
+            continue
+        pos = start + len(surface)
+        out.append((tag, lemma, surface, start, pos))
+    return out
+
+
 def dictionary_version() -> str:
     """Return the installed dictionary's package version."""
     from importlib.metadata import version
@@ -201,17 +215,7 @@ class JapaneseTokenizer:
     def spans(self, text: str) -> list[tuple[str, int, int]]:
         """Return ``(lemma, start, end)`` of every kept token in ``text``."""
         keep = KEEP_POS if self.keep_pos is None else frozenset(self.keep_pos)
-        out: list[tuple[str, int, int]] = []
-        pos = 0
-        find = text.find
-        for tag, lemma, surface in analyse(text):
-            start = find(surface, pos)
-            if start < 0:
-                continue
-            pos = start + len(surface)
-            if tag in keep:
-                out.append((lemma, start, pos))
-        return out
+        return [(lemma, start, end) for tag, lemma, _surface, start, end in located(text) if tag in keep]
 
     def __repr__(self) -> str:
         return f"JapaneseTokenizer(keep_pos={self.keep_pos!r})"
