@@ -72,5 +72,6 @@ def describe(name: str) -> str:
 def use(name: str) -> Iterator[Analyse]:
     """Make ``triage.features`` read text with the named tokenizer until the block ends."""
     analyse = TOKENIZERS[name][0]
-    with mock.patch("triage.features.analyse", analyse):
+    # The features locate tokens through triage.text.located, which calls triage.text.analyse.
+    with mock.patch("triage.text.analyse", analyse):
         yield analyse
