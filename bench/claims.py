@@ -76,8 +76,6 @@ def _dist(seconds: list[float]) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     """Time extraction against both classify baselines; print a table (and JSON with --out)."""
     args = parse_args(argv)
-    from pathlib import Path
-
     from triage import claims, dataset
     from triage.faq import build, read_entries
 
