@@ -55,6 +55,32 @@ def test_lexicon_finds_concepts_in_words_the_training_rows_never_used(text: str,
     assert all(f"§{c}" in s.words for s in segments for c in s.concepts)
 
 
+@pytest.mark.parametrize(("text", "denied"), [
+    # The denial covers its own clause only: the request after が stays plain.
+    ("訴訟を起こすつもりはありませんが、電話代を払ってほしい", ["¬訴訟", "¬起こす", "¬積り", "¬有る", "¬§legal"]),
+    # A condition (…ないなら) is its own clause: the threat after it is not denied.
+    ("返金しないなら訴えます", ["¬返金", "¬為る", "¬§money"]),
+    ("補償は不要です", ["¬補償", "¬不要", "¬§money"]),
+    ("弁護士に相談します", []),
+    ("パスワードの変え方を教えて", []),
+])
+def test_words_of_a_negated_clause_also_count_as_denied(text: str, denied: list[str]) -> None:
+    segments = Featurizer(LEXICON, negation=True).analyse(normalize(text)).segments
+    assert [w for s in segments for w in s.words if w.startswith("¬")] == denied
+    plain = Featurizer(LEXICON).analyse(normalize(text)).segments
+    assert [w for s in plain for w in s.words if w.startswith("¬")] == []
+
+
+def test_quoted_words_also_count_as_quoted_and_a_negated_question_denies_nothing() -> None:
+    featurizer = Featurizer(LEXICON, negation=True, quotes=True)
+    text = "弁護士を名乗るメールで「集団訴訟に参加しませんか」と来ました\n> 以前のメール：訴訟します"
+    words = [w for s in featurizer.analyse(normalize(text)).segments for w in s.words]
+    assert [w for w in words if w.startswith("「")] == ["「集団", "「訴訟", "「参加", "「為る", "「§legal",
+                                                         "「以前", "「メール", "「訴訟", "「為る", "「§legal"]
+    # 参加しませんか invites: a question, not a denial.
+    assert not [w for w in words if w.startswith("¬")]
+
+
 def test_a_bad_lexicon_is_refused_with_line_numbers(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "lex.csv", [{"concept": "legal", "term": "弁護士"},
                                             {"concept": "gossip", "term": "うわさ"},

@@ -33,6 +33,22 @@ MIN_SEGMENT_CHARS = 6
 # Highlights skip function words (ます, です, おり): they carry no reason an agent can read.
 HIGHLIGHT_POS = frozenset(["名詞", "動詞", "形容詞", "形状詞", "副詞", "感動詞"])
 CONCEPT_PREFIX = "§"
+# Words of a clause that is negated ("弁護士を立てる予定はありません") also count as
+# "¬word": the model can learn that a denied lawsuit is not a lawsuit.
+NEGATED_PREFIX = "¬"
+# Lemmas that negate their clause: ない/無い, ず (the ん of ません), ぬ, and 不要/無し.
+NEGATORS = frozenset(["ない", "無い", "ず", "ぬ", "不要", "無し"])
+# Words inside quotation brackets also count as "「word".
+QUOTED_PREFIX = "「"
+# Also quoted e-mail history: lines that start with ">" (docs/labels.md: quoted parts do not decide).
+_QUOTES = re.compile(r"「[^「」]*」|『[^『』]*』|\"[^\"]*\"|“[^”]*”|^[ \t]*>.*$", re.MULTILINE)
+NEGATABLE_POS = frozenset(["名詞", "動詞", "形容詞", "形状詞"])
+# A clause ends after 、 or a conjunctive particle that follows a predicate (…ませんが、…なら、…ければ).
+_CLAUSE_PUNCT = frozenset(["、", ",", "，", "「", "」", "『", "』"])
+# A negation asked as a question (参加しませんか, じゃないですか) invites or asserts: no denial.
+_QUESTION_AFTER = frozenset(["です", "ます", "の", "ん", "だ"])
+_CLAUSE_PARTICLES = frozenset(["が", "けど", "けれど", "けれども", "ので", "のに", "から", "ば", "たら", "し"])
+_PREDICATE_POS = frozenset(["動詞", "助動詞", "形容詞", "形状詞"])
 
 # The concepts of the lexicon, with the escalation reason each points to and
 # the words agents see. Reasons are listed by severity (people at risk first).
@@ -191,41 +207,101 @@ def _add_piece(pieces: list[list[int]], text: str, start: int, end: int) -> None
         pieces.append([start, end])
 
 
+def negated_clauses(tokens: Sequence[tuple[str, str, str, int, int]], bounds: Sequence[tuple[int, int]]
+                    ) -> list[tuple[int, int]]:
+    """Return the (start, end) of every clause that contains a negation, in text order.
+
+    ``tokens`` are (part of speech, lemma, surface, start, end) of all tokens;
+    clauses end at sentence ends, at 、 and after a conjunctive particle or a
+    conditional なら that follows a predicate.
+    """
+    out: list[tuple[int, int]] = []
+    ends = {b for _, b in bounds}
+    start = 0
+    negative = False
+    previous = ""
+    pending = False  # a negation whose clause may still turn out to be a question
+    for tag, lemma, surface, _s, end in tokens:
+        if lemma in NEGATORS and tag in ("助動詞", "形容詞", "形状詞", "名詞"):
+            negative = pending = True
+        elif pending and tag == "助詞" and surface == "か":
+            negative = pending = False
+        elif pending and surface not in _QUESTION_AFTER:
+            pending = False
+        boundary = (surface in _CLAUSE_PUNCT
+                    or (tag == "助詞" and surface in _CLAUSE_PARTICLES and previous in _PREDICATE_POS)
+                    or (tag == "助動詞" and surface in ("なら", "ならば"))
+                    or end in ends)
+        previous = tag
+        if boundary:
+            if negative:
+                out.append((start, end))
+            start, negative, pending = end, False, False
+    if negative:
+        out.append((start, max(ends, default=start)))
+    return out
+
+
+def quoted_spans(normalized: str) -> list[tuple[int, int]]:
+    """Return the (start, end) of every quotation (「…」『…』"…", e-mail lines quoted with >) in a normalized text."""
+    return [(m.start(), m.end()) for m in _QUOTES.finditer(normalized)]
+
+
+def _inside(spans: Sequence[tuple[int, int]], pos: int) -> bool:
+    return any(a <= pos < b for a, b in spans)
+
+
 class Featurizer:
     """Turns a normalized text into per-segment features; holds only settings (it pickles)."""
 
     def __init__(self, lexicon: Lexicon | None = None, char_ngrams: tuple[int, int] = (1, 3),
-                 concept_features: bool = True) -> None:
+                 concept_features: bool = True, negation: bool = False, quotes: bool = False) -> None:
         self.lexicon = lexicon or Lexicon()
         self.char_ngrams = char_ngrams
         # False: concepts are found (for the escalation reason) but are not features of the model.
         self.concept_features = concept_features
+        # True: words and concepts of negated clauses also count as ¬word (see NEGATED_PREFIX).
+        self.negation = negation
+        # True: words and concepts inside quotation brackets also count as 「word.
+        self.quotes = quotes
 
     def __setstate__(self, state: dict[str, object]) -> None:
-        self.__dict__.update({"concept_features": True, **state})
+        self.__dict__.update({"concept_features": True, "negation": False, "quotes": False, **state})
 
     def analyse(self, normalized: str) -> Analysis:
         """Split into segments and list each segment's word, concept and character features."""
         bounds = split_segments(normalized)
         segments = [Segment(a, b) for a, b in bounds]
         starts = [a for a, _ in bounds]
-        tokens = [(lemma, surface, start, end, tag) for tag, lemma, surface, start, end in located(normalized)
-                  if tag in KEEP_POS]
+        every = located(normalized)
+        tokens = [(lemma, surface, start, end, tag) for tag, lemma, surface, start, end in every if tag in KEEP_POS]
+        # Scoped words: a denied clause (¬) and quoted words (「…」, someone else's words: a scam
+        # mail that "names a lawyer" is not a lawyer writing).
+        scopes = []
+        if self.negation:
+            scopes.append((NEGATED_PREFIX, negated_clauses(every, bounds)))
+        if self.quotes:
+            scopes.append((QUOTED_PREFIX, quoted_spans(normalized)))
+        scoped: list[list[str]] = [[] for _ in segments]
         k = 0
-        for lemma, _surface, start, _end, _tag in tokens:
+        for lemma, _surface, start, _end, tag in tokens:
             while k + 1 < len(starts) and start >= starts[k + 1]:
                 k += 1
             segments[k].words.append(lemma)
+            if tag in NEGATABLE_POS:
+                scoped[k] += [prefix + lemma for prefix, spans in scopes if _inside(spans, start)]
         concept_spans = self.lexicon.matches(normalized)
         k = 0
         for concept, start, _end in concept_spans:
             while k + 1 < len(starts) and start >= starts[k + 1]:
                 k += 1
             segments[k].concepts.append(concept)
+            if self.concept_features:
+                scoped[k] += [prefix + CONCEPT_PREFIX + concept for prefix, spans in scopes if _inside(spans, start)]
         lo, hi = self.char_ngrams
-        for seg in segments:
+        for seg, extra in zip(segments, scoped, strict=True):
             lemmas = seg.words
-            seg.words = lemmas + [f"{a} {b}" for a, b in itertools.pairwise(lemmas)]
+            seg.words = lemmas + [f"{a} {b}" for a, b in itertools.pairwise(lemmas)] + extra
             if self.concept_features:
                 seg.words += [CONCEPT_PREFIX + c for c in seg.concepts]
             piece = " ".join(normalized[seg.start : seg.end].split())

@@ -28,6 +28,7 @@ import itertools
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -300,32 +301,54 @@ class InquiryModel:
         reason = self._reason(analysis, seg) if label == "escalation" else None
         return Prediction(label, confidence, review, probs, reason, sentence)
 
-    def _one(self, analysis: Analysis) -> tuple[Prediction, list[tuple[np.ndarray, np.ndarray]]]:
+    def _one(self, analysis: Analysis, explained: bool = True
+             ) -> tuple[Prediction, list[tuple[np.ndarray, np.ndarray]]]:
         """Score one text with dictionary look-ups and small dot products (no sparse-matrix overhead).
 
-        Gives the same probabilities as the batch path (a test checks); also
-        returns each sentence's word features for the explanation.
+        Gives the same probabilities as the batch path (a test checks). The
+        whole text is scored first; its sentences are scored only when the
+        route needs them (the deciding sentence and the reason of a
+        multi-sentence compensation or escalation, the combiner's sentence
+        inputs, or an explanation, which also gets each sentence's word features).
         """
         n_words = len(self.words.vocabulary)
-        whole_w: Counter[str] = Counter()
-        whole_c: Counter[str] = Counter()
-        seg_scores = np.empty((len(analysis.segments), len(LABELS)))
-        seg_words = []
-        for i, segment in enumerate(analysis.segments):
-            w, c = Counter(segment.words), Counter(segment.chars)
-            whole_w.update(w)
-            whole_c.update(c)
-            wi, wv = tfidf_counts(w, self.words.vocabulary, self.words.idf)
-            ci, cv = tfidf_counts(c, self.chars.vocabulary, self.chars.idf)
-            seg_scores[i] = wv @ self.coef[wi] + cv @ self.coef[ci + n_words] + self.intercept
-            seg_words.append((wi, wv))
-        wi, wv = tfidf_counts(whole_w, self.words.vocabulary, self.words.idf)
-        ci, cv = tfidf_counts(whole_c, self.chars.vocabulary, self.chars.idf)
-        whole = _softmax((wv @ self.coef[wi] + cv @ self.coef[ci + n_words] + self.intercept)[None, :])
-        seg = _softmax(seg_scores)
-        meta, _ = _meta(whole, seg, [len(analysis.segments)], self.sentence_inputs)
-        final = _softmax(meta @ self.comb_coef + self.comb_intercept)[0]
-        return self._route(analysis, final, seg), seg_words
+        segments = analysis.segments
+        if len(segments) == 1:
+            whole_w, whole_c = Counter(segments[0].words), Counter(segments[0].chars)
+        else:
+            whole_w = Counter(itertools.chain.from_iterable(s.words for s in segments))
+            whole_c = Counter(itertools.chain.from_iterable(s.chars for s in segments))
+        # Each distinct term is looked up once in the big vocabularies (cache misses are
+        # most of the cost); the sentences then read small dictionaries of those.
+        local_w = dict(zip(whole_w, map(self.words.vocabulary.get, whole_w, repeat(-1)), strict=True))
+        local_c = dict(zip(whole_c, map(self.chars.vocabulary.get, whole_c, repeat(-1)), strict=True))
+        wi, wv = tfidf_counts(whole_w, local_w, self.words.idf)
+        ci, cv = tfidf_counts(whole_c, local_c, self.chars.idf)
+        whole_scores = wv @ self.coef[wi] + cv @ self.coef[ci + n_words] + self.intercept
+        whole = _softmax(whole_scores[None, :])
+        seg_words: list[tuple[np.ndarray, np.ndarray]] = []
+        if len(segments) == 1:
+            # One sentence: its features are the whole text's.
+            seg = whole
+            seg_words = [(wi, wv)]
+        elif explained or self.sentence_inputs or self.policy.route(
+                dict(zip(LABELS, self._final(whole, whole).tolist(), strict=True)))[0] != "faq":
+            seg_scores = np.empty((len(segments), len(LABELS)))
+            for i, segment in enumerate(segments):
+                swi, swv = tfidf_counts(Counter(segment.words), local_w, self.words.idf)
+                sci, scv = tfidf_counts(Counter(segment.chars), local_c, self.chars.idf)
+                seg_scores[i] = swv @ self.coef[swi] + scv @ self.coef[sci + n_words] + self.intercept
+                seg_words.append((swi, swv))
+            seg = _softmax(seg_scores)
+        else:
+            # A faq route of several sentences shows no sentence and no reason.
+            seg = np.repeat(whole, len(segments), axis=0)
+        return self._route(analysis, self._final(whole, seg), seg), seg_words
+
+    def _final(self, whole: np.ndarray, seg: np.ndarray) -> np.ndarray:
+        """Return the combiner's probabilities of one text from its whole-text and sentence probabilities."""
+        meta, _ = _meta(whole, seg, [len(seg)], self.sentence_inputs)
+        return _softmax(meta @ self.comb_coef + self.comb_intercept)[0]
 
     def _reason(self, analysis: Analysis, seg_proba: np.ndarray) -> str:
         """Return the most severe trigger named in the most escalation-like sentence (or the whole text)."""
@@ -339,7 +362,7 @@ class InquiryModel:
 
     def predict(self, text: str) -> Prediction:
         """Route one inquiry."""
-        return self._one(self.featurizer.analyse(normalize(text)))[0]
+        return self._one(self.featurizer.analyse(normalize(text)), explained=False)[0]
 
     def predict_many(self, texts: Sequence[str]) -> list[Prediction]:
         """Route a batch in one pass of sparse products (cheaper per text than one by one)."""
@@ -500,12 +523,12 @@ def _splits(y: np.ndarray, groups: Sequence[str] | None, folds: int) -> tuple[li
 def train(texts: Sequence[str], labels: Sequence[str], groups: Sequence[str] | None = None,
           lexicon: Lexicon | None = None, folds: int = FOLDS, c: float = 10.0, min_df: int = 2,
           progress: Progress | None = None, sentence_inputs: bool = False,
-          concept_features: bool = True) -> TrainResult:
+          concept_features: bool = True, negation: bool = False, quotes: bool = False) -> TrainResult:
     """Cross-validate (grouped by writer where known), fit the combiner and policy, then fit on all rows."""
     # One BLAS thread: on these small problems OpenBLAS's pool spins and, on a
     # busy machine (workers, other jobs), makes L-BFGS ten times slower.
     with threadpool_limits(limits=1, user_api="blas"):
-        featurizer = Featurizer(lexicon, concept_features=concept_features)
+        featurizer = Featurizer(lexicon, concept_features=concept_features, negation=negation, quotes=quotes)
         return _train(texts, labels, groups, featurizer, folds, c, min_df, progress, sentence_inputs)
 
 
