@@ -85,8 +85,8 @@ def main() -> None:
             continue
         t0 = time.perf_counter()
         result = train(data.texts, data.labels, groups=data.groups, lexicon=lexicon if spec["lexicon"] else None,
-                       sentence_inputs=spec["sentence_inputs"], negation=spec.get("negation", False), quotes=spec.get("quotes", False),
-                       c=spec.get("c", 10.0))
+                       sentence_inputs=spec["sentence_inputs"], negation=spec.get("negation", False),
+                       quotes=spec.get("quotes", False), c=spec.get("c", 10.0))
         entry: dict[str, Any] = {
             "grouped_cv": _summary(data.labels, result.oof),
             "cv_by_writer": result.report.get("by_writer", {}),
