@@ -81,6 +81,20 @@ def test_quoted_words_also_count_as_quoted_and_a_negated_question_denies_nothing
     assert not [w for w in words if w.startswith("¬")]
 
 
+def test_concept_counts_do_not_shrink_with_length_and_leave_out_denied_concepts() -> None:
+    from triage.features import CONCEPTS
+    from triage.model import concept_counts
+
+    featurizer = Featurizer(LEXICON, negation=True, quotes=True)
+    legal = list(CONCEPTS).index("legal")
+    short = featurizer.analyse(normalize("弁護士に相談します"))
+    long = featurizer.analyse(normalize("パスワードの変え方を教えてください。" * 30 + "弁護士に相談します"))
+    denied = featurizer.analyse(normalize("弁護士に相談するつもりはありません"))
+    counts = concept_counts([short, long, denied])
+    assert counts[0, legal] == counts[1, legal] == pytest.approx(np.log(2))
+    assert counts[2, legal] == 0
+
+
 def test_a_bad_lexicon_is_refused_with_line_numbers(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "lex.csv", [{"concept": "legal", "term": "弁護士"},
                                             {"concept": "gossip", "term": "うわさ"},

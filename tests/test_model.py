@@ -102,3 +102,21 @@ def test_predict_explained_equals_predict_and_explain(models_dir: Path, tiny_row
         assert explanation == router.explain(text, p.label)
         for span in explanation["spans"]:
             assert 0 <= span["start"] < span["end"] <= len(text)
+
+
+def test_scoped_words_and_concept_inputs_score_alike_one_by_one_and_in_a_batch(tiny_rows: list[dict[str, str]]) -> None:
+    from triage.dataset import LABELS
+    from triage.features import read_lexicon
+    from triage.model import train
+
+    from .conftest import DATA
+
+    result = train([r["text"] for r in tiny_rows], [r["label"] for r in tiny_rows], folds=3,
+                   lexicon=read_lexicon(DATA / "lexicon.csv"), negation=True, quotes=True, concept_inputs=True)
+    model = result.model
+    assert model.concept_inputs and model.comb_coef.shape[0] > len(LABELS)
+    texts = [r["text"] for r in tiny_rows[::9]] + ["訴訟は考えていませんが、「補償します」と書いてありました。いつですか", ""]
+    np.testing.assert_allclose([list(model.probabilities(t).values()) for t in texts], model.predict_proba(texts),
+                               atol=1e-9)
+    assert [(p.label, p.reason, p.sentence) for p in model.predict_many(texts)] == [
+        (p.label, p.reason, p.sentence) for p in map(model.predict, texts)]

@@ -215,11 +215,29 @@ def _lr_arrays(clf: LogisticRegression) -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(clf.coef_[order].T), clf.intercept_[order].copy()
 
 
-def _meta(whole: np.ndarray, seg: np.ndarray, sizes: Sequence[int], sentence_inputs: bool = True
-          ) -> tuple[np.ndarray, np.ndarray]:
+def concept_counts(analyses: Sequence[Analysis]) -> np.ndarray:
+    """Return log(1 + how often each lexicon concept occurs) per text, leaving out denied and quoted ones.
+
+    Unlike the concept's TF-IDF weight, this does not shrink as a message grows:
+    one 弁護士 in a 1,000-character e-mail counts as much as in a short chat.
+    """
+    out = np.zeros((len(analyses), len(CONCEPTS)))
+    for i, a in enumerate(analyses):
+        found = Counter(c for s in a.segments for c in s.concepts)
+        if not found:
+            continue
+        scoped = Counter(w[2:] for s in a.segments for w in s.words if w[1:2] == CONCEPT_PREFIX)
+        for j, concept in enumerate(CONCEPTS):
+            out[i, j] = np.log1p(max(0, found[concept] - scoped[concept]))
+    return out
+
+
+def _meta(whole: np.ndarray, seg: np.ndarray, sizes: Sequence[int], sentence_inputs: bool = True,
+          concepts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Return the combiner's inputs per text and, per text, the index of its most escalation-like sentence.
 
-    Without ``sentence_inputs`` the combiner sees the whole text's log-probabilities only.
+    Without ``sentence_inputs`` the combiner sees the whole text's log-probabilities only;
+    ``concepts`` (``concept_counts``) adds how often each lexicon concept occurs.
     """
     out = np.empty((len(sizes), 2 * len(LABELS) + 1))
     top_esc = np.empty(len(sizes), dtype=np.intp)
@@ -231,7 +249,10 @@ def _meta(whole: np.ndarray, seg: np.ndarray, sizes: Sequence[int], sentence_inp
         out[i, len(LABELS) : 2 * len(LABELS)] = np.log(block.max(axis=0) + 1e-6)
         out[i, -1] = np.log(n)
         k += n
-    return (out if sentence_inputs else out[:, : len(LABELS)]), top_esc
+    out = out if sentence_inputs else out[:, : len(LABELS)]
+    if concepts is not None:
+        out = np.hstack((out, concepts))
+    return out, top_esc
 
 
 class InquiryModel:
@@ -239,7 +260,7 @@ class InquiryModel:
 
     def __init__(self, featurizer: Featurizer, words: Block, chars: Block, coef: np.ndarray, intercept: np.ndarray,
                  comb_coef: np.ndarray, comb_intercept: np.ndarray, policy: Policy,
-                 sentence_inputs: bool = False) -> None:
+                 sentence_inputs: bool = False, concept_inputs: bool = False) -> None:
         self.featurizer = featurizer
         self.words = words
         self.chars = chars
@@ -250,12 +271,17 @@ class InquiryModel:
         self.policy = policy
         # Whether the combiner also weighs the best sentences (see docs/model.md for why not by default).
         self.sentence_inputs = sentence_inputs
+        # Whether the combiner also sees the lexicon concepts' counts (``concept_counts``).
+        self.concept_inputs = concept_inputs
         self._word_names: list[str] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_word_names"] = None
         return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update({"concept_inputs": False, **state})
 
     # -- scoring ------------------------------------------------------------
     def analyse_texts(self, texts: Sequence[str]) -> list[Analysis]:
@@ -267,7 +293,8 @@ class InquiryModel:
         whole_x, seg_x = stack(analyses, self.words, self.chars)
         whole = _softmax(np.asarray(whole_x @ self.coef) + self.intercept)
         seg = _softmax(np.asarray(seg_x @ self.coef) + self.intercept)
-        meta, top_esc = _meta(whole, seg, [len(a.segments) for a in analyses], self.sentence_inputs)
+        meta, top_esc = _meta(whole, seg, [len(a.segments) for a in analyses], self.sentence_inputs,
+                              concept_counts(analyses) if self.concept_inputs else None)
         final = _softmax(meta @ self.comb_coef + self.comb_intercept)
         return final, seg, top_esc, seg_x
 
@@ -332,7 +359,7 @@ class InquiryModel:
             seg = whole
             seg_words = [(wi, wv)]
         elif explained or self.sentence_inputs or self.policy.route(
-                dict(zip(LABELS, self._final(whole, whole).tolist(), strict=True)))[0] != "faq":
+                dict(zip(LABELS, self._final(analysis, whole, whole).tolist(), strict=True)))[0] != "faq":
             seg_scores = np.empty((len(segments), len(LABELS)))
             for i, segment in enumerate(segments):
                 swi, swv = tfidf_counts(Counter(segment.words), local_w, self.words.idf)
@@ -343,11 +370,12 @@ class InquiryModel:
         else:
             # A faq route of several sentences shows no sentence and no reason.
             seg = np.repeat(whole, len(segments), axis=0)
-        return self._route(analysis, self._final(whole, seg), seg), seg_words
+        return self._route(analysis, self._final(analysis, whole, seg), seg), seg_words
 
-    def _final(self, whole: np.ndarray, seg: np.ndarray) -> np.ndarray:
+    def _final(self, analysis: Analysis, whole: np.ndarray, seg: np.ndarray) -> np.ndarray:
         """Return the combiner's probabilities of one text from its whole-text and sentence probabilities."""
-        meta, _ = _meta(whole, seg, [len(seg)], self.sentence_inputs)
+        concepts = concept_counts([analysis]) if self.concept_inputs else None
+        meta, _ = _meta(whole, seg, [len(seg)], self.sentence_inputs, concepts)
         return _softmax(meta @ self.comb_coef + self.comb_intercept)[0]
 
     def _reason(self, analysis: Analysis, seg_proba: np.ndarray) -> str:
@@ -523,23 +551,27 @@ def _splits(y: np.ndarray, groups: Sequence[str] | None, folds: int) -> tuple[li
 def train(texts: Sequence[str], labels: Sequence[str], groups: Sequence[str] | None = None,
           lexicon: Lexicon | None = None, folds: int = FOLDS, c: float = 10.0, min_df: int = 2,
           progress: Progress | None = None, sentence_inputs: bool = False,
-          concept_features: bool = True, negation: bool = False, quotes: bool = False) -> TrainResult:
+          concept_features: bool = True, negation: bool = False, quotes: bool = False,
+          concept_inputs: bool = False) -> TrainResult:
     """Cross-validate (grouped by writer where known), fit the combiner and policy, then fit on all rows."""
     # One BLAS thread: on these small problems OpenBLAS's pool spins and, on a
     # busy machine (workers, other jobs), makes L-BFGS ten times slower.
     with threadpool_limits(limits=1, user_api="blas"):
         featurizer = Featurizer(lexicon, concept_features=concept_features, negation=negation, quotes=quotes)
-        return _train(texts, labels, groups, featurizer, folds, c, min_df, progress, sentence_inputs)
+        return _train(texts, labels, groups, featurizer, folds, c, min_df, progress, sentence_inputs, concept_inputs)
 
 
 def _train(texts: Sequence[str], labels: Sequence[str], groups: Sequence[str] | None, featurizer: Featurizer,
-           folds: int, c: float, min_df: int, progress: Progress | None, sentence_inputs: bool) -> TrainResult:
+           folds: int, c: float, min_df: int, progress: Progress | None, sentence_inputs: bool,
+           concept_inputs: bool = False) -> TrainResult:
     say = progress or (lambda _m: None)
     y = np.asarray(labels)
     say(f"reading {len(texts)} texts into sentences and features")
     analyses = [featurizer.analyse(normalize(t)) for t in texts]
     splits, how = _splits(y, groups, folds)
-    meta = np.zeros((len(texts), (2 * len(LABELS) + 1) if sentence_inputs else len(LABELS)))
+    concepts = concept_counts(analyses) if concept_inputs else None
+    meta = np.zeros((len(texts), ((2 * len(LABELS) + 1) if sentence_inputs else len(LABELS))
+                     + (len(CONCEPTS) if concept_inputs else 0)))
     for k, (tr, te) in enumerate(splits, start=1):
         say(f"cross-validation fold {k}/{len(splits)} ({how})")
         words, chars, coef, intercept = _fit_base([analyses[i] for i in tr], y[tr], c, min_df)
@@ -547,7 +579,8 @@ def _train(texts: Sequence[str], labels: Sequence[str], groups: Sequence[str] | 
         whole_x, seg_x = stack(part, words, chars)
         whole = _softmax(np.asarray(whole_x @ coef) + intercept)
         seg = _softmax(np.asarray(seg_x @ coef) + intercept)
-        meta[te] = _meta(whole, seg, [len(a.segments) for a in part], sentence_inputs)[0]
+        meta[te] = _meta(whole, seg, [len(a.segments) for a in part], sentence_inputs,
+                         None if concepts is None else concepts[te])[0]
     # The combiner's own out-of-fold probabilities, on the same folds: what the
     # policy and the report see is text from writers the model did not learn from.
     oof = np.zeros((len(texts), len(LABELS)))
@@ -575,7 +608,8 @@ def _train(texts: Sequence[str], labels: Sequence[str], groups: Sequence[str] | 
     comb = LogisticRegression(C=1.0, max_iter=1000).fit(meta, y)
     comb_coef, comb_intercept = _lr_arrays(comb)
     words, chars, coef, intercept = _fit_base(analyses, y, c, min_df)
-    model = InquiryModel(featurizer, words, chars, coef, intercept, comb_coef, comb_intercept, policy, sentence_inputs)
+    model = InquiryModel(featurizer, words, chars, coef, intercept, comb_coef, comb_intercept, policy, sentence_inputs,
+                         concept_inputs)
     return TrainResult(model, report, routed)
 
 
