@@ -25,14 +25,18 @@ from triage.model import ESCALATION_MISS_COST, calibration_error, confident_erro
 ROOT = Path(__file__).resolve().parent.parent
 DESIGNS: dict[str, dict[str, Any]] = {
     "whole text": {"sentence_inputs": False, "lexicon": False},
-    "whole text + lexicon (shipped)": {"sentence_inputs": False, "lexicon": True},
+    "whole text + lexicon (previous release)": {"sentence_inputs": False, "lexicon": True},
     "whole text + best sentences": {"sentence_inputs": True, "lexicon": False},
     "whole text + best sentences + lexicon": {"sentence_inputs": True, "lexicon": True},
     "whole text + lexicon + negated clauses": {"sentence_inputs": False, "lexicon": True, "negation": True},
     "whole text + best sentences + lexicon + negated clauses": {"sentence_inputs": True, "lexicon": True,
                                                                  "negation": True},
-    "whole text + lexicon + negated clauses + quotes": {"sentence_inputs": False, "lexicon": True, "negation": True,
-                                                        "quotes": True},
+    "whole text + lexicon + negated clauses + quotes (shipped)": {
+        "sentence_inputs": False, "lexicon": True, "negation": True, "quotes": True},
+    "whole text + lexicon + negated clauses + quotes + concept counts": {
+        "sentence_inputs": False, "lexicon": True, "negation": True, "quotes": True, "concept_inputs": True},
+    "whole text + best sentences + lexicon + negated clauses + quotes + concept counts": {
+        "sentence_inputs": True, "lexicon": True, "negation": True, "quotes": True, "concept_inputs": True},
     "whole text + lexicon + negated clauses + quotes, C=3": {"sentence_inputs": False, "lexicon": True,
                                                              "negation": True, "quotes": True, "c": 3.0},
     "whole text + lexicon + negated clauses + quotes, C=30": {"sentence_inputs": False, "lexicon": True,
@@ -74,19 +78,20 @@ def main() -> None:
     parser.add_argument("--train", default=str(ROOT / "data" / "inquiries.csv"))
     parser.add_argument("--test", nargs="*", default=[])
     parser.add_argument("--out", default=None)
-    parser.add_argument("--only", nargs="*", default=None, help="run only the designs whose name contains one of these")
+    parser.add_argument("--only", nargs="*", default=None, help="run only the designs with these names")
     args = parser.parse_args()
     data = dataset.load_training([args.train])
     lexicon = read_lexicon(ROOT / "data" / "lexicon.csv")
     tests = [dataset.read(p) for p in args.test]
     results: dict[str, Any] = {"train": args.train, "rows": len(data.texts), "designs": {}}
     for name, spec in DESIGNS.items():
-        if args.only and not any(part in name for part in args.only):
+        if args.only and name not in args.only:
             continue
         t0 = time.perf_counter()
         result = train(data.texts, data.labels, groups=data.groups, lexicon=lexicon if spec["lexicon"] else None,
                        sentence_inputs=spec["sentence_inputs"], negation=spec.get("negation", False),
-                       quotes=spec.get("quotes", False), c=spec.get("c", 10.0))
+                       quotes=spec.get("quotes", False), c=spec.get("c", 10.0),
+                       concept_inputs=spec.get("concept_inputs", False))
         entry: dict[str, Any] = {
             "grouped_cv": _summary(data.labels, result.oof),
             "cv_by_writer": result.report.get("by_writer", {}),

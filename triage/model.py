@@ -3,7 +3,8 @@
 Design (compared with the alternatives in docs/model.md):
 
 1. Features (``triage.features``): lemma 1–2-grams plus lexicon concept
-   tokens (§legal, §press...) and character 1–3-grams, TF-IDF, per sentence;
+   tokens (§legal, §press...), the words of denied clauses and of quotations
+   once more as ¬word / 「word, and character 1–3-grams, TF-IDF, per sentence;
    a text's counts are the sum of its sentences'.
 2. A base logistic regression scores the whole text and, with the same
    weights, every sentence of it: the most escalation-like (or compensation-
@@ -551,7 +552,7 @@ def _splits(y: np.ndarray, groups: Sequence[str] | None, folds: int) -> tuple[li
 def train(texts: Sequence[str], labels: Sequence[str], groups: Sequence[str] | None = None,
           lexicon: Lexicon | None = None, folds: int = FOLDS, c: float = 10.0, min_df: int = 2,
           progress: Progress | None = None, sentence_inputs: bool = False,
-          concept_features: bool = True, negation: bool = False, quotes: bool = False,
+          concept_features: bool = True, negation: bool = True, quotes: bool = True,
           concept_inputs: bool = False) -> TrainResult:
     """Cross-validate (grouped by writer where known), fit the combiner and policy, then fit on all rows."""
     # One BLAS thread: on these small problems OpenBLAS's pool spins and, on a
