@@ -115,9 +115,16 @@ def number(run: str) -> float | None:
 _UNITS = (
     ("円", "円"), ("ポイント", "ポイント"), ("ホ゜イント", "ポイント"), ("pt", "ポイント"), ("Pt", "ポイント"),
     ("PT", "ポイント"), ("P", "ポイント"), ("p", "ポイント"), ("マイル", "マイル"), ("ドル", "ドル"),
+    # Written in kana or English: "2,480えん", "3,300ｴﾝ", "500ぽいんと", "18,000 yen", "1,000 miles".
+    ("えん", "円"), ("エン", "円"), ("ぽいんと", "ポイント"), ("yen", "円"), ("Yen", "円"), ("JPY", "円"),
+    ("points", "ポイント"), ("point", "ポイント"), ("miles", "マイル"), ("mile", "マイル"),
+    ("dollars", "ドル"), ("dollar", "ドル"), ("USD", "ドル"),
 )
 _UNIT_OF = dict(_UNITS)
-_UNIT_RE = "|".join(re.escape(k) for k, _ in _UNITS)
+_UNIT_RE = "|".join(re.escape(k) for k, _ in sorted(_UNITS, key=lambda u: -len(u[0])))
+# A currency written before the number: ¥5,500, $120, US$89, USD 240.
+_CURRENCY_BEFORE = re.compile(r"(?:¥|\\|US\$|\$|USD|JPY)\s?$")
+_CURRENCY_UNIT = {"¥": "円", "\\": "円", "JPY": "円"}
 # Every pattern below starts with a literal or a character class, so that `re` skips
 # ahead to candidates in C; the checks on what comes before a match are in Python.
 _AMOUNT = re.compile(
@@ -138,7 +145,11 @@ def _amounts(norm: str, text: str) -> list[dict[str, Any]]:
     for m in _AMOUNT.finditer(norm):
         start = m.start()
         before = norm[start - 1] if start else ""
-        yen = before == "¥" or before == "\\" or (before == " " and start > 1 and norm[start - 2] in "¥\\")
+        currency = _CURRENCY_BEFORE.search(norm, max(0, start - 4), start) if before in "¥\\$DY " else None
+        if currency is not None and currency.start() and norm[currency.start() - 1].isalnum() \
+                and currency.group().strip() in ("USD", "JPY"):
+            currency = None  # "XUSD": a code
+        yen = currency is not None
         unit_written = m.group("unit")
         if not unit_written and not yen:
             continue
@@ -151,10 +162,14 @@ def _amounts(norm: str, text: str) -> list[dict[str, Any]]:
         if unit_written in ("P", "p") and not run.replace(",", "").isdigit():
             continue  # "三P" is no points
         if yen:
-            if unit_written and unit_written != "円":
+            assert currency is not None
+            sign = currency.group().strip()
+            unit = _CURRENCY_UNIT.get(sign, "ドル")
+            if unit_written and _UNIT_OF[unit_written] != unit:
                 continue
-            start = norm.rindex(before, 0, start)
-        unit = "円" if yen else _UNIT_OF[unit_written]
+            start = currency.start()
+        else:
+            unit = _UNIT_OF[unit_written]
         end = m.end("unit") if unit_written else m.end("num")
         approx = _APPROX.search(norm, max(0, start - 4), start)
         if approx:
@@ -203,8 +218,17 @@ _YEAR_OFFSETS = {"一昨年": -2, "去年": -1, "昨年": -1, "今年": 0, "来�
 _MONTH_OFFSETS = {"先月": -1, "今月": 0, "来月": 1}
 _WEEK_OFFSETS = {"先々週": -14, "先週": -7, "今週": 0, "来週": 7}
 _ERAS = {"令和": 2018, "平成": 1988, "昭和": 1925, "R": 2018, "H": 1988}
-# "11月14日〜16日": the second day of a range in the same month.
-_RANGE_DAY = re.compile(rf"\s?(?:〜|~|～|-|から|より)\s?(?P<d>{_MD})\s?日")
+# "11月14日〜16日", "12月3日と4日": the second day of a range or a list in the same month.
+_RANGE_DAY = re.compile(rf"\s?(?:〜|~|～|-|から|より|と|、|・|,)\s?(?P<d>{_MD})\s?日(?!間|分|後|以内)")
+# English: "Nov 22", "on Dec. 5th", "October 3, 2026"; a date without a year resolves like 11月22日.
+_EN_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_EN_MONTH_WORDS = frozenset(_EN_MONTHS) | {"sept", "january", "february", "march", "april", "june", "july", "august",
+                                           "september", "october", "november", "december"}
+_EN_DATE = re.compile(
+    r"(?<![A-Za-z])(?P<mon>Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)(?:[a-z]{0,6})\.?\s(?P<d>[0-9]{1,2})"
+    r"(?:st|nd|rd|th)?(?![0-9:])(?:,?\s(?P<y>20[0-9]{2})(?![0-9]))?",
+    re.IGNORECASE,
+)
 _WEEKDAY_RANGE_AFTER = re.compile(rf"\s?(?:〜|~|～|-|・|、|から)\s?[{_WEEKDAYS}]曜")
 _WEEKDAY_RANGE_BEFORE = re.compile(rf"[{_WEEKDAYS}]曜日?\s?(?:〜|~|～|-|・|、|から)\s?$")
 _NOT_BEFORE_YEAR = frozenset("0123456789")
@@ -256,6 +280,8 @@ def _numeric(m: re.Match[str], norm: str, today: date) -> tuple[date | None, boo
         return _latest(_int(g("m")), _int(g("d")), today), True
     if g("sm"):
         month, day = int(g("sm")), int(g("sd"))
+        if before == ":" and m.start() > 1 and not norm[m.start() - 2].isdigit():
+            before = ""  # "日時：12/8", "詳細:12/2の": a label, not a time
         if before in _NOT_BEFORE_SLASH or not (1 <= month <= 12 and 1 <= day <= 31):
             return None, False
         return _latest(month, day, today), False
@@ -317,6 +343,14 @@ def _dates(norm: str, text: str, today: date) -> list[dict[str, Any]]:
                 d, has_month = _numeric(m, norm, today)
                 found.append((m.start(), m.end(), d, "month" if has_month else "num"))
                 break
+    for m in _EN_DATE.finditer(norm):
+        word = m.group(0).split()[0].rstrip(".").lower()
+        if word not in _EN_MONTH_WORDS:
+            continue  # "Marketing 3" is no month
+        month = _EN_MONTHS.index(word[:3]) + 1
+        day = int(m.group("d"))
+        d = _valid(int(m.group("y")), month, day) if m.group("y") else _latest(month, day, today)
+        found.append((m.start(), m.end(), d, "month"))
     if "曜" in norm:
         for m in _WEEKDAY_DATE.finditer(norm):
             found.append((m.start(), m.end(), _weekday(m, norm, today), "weekday"))
