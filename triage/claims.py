@@ -70,6 +70,24 @@ def _norm(text: str) -> str:
     return text.translate(_TABLE)
 
 
+def _kana_variants(pattern: str) -> str:
+    """Return a regex source where each voiced kana also matches its base and a spacing mark (ﾀﾞ -> タ゛)."""
+    out = []
+    depth = 0  # inside a character class the source is left alone
+    for i, ch in enumerate(pattern):
+        if ch == "[" and (i == 0 or pattern[i - 1] != "\\"):
+            depth += 1
+        elif ch == "]" and depth and pattern[i - 1] != "\\":
+            depth -= 1
+        decomposed = unicodedata.normalize("NFD", ch)
+        if depth == 0 and len(decomposed) == 2 and decomposed[1] in "\u3099\u309a" and "\u3040" <= ch <= "\u30ff":
+            mark = "\u309b" if decomposed[1] == "\u3099" else "\u309c"
+            out.append(f"(?:{ch}|{decomposed[0]}{mark})")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
 # -- numbers ------------------------------------------------------------------------------------
 
 _KDIGITS = {"〇": 0, "零": 0, "一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9,
@@ -226,7 +244,10 @@ _EN_MONTH_WORDS = frozenset(_EN_MONTHS) | {"sept", "january", "february", "march
                                            "september", "october", "november", "december"}
 _EN_DATE = re.compile(
     r"(?<![A-Za-z])(?P<mon>Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)(?:[a-z]{0,6})\.?\s(?P<d>[0-9]{1,2})"
-    r"(?:st|nd|rd|th)?(?![0-9:])(?:,?\s(?P<y>20[0-9]{2})(?![0-9]))?",
+    r"(?:st|nd|rd|th)?(?![0-9:])(?:,?\s(?P<y>20[0-9]{2})(?![0-9]))?"
+    # ... and day first: "3 June", "12th October 2026"
+    r"|(?<![0-9A-Za-z.,])(?P<d2>[0-9]{1,2})(?:st|nd|rd|th)?\s(?P<mon2>Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
+    r"(?:[a-z]{0,6})(?![A-Za-z])\.?(?:,?\s(?P<y2>20[0-9]{2})(?![0-9]))?",
     re.IGNORECASE,
 )
 _WEEKDAY_RANGE_AFTER = re.compile(rf"\s?(?:〜|~|～|-|・|、|から)\s?[{_WEEKDAYS}]曜")
@@ -344,12 +365,14 @@ def _dates(norm: str, text: str, today: date) -> list[dict[str, Any]]:
                 found.append((m.start(), m.end(), d, "month" if has_month else "num"))
                 break
     for m in _EN_DATE.finditer(norm):
-        word = m.group(0).split()[0].rstrip(".").lower()
+        first = m.group("mon") is not None
+        word = m.group(0).split()[0 if first else 1].rstrip(".,").lower()
         if word not in _EN_MONTH_WORDS:
             continue  # "Marketing 3" is no month
         month = _EN_MONTHS.index(word[:3]) + 1
-        day = int(m.group("d"))
-        d = _valid(int(m.group("y")), month, day) if m.group("y") else _latest(month, day, today)
+        day = int(m.group("d") if first else m.group("d2"))
+        year = m.group("y") if first else m.group("y2")
+        d = _valid(int(year), month, day) if year else _latest(month, day, today)
         found.append((m.start(), m.end(), d, "month"))
     if "曜" in norm:
         for m in _WEEKDAY_DATE.finditer(norm):
@@ -395,32 +418,55 @@ def _dates(norm: str, text: str, today: date) -> list[dict[str, Any]]:
 
 # Every label ends in one of these words; the word before it says the kind.
 # Case-sensitive on purpose: IGNORECASE stops `re` from skipping ahead on the first character.
-_LABEL_END = re.compile(r"番号|No\.?|NO\.?|no\.|ID|Id|id|コード|#|number|Number|ばんごう|バンゴウ|ハ゛ンコ゛ウ")
+_LABEL_END = re.compile(_kana_variants(r"番号|No\.?|NO\.?|no\.|ID|Id|id|コード|#|number|Number|code|Code|CODE"
+                                       r"|ばんごう|バンゴウ"))
 _LABEL_KINDS: tuple[tuple[str, str], ...] = (
     ("order", r"(?:ご|お)?(?:注文|受注|購入)(?:確認)?|オーダー|ちゅうもん|チュウモン|order\s?"),
     ("reservation", r"(?:ご)?予約(?:確認)?|よやく|ヨヤク|booking\s?|reservation\s?"),
     ("ticket", r"受付|(?:お)?問い?合わ?せ|問合|チケット|ケース|案件|うけつけ|ウケツケ|ticket\s?|case\s?"),
-    ("member", (r"会員|お客様|お客さま|顧客|契約者|利用者|ユーザー|ユーザ|アカウント|加入者|会員証|かいいん|カイイン"
-                r"|member\s?|customer\s?|account\s?")),
+    ("member", (r"会員|お客様|お客さま|顧客|契約者|利用者|ユーザー|ユーザ|アカウント|加入者|会員証|組合員|受講者|ログイン"
+                r"|かいいん|カイイン|member\s?|customer\s?|account\s?|user\s?")),
     ("other", (r"(?:ご)?契約|(?:保険)?証券|(?:お)?申(?:し)?込(?:み)?|伝票|追跡|請求(?:書)?|申請|管理|登録|患者|診察券|カルテ"
                r"|受験|整理|取引|決済|明細|引換|contract\s?|policy\s?")),
 )
-_LABEL_PREFIX = re.compile("(?:" + "|".join(f"(?P<{k}>{p})" for k, p in _LABEL_KINDS) + r")\s?$", re.IGNORECASE)
+_LABEL_PREFIX = re.compile("(?:" + "|".join(f"(?P<{k}>{_kana_variants(p)})" for k, p in _LABEL_KINDS) + r")\s?$",
+                           re.IGNORECASE)
+# Any other noun before 番号 / ID / コード names an `other` reference (生徒番号, 店舗ID, 受理番号, 定期便番号) ...
+_OTHER_LABEL = re.compile(r"(?P<word>[一-龥々ァ-ヴー゛゜]{2,7})\s?$")
+# ... except the numbers that are no case's reference: phones, addresses, accounts, products, codes to log in or pay.
+_NOT_A_LABEL = re.compile(
+    r"(?:電話|携帯|ケータイ|郵便|口座|暗証|認証|確認|製造|商品|型|品|部屋|座席|車両|個人|マイナンバー|カード|証明|識別|番|内線|自宅"
+    r"|代表|連絡先|ダイヤル|ダイアル|クーポン|プロモ|キャンペーン|割引|招待|紹介|セキュリティ|ワンタイム|バー|QR|パス|端末|機種|製品"
+    r"|シリアル|背|社員|従業員|免許|保険証|住民|基礎年金|年金|口座振替)$"
+)
 _VALUE = r"[A-Za-z0-9][A-Za-z0-9\-_]*[A-Za-z0-9]|[0-9]"
 _PAREN_REF = r"(?:\s?[（(][^）)\n]{0,20}[）)])?"
 _FILLER = r"(?:ええと|えーと|えっと|えー|あー|うーんと?|あった|はい)"
 _AFTER_LABEL = re.compile(
-    rf"(?:\s?[)\]】〕」』>:]|\s?(?:は|が|も|の))?\s?[:\-]?\s?[(\[【〔「『]?\s?[#№]?\s?"
+    rf"(?:\s?[(][^)\n]{{1,12}}[)])?(?:\s?[)\]】〕」』>:]|\s?(?:は|が|も|の))?\s?[:\-]?\s?[(\[【〔「『]?\s?[#№]?\s?"
     rf"(?:[、,…]\s?{_FILLER}[、,…]*\s?)?(?P<value>{_VALUE})"
 )
 # A label asked for in one turn and answered in the next: "会員番号をお伺いできますか。\n客：NG58812047です".
+# The answer may carry a time stamp ("[13:21] お客様: 7730-2291-04") or start over ("…ＭＲ－…はい、MR-55012").
 _ANSWER = re.compile(
-    rf"[^\n]{{0,30}}?(?:[?？。…]|\n)\s?(?:[^\s:：\n]{{1,10}}[:：])?\s?(?:{_FILLER}[、,…\s]*)*(?P<value>{_VALUE})(?![0-9,]*\s?[円年月日時%])"
+    rf"[^\n]{{0,30}}?(?:[?？。…]|\n)\s?(?:\[?[0-9]{{1,2}}:[0-9]{{2}}(?::[0-9]{{2}})?\]?\s?)?(?:[^\s:：\n]{{1,10}}[:：])?\s?"
+    rf"(?:[^\n。?？0-9]{{0,12}}?[…、,]\s?)?(?:{_FILLER}[、,…\s]*)*(?=[A-Za-z\-_]*[0-9])(?P<value>{_VALUE})"
+    r"(?![0-9,]*\s?[円年月日時%])"
 )
+# The value a few words after its label in the same sentence: "注文番号はですね、えー、W-61-2290",
+# "会員番号は口頭で 62-1190-5", "証券番号：ＫＬ－… いえ、KL-7789-1102".
+_NEAR = re.compile(rf"(?P<gap>[^\n。！!？?0-9]{{0,18}}?)(?<![A-Za-z0-9\-_])(?P<value>{_VALUE})")
+_NOT_IN_GAP = re.compile(r"番号|ID|No|コード|末尾|下|桁|けた|ケタ|電話|携帯|TEL|Tel|tel|FAX|郵便|〒|口座|カード|金額|合計|期限|日時|日付")
+_AFTER_NEAR_VALUE = re.compile(r"\s?(?:[円年月日時分%件回個人歳枚泊階]|ヶ|か月|カ月|ポイント|pt|マイル|ドル|yen|miles)")
+_PHONE = re.compile(r"0[0-9]{1,4}-[0-9]{1,4}-[0-9]{3,4}|0[5-9]0[0-9]{8}|0120[0-9]{6}")
+# A code written in groups: "SK 4471 0093", "8801 223 4" (at most 12 digits: a card is never read here).
+_SPACED = re.compile(r"(?:[A-Za-z]{1,4}|[0-9]{2,6})(?: [0-9]{2,6}){1,3}(?=\s?(?:$|\n|[、,。)]|です|で|の件))")
+# An ID with no digit, only after an ID label: "ユーザーID：eng_yuki", "ID: vid-ayumi".
+_HANDLE = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-_][A-Za-z0-9]+)+")
 _MORE_VALUES = re.compile(rf"{_PAREN_REF}\s?(?:と|、|,|/|・|及び|および|&)\s?[#]?(?P<value>{_VALUE})")
 # The last four digits of a card, as people write them.
 _LAST4 = re.compile(
-    r"(?:下|末尾|最後の?|おしり|お尻)\s?(?:の)?\s?(?:4|四)\s?桁(?:の番号)?\s?(?:は|が|:|=)?\s?[\"「『(]?\s?(?P<a>[0-9]{4})(?![0-9])"
+    r"(?:下|末尾|最後の?|おしり|お尻)\s?(?:の)?\s?(?:4|四)\s?(?:桁|けた|ケタ)(?:の番号)?\s?(?:は|が|:|=)?\s?[\"「『(]?\s?(?P<a>[0-9]{4})(?![0-9])"
     r"|末尾(?:が|は|:)?\s?(?P<c>[0-9]{4})(?![0-9])"
     r"|(?:ending|ends)(?:\s?in)?\s?(?:[:#]\s?)?(?P<e>[0-9]{4})(?![0-9])"
     r"|[*xX•●](?:[*xX•●]{3}[\s\-]?){1,4}(?P<d>[0-9]{4})(?![0-9])"
@@ -429,7 +475,7 @@ _LAST4 = re.compile(
 _CARD = re.compile(
     r"(?<![0-9])(?:[0-9]{13,19}|[0-9]{4}([ \-])[0-9]{4}\1[0-9]{4}\1[0-9]{1,7}|[0-9]{4}([ \-])[0-9]{6}\2[0-9]{5})(?![0-9])"
 )
-_CARD_WORD = re.compile(r"カード|クレジット|クレカ|card|visa|master|jcb|amex", re.IGNORECASE)
+_CARD_WORD = re.compile(_kana_variants(r"カード|クレジット|クレカ|card|visa|master|jcb|amex"), re.IGNORECASE)
 _OTHER_NUMBER = re.compile(r"(?:番号|ID|No\.?)\s?(?:の|は)?\s?$")
 _LETTERS = re.compile(r"[A-Za-z]+")
 _DIGIT_GROUPS = re.compile(r"[0-9]+")
@@ -447,6 +493,47 @@ def _prefix(value: str) -> str:
 
 def _card_digits(s: str) -> str:
     return re.sub(r"[^0-9]", "", s)
+
+
+def _label(norm: str, hit: re.Match[str]) -> tuple[str, int]:
+    """Return (kind, where the label starts) of a label ending at hit, or ("", 0) where it is none."""
+    label = _LABEL_PREFIX.search(norm, max(0, hit.start() - 13), hit.start())
+    if label is not None:
+        return next(k for k, _ in _LABEL_KINDS if label.group(k)), label.start()
+    if hit.group() == "#":
+        return "", 0
+    other = _OTHER_LABEL.search(norm, max(0, hit.start() - 8), hit.start())
+    if other is not None and not _NOT_A_LABEL.search(other.group("word")):
+        return "other", other.start()
+    before = norm[hit.start() - 1] if hit.start() else "\n"
+    if hit.group() in ("ID", "Id") and before in "\n (【「[:、,。":
+        return "member", hit.start()  # a bare "ID: vid-ayumi" in a form
+    return "", 0
+
+
+def _label_value(norm: str, pos: int, is_id: bool) -> tuple[str, int, int] | None:
+    """Return (value, start, end) of the reference a label ending at pos introduces, or None."""
+    m = _AFTER_LABEL.match(norm, pos)
+    if m is not None:
+        spaced = _SPACED.match(norm, m.start("value"))
+        if spaced is not None and sum(c.isdigit() for c in spaced.group()) <= 12:
+            return spaced.group(), spaced.start(), spaced.end()
+        value = m.group("value")
+        if any(c.isdigit() for c in value) or (is_id and _HANDLE.fullmatch(value) and len(value) >= 4):
+            return value, m.start("value"), m.end("value")
+    m = _ANSWER.match(norm, pos)
+    if m is not None and sum(c.isdigit() for c in m.group("value")) >= 4:
+        return m.group("value"), m.start("value"), m.end("value")
+    m = _NEAR.match(norm, pos)
+    if m is None or _NOT_IN_GAP.search(m.group("gap")):
+        return None
+    value = m.group("value")
+    digits = sum(c.isdigit() for c in value)
+    coded = "-" in value and any(c.isalpha() for c in value)
+    if (digits < 4 and not (coded and digits >= 2)) or _AFTER_NEAR_VALUE.match(norm, m.end()) \
+            or _PHONE.fullmatch(value) or (norm[m.end() : m.end() + 1] in ",." and norm[m.end() + 1 : m.end() + 2].isdigit()):
+        return None  # an amount, a date, a count or a phone number
+    return value, m.start("value"), m.end("value")
 
 
 def _references(norm: str, text: str) -> list[dict[str, Any]]:
@@ -480,30 +567,27 @@ def _references(norm: str, text: str) -> list[dict[str, Any]]:
                 start = card.start()  # the nearest card word before the digits
             add("card_last4", m.group("a") or m.group("c") or m.group("d") or m.group("e"), start, m.end())
     for hit in _LABEL_END.finditer(norm):
-        label = _LABEL_PREFIX.search(norm, max(0, hit.start() - 9), hit.start())
-        if label is None:
+        kind, label_start = _label(norm, hit)
+        if not kind:
             continue
-        m = _AFTER_LABEL.match(norm, hit.end())
-        if m is None or not any(c.isdigit() for c in m.group("value")):
-            m = _ANSWER.match(norm, hit.end())
-            if m is None or sum(c.isdigit() for c in m.group("value")) < 4:
-                continue
-        if any(s <= m.start("value") < e for s, e in taken):
+        is_id = hit.group() in ("ID", "Id", "id")
+        found = _label_value(norm, hit.end(), is_id)
+        if found is None or any(s <= found[1] < e for s, e in taken):
             continue
-        kind = next(k for k, _ in _LABEL_KINDS if label.group(k))
-        values = [(m.group("value"), m.start("value"), m.end("value"))]
-        pos = m.end()
+        first, first_start, pos = found
+        values = [(first, first_start, pos)]
         # Further values of a list share the first one's shape: "、3,300円" after HK-302118 is no order.
         while (more := _MORE_VALUES.match(norm, pos)) and _shape(more.group("value")) == _shape(values[0][0]):
             values.append((more.group("value"), more.start("value"), more.end("value")))
             pos = more.end()
         for value, vstart, vend in values:
-            if not any(c.isdigit() for c in value) or (norm[vend : vend + 1] in ("@", ".")
-                                                       and re.match(r"[@.][A-Za-z0-9]", norm[vend:])):
+            handle = is_id and vstart == first_start and _HANDLE.fullmatch(value) is not None and len(value) >= 4
+            if not (any(c.isdigit() for c in value) or handle) or (norm[vend : vend + 1] in ("@", ".")
+                                                                    and re.match(r"[@.][A-Za-z0-9]", norm[vend:])):
                 continue  # a word, or the start of an e-mail address
             if value.isdigit() and len(value) < 3 and kind != "ticket":
                 continue  # "会員番号の3桁目": too short to be a reference
-            add(kind, value, label.start() if vstart == m.start("value") else vstart, vend)
+            add(kind, value, label_start if vstart == first_start else vstart, vend)
     # The same kind of code again, unlabelled: "注文番号 HK-320011 は届きました。HK-320012 の方が…".
     coded = {(_prefix(r["value"]).upper(), _shape(r["value"])): r["kind"] for r in out
              if r["kind"] != "card_last4" and _prefix(r["value"])}
