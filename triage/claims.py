@@ -607,6 +607,10 @@ def _references(norm: str, text: str) -> list[dict[str, Any]]:
 # "補償して" without such an object is compensation for a loss (damages).
 
 NOUN, REFUND_VERB, COVER_VERB, GENERIC = "noun", "refund_verb", "cover_verb", "generic"
+# "返して", "戻して": a refund of money, but points when points were taken, a service when an item was.
+RETURN_VERB = "return_verb"
+# "復元して", "復活して": what was lost comes back (points, an item, a service); money only when money was named.
+RESTORE_VERB = "restore_verb"
 _ANCHORS: dict[str, list[tuple[str, str | None, str | None, int, str]]] = {
     # anchor: [(remedy, required before (ends at the anchor), required after, how far before to look, kind), ...]
 }
@@ -625,6 +629,9 @@ _anchor("reissue_fee", "再発行 再交付 さいはっこう", after=rf"^(?:�
 _anchor("reissue_fee", "作り直し 交換 再発行", before=r"(?:カード|クレジットカード)の?$",
         after=r"^(?:に(?:かかった|掛かった))?の?(?:手数料|費用|代)")
 _anchor("consolation", "慰謝料 いしゃりょう 見舞金 見舞い金 迷惑料 お詫び金 おわび金 詫び料 お詫びのお金 おわびのお金 consolation")
+_anchor("consolation", "お詫びの額 お詫びの金額 おわびの額 和解金 解決金")
+# Cash instead of the apology offered ("ギフト券ではなく現金で", "現金がいいの"); not "現金で返金" (a refund).
+_anchor("consolation", "現金 お金で", after=r"^(?!書留|に(?:換え|替え|交換|変え)|化|で?(?:の)?(?:返金|返し|返還|払い戻|払戻|返って|戻っ|戻して|返す))", kind="cash")
 _anchor("damages", "損害賠償 賠償 弁償 休業補償 休業損害 damages")
 _anchor("damages", "損害 損失 被害", after=r"^.{0,12}?(?:補填|補償|負担|支払|払|賠償|弁償|請求)")
 _anchor("points", "ポイント", after=r"^(?!カード|サイト)")
@@ -632,10 +639,17 @@ _anchor("points", "マイル ぽいんと miles points")
 _anchor("points", "pt P PT Pt", before=r"[0-9]$", after=r"^(?![A-Za-z])")
 _anchor("voucher", "商品券 ギフト券 ギフトカード クーポン 割引券 図書カード QUOカード クオカード 金券 Amazonギフト アマゾンギフト "
                    "お買物券 買物券 買い物券 お買い物券 優待券 無料券 カタログギフト プリペイドカード 電子マネー 電子ギフト "
-                   "voucher coupon")
-_anchor("fee_waiver", "免除 割り引 値引 減額 差し引 差引 相殺 タダに waive Waive "
+                   "図書券 招待券 お詫び券 おわび券 食事券 宿泊券 利用券 voucher coupon")
+_anchor("fee_waiver", "免除 割り引 値引 減額 相殺 タダに waive Waive "
                       "払わなくて 払わなくても 支払わなくて 払わずに 払わないで")
-_anchor("fee_waiver", "割引", after=r"^(?!券|クーポン)")
+_anchor("fee_waiver", "差し引 差引", after=r"^(?!かず|かない|かれ|きせず)")
+# "送料無料で送って": the charge is not made.
+_anchor("fee_waiver", "無料で", before=r"(?:送料|手数料|費用|料金)$", reach=4)
+_anchor("fee_waiver", "割引", after=r"^(?!券|クーポン|で|価格|後|率|が適用|が消え|が外れ|を継続|の継続|を続け)")
+_anchor("fee_waiver", "引き落とさない 引き落とさず 引き落としをしない 引き落としを止め 引き落としを停止 請求しない 請求を止め")
+# A charge already made, cancelled: "二重になった1件分の取消", "2回分を取り消して" is a refund.
+_anchor("refund", "取消 取り消 キャンセルし", before=r"(?:[0-9一二三]\s?(?:回|件)分|重複分|二重分|二重決済|二重請求|重複決済|決済分|課金分)(?:の|を|は|も)?\s?$",
+        reach=14, kind=REFUND_VERB)
 _anchor("fee_waiver", "無料", after=r"^(?:に|化)")
 # "N円引き" and "料金から引いて"; not 代引き (cash on delivery), not a coupon's "800円引き", not the past.
 _anchor("fee_waiver", "引い 引き 引け", before=r"(?:(?:[0-9]円|料金|額|分|料)(?:から|を)?|代(?:から|を))$",
@@ -657,12 +671,17 @@ _SERVICE_ASK = r"^.{0,10}?(?:ください|下さい|ほしい|欲しい|もら�
 _anchor("other", "再送 送り直 再配送 再発送 出し直 振り替え 振替 アップグレード 優先 延長 取り直 無料期間 交換して 交換を 交換の",
         after=_SERVICE_ASK)
 _anchor("other", "お詫びの品 おわびの品")
+_anchor("other", "延ば のば 伸ば", before=r"(?:期限|期間|期日|有効期限|猶予)(?:を|も|は)?\s?(?:[0-9一二三]\S{0,4})?$", reach=12)
+_anchor("other", "期間延長 期限延長 撮り直 やり直 受け直 再受講 再受験 無料受験 復旧させ 継続して 継続を 代わりの品 代替品 代品 同じ商品 正しい商品 "
+                 "別の日に 別日に 旧料金で", after=r"^[^。\n]{0,24}?(?:ください|下さい|ほしい|欲しい|もらえ|貰え|いただけ|頂け|くれ|お願い|希望|願|たい)")
 _anchor("refund", "返金 払い戻 払戻 返還 へんきん ヘンキン refund Refund REFUND", kind=REFUND_VERB)
 # "返して" is a refund when money was named shortly before ("5千円払ってんだども それって返してもらえ").
-_anchor("refund", "返し 返せ 返っ 戻し 戻っ", before=r"(?:代|料|金|費|円|分|額|ドル|\$)", reach=40, kind=REFUND_VERB)
+_anchor("other", "復活 復元", kind=RESTORE_VERB)
+_anchor("refund", "返し 返せ 返っ 戻し 戻っ 返す 戻す",
+        before=r"(?:代|料|金|費|円|分|額|ドル|\$|ポイント|マイル|pt|アイテム|ジェム|石|チケット)", reach=40, kind=RETURN_VERB)
 _COVER_AFTER = r"^(?!した|しま|して(?:い(?!ただ)|お(?!願))|する(?!の|ん)|が|感)"
 _anchor("expense", "負担 補填 reimburse Reimburse", after=_COVER_AFTER, kind=COVER_VERB)
-_anchor("expense", "cover pay", after=r"^\s?(?:the\s)?(?:cost|it|this|that|for)", kind=COVER_VERB)
+_anchor("expense", "cover pay", after=r"^\s?(?:the\s)?(?:cost|it|this|that|for|difference)", kind=COVER_VERB)
 # "そちら持ち" asks the company to bear it; "こっち持ち" says the customer does.
 _anchor("expense", "持って 持ち", before=r"(?:そちら|そっち|御社|貴社|お宅|おたく)(?:で|が|の)?$", after=_COVER_AFTER, kind=COVER_VERB)
 _anchor("expense", "払って 支払って お支払い 出して", kind=COVER_VERB,
@@ -671,7 +690,7 @@ _anchor("expense", "出ます", kind=COVER_VERB, after=r"^(?:か|よね)")
 _anchor("expense", "出る 払う", kind=COVER_VERB, after=r"^(?:の|ん(?:です|だ)?か|\s?[?？])")
 _anchor("expense", "出せ 払え", kind=COVER_VERB)
 _anchor("expense", "請求し 請求いたし 請求でき 請求させ", after=r"^(?!ない|ません|された|されて)", kind=COVER_VERB)
-_anchor("damages", "補償 ほしょう 償い compensat Compensat", after=r"^(?!方針|が切れ|期間)", kind=GENERIC)
+_anchor("damages", "補償 ほしょう 償い compensat Compensat", after=r"^(?!方針|が切れ|期間|の?(?:窓口|担当|部署|係))", kind=GENERIC)
 _anchor("damages", "何らかの", after=r"^(?:形|対応|補償|措置)", kind=GENERIC)
 _anchor("damages", "金銭", kind=GENERIC)
 _REQUEST = re.compile("|".join(re.escape(w) for w in sorted(_ANCHORS, key=len, reverse=True)))
@@ -686,15 +705,20 @@ _RULES = {word: [(remedy, re.compile(b) if b else None, re.compile(a) if a else 
 # is about the late fee, whatever card was reissued before); a bare amount counts only when no noun does.
 _OBJECT = re.compile(
     r"(?P<reissue>再発行|作り直|再交付|さいはっこう|発行手数料)"
-    r"|(?P<borne>振込手数料|振り込み手数料|変更手数料|事務手数料|延滞金|遅延損害金|自費|自腹|実費|立て?替|通話料|電話代|交通費|タクシー|差額|日当|休んだ分|[1一]日分|上がった分"
-    r"|増えた分|負担分|新幹線|(?<!料)費用?|代(?!金|引)|(?<![手数送険謝])料(?!金))"
+    # A loss the customer suffered, made good: damages ("被害額は¥15,000です。いつ補填されますか").
+    r"|(?P<loss>損失|損害(?!金)|逸失|値下がり|売上|被害|不正利用|盗まれ|補償金)"
+    r"|(?P<points>ポイント|マイル|pt(?![A-Za-z]))"
+    r"|(?P<item>アイテム|ジェム|ガチャ石|[有無]償石|キャラ|チケット(?!代))"
+    r"|(?P<borne>振込手数料|振り込み手数料|変更手数料|事務手数料|延滞金|延滞料|延滞手数料|遅延損害金|利息|自費|自腹|実費|立て?替|通話料|電話代|交通費|タクシー|差額|日当|休んだ分|[1一]日分|上がった分"
+    r"|増えた分|負担分|新幹線|郵送料|返送料|返送の送料|送料|切手代|書留|(?<!料)費用?|代(?!金|引)|(?<![手数送険謝])料(?!金))"
     r"|(?P<fee>(?<![込更務約])手数料)"
-    r"|(?P<charge>追加料金|料金|受講料|月謝|会費|利用料|保険料|返送料|送料|代金|解約手数料)"
-    r"|(?P<paid>注文|キャンセル|払った|払いました|支払った|支払いました)"
+    r"|(?P<charge>追加料金|料金|受講料|月謝|会費|利用料|保険料|代金|解約手数料)"
+    r"|(?P<paid>注文|キャンセル|課金|お金|現金|払った|払いました|支払った|支払いました)"
     r"|(?P<amount>円|ドル|\$)"
 )
 # A cost the customer bore, strong enough to turn "返して" into expense rather than a refund.
 _BORNE_STRONG = re.compile(r"かかっ|かかり|掛かっ|掛かり|自費|自腹|実費|立て?替|通話料|電話代|交通費|タクシー|購入し|買い|買っ|加入"
+                           r"|振込手数料|振り込み手数料|延滞金|延滞料|延滞手数料|利息"
                            r"|別の(?:病院|薬局|ホテル|店|クリニック|便|業者)")
 _REISSUE_CONTEXT = re.compile(
     r"(?:カード|クレジット|クレカ|かーど|card)[^\n]{0,40}?(?:再発行|作り直|再交付|発行し直|さいはっこう)"
@@ -703,7 +727,8 @@ _REISSUE_CONTEXT = re.compile(
 )
 # What makes a sentence ask for something (or press for what was promised).
 _ASK = re.compile(
-    r"ください|下さい|くださ|ほしい|欲しい|たい|お願い|願い|頂け|いただけ|いただき|頂き|もらえ|貰え|もらい|貰い|くれ|求め|請求|要求|希望"
+    r"ください|下さい|くださ|ほしい|欲しい|たい|お願い|願い|頂け|いただけ|いただき|頂き|もらえ|貰え|もらい|貰い|くれ|求め(?!られ)|請求(?:を|も)?(?:し(?!ない)|いた|させ|でき|する|考え|検討|予定)"
+    r"|要求(?!され)|希望|ちょうだい|頂戴|がいい|が良い|でも(?:構い|かまい|いい|良い)|で(?:構い|かまい)ません|でいい(?:ので|から|です)|持ちで(?:[。!！\s]|$)"
     r"|べき|しろ|せよ|払え|返せ|出せ|寄越|よこせ|か[?？。]|か$|\?|？|でしょうか|ですか|ますか|のか|んですか|だろう|かな|まだ|いつ|いくら|どう"
     r"|(?:反映され|届い|入っ|振り?込まれ|付与され|付い|戻っ|され)て(?:い)?(?:ない|ませ)|届かない|届きませ|ありません|ないの|検討|対応して"
     r"|負担して|支払って|払って|出ますか|対象|申請|申し込|手続き|納得|少な|足りな|安すぎ|ふざけ"
@@ -715,13 +740,17 @@ _ASK = re.compile(
     r"|(?i:please|can you|could you|would you|i want|i'd like|i would like)"
 )
 # A header over a list of claims: "【ご請求内容】", "ご要望："; every line after it asks.
-_ASK_HEADER = re.compile(r"【[^】\n]{0,10}(?:請求|要望|希望|依頼)[^】\n]{0,6}】|(?:ご請求|ご要望|ご希望|請求内容|請求項目)[^\n]{0,6}[:：]")
+# A list closed by "以上、よろしくお願いします": every item before it asks.
+_ASK_FOOTER = re.compile(r"(?:^|\n)\s?以上[、,]?\s?[^\n]{0,10}(?:お願い|よろしく)")
+_ASK_HEADER = re.compile(r"【[^】\n]{0,10}(?:請求|要望|希望|依頼)[^】\n]{0,6}】|(?:ご請求|ご要望|ご希望|請求内容|請求項目)[^\n]{0,6}[:：]"
+                         r"|(?:^|\n)\s?(?:要望|希望|リクエスト|依頼内容|ご依頼|要求)\s?[:：]"
+                         r"|(?:以下|下記)[^\n。]{0,15}?(?:請求|お願い|求め|要望|希望|補償|負担)")
 _PAREN = r"(?:[（(][^）)\n]{0,20}[）)])?"
 # A remedy turned down anywhere in the inquiry is not asked for: "クーポンは使い道がないので不要です".
 _REJECTED = re.compile(
     rf"^{_PAREN}.{{0,12}}?(?:要ら|いら(?:ない|ん|ね)|要りませ|いりませ|は結構|はけっこう|は不要|不要です|不要なので|では意味が|じゃ意味が"
     r"|意味がない|使い道が|使う予定がない|辞退|ではなく|じゃなくて|じゃなく|でなく|より.{0,4}がいい|でごまかさ|でごまかす"
-    r"|では少な|じゃ少な|だけでは|だけじゃ|では納得|じゃ納得|では足り|じゃ足り|はいいので|はいいです|はいいから|はいいけど|はもういい"
+    r"|では少な|じゃ少な|^より(?:も)?[、,]|だけでは|だけじゃ|では納得|じゃ納得|では足り|じゃ足り|はいいので|はいいです|はいいから|はいいけど|はもういい"
     r"|と言われても困|って言われても困|求めて(?:い)?(?:ませ|な)|求めるつもり|望んで(?:い)?(?:ませ|な)|必要(?:は)?(?:ありませ|ない)"
     r"|つもりは(?:あり|な)|わけでは(?:あり|な))"
 )
@@ -732,8 +761,50 @@ _NOT_ASKED = re.compile(
     r"|は無料だった|は無料でした|はかからなかった|されました。|済みです)"
     r"|^[^」\n]{0,40}」(?:という|と名乗|を名乗|と称|と書いて|の(?:電話|メール|SMS))"
 )
+# Done, or told by the company, rather than asked: "航空券は払い戻されましたが", "代金は戻ったんですけど",
+# "返金していただきました", "返金いただけると伺っています", "全額戻ってくることになりました".
+_DONE = re.compile(
+    r"(?:金|分|額|手続き)?(?:を|は|が|も)?\s?(?:"
+    r"(?:され|し|っ)?(?:て(?:もらい|いただき|頂き|くれ)|いただき|頂き|もらい)?(?:まし)?た(?![いくらりめ])"
+    r"(?:が|けど|けれど|ものの|[。、,]|の[でにはも]|ん|\s|$)"
+    r"|(?:いただける|頂ける|される|してもらえる|できる|する|します|いたします|してくれる)(?:と|って|との|という)"
+    r"(?:伺|聞|言われ|書|案内|連絡|説明|お話|話|回答|返事)"
+    r"|(?:てくる|される|する)?ことに(?:なりました|なった)|(?:の|される|いたす)?予定(?:です|とのこと|と(?:の|伺|聞))"
+    r"|不可|不能|対象外)"
+)
+# ... unless the customer presses for it: "送ると書いてありましたが、まだ届いていません", "いつ届きますか".
+_PRESSING = re.compile(
+    r"まだ|届いて(?:い)?(?:ない|ませ)|届かない|届きませ|入って(?:い)?(?:ない|ませ)|付与されて(?:い)?(?:ない|ませ)"
+    r"|いつ(?:届|頃|ごろ|になり|まで|入|付与|振り?込|もらえ|反映)|両方|申請|手続き|どうやって|どうすれば"
+)
+# Offered, or only described, not asked: "500ポイントを付与するというメールが来ましたが", "500円のクーポンで済ませる気か".
+_OFFERED = re.compile(
+    r"^[^。\n]{0,8}?(?:を|が|は)?(?:付与|送付|お送り|進呈|配布|プレゼント|支給|お支払い|郵送)(?:する|します|いたします|される|させていただ|とのこと|と(?:の|書|あ))"
+    r"|^[^。\n]{0,12}?(?:って|と)(?:書いて|書かれ|あった|ありました|ある|話|言われ|言って|聞い|聞き|伺)"
+    r"|^[^。\n]{0,10}?で(?:済ませ|済ます|済むと|済まそう|終わり|おしまい)"
+)
+# A remedy's name used for something else: a balance, a validity date, a code, what was stolen or spent.
+_STATE = re.compile(
+    r"^(?:の|が|は|を)?(?:残高|履歴|数|の?有効期限|の?期限|コード|番号|サイト|アプリ|カード)"
+    r"|^[^。\n]{0,8}?(?:が|は|を|も)(?:今も|まだ|勝手に|不正に|全部)?(?:減|消え|表示|使われ|盗まれ|失効|切れ|抜かれ|乗っ取)"
+    r"|^[^。\n]{0,4}?(?:は|を|って)?、?(?:いつまでに|どこで|どうやって|どう)?使(?:え|う|い|っ)"
+    r"|^[^。\n]{0,6}?が(?:適用され|使えな|使えず)|^適用(?:後|前)|^[^。\n]{0,4}?(?:を|は)(?:利用|使用)し"
+)
+# Already given: "付与された1,000ポイント、有効期限が…", "届いたクーポン".
+_GIVEN_BEFORE = re.compile(r"(?:付与された|付与いただいた|いただいた|頂いた|もらった|貰った|届いた|受け取った|送られてきた)(?:お詫びの?)?\s?[0-9,]*\s?$")
+# Reported speech: "「補償金をお支払いするので…」というSMS", "「返金のため…」と言われました".
+_QUOTE = re.compile(r"[「『\"“]([^」』\"”\n]{1,120})[」』\"”]")
+_REPORTED = re.compile(r"\s?(?:という|といった|とのこと|との(?:連絡|案内|電話|メール|声|話|説明)|と(?:言われ|いわれ|言って|書い|書か|あり|あっ|名乗|称|の)"
+                       r"|って(?:言われ|いわれ|書い|あっ|話|電話|メール)|の(?:電話|メール|SMS))")
+# A quoted e-mail or a forwarded message: the company's words, not the customer's ask.
+_QUOTED_LINE = re.compile(r"(?:^|\n)\s?[>＞][^\n]*")
+_FORWARDED = re.compile(r"-{3,}\s?(?:Forwarded|Original|転送|元の)|Forwarded message|-----Original")
+# What makes cash an apology rather than a refund: an apology offered, in kind or in points.
+_APOLOGY_CONTEXT = re.compile(r"お詫び|おわび|お見舞|見舞金|迷惑料|慰謝|クーポン|ポイント|ギフト|商品券|金券|品物|図書カード|QUOカード|クオカード|電子マネー")
 _SENTENCE_END = re.compile(r"[。！!？?\n]+")
 _SCAM = re.compile(r"^(?:詐欺|サギ|を装|をかた|と称|のメール|の電話|SMS)")
+# "返金などの補償", "お詫びとしての補償": the generic word sums up the remedy just named.
+_GENERIC_OF = re.compile(r"(?:など|等|といった|として|としての|という|の形で|で)の?\s?$")
 _SPECIFIC = frozenset({"reissue_fee", "expense", "points", "voucher", "fee_waiver", "consolation", "damages"})
 
 
@@ -761,14 +832,27 @@ def _resolve(kind: str, norm: str, start: int, reissue: bool) -> str:
     """Return what a verb asks for, from the nearest object named in the 45 characters before it."""
     window = norm[max(0, start - 45) : start]
     group = None
+    previous = None
     for m in _OBJECT.finditer(window):
         if m.lastgroup != "amount" or group in (None, "amount"):
+            if group not in (None, "amount"):
+                previous = group
             group = m.lastgroup
+    if group == "paid" and previous in ("borne", "fee") and m.group().startswith(("払", "支払")):
+        group = previous  # "振込手数料を220円払いました。返して": the fee, not the payment to the company
     if group is None and _BORNE_STRONG.search(window):
         group = "borne"  # "千円かかりました。それ、出して"
+    if group == "reissue" and not reissue:
+        group = None  # "クーポンを再発行して": no card, no fee
     if group == "reissue" or (reissue and group in ("fee", "paid", "amount")):
         return "reissue_fee"
-    if kind == REFUND_VERB:
+    if kind in (RETURN_VERB, RESTORE_VERB) and group in ("points", "item"):
+        return "points" if group == "points" else "other"  # "マイルを戻して", "消えたアイテムを戻して"
+    if kind == RESTORE_VERB:
+        return "refund" if group in ("paid", "charge") else "other"
+    if group == "loss" and kind in (COVER_VERB, GENERIC):
+        return "damages"
+    if kind in (REFUND_VERB, RETURN_VERB):
         # "注文分を返金して" stays a refund even after "近所の店で買いました"; "自費で買った薬代を返して" does not.
         return "expense" if group == "borne" and _BORNE_STRONG.search(window) else "refund"
     if kind == GENERIC:
@@ -777,6 +861,8 @@ def _resolve(kind: str, norm: str, start: int, reissue: bool) -> str:
         return "fee_waiver"  # the company bears its own charge: "追加料金はそちらで負担して"
     if group in ("borne", "fee", "paid", "amount"):
         return "expense"
+    if group == "points":
+        return "points"  # "ポイントで補填して"
     return ""  # "社長を出せ": nothing to pay
 
 
@@ -803,12 +889,29 @@ def _names_cost(norm: str, start: int) -> bool:
     return group in ("borne", "fee")
 
 
+def _not_customer_spans(norm: str) -> list[tuple[int, int]]:
+    """Return the spans of words that are not the customer's: reported speech, quoted or forwarded mail."""
+    spans = [(m.start(), m.end()) for m in _QUOTE.finditer(norm) if _REPORTED.match(norm, m.end())]
+    if ">" in norm:
+        spans += [(m.start(), m.end()) for m in _QUOTED_LINE.finditer(norm)]
+    forwarded = _FORWARDED.search(norm)
+    if forwarded is not None:
+        spans.append((forwarded.start(), len(norm)))
+    return spans
+
+
 def _requests(norm: str) -> list[str]:
     hits = _hits(norm)
     if not hits:
         return []
+    outside = _not_customer_spans(norm)
     sentences = _sentences(norm)
+    sentence_of = [next(k for k, (s, e) in enumerate(sentences) if s <= h[0] < e) for h in hits]
+    # Sentences naming a remedy of their own (a verb such as "払って" refers back instead).
+    with_hits = {i for h, i in zip(hits, sentence_of, strict=True) if h[3] in (NOUN, "cash")}
+    apology = _APOLOGY_CONTEXT.search(norm) is not None
     header = _ASK_HEADER.search(norm)
+    footer = _ASK_FOOTER.search(norm)
     reissue = _REISSUE_CONTEXT.search(norm) is not None or any(h[2] == "reissue_fee" for h in hits)
     waivers = [h[0] for h in hits if h[2] == "fee_waiver"]
     vouchers = [h[1] for h in hits if h[2] == "voucher"]
@@ -816,21 +919,42 @@ def _requests(norm: str) -> list[str]:
     rejected: set[str] = set()
     generic = False
     nouns: list[int] = []  # where remedies named by a noun end (a verb right after them adds nothing)
-    for start, end, name, kind in hits:
+    generic_at: list[int] = []  # sentences of a generic "補償して"
+    named_at: dict[str, set[int]] = {}  # sentences where each remedy was found
+    for (start, end, name, kind), i in zip(hits, sentence_of, strict=True):
         after = norm[end : end + 32]
         if _REJECTED.match(after):
-            if kind == NOUN:
+            if kind in (NOUN, "cash"):
                 rejected.add(name)
             continue
-        if _NOT_ASKED.match(after) or (kind == REFUND_VERB and _SCAM.match(after)):
+        if _NOT_ASKED.match(after) or (kind in (REFUND_VERB, RETURN_VERB) and _SCAM.match(after)):
             continue
-        i = next(k for k, (s, e) in enumerate(sentences) if s <= start < e)
+        if kind in (NOUN, "cash") and _STATE.match(after):
+            continue
+        quoted = next((q for q in outside if q[0] <= start < q[1]), None)
+        if quoted is not None:
+            # In the company's (or a scammer's) words: asked only when the customer presses in the same sentence.
+            if not _PRESSING.search(norm, quoted[1], max(quoted[1], sentences[i][1])):
+                continue
+        elif _DONE.match(after) or (kind in (NOUN, "cash") and (
+                _OFFERED.match(after) or _GIVEN_BEFORE.search(norm, max(0, start - 14), start))):
+            # Offered, given or done: asked only when the customer presses for it.
+            rest = norm[end : sentences[i][1]] + (norm[slice(*sentences[i + 1])] if i + 1 < len(sentences) else "")
+            if not _PRESSING.search(rest):
+                continue
+        if kind == "cash" and not apology:
+            continue  # "現金で払いました": how it was paid
+        if name == "expense" and kind == COVER_VERB and norm[max(0, start - 1) : start] == "再":
+            continue  # "再請求して": the company bills again
         s, e = sentences[i]
+        # The next sentence asks for this one only when it names no remedy itself ("3,300円かかりました。出して").
         asked = (_ASK.search(norm, s, start) or _ASK.search(norm, start, e)
-                 or (i + 1 < len(sentences) and _ASK.search(norm, *sentences[i + 1]))
-                 or (header is not None and header.start() < start))
+                 or (i + 1 < len(sentences) and i + 1 not in with_hits and _ASK.search(norm, *sentences[i + 1]))
+                 or (header is not None and header.start() < start) or (footer is not None and start < footer.start()))
         if not asked:
             continue
+        if kind == "cash":
+            kind = NOUN
         if name == "expense" and kind == NOUN and any(0 <= w - end <= 8 for w in waivers):
             continue  # "この通話料だけ免除して": the charge is waived, not reimbursed
         if name == "fee_waiver" and any(0 <= start - v <= 12 for v in vouchers):
@@ -844,12 +968,21 @@ def _requests(norm: str) -> list[str]:
                 continue  # "慰謝料2万円では低すぎます。最低でも5万円は払って": still the consolation
             if kind == GENERIC and name == "damages":
                 generic = True
+                # With an object of its own ("値引きした分の補償", "変更補償金") it asks besides the others.
+                if (norm[start - 1 : start] == "の" or norm.startswith("金", end)) \
+                        and not _GENERIC_OF.search(norm, max(0, start - 8), start) \
+                        and not re.match(r"\s?(?:件名|Subject|【)", norm[sentences[i][0] : sentences[i][0] + 10]):
+                    generic_at.append(i)
                 continue
         found.add(name)
+        named_at.setdefault(name, set()).add(i)
         if name in _SPECIFIC and kind == NOUN:
             nouns.append(end)
     found -= rejected
-    if generic and not found:
+    # "補償して" alone is damages; next to another remedy it is usually that remedy's word ("返金などの補償"),
+    # unless it asks in a sentence of its own ("料金は返して。値引きした分の補償もお願いします").
+    others = set().union(*(named_at.get(n, set()) for n in found)) if found else set()
+    if (generic and not found) or any(g not in others for g in generic_at):
         found.add("damages")
     return [r for r in REQUESTS if r in found]
 
