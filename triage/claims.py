@@ -623,17 +623,17 @@ def _anchor(remedy: str, words: str, before: str | None = None, after: str | Non
         _ANCHORS.setdefault(word, []).append((remedy, before, after, reach, kind))
 
 
-_FEE = r"(?:手数料|費用|料金?|代|のお金|おかね)"
+_FEE = r"(?:手数料|てすうりょう|テスウリョウ|費用|料金?|代|のお金|おかね)"
 _AMOUNT_GAP = r"(?:[(（]?\s?[¥]?[0-9,.万千百十一二三四五六七八九]+\s?円[)）]?)?"
-_anchor("reissue_fee", "再発行 再交付 さいはっこう", after=rf"^(?:の|に(?:かかった|掛かった|要した))?{_AMOUNT_GAP}の?{_FEE}")
+_anchor("reissue_fee", "再発行 再交付 さいはっこう", after=rf"^\s?(?:の|に(?:かかった|掛かった|要した))?{_AMOUNT_GAP}の?\s?{_FEE}")
 _anchor("reissue_fee", "作り直し 交換 再発行", before=r"(?:カード|クレジットカード)の?$",
-        after=r"^(?:に(?:かかった|掛かった))?の?(?:手数料|費用|代)")
+        after=r"^(?:に(?:かかった|掛かった))?の?(?:手数料|費用|代)|^た(?:分|時|とき)の?(?:お金|費用|代|手数料)")
 _anchor("consolation", "慰謝料 いしゃりょう 見舞金 見舞い金 迷惑料 お詫び金 おわび金 詫び料 お詫びのお金 おわびのお金 consolation")
 _anchor("consolation", "お詫びの額 お詫びの金額 おわびの額 和解金 解決金")
 # Cash instead of the apology offered ("ギフト券ではなく現金で", "現金がいいの"); not "現金で返金" (a refund).
 _anchor("consolation", "現金 お金で", after=r"^(?!書留|に(?:換え|替え|交換|変え)|化|で?(?:の)?(?:返金|返し|返還|払い戻|払戻|返って|戻っ|戻して|返す))", kind="cash")
 _anchor("damages", "損害賠償 賠償 弁償 休業補償 休業損害 damages")
-_anchor("damages", "損害 損失 被害", after=r"^.{0,12}?(?:補填|補償|負担|支払|払|賠償|弁償|請求)")
+_anchor("damages", "損害 損失 被害", after=r"^[^0-9。\n]{0,12}?(?:補填|補償|負担|支払|払|賠償|弁償|請求)")
 _anchor("points", "ポイント", after=r"^(?!カード|サイト)")
 _anchor("points", "マイル ぽいんと miles points")
 _anchor("points", "pt P PT Pt", before=r"[0-9]$", after=r"^(?![A-Za-z])")
@@ -660,7 +660,8 @@ _anchor("fee_waiver", "キャンセル料 違約金 手数料 解約金 延滞�
         after=rf"^{_AMOUNT_GAP}(?:を|は|が|も|って)?(?:取り?消|なしに|無しに|なしで|無しで|無料に|免除|ゼロ|タダ|かからない|つかない|付かない"
               r"|取らない|とらない|取られない|請求しない|引かない)")
 _anchor("expense", "電話代 通話料 通信費 通話代 交通費 タクシー代 電車代 バス代 ガソリン代 駐車代 駐車場代 医療費 治療費 診察代 診察料 "
-                   "診察費 診療費 薬代 通院費 病院代 郵送料 切手代 実費 自費 自腹 立て替え 立替え 立替 鍵交換 鍵の交換 鍵を交換")
+                   "診察費 診療費 薬代 通院費 病院代 郵送料 切手代 実費 自費 自腹 立て替え 立替え 立替 鍵交換 鍵の交換 鍵を交換 "
+                   "電話料金 電話の料金 通信料")
 _anchor("expense", "引越 引っ越", after=r"^し?(?:の)?(?:費用|代)")
 _anchor("expense", "転居", after=r"^(?:の)?費用")
 _anchor("expense", "カウンセリング", after=r"^(?:代|料|費)")
@@ -671,7 +672,7 @@ _SERVICE_ASK = r"^.{0,10}?(?:ください|下さい|ほしい|欲しい|もら�
 _anchor("other", "再送 送り直 再配送 再発送 出し直 振り替え 振替 アップグレード 優先 延長 取り直 無料期間 交換して 交換を 交換の",
         after=_SERVICE_ASK)
 _anchor("other", "お詫びの品 おわびの品")
-_anchor("other", "延ば のば 伸ば", before=r"(?:期限|期間|期日|有効期限|猶予)(?:を|も|は)?\s?(?:[0-9一二三]\S{0,4})?$", reach=12)
+_anchor("other", "延ば のば 伸ば", before=r"(?:期限|期間|期日|有効期限|猶予)[^。\n]{0,10}$", reach=16)
 _anchor("other", "期間延長 期限延長 撮り直 やり直 受け直 再受講 再受験 無料受験 復旧させ 継続して 継続を 代わりの品 代替品 代品 同じ商品 正しい商品 "
                  "別の日に 別日に 旧料金で", after=r"^[^。\n]{0,24}?(?:ください|下さい|ほしい|欲しい|もらえ|貰え|いただけ|頂け|くれ|お願い|希望|願|たい)")
 _anchor("refund", "返金 払い戻 払戻 返還 へんきん ヘンキン refund Refund REFUND", kind=REFUND_VERB)
@@ -680,7 +681,10 @@ _anchor("other", "復活 復元", kind=RESTORE_VERB)
 _anchor("refund", "返し 返せ 返っ 戻し 戻っ 返す 戻す",
         before=r"(?:代|料|金|費|円|分|額|ドル|\$|ポイント|マイル|pt|アイテム|ジェム|石|チケット)", reach=40, kind=RETURN_VERB)
 _COVER_AFTER = r"^(?!した|しま|して(?:い(?!ただ)|お(?!願))|する(?!の|ん)|が|感)"
-_anchor("expense", "負担 補填 reimburse Reimburse", after=_COVER_AFTER, kind=COVER_VERB)
+_anchor("expense", "負担 reimburse Reimburse", after=_COVER_AFTER, kind=COVER_VERB)
+_anchor("damages", "補填 穴埋め", after=_COVER_AFTER, kind=GENERIC)
+_anchor("expense", "精算して 精算を ご精算", kind=COVER_VERB)
+_anchor("damages", "何とかして なんとかして", kind=GENERIC)
 _anchor("expense", "cover pay", after=r"^\s?(?:the\s)?(?:cost|it|this|that|for|difference)", kind=COVER_VERB)
 # "そちら持ち" asks the company to bear it; "こっち持ち" says the customer does.
 _anchor("expense", "持って 持ち", before=r"(?:そちら|そっち|御社|貴社|お宅|おたく)(?:で|が|の)?$", after=_COVER_AFTER, kind=COVER_VERB)
@@ -688,11 +692,13 @@ _anchor("expense", "払って 支払って お支払い 出して", kind=COVER_V
         after=r"^(?:ください|下さい|くれ|ほし|欲し|もら|いただ|頂|ね|よ[!！。]|\s?[?？]|$)")
 _anchor("expense", "出ます", kind=COVER_VERB, after=r"^(?:か|よね)")
 _anchor("expense", "出る 払う", kind=COVER_VERB, after=r"^(?:の|ん(?:です|だ)?か|\s?[?？])")
-_anchor("expense", "出せ 払え", kind=COVER_VERB)
+_anchor("expense", "出せ 払え", after=r"^(?!ず|ない|なかった|なく|る)", kind=COVER_VERB)
 _anchor("expense", "請求し 請求いたし 請求でき 請求させ", after=r"^(?!ない|ません|された|されて)", kind=COVER_VERB)
 _anchor("damages", "補償 ほしょう 償い compensat Compensat", after=r"^(?!方針|が切れ|期間|の?(?:窓口|担当|部署|係))", kind=GENERIC)
 _anchor("damages", "何らかの", after=r"^(?:形|対応|補償|措置)", kind=GENERIC)
 _anchor("damages", "金銭", kind=GENERIC)
+for _word in [w for w in _ANCHORS if all("\u3041" <= ch <= "\u3096" for ch in w)]:
+    _ANCHORS.setdefault("".join(chr(ord(ch) + 0x60) for ch in _word), list(_ANCHORS[_word]))
 _REQUEST = re.compile("|".join(re.escape(w) for w in sorted(_ANCHORS, key=len, reverse=True)))
 # Each anchor with the shorter anchors it starts with, longest first.
 _PREFIXES = {w: [w[:n] for n in range(len(w), 0, -1) if w[:n] in _ANCHORS] for w in _ANCHORS}
@@ -710,11 +716,11 @@ _OBJECT = re.compile(
     r"|(?P<points>ポイント|マイル|pt(?![A-Za-z]))"
     r"|(?P<item>アイテム|ジェム|ガチャ石|[有無]償石|キャラ|チケット(?!代))"
     r"|(?P<borne>振込手数料|振り込み手数料|変更手数料|事務手数料|延滞金|延滞料|延滞手数料|遅延損害金|利息|自費|自腹|実費|立て?替|通話料|電話代|交通費|タクシー|差額|日当|休んだ分|[1一]日分|上がった分"
-    r"|増えた分|負担分|新幹線|郵送料|返送料|返送の送料|送料|切手代|書留|(?<!料)費用?|代(?!金|引)|(?<![手数送険謝])料(?!金))"
+    r"|増えた分|負担分|新幹線|郵送料|返送料|返送の送料|送料|切手代|書留|(?i:difference|taxi|hotel|train|phone bill|transport)|(?<!料)費用?|代(?!金|引)|(?<![手数送険謝])料(?!金))"
     r"|(?P<fee>(?<![込更務約])手数料)"
     r"|(?P<charge>追加料金|料金|受講料|月謝|会費|利用料|保険料|代金|解約手数料)"
     r"|(?P<paid>注文|キャンセル|課金|お金|現金|払った|払いました|支払った|支払いました)"
-    r"|(?P<amount>円|ドル|\$)"
+    r"|(?P<amount>円|ドル|\$|yen|USD)"
 )
 # A cost the customer bore, strong enough to turn "返して" into expense rather than a refund.
 _BORNE_STRONG = re.compile(r"かかっ|かかり|掛かっ|掛かり|自費|自腹|実費|立て?替|通話料|電話代|交通費|タクシー|購入し|買い|買っ|加入"
@@ -727,8 +733,9 @@ _REISSUE_CONTEXT = re.compile(
 )
 # What makes a sentence ask for something (or press for what was promised).
 _ASK = re.compile(
-    r"ください|下さい|くださ|ほしい|欲しい|たい|お願い|願い|頂け|いただけ|いただき|頂き|もらえ|貰え|もらい|貰い|くれ|求め(?!られ)|請求(?:を|も)?(?:し(?!ない)|いた|させ|でき|する|考え|検討|予定)"
-    r"|要求(?!され)|希望|ちょうだい|頂戴|がいい|が良い|でも(?:構い|かまい|いい|良い)|で(?:構い|かまい)ません|でいい(?:ので|から|です)|持ちで(?:[。!！\s]|$)"
+    r"ください|下さい|くださ|ほしい|欲しい|たい|お願い|願い|頂け|いただけ|いただき|頂き|もらえ|貰え|もらい|貰い|くれ|求め(?!られ)|請求(?:を|も)?(?:し(?!ない)|いた|させ|でき|する|考え|検討|予定|について|の件|に関して)"
+    r"|要求(?!され)|希望|ちょうだい|頂戴|がいい|が良い|でも(?:構い|かまい|いい|良い)|で(?:構い|かまい)ません|でいい(?:ので|から|です)|持ちで(?:[。!！\s]|$)|でも\s?[。!！]?\s?$"
+    r"|オネガイ|クダサイ|ホシイ|モラエ|イタダケ"  # written in (half-width) katakana
     r"|べき|しろ|せよ|払え|返せ|出せ|寄越|よこせ|か[?？。]|か$|\?|？|でしょうか|ですか|ますか|のか|んですか|だろう|かな|まだ|いつ|いくら|どう"
     r"|(?:反映され|届い|入っ|振り?込まれ|付与され|付い|戻っ|され)て(?:い)?(?:ない|ませ)|届かない|届きませ|ありません|ないの|検討|対応して"
     r"|負担して|支払って|払って|出ますか|対象|申請|申し込|手続き|納得|少な|足りな|安すぎ|ふざけ"
@@ -750,10 +757,12 @@ _PAREN = r"(?:[（(][^）)\n]{0,20}[）)])?"
 _REJECTED = re.compile(
     rf"^{_PAREN}.{{0,12}}?(?:要ら|いら(?:ない|ん|ね)|要りませ|いりませ|は結構|はけっこう|は不要|不要です|不要なので|では意味が|じゃ意味が"
     r"|意味がない|使い道が|使う予定がない|辞退|ではなく|じゃなくて|じゃなく|でなく|より.{0,4}がいい|でごまかさ|でごまかす"
-    r"|では少な|じゃ少な|^より(?:も)?[、,]|だけでは|だけじゃ|では納得|じゃ納得|では足り|じゃ足り|はいいので|はいいです|はいいから|はいいけど|はもういい"
+    r"|^より(?:も)?[、,]|はいいので|はいいです|はいいから|はいいけど|はもういい"
     r"|と言われても困|って言われても困|求めて(?:い)?(?:ませ|な)|求めるつもり|望んで(?:い)?(?:ませ|な)|必要(?:は)?(?:ありませ|ない)"
     r"|つもりは(?:あり|な)|わけでは(?:あり|な))"
 )
+# Named as not enough: this mention asks for nothing ("クオカードだけでは納得できません"), a later one may ("1,000ptにして").
+_INSUFFICIENT = re.compile(rf"^{_PAREN}.{{0,12}}?(?:では少な|じゃ少な|だけでは|だけじゃ|では納得|じゃ納得|では足り|じゃ足り)")
 # Mentioned but not asked: received, reported as offered, quoted from a scam, in the past.
 _NOT_ASKED = re.compile(
     rf"^{_PAREN}.{{0,10}}?(?:を?受け取りました|は受け取|受領し|を?頂きました|をいただきました|が届きました|を?もらいました"
@@ -780,6 +789,7 @@ _PRESSING = re.compile(
 # Offered, or only described, not asked: "500ポイントを付与するというメールが来ましたが", "500円のクーポンで済ませる気か".
 _OFFERED = re.compile(
     r"^[^。\n]{0,8}?(?:を|が|は)?(?:付与|送付|お送り|進呈|配布|プレゼント|支給|お支払い|郵送)(?:する|します|いたします|される|させていただ|とのこと|と(?:の|書|あ))"
+    r"|^[^。\n]{0,6}?(?:を|が|は)?(?:発表|公表|告知)(?:し|され)"
     r"|^[^。\n]{0,12}?(?:って|と)(?:書いて|書かれ|あった|ありました|ある|話|言われ|言って|聞い|聞き|伺)"
     r"|^[^。\n]{0,10}?で(?:済ませ|済ます|済むと|済まそう|終わり|おしまい)"
 )
@@ -788,10 +798,11 @@ _STATE = re.compile(
     r"^(?:の|が|は|を)?(?:残高|履歴|数|の?有効期限|の?期限|コード|番号|サイト|アプリ|カード)"
     r"|^[^。\n]{0,8}?(?:が|は|を|も)(?:今も|まだ|勝手に|不正に|全部)?(?:減|消え|表示|使われ|盗まれ|失効|切れ|抜かれ|乗っ取)"
     r"|^[^。\n]{0,4}?(?:は|を|って)?、?(?:いつまでに|どこで|どうやって|どう)?使(?:え|う|い|っ)"
+    r"|^\s?(?:あり|ある|あっ|残って|貯ま|たま|→|->)"
     r"|^[^。\n]{0,6}?が(?:適用され|使えな|使えず)|^適用(?:後|前)|^[^。\n]{0,4}?(?:を|は)(?:利用|使用)し"
 )
 # Already given: "付与された1,000ポイント、有効期限が…", "届いたクーポン".
-_GIVEN_BEFORE = re.compile(r"(?:付与された|付与いただいた|いただいた|頂いた|もらった|貰った|届いた|受け取った|送られてきた)(?:お詫びの?)?\s?[0-9,]*\s?$")
+_GIVEN_BEFORE = re.compile(r"(?:付与された|付与いただいた|いただいた|頂いた|もらった|貰った|届いた|受け取った|送られてきた|使われた|盗まれた|→|->)(?:お詫びの?)?\s?[0-9,]*\s?$")
 # Reported speech: "「補償金をお支払いするので…」というSMS", "「返金のため…」と言われました".
 _QUOTE = re.compile(r"[「『\"“]([^」』\"”\n]{1,120})[」』\"”]")
 _REPORTED = re.compile(r"\s?(?:という|といった|とのこと|との(?:連絡|案内|電話|メール|声|話|説明)|と(?:言われ|いわれ|言って|書い|書か|あり|あっ|名乗|称|の)"
@@ -924,8 +935,11 @@ def _requests(norm: str) -> list[str]:
     for (start, end, name, kind), i in zip(hits, sentence_of, strict=True):
         after = norm[end : end + 32]
         if _REJECTED.match(after):
-            if kind in (NOUN, "cash"):
+            # "ポイントではなくマイルで": the same remedy named again right after is still asked.
+            if kind in (NOUN, "cash") and not any(h[2] == name and 0 < h[0] - end <= 14 for h in hits):
                 rejected.add(name)
+            continue
+        if kind in (NOUN, "cash") and _INSUFFICIENT.match(after):
             continue
         if _NOT_ASKED.match(after) or (kind in (REFUND_VERB, RETURN_VERB) and _SCAM.match(after)):
             continue
@@ -933,8 +947,9 @@ def _requests(norm: str) -> list[str]:
             continue
         quoted = next((q for q in outside if q[0] <= start < q[1]), None)
         if quoted is not None:
-            # In the company's (or a scammer's) words: asked only when the customer presses in the same sentence.
-            if not _PRESSING.search(norm, quoted[1], max(quoted[1], sentences[i][1])):
+            # In the company's (or a scammer's) words: asked only when the customer presses right after.
+            stop = sentences[i + 1][1] if i + 1 < len(sentences) else sentences[i][1]
+            if not _PRESSING.search(norm, quoted[1], max(quoted[1], stop)):
                 continue
         elif _DONE.match(after) or (kind in (NOUN, "cash") and (
                 _OFFERED.match(after) or _GIVEN_BEFORE.search(norm, max(0, start - 14), start))):
