@@ -668,7 +668,8 @@ _anchor("expense", "カウンセリング", after=r"^(?:代|料|費)")
 _anchor("expense", "変更 交換", before=r"(?:番号|アドレス|メアド|鍵|錠)の?$",
         after=r"^[、,\s]?(?:の|に(?:かかった|掛かった))?(?:手数料|費用|代)")
 # Non-monetary remedies: a service done again or instead.
-_SERVICE_ASK = r"^.{0,10}?(?:ください|下さい|ほしい|欲しい|もらえ|貰え|いただけ|頂け|くれ|お願い|希望|願)"
+_SERVICE_ASK = (r"^.{0,10}?(?:ください|下さい|ほしい|欲しい|もらえ|貰え|いただけ|頂け|くれ|お願い|希望|願"
+                 r"|して(?:よ|ね|[〜~ー!！。]|\s?$))")
 _anchor("other", "再送 送り直 再配送 再発送 出し直 振り替え 振替 アップグレード 優先 延長 取り直 無料期間 交換して 交換を 交換の",
         after=_SERVICE_ASK)
 _anchor("other", "お詫びの品 おわびの品")
@@ -678,7 +679,7 @@ _anchor("other", "期間延長 期限延長 撮り直 やり直 受け直 再受
 _anchor("refund", "返金 払い戻 払戻 返還 へんきん ヘンキン refund Refund REFUND", kind=REFUND_VERB)
 # "返して" is a refund when money was named shortly before ("5千円払ってんだども それって返してもらえ").
 _anchor("other", "復活 復元", kind=RESTORE_VERB)
-_anchor("refund", "返し 返せ 返っ 戻し 戻っ 返す 戻す",
+_anchor("refund", "返し 返せ 返っ 戻し 戻っ 返す 戻す 戻る 返る",
         before=r"(?:代|料|金|費|円|分|額|ドル|\$|ポイント|マイル|pt|アイテム|ジェム|石|チケット)", reach=40, kind=RETURN_VERB)
 _COVER_AFTER = r"^(?!した|しま|して(?:い(?!ただ)|お(?!願))|する(?!の|ん)|が|感)"
 _anchor("expense", "負担 reimburse Reimburse", after=_COVER_AFTER, kind=COVER_VERB)
@@ -779,12 +780,12 @@ _DONE = re.compile(
     r"|(?:いただける|頂ける|される|してもらえる|できる|する|します|いたします|してくれる)(?:と|って|との|という)"
     r"(?:伺|聞|言われ|書|案内|連絡|説明|お話|話|回答|返事)"
     r"|(?:てくる|される|する)?ことに(?:なりました|なった)|(?:の|される|いたす)?予定(?:です|とのこと|と(?:の|伺|聞))"
-    r"|不可|不能|対象外)"
+    r"|不可|不能)"
 )
 # ... unless the customer presses for it: "送ると書いてありましたが、まだ届いていません", "いつ届きますか".
 _PRESSING = re.compile(
     r"まだ|届いて(?:い)?(?:ない|ませ)|届かない|届きませ|入って(?:い)?(?:ない|ませ)|付与されて(?:い)?(?:ない|ませ)"
-    r"|いつ(?:届|頃|ごろ|になり|まで|入|付与|振り?込|もらえ|反映)|両方|申請|手続き|どうやって|どうすれば"
+    r"|いつ(?:届|頃|ごろ|になり|まで|入|付与|振り?込|もらえ|反映|戻)|両方|申請|申し?込|希望し|手続き|どうやって|どうすれば"
 )
 # Offered, or only described, not asked: "500ポイントを付与するというメールが来ましたが", "500円のクーポンで済ませる気か".
 _OFFERED = re.compile(
@@ -842,6 +843,8 @@ def _remedy(word: str, norm: str, start: int, end: int) -> tuple[str, str] | Non
 def _resolve(kind: str, norm: str, start: int, reissue: bool) -> str:
     """Return what a verb asks for, from the nearest object named in the 45 characters before it."""
     window = norm[max(0, start - 45) : start]
+    if norm[start : start + 1].isascii() and norm[start : start + 1].isalpha():
+        window += " " + norm[start : start + 60]  # English: "cover the difference ... for a taxi"
     group = None
     previous = None
     for m in _OBJECT.finditer(window):
