@@ -239,17 +239,17 @@ _ERAS = {"令和": 2018, "平成": 1988, "昭和": 1925, "R": 2018, "H": 1988}
 # "11月14日〜16日", "12月3日と4日": the second day of a range or a list in the same month.
 _RANGE_DAY = re.compile(rf"\s?(?:〜|~|～|-|から|より|と|、|・|,)\s?(?P<d>{_MD})\s?日(?!間|分|後|以内)")
 # English: "Nov 22", "on Dec. 5th", "October 3, 2026"; a date without a year resolves like 11月22日.
+_EN_MONTHS_TITLE = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _EN_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _EN_MONTH_WORDS = frozenset(_EN_MONTHS) | {"sept", "january", "february", "march", "april", "june", "july", "august",
                                            "september", "october", "november", "december"}
-_EN_DATE = re.compile(
-    r"(?<![A-Za-z])(?P<mon>Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)(?:[a-z]{0,6})\.?\s(?P<d>[0-9]{1,2})"
-    r"(?:st|nd|rd|th)?(?![0-9:])(?:,?\s(?P<y>20[0-9]{2})(?![0-9]))?"
-    # ... and day first: "3 June", "12th October 2026"
-    r"|(?<![0-9A-Za-z.,])(?P<d2>[0-9]{1,2})(?:st|nd|rd|th)?\s(?P<mon2>Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
-    r"(?:[a-z]{0,6})(?![A-Za-z])\.?(?:,?\s(?P<y2>20[0-9]{2})(?![0-9]))?",
-    re.IGNORECASE,
+# Found by the month word, case-sensitively (IGNORECASE would make `re` try every position).
+_EN_MONTH = re.compile(
+    "(?:" + "|".join(m + "|" + m.upper() + "|" + m.lower() for m in _EN_MONTHS_TITLE) + r")(?:[a-z]{0,6})\.?(?![A-Za-z])"
 )
+_EN_DAY_AFTER = re.compile(r"\s(?P<d>[0-9]{1,2})(?:st|nd|rd|th)?(?![0-9:])(?:,?\s(?P<y>20[0-9]{2})(?![0-9]))?")
+_EN_DAY_BEFORE = re.compile(r"(?<![0-9A-Za-z.,])(?P<d>[0-9]{1,2})(?:st|nd|rd|th)?\s$")
+_EN_YEAR_AFTER = re.compile(r",?\s(?P<y>20[0-9]{2})(?![0-9])")
 _WEEKDAY_RANGE_AFTER = re.compile(rf"\s?(?:〜|~|～|-|・|、|から)\s?[{_WEEKDAYS}]曜")
 _WEEKDAY_RANGE_BEFORE = re.compile(rf"[{_WEEKDAYS}]曜日?\s?(?:〜|~|～|-|・|、|から)\s?$")
 _NOT_BEFORE_YEAR = frozenset("0123456789")
@@ -364,16 +364,23 @@ def _dates(norm: str, text: str, today: date) -> list[dict[str, Any]]:
                 d, has_month = _numeric(m, norm, today)
                 found.append((m.start(), m.end(), d, "month" if has_month else "num"))
                 break
-    for m in _EN_DATE.finditer(norm):
-        first = m.group("mon") is not None
-        word = m.group(0).split()[0 if first else 1].rstrip(".,").lower()
-        if word not in _EN_MONTH_WORDS:
+    for m in _EN_MONTH.finditer(norm):
+        word = m.group().rstrip(".").lower()
+        if word not in _EN_MONTH_WORDS or (m.start() and norm[m.start() - 1].isascii() and norm[m.start() - 1].isalpha()):
             continue  # "Marketing 3" is no month
         month = _EN_MONTHS.index(word[:3]) + 1
-        day = int(m.group("d") if first else m.group("d2"))
-        year = m.group("y") if first else m.group("y2")
+        after = _EN_DAY_AFTER.match(norm, m.end())
+        before = None if after else _EN_DAY_BEFORE.search(norm, max(0, m.start() - 6), m.start())
+        if after is not None:  # "Nov 22", "November 22nd, 2026"
+            day, year, start, end = int(after.group("d")), after.group("y"), m.start(), after.end()
+        elif before is not None:  # "3 June", "12th October 2026"
+            y = _EN_YEAR_AFTER.match(norm, m.end())
+            day, year, start = int(before.group("d")), y.group("y") if y else None, before.start()
+            end = y.end() if y else m.end()
+        else:
+            continue
         d = _valid(int(year), month, day) if year else _latest(month, day, today)
-        found.append((m.start(), m.end(), d, "month"))
+        found.append((start, end, d, "month"))
     if "曜" in norm:
         for m in _WEEKDAY_DATE.finditer(norm):
             found.append((m.start(), m.end(), _weekday(m, norm, today), "weekday"))
@@ -918,12 +925,13 @@ def _requests(norm: str) -> list[str]:
     hits = _hits(norm)
     if not hits:
         return []
-    outside = _not_customer_spans(norm)
+    outside = _not_customer_spans(norm) if ("「" in norm or "『" in norm or '"' in norm or "“" in norm or ">" in norm
+                                            or "Forward" in norm or "---" in norm) else []
     sentences = _sentences(norm)
     sentence_of = [next(k for k, (s, e) in enumerate(sentences) if s <= h[0] < e) for h in hits]
     # Sentences naming a remedy of their own (a verb such as "払って" refers back instead).
     with_hits = {i for h, i in zip(hits, sentence_of, strict=True) if h[3] in (NOUN, "cash")}
-    apology = _APOLOGY_CONTEXT.search(norm) is not None
+    apology = any(h[3] == "cash" for h in hits) and _APOLOGY_CONTEXT.search(norm) is not None
     header = _ASK_HEADER.search(norm)
     footer = _ASK_FOOTER.search(norm)
     reissue = _REISSUE_CONTEXT.search(norm) is not None or any(h[2] == "reissue_fee" for h in hits)
