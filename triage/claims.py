@@ -771,12 +771,10 @@ _REJECTED = re.compile(
 )
 # Named as not enough: this mention asks for nothing ("クオカードだけでは納得できません"), a later one may ("1,000ptにして").
 _INSUFFICIENT = re.compile(rf"^{_PAREN}.{{0,12}}?(?:では少な|じゃ少な|だけでは|だけじゃ|では納得|じゃ納得|では足り|じゃ足り)")
-# Mentioned but not asked: received, reported as offered, quoted from a scam, in the past.
+# Mentioned but not asked: received, free already, done (offers and quotes: _OFFERED and _QUOTE, which let pressing through).
 _NOT_ASKED = re.compile(
     rf"^{_PAREN}.{{0,10}}?(?:を?受け取りました|は受け取|受領し|を?頂きました|をいただきました|が届きました|を?もらいました"
-    r"|、?と言われましたが|と言われたが|をお送りする|を送付する|をお送りしております|お届けする予定"
     r"|は無料だった|は無料でした|はかからなかった|されました。|済みです)"
-    r"|^[^」\n]{0,40}」(?:という|と名乗|を名乗|と称|と書いて|の(?:電話|メール|SMS))"
 )
 # Done, or told by the company, rather than asked: "航空券は払い戻されましたが", "代金は戻ったんですけど",
 # "返金していただきました", "返金いただけると伺っています", "全額戻ってくることになりました".
@@ -796,7 +794,8 @@ _PRESSING = re.compile(
 )
 # Offered, or only described, not asked: "500ポイントを付与するというメールが来ましたが", "500円のクーポンで済ませる気か".
 _OFFERED = re.compile(
-    r"^[^。\n]{0,8}?(?:を|が|は)?(?:付与|送付|お送り|進呈|配布|プレゼント|支給|お支払い|郵送)(?:する|します|いたします|される|させていただ|とのこと|と(?:の|書|あ))"
+    r"^[^。\n]{0,10}?、?と言われ(?:ました)?が"
+    r"|^[^。\n]{0,8}?(?:を|が|は)?(?:付与|送付|お送り|お届け|進呈|配布|プレゼント|支給|お支払い|郵送)(?:する|します|いたします|して(?:おり|い)|される|させていただ|とのこと|と(?:の|書|あ))"
     r"|^[^。\n]{0,6}?(?:を|が|は)?(?:発表|公表|告知)(?:し|され)"
     r"|^[^。\n]{0,12}?(?:って|と)(?:書いて|書かれ|あった|ありました|ある|話|言われ|言って|聞い|聞き|伺)"
     r"|^[^。\n]{0,10}?で(?:済ませ|済ます|済むと|済まそう|終わり|おしまい)"
@@ -847,11 +846,17 @@ def _remedy(word: str, norm: str, start: int, end: int) -> tuple[str, str] | Non
     return None
 
 
+_WITHOUT = re.compile(r"[^\s、。,]{1,10}?(?:なし|無し|抜き)で")
+
+
 def _resolve(kind: str, norm: str, start: int, reissue: bool) -> str:
     """Return what a verb asks for, from the nearest object named in the 45 characters before it."""
     window = norm[max(0, start - 45) : start]
     if norm[start : start + 1].isascii() and norm[start : start + 1].isalpha():
-        window += " " + norm[start : start + 60]  # English: "cover the difference ... for a taxi"
+        # English takes more letters, and names the object after the verb: "cover the difference ... for a taxi".
+        window = norm[max(0, start - 90) : start] + " " + norm[start : start + 60]
+    if "なし" in window or "無し" in window or "抜き" in window:
+        window = _WITHOUT.sub("", window)  # "振込手数料なしで返金して": not the object
     group = None
     previous = None
     for m in _OBJECT.finditer(window):
@@ -875,7 +880,9 @@ def _resolve(kind: str, norm: str, start: int, reissue: bool) -> str:
         return "damages"
     if kind in (REFUND_VERB, RETURN_VERB):
         # "注文分を返金して" stays a refund even after "近所の店で買いました"; "自費で買った薬代を返して" does not.
-        return "expense" if group == "borne" and _BORNE_STRONG.search(window) else "refund"
+        # The word 返金 itself turns into expense only for a cost named in its own sentence.
+        reach = window[max(window.rfind("。"), window.rfind("\n")) + 1 :] if kind == REFUND_VERB else window
+        return "expense" if group == "borne" and _BORNE_STRONG.search(reach) else "refund"
     if kind == GENERIC:
         return "expense" if group == "borne" else "damages"
     if group == "charge":
@@ -986,8 +993,8 @@ def _requests(norm: str) -> list[str]:
         if name == "fee_waiver" and any(0 <= start - v <= 12 for v in vouchers):
             continue  # "クーポン（800円引き）": the coupon's face value
         if kind != NOUN:
-            if any(0 <= start - n <= 14 for n in nouns):
-                continue  # 再発行手数料を返金して, 慰謝料を払って: the noun is the remedy
+            if any(0 <= start - n <= 14 and not re.search(r"なし|無し|抜き", norm[n:start]) for n in nouns):
+                continue  # 再発行手数料を返金して, 慰謝料を払って: the noun is the remedy (not "手数料なしで返金して")
             name = _resolve(kind, norm, start, reissue)
             if not name or (name in ("expense", "damages") and any(0 <= start - n <= 45 for n in nouns)
                             and kind != GENERIC and not _names_cost(norm, start)):
