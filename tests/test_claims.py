@@ -342,7 +342,7 @@ def test_reference_forms(text: str, expected: list[tuple[str, str]]) -> None:
         ("振込手数料なしで返金してください", ["refund", "fee_waiver"]),
         ("オペ：お詫びに千円のクーポンをお送りする予定です。\n客：それはいつ届きますか", ["voucher"]),
         ("お詫びに商品券を送ると言われましたが、結構です。", []),
-        ("Because of the breach I had to pay $40 for a new lock and a locksmith visit. Can you reimburse me?", ["expense"]),
+        ("After the breach I had to pay $40 for a new lock and a locksmith. Can you reimburse me?", ["expense"]),
         ("取引先から値引きを求められました", []),
         ("再請求してください", []),
         # Nothing asked.

@@ -245,7 +245,8 @@ _EN_MONTH_WORDS = frozenset(_EN_MONTHS) | {"sept", "january", "february", "march
                                            "september", "october", "november", "december"}
 # Found by the month word, case-sensitively (IGNORECASE would make `re` try every position).
 _EN_MONTH = re.compile(
-    "(?:" + "|".join(m + "|" + m.upper() + "|" + m.lower() for m in _EN_MONTHS_TITLE) + r")(?:[a-z]{0,6})\.?(?![A-Za-z])"
+    "(?:" + "|".join(m + "|" + m.upper() + "|" + m.lower() for m in _EN_MONTHS_TITLE) + ")"
+    r"(?:[a-z]{0,6})\.?(?![A-Za-z])"
 )
 _EN_DAY_AFTER = re.compile(r"\s(?P<d>[0-9]{1,2})(?:st|nd|rd|th)?(?![0-9:])(?:,?\s(?P<y>20[0-9]{2})(?![0-9]))?")
 _EN_DAY_BEFORE = re.compile(r"(?<![0-9A-Za-z.,])(?P<d>[0-9]{1,2})(?:st|nd|rd|th)?\s$")
@@ -366,7 +367,8 @@ def _dates(norm: str, text: str, today: date) -> list[dict[str, Any]]:
                 break
     for m in _EN_MONTH.finditer(norm):
         word = m.group().rstrip(".").lower()
-        if word not in _EN_MONTH_WORDS or (m.start() and norm[m.start() - 1].isascii() and norm[m.start() - 1].isalpha()):
+        before_word = norm[m.start() - 1] if m.start() else ""
+        if word not in _EN_MONTH_WORDS or (before_word.isascii() and before_word.isalpha()):
             continue  # "Marketing 3" is no month
         month = _EN_MONTHS.index(word[:3]) + 1
         after = _EN_DAY_AFTER.match(norm, m.end())
@@ -473,7 +475,8 @@ _HANDLE = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-_][A-Za-z0-9]+)+")
 _MORE_VALUES = re.compile(rf"{_PAREN_REF}\s?(?:と|、|,|/|・|及び|および|&)\s?[#]?(?P<value>{_VALUE})")
 # The last four digits of a card, as people write them.
 _LAST4 = re.compile(
-    r"(?:下|末尾|最後の?|おしり|お尻)\s?(?:の)?\s?(?:4|四)\s?(?:桁|けた|ケタ)(?:の番号)?\s?(?:は|が|:|=)?\s?[\"「『(]?\s?(?P<a>[0-9]{4})(?![0-9])"
+    r"(?:下|末尾|最後の?|おしり|お尻)\s?(?:の)?\s?(?:4|四)\s?(?:桁|けた|ケタ)(?:の番号)?\s?(?:は|が|:|=)?\s?[\"「『(]?\s?"
+    r"(?P<a>[0-9]{4})(?![0-9])"
     r"|末尾(?:が|は|:)?\s?(?P<c>[0-9]{4})(?![0-9])"
     r"|(?:ending|ends)(?:\s?in)?\s?(?:[:#]\s?)?(?P<e>[0-9]{4})(?![0-9])"
     r"|[*xX•●](?:[*xX•●]{3}[\s\-]?){1,4}(?P<d>[0-9]{4})(?![0-9])"
@@ -538,7 +541,8 @@ def _label_value(norm: str, pos: int, is_id: bool) -> tuple[str, int, int] | Non
     digits = sum(c.isdigit() for c in value)
     coded = "-" in value and any(c.isalpha() for c in value)
     if (digits < 4 and not (coded and digits >= 2)) or _AFTER_NEAR_VALUE.match(norm, m.end()) \
-            or _PHONE.fullmatch(value) or (norm[m.end() : m.end() + 1] in ",." and norm[m.end() + 1 : m.end() + 2].isdigit()):
+            or _PHONE.fullmatch(value) \
+            or (norm[m.end() : m.end() + 1] in ",." and norm[m.end() + 1 : m.end() + 2].isdigit()):
         return None  # an amount, a date, a count or a phone number
     return value, m.start("value"), m.end("value")
 
@@ -638,7 +642,8 @@ _anchor("reissue_fee", "作り直し 交換 再発行", before=r"(?:カード|�
 _anchor("consolation", "慰謝料 いしゃりょう 見舞金 見舞い金 迷惑料 お詫び金 おわび金 詫び料 お詫びのお金 おわびのお金 consolation")
 _anchor("consolation", "お詫びの額 お詫びの金額 おわびの額 和解金 解決金")
 # Cash instead of the apology offered ("ギフト券ではなく現金で", "現金がいいの"); not "現金で返金" (a refund).
-_anchor("consolation", "現金 お金で", after=r"^(?!書留|に(?:換え|替え|交換|変え)|化|で?(?:の)?(?:返金|返し|返還|払い戻|払戻|返って|戻っ|戻して|返す))", kind="cash")
+_anchor("consolation", "現金 お金で", kind="cash",
+        after=r"^(?!書留|に(?:換え|替え|交換|変え)|化|で?(?:の)?(?:返金|返し|返還|払い戻|払戻|返って|戻っ|戻して|返す))")
 _anchor("damages", "損害賠償 賠償 弁償 休業補償 休業損害 damages")
 _anchor("damages", "損害 損失 被害", after=r"^[^0-9。\n]{0,12}?(?:補填|補償|負担|支払|払|賠償|弁償|請求)")
 _anchor("points", "ポイント", after=r"^(?!カード|サイト)")
@@ -723,8 +728,10 @@ _OBJECT = re.compile(
     r"|(?P<loss>損失|損害(?!金)|逸失|値下がり|売上|被害|不正利用|盗まれ|補償金)"
     r"|(?P<points>ポイント|マイル|pt(?![A-Za-z]))"
     r"|(?P<item>アイテム|ジェム|ガチャ石|[有無]償石|キャラ|チケット(?!代))"
-    r"|(?P<borne>振込手数料|振り込み手数料|変更手数料|事務手数料|延滞金|延滞料|延滞手数料|遅延損害金|利息|自費|自腹|実費|立て?替|通話料|電話代|交通費|タクシー|差額|日当|休んだ分|[1一]日分|上がった分"
-    r"|増えた分|負担分|新幹線|郵送料|返送料|返送の送料|送料|切手代|書留|(?i:difference|taxi|hotel|train|phone bill|transport)|(?<!料)費用?|代(?!金|引)|(?<![手数送険謝])料(?!金))"
+    r"|(?P<borne>振込手数料|振り込み手数料|変更手数料|事務手数料|延滞金|延滞料|延滞手数料|遅延損害金|利息|自費|自腹|実費"
+    r"|立て?替|通話料|電話代|交通費|タクシー|差額|日当|休んだ分|[1一]日分|上がった分|増えた分|負担分|新幹線|郵送料|返送料"
+    r"|返送の送料|送料|切手代|書留|(?i:difference|taxi|hotel|train|phone bill|transport)|(?<!料)費用?|代(?!金|引)"
+    r"|(?<![手数送険謝])料(?!金))"
     r"|(?P<fee>(?<![込更務約])手数料)"
     r"|(?P<charge>追加料金|料金|受講料|月謝|会費|利用料|保険料|代金|解約手数料)"
     r"|(?P<paid>注文|キャンセル|課金|お金|現金|払った|払いました|支払った|支払いました)"
@@ -741,7 +748,8 @@ _REISSUE_CONTEXT = re.compile(
 )
 # What makes a sentence ask for something (or press for what was promised).
 _ASK = re.compile(
-    r"ください|下さい|くださ|ほしい|欲しい|たい|お願い|願い|頂け|いただけ|いただき|頂き|もらえ|貰え|もらい|貰い|くれ|求め(?!られ)|請求(?:を|も)?(?:し(?!ない)|いた|させ|でき|する|考え|検討|予定|について|の件|に関して)"
+    r"ください|下さい|くださ|ほしい|欲しい|たい|お願い|願い|頂け|いただけ|いただき|頂き|もらえ|貰え|もらい|貰い|くれ|求め(?!られ)"
+    r"|請求(?:を|も)?(?:し(?!ない)|いた|させ|でき|する|考え|検討|予定|について|の件|に関して)"
     r"|要求(?!され)|希望|ちょうだい|頂戴|がいい|が良い|でも(?:構い|かまい|いい|良い)|で(?:構い|かまい)ません|でいい(?:ので|から|です)|持ちで(?:[。!！\s]|$)|でも\s?[。!！]?\s?$"
     r"|オネガイ|クダサイ|ホシイ|モラエ|イタダケ"  # written in (half-width) katakana
     r"|べき|しろ|せよ|払え|返せ|出せ|寄越|よこせ|か[?？。]|か$|\?|？|でしょうか|ですか|ますか|のか|んですか|だろう|かな|まだ|いつ|いくら|どう"
@@ -771,7 +779,8 @@ _REJECTED = re.compile(
 )
 # Named as not enough: this mention asks for nothing ("クオカードだけでは納得できません"), a later one may ("1,000ptにして").
 _INSUFFICIENT = re.compile(rf"^{_PAREN}.{{0,12}}?(?:では少な|じゃ少な|だけでは|だけじゃ|では納得|じゃ納得|では足り|じゃ足り)")
-# Mentioned but not asked: received, free already, done (offers and quotes: _OFFERED and _QUOTE, which let pressing through).
+# Mentioned but not asked: received, free already, done
+# (offers and quotes are _OFFERED and _QUOTE, which let pressing through).
 _NOT_ASKED = re.compile(
     rf"^{_PAREN}.{{0,10}}?(?:を?受け取りました|は受け取|受領し|を?頂きました|をいただきました|が届きました|を?もらいました"
     r"|は無料だった|は無料でした|はかからなかった|されました。|済みです)"
@@ -795,7 +804,8 @@ _PRESSING = re.compile(
 # Offered, or only described, not asked: "500ポイントを付与するというメールが来ましたが", "500円のクーポンで済ませる気か".
 _OFFERED = re.compile(
     r"^[^。\n]{0,10}?、?と言われ(?:ました)?が"
-    r"|^[^。\n]{0,8}?(?:を|が|は)?(?:付与|送付|お送り|お届け|進呈|配布|プレゼント|支給|お支払い|郵送)(?:する|します|いたします|して(?:おり|い)|される|させていただ|とのこと|と(?:の|書|あ))"
+    r"|^[^。\n]{0,8}?(?:を|が|は)?(?:付与|送付|お送り|お届け|進呈|配布|プレゼント|支給|お支払い|郵送)"
+    r"(?:する|します|いたします|して(?:おり|い)|される|させていただ|とのこと|と(?:の|書|あ))"
     r"|^[^。\n]{0,6}?(?:を|が|は)?(?:発表|公表|告知)(?:し|され)"
     r"|^[^。\n]{0,12}?(?:って|と)(?:書いて|書かれ|あった|ありました|ある|話|言われ|言って|聞い|聞き|伺)"
     r"|^[^。\n]{0,10}?で(?:済ませ|済ます|済むと|済まそう|終わり|おしまい)"
@@ -809,7 +819,8 @@ _STATE = re.compile(
     r"|^[^。\n]{0,6}?が(?:適用され|使えな|使えず)|^適用(?:後|前)|^[^。\n]{0,4}?(?:を|は)(?:利用|使用)し"
 )
 # Already given: "付与された1,000ポイント、有効期限が…", "届いたクーポン".
-_GIVEN_BEFORE = re.compile(r"(?:付与された|付与いただいた|いただいた|頂いた|もらった|貰った|届いた|受け取った|送られてきた|使われた|盗まれた|→|->)(?:お詫びの?)?\s?[0-9,]*\s?$")
+_GIVEN_BEFORE = re.compile(r"(?:付与された|付与いただいた|いただいた|頂いた|もらった|貰った|届いた|受け取った|送られてきた"
+                           r"|使われた|盗まれた|→|->)(?:お詫びの?)?\s?[0-9,]*\s?$")
 # Reported speech: "「補償金をお支払いするので…」というSMS", "「返金のため…」と言われました".
 _QUOTE = re.compile(r"[「『\"“]([^」』\"”\n]{1,120})[」』\"”]")
 _REPORTED = re.compile(r"\s?(?:という|といった|とのこと|との(?:連絡|案内|電話|メール|声|話|説明)|と(?:言われ|いわれ|言って|書い|書か|あり|あっ|名乗|称|の)"
