@@ -70,6 +70,24 @@ def _norm(text: str) -> str:
     return text.translate(_TABLE)
 
 
+def _kana_variants(pattern: str) -> str:
+    """Return a regex source where each voiced kana also matches its base and a spacing mark (ﾀﾞ -> タ゛)."""
+    out = []
+    depth = 0  # inside a character class the source is left alone
+    for i, ch in enumerate(pattern):
+        if ch == "[" and (i == 0 or pattern[i - 1] != "\\"):
+            depth += 1
+        elif ch == "]" and depth and pattern[i - 1] != "\\":
+            depth -= 1
+        decomposed = unicodedata.normalize("NFD", ch)
+        if depth == 0 and len(decomposed) == 2 and decomposed[1] in "\u3099\u309a" and "\u3040" <= ch <= "\u30ff":
+            mark = "\u309b" if decomposed[1] == "\u3099" else "\u309c"
+            out.append(f"(?:{ch}|{decomposed[0]}{mark})")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
 # -- numbers ------------------------------------------------------------------------------------
 
 _KDIGITS = {"〇": 0, "零": 0, "一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9,
@@ -115,9 +133,16 @@ def number(run: str) -> float | None:
 _UNITS = (
     ("円", "円"), ("ポイント", "ポイント"), ("ホ゜イント", "ポイント"), ("pt", "ポイント"), ("Pt", "ポイント"),
     ("PT", "ポイント"), ("P", "ポイント"), ("p", "ポイント"), ("マイル", "マイル"), ("ドル", "ドル"),
+    # Written in kana or English: "2,480えん", "3,300ｴﾝ", "500ぽいんと", "18,000 yen", "1,000 miles".
+    ("えん", "円"), ("エン", "円"), ("ぽいんと", "ポイント"), ("yen", "円"), ("Yen", "円"), ("JPY", "円"),
+    ("points", "ポイント"), ("point", "ポイント"), ("miles", "マイル"), ("mile", "マイル"),
+    ("dollars", "ドル"), ("dollar", "ドル"), ("USD", "ドル"),
 )
 _UNIT_OF = dict(_UNITS)
-_UNIT_RE = "|".join(re.escape(k) for k, _ in _UNITS)
+_UNIT_RE = "|".join(re.escape(k) for k, _ in sorted(_UNITS, key=lambda u: -len(u[0])))
+# A currency written before the number: ¥5,500, $120, US$89, USD 240.
+_CURRENCY_BEFORE = re.compile(r"(?:¥|\\|US\$|\$|USD|JPY)\s?$")
+_CURRENCY_UNIT = {"¥": "円", "\\": "円", "JPY": "円"}
 # Every pattern below starts with a literal or a character class, so that `re` skips
 # ahead to candidates in C; the checks on what comes before a match are in Python.
 _AMOUNT = re.compile(
@@ -138,7 +163,11 @@ def _amounts(norm: str, text: str) -> list[dict[str, Any]]:
     for m in _AMOUNT.finditer(norm):
         start = m.start()
         before = norm[start - 1] if start else ""
-        yen = before == "¥" or before == "\\" or (before == " " and start > 1 and norm[start - 2] in "¥\\")
+        currency = _CURRENCY_BEFORE.search(norm, max(0, start - 4), start) if before in "¥\\$DY " else None
+        if currency is not None and currency.start() and norm[currency.start() - 1].isalnum() \
+                and currency.group().strip() in ("USD", "JPY"):
+            currency = None  # "XUSD": a code
+        yen = currency is not None
         unit_written = m.group("unit")
         if not unit_written and not yen:
             continue
@@ -151,10 +180,14 @@ def _amounts(norm: str, text: str) -> list[dict[str, Any]]:
         if unit_written in ("P", "p") and not run.replace(",", "").isdigit():
             continue  # "三P" is no points
         if yen:
-            if unit_written and unit_written != "円":
+            assert currency is not None
+            sign = currency.group().strip()
+            unit = _CURRENCY_UNIT.get(sign, "ドル")
+            if unit_written and _UNIT_OF[unit_written] != unit:
                 continue
-            start = norm.rindex(before, 0, start)
-        unit = "円" if yen else _UNIT_OF[unit_written]
+            start = currency.start()
+        else:
+            unit = _UNIT_OF[unit_written]
         end = m.end("unit") if unit_written else m.end("num")
         approx = _APPROX.search(norm, max(0, start - 4), start)
         if approx:
@@ -203,8 +236,21 @@ _YEAR_OFFSETS = {"一昨年": -2, "去年": -1, "昨年": -1, "今年": 0, "来�
 _MONTH_OFFSETS = {"先月": -1, "今月": 0, "来月": 1}
 _WEEK_OFFSETS = {"先々週": -14, "先週": -7, "今週": 0, "来週": 7}
 _ERAS = {"令和": 2018, "平成": 1988, "昭和": 1925, "R": 2018, "H": 1988}
-# "11月14日〜16日": the second day of a range in the same month.
-_RANGE_DAY = re.compile(rf"\s?(?:〜|~|～|-|から|より)\s?(?P<d>{_MD})\s?日")
+# "11月14日〜16日", "12月3日と4日": the second day of a range or a list in the same month.
+_RANGE_DAY = re.compile(rf"\s?(?:〜|~|～|-|から|より|と|、|・|,)\s?(?P<d>{_MD})\s?日(?!間|分|後|以内)")
+# English: "Nov 22", "on Dec. 5th", "October 3, 2026"; a date without a year resolves like 11月22日.
+_EN_MONTHS_TITLE = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_EN_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_EN_MONTH_WORDS = frozenset(_EN_MONTHS) | {"sept", "january", "february", "march", "april", "june", "july", "august",
+                                           "september", "october", "november", "december"}
+# Found by the month word, case-sensitively (IGNORECASE would make `re` try every position).
+_EN_MONTH = re.compile(
+    "(?:" + "|".join(m + "|" + m.upper() + "|" + m.lower() for m in _EN_MONTHS_TITLE) + ")"
+    r"(?:[a-z]{0,6})\.?(?![A-Za-z])"
+)
+_EN_DAY_AFTER = re.compile(r"\s(?P<d>[0-9]{1,2})(?:st|nd|rd|th)?(?![0-9:])(?:,?\s(?P<y>20[0-9]{2})(?![0-9]))?")
+_EN_DAY_BEFORE = re.compile(r"(?<![0-9A-Za-z.,])(?P<d>[0-9]{1,2})(?:st|nd|rd|th)?\s$")
+_EN_YEAR_AFTER = re.compile(r",?\s(?P<y>20[0-9]{2})(?![0-9])")
 _WEEKDAY_RANGE_AFTER = re.compile(rf"\s?(?:〜|~|～|-|・|、|から)\s?[{_WEEKDAYS}]曜")
 _WEEKDAY_RANGE_BEFORE = re.compile(rf"[{_WEEKDAYS}]曜日?\s?(?:〜|~|～|-|・|、|から)\s?$")
 _NOT_BEFORE_YEAR = frozenset("0123456789")
@@ -256,6 +302,8 @@ def _numeric(m: re.Match[str], norm: str, today: date) -> tuple[date | None, boo
         return _latest(_int(g("m")), _int(g("d")), today), True
     if g("sm"):
         month, day = int(g("sm")), int(g("sd"))
+        if before == ":" and m.start() > 1 and not norm[m.start() - 2].isdigit():
+            before = ""  # "日時：12/8", "詳細:12/2の": a label, not a time
         if before in _NOT_BEFORE_SLASH or not (1 <= month <= 12 and 1 <= day <= 31):
             return None, False
         return _latest(month, day, today), False
@@ -317,6 +365,24 @@ def _dates(norm: str, text: str, today: date) -> list[dict[str, Any]]:
                 d, has_month = _numeric(m, norm, today)
                 found.append((m.start(), m.end(), d, "month" if has_month else "num"))
                 break
+    for m in _EN_MONTH.finditer(norm):
+        word = m.group().rstrip(".").lower()
+        before_word = norm[m.start() - 1] if m.start() else ""
+        if word not in _EN_MONTH_WORDS or (before_word.isascii() and before_word.isalpha()):
+            continue  # "Marketing 3" is no month
+        month = _EN_MONTHS.index(word[:3]) + 1
+        after = _EN_DAY_AFTER.match(norm, m.end())
+        before = None if after else _EN_DAY_BEFORE.search(norm, max(0, m.start() - 6), m.start())
+        if after is not None:  # "Nov 22", "November 22nd, 2026"
+            day, year, start, end = int(after.group("d")), after.group("y"), m.start(), after.end()
+        elif before is not None:  # "3 June", "12th October 2026"
+            y = _EN_YEAR_AFTER.match(norm, m.end())
+            day, year, start = int(before.group("d")), y.group("y") if y else None, before.start()
+            end = y.end() if y else m.end()
+        else:
+            continue
+        d = _valid(int(year), month, day) if year else _latest(month, day, today)
+        found.append((start, end, d, "month"))
     if "曜" in norm:
         for m in _WEEKDAY_DATE.finditer(norm):
             found.append((m.start(), m.end(), _weekday(m, norm, today), "weekday"))
@@ -361,32 +427,56 @@ def _dates(norm: str, text: str, today: date) -> list[dict[str, Any]]:
 
 # Every label ends in one of these words; the word before it says the kind.
 # Case-sensitive on purpose: IGNORECASE stops `re` from skipping ahead on the first character.
-_LABEL_END = re.compile(r"番号|No\.?|NO\.?|no\.|ID|Id|id|コード|#|number|Number|ばんごう|バンゴウ|ハ゛ンコ゛ウ")
+_LABEL_END = re.compile(_kana_variants(r"番号|No\.?|NO\.?|no\.|ID|Id|id|コード|#|number|Number|code|Code|CODE"
+                                       r"|ばんごう|バンゴウ"))
 _LABEL_KINDS: tuple[tuple[str, str], ...] = (
     ("order", r"(?:ご|お)?(?:注文|受注|購入)(?:確認)?|オーダー|ちゅうもん|チュウモン|order\s?"),
     ("reservation", r"(?:ご)?予約(?:確認)?|よやく|ヨヤク|booking\s?|reservation\s?"),
     ("ticket", r"受付|(?:お)?問い?合わ?せ|問合|チケット|ケース|案件|うけつけ|ウケツケ|ticket\s?|case\s?"),
-    ("member", (r"会員|お客様|お客さま|顧客|契約者|利用者|ユーザー|ユーザ|アカウント|加入者|会員証|かいいん|カイイン"
-                r"|member\s?|customer\s?|account\s?")),
+    ("member", (r"会員|お客様|お客さま|顧客|契約者|利用者|ユーザー|ユーザ|アカウント|加入者|会員証|組合員|受講者|ログイン"
+                r"|かいいん|カイイン|member\s?|customer\s?|account\s?|user\s?")),
     ("other", (r"(?:ご)?契約|(?:保険)?証券|(?:お)?申(?:し)?込(?:み)?|伝票|追跡|請求(?:書)?|申請|管理|登録|患者|診察券|カルテ"
                r"|受験|整理|取引|決済|明細|引換|contract\s?|policy\s?")),
 )
-_LABEL_PREFIX = re.compile("(?:" + "|".join(f"(?P<{k}>{p})" for k, p in _LABEL_KINDS) + r")\s?$", re.IGNORECASE)
+_LABEL_PREFIX = re.compile("(?:" + "|".join(f"(?P<{k}>{_kana_variants(p)})" for k, p in _LABEL_KINDS) + r")\s?$",
+                           re.IGNORECASE)
+# Any other noun before 番号 / ID / コード names an `other` reference (生徒番号, 店舗ID, 受理番号, 定期便番号) ...
+_OTHER_LABEL = re.compile(r"(?P<word>[一-龥々ァ-ヴー゛゜]{2,7})\s?$")
+# ... except the numbers that are no case's reference: phones, addresses, accounts, products, codes to log in or pay.
+_NOT_A_LABEL = re.compile(
+    r"(?:電話|携帯|ケータイ|郵便|口座|暗証|認証|確認|製造|商品|型|品|部屋|座席|車両|個人|マイナンバー|カード|証明|識別|番|内線|自宅"
+    r"|代表|連絡先|ダイヤル|ダイアル|クーポン|プロモ|キャンペーン|割引|招待|紹介|セキュリティ|ワンタイム|バー|QR|パス|端末|機種|製品"
+    r"|シリアル|背|社員|従業員|免許|保険証|住民|基礎年金|年金|口座振替)$"
+)
 _VALUE = r"[A-Za-z0-9][A-Za-z0-9\-_]*[A-Za-z0-9]|[0-9]"
 _PAREN_REF = r"(?:\s?[（(][^）)\n]{0,20}[）)])?"
 _FILLER = r"(?:ええと|えーと|えっと|えー|あー|うーんと?|あった|はい)"
 _AFTER_LABEL = re.compile(
-    rf"(?:\s?[)\]】〕」』>:]|\s?(?:は|が|も|の))?\s?[:\-]?\s?[(\[【〔「『]?\s?[#№]?\s?"
+    rf"(?:\s?[(][^)\n]{{1,12}}[)])?(?:\s?[)\]】〕」』>:]|\s?(?:は|が|も|の))?\s?[:\-]?\s?[(\[【〔「『]?\s?[#№]?\s?"
     rf"(?:[、,…]\s?{_FILLER}[、,…]*\s?)?(?P<value>{_VALUE})"
 )
 # A label asked for in one turn and answered in the next: "会員番号をお伺いできますか。\n客：NG58812047です".
+# The answer may carry a time stamp ("[13:21] お客様: 7730-2291-04") or start over ("…ＭＲ－…はい、MR-55012").
 _ANSWER = re.compile(
-    rf"[^\n]{{0,30}}?(?:[?？。…]|\n)\s?(?:[^\s:：\n]{{1,10}}[:：])?\s?(?:{_FILLER}[、,…\s]*)*(?P<value>{_VALUE})(?![0-9,]*\s?[円年月日時%])"
+    rf"[^\n]{{0,30}}?(?:[?？。…]|\n)\s?(?:\[?[0-9]{{1,2}}:[0-9]{{2}}(?::[0-9]{{2}})?\]?\s?)?(?:[^\s:：\n]{{1,10}}[:：])?\s?"
+    rf"(?:[^\n。?？0-9]{{0,12}}?[…、,]\s?)?(?:{_FILLER}[、,…\s]*)*(?=[A-Za-z\-_]*[0-9])(?P<value>{_VALUE})"
+    r"(?![0-9,]*\s?[円年月日時%])"
 )
+# The value a few words after its label in the same sentence: "注文番号はですね、えー、W-61-2290",
+# "会員番号は口頭で 62-1190-5", "証券番号：ＫＬ－… いえ、KL-7789-1102".
+_NEAR = re.compile(rf"(?P<gap>[^\n。！!？?0-9]{{0,18}}?)(?<![A-Za-z0-9\-_])(?P<value>{_VALUE})")
+_NOT_IN_GAP = re.compile(r"番号|ID|No|コード|末尾|下|桁|けた|ケタ|電話|携帯|TEL|Tel|tel|FAX|郵便|〒|口座|カード|金額|合計|期限|日時|日付")
+_AFTER_NEAR_VALUE = re.compile(r"\s?(?:[円年月日時分%件回個人歳枚泊階]|ヶ|か月|カ月|ポイント|pt|マイル|ドル|yen|miles)")
+_PHONE = re.compile(r"0[0-9]{1,4}-[0-9]{1,4}-[0-9]{3,4}|0[5-9]0[0-9]{8}|0120[0-9]{6}")
+# A code written in groups: "SK 4471 0093", "8801 223 4" (at most 12 digits: a card is never read here).
+_SPACED = re.compile(r"(?:[A-Za-z]{1,4}|[0-9]{2,6})(?: [0-9]{2,6}){1,3}(?=\s?(?:$|\n|[、,。)]|です|で|の件))")
+# An ID with no digit, only after an ID label: "ユーザーID：eng_yuki", "ID: vid-ayumi".
+_HANDLE = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-_][A-Za-z0-9]+)+")
 _MORE_VALUES = re.compile(rf"{_PAREN_REF}\s?(?:と|、|,|/|・|及び|および|&)\s?[#]?(?P<value>{_VALUE})")
 # The last four digits of a card, as people write them.
 _LAST4 = re.compile(
-    r"(?:下|末尾|最後の?|おしり|お尻)\s?(?:の)?\s?(?:4|四)\s?桁(?:の番号)?\s?(?:は|が|:|=)?\s?[\"「『(]?\s?(?P<a>[0-9]{4})(?![0-9])"
+    r"(?:下|末尾|最後の?|おしり|お尻)\s?(?:の)?\s?(?:4|四)\s?(?:桁|けた|ケタ)(?:の番号)?\s?(?:は|が|:|=)?\s?[\"「『(]?\s?"
+    r"(?P<a>[0-9]{4})(?![0-9])"
     r"|末尾(?:が|は|:)?\s?(?P<c>[0-9]{4})(?![0-9])"
     r"|(?:ending|ends)(?:\s?in)?\s?(?:[:#]\s?)?(?P<e>[0-9]{4})(?![0-9])"
     r"|[*xX•●](?:[*xX•●]{3}[\s\-]?){1,4}(?P<d>[0-9]{4})(?![0-9])"
@@ -395,7 +485,7 @@ _LAST4 = re.compile(
 _CARD = re.compile(
     r"(?<![0-9])(?:[0-9]{13,19}|[0-9]{4}([ \-])[0-9]{4}\1[0-9]{4}\1[0-9]{1,7}|[0-9]{4}([ \-])[0-9]{6}\2[0-9]{5})(?![0-9])"
 )
-_CARD_WORD = re.compile(r"カード|クレジット|クレカ|card|visa|master|jcb|amex", re.IGNORECASE)
+_CARD_WORD = re.compile(_kana_variants(r"カード|クレジット|クレカ|card|visa|master|jcb|amex"), re.IGNORECASE)
 _OTHER_NUMBER = re.compile(r"(?:番号|ID|No\.?)\s?(?:の|は)?\s?$")
 _LETTERS = re.compile(r"[A-Za-z]+")
 _DIGIT_GROUPS = re.compile(r"[0-9]+")
@@ -413,6 +503,48 @@ def _prefix(value: str) -> str:
 
 def _card_digits(s: str) -> str:
     return re.sub(r"[^0-9]", "", s)
+
+
+def _label(norm: str, hit: re.Match[str]) -> tuple[str, int]:
+    """Return (kind, where the label starts) of a label ending at hit, or ("", 0) where it is none."""
+    label = _LABEL_PREFIX.search(norm, max(0, hit.start() - 13), hit.start())
+    if label is not None:
+        return next(k for k, _ in _LABEL_KINDS if label.group(k)), label.start()
+    if hit.group() == "#":
+        return "", 0
+    other = _OTHER_LABEL.search(norm, max(0, hit.start() - 8), hit.start())
+    if other is not None and not _NOT_A_LABEL.search(other.group("word")):
+        return "other", other.start()
+    before = norm[hit.start() - 1] if hit.start() else "\n"
+    if hit.group() in ("ID", "Id") and before in "\n (【「[:、,。":
+        return "member", hit.start()  # a bare "ID: vid-ayumi" in a form
+    return "", 0
+
+
+def _label_value(norm: str, pos: int, is_id: bool) -> tuple[str, int, int] | None:
+    """Return (value, start, end) of the reference a label ending at pos introduces, or None."""
+    m = _AFTER_LABEL.match(norm, pos)
+    if m is not None:
+        spaced = _SPACED.match(norm, m.start("value"))
+        if spaced is not None and sum(c.isdigit() for c in spaced.group()) <= 12:
+            return spaced.group(), spaced.start(), spaced.end()
+        value = m.group("value")
+        if any(c.isdigit() for c in value) or (is_id and _HANDLE.fullmatch(value) and len(value) >= 4):
+            return value, m.start("value"), m.end("value")
+    m = _ANSWER.match(norm, pos)
+    if m is not None and sum(c.isdigit() for c in m.group("value")) >= 4:
+        return m.group("value"), m.start("value"), m.end("value")
+    m = _NEAR.match(norm, pos)
+    if m is None or _NOT_IN_GAP.search(m.group("gap")):
+        return None
+    value = m.group("value")
+    digits = sum(c.isdigit() for c in value)
+    coded = "-" in value and any(c.isalpha() for c in value)
+    if (digits < 4 and not (coded and digits >= 2)) or _AFTER_NEAR_VALUE.match(norm, m.end()) \
+            or _PHONE.fullmatch(value) \
+            or (norm[m.end() : m.end() + 1] in ",." and norm[m.end() + 1 : m.end() + 2].isdigit()):
+        return None  # an amount, a date, a count or a phone number
+    return value, m.start("value"), m.end("value")
 
 
 def _references(norm: str, text: str) -> list[dict[str, Any]]:
@@ -446,30 +578,27 @@ def _references(norm: str, text: str) -> list[dict[str, Any]]:
                 start = card.start()  # the nearest card word before the digits
             add("card_last4", m.group("a") or m.group("c") or m.group("d") or m.group("e"), start, m.end())
     for hit in _LABEL_END.finditer(norm):
-        label = _LABEL_PREFIX.search(norm, max(0, hit.start() - 9), hit.start())
-        if label is None:
+        kind, label_start = _label(norm, hit)
+        if not kind:
             continue
-        m = _AFTER_LABEL.match(norm, hit.end())
-        if m is None or not any(c.isdigit() for c in m.group("value")):
-            m = _ANSWER.match(norm, hit.end())
-            if m is None or sum(c.isdigit() for c in m.group("value")) < 4:
-                continue
-        if any(s <= m.start("value") < e for s, e in taken):
+        is_id = hit.group() in ("ID", "Id", "id")
+        found = _label_value(norm, hit.end(), is_id)
+        if found is None or any(s <= found[1] < e for s, e in taken):
             continue
-        kind = next(k for k, _ in _LABEL_KINDS if label.group(k))
-        values = [(m.group("value"), m.start("value"), m.end("value"))]
-        pos = m.end()
+        first, first_start, pos = found
+        values = [(first, first_start, pos)]
         # Further values of a list share the first one's shape: "、3,300円" after HK-302118 is no order.
         while (more := _MORE_VALUES.match(norm, pos)) and _shape(more.group("value")) == _shape(values[0][0]):
             values.append((more.group("value"), more.start("value"), more.end("value")))
             pos = more.end()
         for value, vstart, vend in values:
-            if not any(c.isdigit() for c in value) or (norm[vend : vend + 1] in ("@", ".")
-                                                       and re.match(r"[@.][A-Za-z0-9]", norm[vend:])):
+            handle = is_id and vstart == first_start and _HANDLE.fullmatch(value) is not None and len(value) >= 4
+            if not (any(c.isdigit() for c in value) or handle) or (norm[vend : vend + 1] in ("@", ".")
+                                                                    and re.match(r"[@.][A-Za-z0-9]", norm[vend:])):
                 continue  # a word, or the start of an e-mail address
             if value.isdigit() and len(value) < 3 and kind != "ticket":
                 continue  # "会員番号の3桁目": too short to be a reference
-            add(kind, value, label.start() if vstart == m.start("value") else vstart, vend)
+            add(kind, value, label_start if vstart == first_start else vstart, vend)
     # The same kind of code again, unlabelled: "注文番号 HK-320011 は届きました。HK-320012 の方が…".
     coded = {(_prefix(r["value"]).upper(), _shape(r["value"])): r["kind"] for r in out
              if r["kind"] != "card_last4" and _prefix(r["value"])}
@@ -489,6 +618,10 @@ def _references(norm: str, text: str) -> list[dict[str, Any]]:
 # "補償して" without such an object is compensation for a loss (damages).
 
 NOUN, REFUND_VERB, COVER_VERB, GENERIC = "noun", "refund_verb", "cover_verb", "generic"
+# "返して", "戻して": a refund of money, but points when points were taken, a service when an item was.
+RETURN_VERB = "return_verb"
+# "復元して", "復活して": what was lost comes back (points, an item, a service); money only when money was named.
+RESTORE_VERB = "restore_verb"
 _ANCHORS: dict[str, list[tuple[str, str | None, str | None, int, str]]] = {
     # anchor: [(remedy, required before (ends at the anchor), required after, how far before to look, kind), ...]
 }
@@ -501,23 +634,34 @@ def _anchor(remedy: str, words: str, before: str | None = None, after: str | Non
         _ANCHORS.setdefault(word, []).append((remedy, before, after, reach, kind))
 
 
-_FEE = r"(?:手数料|費用|料金?|代|のお金|おかね)"
+_FEE = r"(?:手数料|てすうりょう|テスウリョウ|費用|料金?|代|のお金|おかね)"
 _AMOUNT_GAP = r"(?:[(（]?\s?[¥]?[0-9,.万千百十一二三四五六七八九]+\s?円[)）]?)?"
-_anchor("reissue_fee", "再発行 再交付 さいはっこう", after=rf"^(?:の|に(?:かかった|掛かった|要した))?{_AMOUNT_GAP}の?{_FEE}")
+_anchor("reissue_fee", "再発行 再交付 さいはっこう", after=rf"^\s?(?:の|に(?:かかった|掛かった|要した))?{_AMOUNT_GAP}の?\s?{_FEE}")
 _anchor("reissue_fee", "作り直し 交換 再発行", before=r"(?:カード|クレジットカード)の?$",
-        after=r"^(?:に(?:かかった|掛かった))?の?(?:手数料|費用|代)")
+        after=r"^(?:に(?:かかった|掛かった))?の?(?:手数料|費用|代)|^た(?:分|時|とき)の?(?:お金|費用|代|手数料)")
 _anchor("consolation", "慰謝料 いしゃりょう 見舞金 見舞い金 迷惑料 お詫び金 おわび金 詫び料 お詫びのお金 おわびのお金 consolation")
+_anchor("consolation", "お詫びの額 お詫びの金額 おわびの額 和解金 解決金")
+# Cash instead of the apology offered ("ギフト券ではなく現金で", "現金がいいの"); not "現金で返金" (a refund).
+_anchor("consolation", "現金 お金で", kind="cash",
+        after=r"^(?!書留|に(?:換え|替え|交換|変え)|化|で?(?:の)?(?:返金|返し|返還|払い戻|払戻|返って|戻っ|戻して|返す))")
 _anchor("damages", "損害賠償 賠償 弁償 休業補償 休業損害 damages")
-_anchor("damages", "損害 損失 被害", after=r"^.{0,12}?(?:補填|補償|負担|支払|払|賠償|弁償|請求)")
+_anchor("damages", "損害 損失 被害", after=r"^[^0-9。\n]{0,12}?(?:補填|補償|負担|支払|払|賠償|弁償|請求)")
 _anchor("points", "ポイント", after=r"^(?!カード|サイト)")
 _anchor("points", "マイル ぽいんと miles points")
 _anchor("points", "pt P PT Pt", before=r"[0-9]$", after=r"^(?![A-Za-z])")
 _anchor("voucher", "商品券 ギフト券 ギフトカード クーポン 割引券 図書カード QUOカード クオカード 金券 Amazonギフト アマゾンギフト "
                    "お買物券 買物券 買い物券 お買い物券 優待券 無料券 カタログギフト プリペイドカード 電子マネー 電子ギフト "
-                   "voucher coupon")
-_anchor("fee_waiver", "免除 割り引 値引 減額 差し引 差引 相殺 タダに waive Waive "
+                   "図書券 招待券 お詫び券 おわび券 食事券 宿泊券 利用券 voucher coupon")
+_anchor("fee_waiver", "免除 割り引 値引 減額 相殺 タダに waive Waive "
                       "払わなくて 払わなくても 支払わなくて 払わずに 払わないで")
-_anchor("fee_waiver", "割引", after=r"^(?!券|クーポン)")
+_anchor("fee_waiver", "差し引 差引", after=r"^(?!かず|かない|かれ|きせず)")
+# "送料無料で送って": the charge is not made.
+_anchor("fee_waiver", "無料で", before=r"(?:送料|手数料|費用|料金)$", reach=4)
+_anchor("fee_waiver", "割引", after=r"^(?!券|クーポン|で|価格|後|率|が適用|が消え|が外れ|を継続|の継続|を続け)")
+_anchor("fee_waiver", "引き落とさない 引き落とさず 引き落としをしない 引き落としを止め 引き落としを停止 請求しない 請求を止め")
+# A charge already made, cancelled: "二重になった1件分の取消", "2回分を取り消して" is a refund.
+_anchor("refund", "取消 取り消 キャンセルし", before=r"(?:[0-9一二三]\s?(?:回|件)分|重複分|二重分|二重決済|二重請求|重複決済|決済分|課金分)(?:の|を|は|も)?\s?$",
+        reach=14, kind=REFUND_VERB)
 _anchor("fee_waiver", "無料", after=r"^(?:に|化)")
 # "N円引き" and "料金から引いて"; not 代引き (cash on delivery), not a coupon's "800円引き", not the past.
 _anchor("fee_waiver", "引い 引き 引け", before=r"(?:(?:[0-9]円|料金|額|分|料)(?:から|を)?|代(?:から|を))$",
@@ -528,34 +672,46 @@ _anchor("fee_waiver", "キャンセル料 違約金 手数料 解約金 延滞�
         after=rf"^{_AMOUNT_GAP}(?:を|は|が|も|って)?(?:取り?消|なしに|無しに|なしで|無しで|無料に|免除|ゼロ|タダ|かからない|つかない|付かない"
               r"|取らない|とらない|取られない|請求しない|引かない)")
 _anchor("expense", "電話代 通話料 通信費 通話代 交通費 タクシー代 電車代 バス代 ガソリン代 駐車代 駐車場代 医療費 治療費 診察代 診察料 "
-                   "診察費 診療費 薬代 通院費 病院代 郵送料 切手代 実費 自費 自腹 立て替え 立替え 立替 鍵交換 鍵の交換 鍵を交換")
+                   "診察費 診療費 薬代 通院費 病院代 郵送料 切手代 実費 自費 自腹 立て替え 立替え 立替 鍵交換 鍵の交換 鍵を交換 "
+                   "電話料金 電話の料金 通信料")
 _anchor("expense", "引越 引っ越", after=r"^し?(?:の)?(?:費用|代)")
 _anchor("expense", "転居", after=r"^(?:の)?費用")
 _anchor("expense", "カウンセリング", after=r"^(?:代|料|費)")
 _anchor("expense", "変更 交換", before=r"(?:番号|アドレス|メアド|鍵|錠)の?$",
         after=r"^[、,\s]?(?:の|に(?:かかった|掛かった))?(?:手数料|費用|代)")
 # Non-monetary remedies: a service done again or instead.
-_SERVICE_ASK = r"^.{0,10}?(?:ください|下さい|ほしい|欲しい|もらえ|貰え|いただけ|頂け|くれ|お願い|希望|願)"
+_SERVICE_ASK = (r"^.{0,10}?(?:ください|下さい|ほしい|欲しい|もらえ|貰え|いただけ|頂け|くれ|お願い|希望|願"
+                 r"|して(?:よ|ね|[〜~ー!！。]|\s?$))")
 _anchor("other", "再送 送り直 再配送 再発送 出し直 振り替え 振替 アップグレード 優先 延長 取り直 無料期間 交換して 交換を 交換の",
         after=_SERVICE_ASK)
 _anchor("other", "お詫びの品 おわびの品")
+_anchor("other", "延ば のば 伸ば", before=r"(?:期限|期間|期日|有効期限|猶予)[^。\n]{0,10}$", reach=16)
+_anchor("other", "期間延長 期限延長 撮り直 やり直 受け直 再受講 再受験 無料受験 復旧させ 継続して 継続を 代わりの品 代替品 代品 同じ商品 正しい商品 "
+                 "別の日に 別日に 旧料金で", after=r"^[^。\n]{0,24}?(?:ください|下さい|ほしい|欲しい|もらえ|貰え|いただけ|頂け|くれ|お願い|希望|願|たい)")
 _anchor("refund", "返金 払い戻 払戻 返還 へんきん ヘンキン refund Refund REFUND", kind=REFUND_VERB)
 # "返して" is a refund when money was named shortly before ("5千円払ってんだども それって返してもらえ").
-_anchor("refund", "返し 返せ 返っ 戻し 戻っ", before=r"(?:代|料|金|費|円|分|額|ドル|\$)", reach=40, kind=REFUND_VERB)
+_anchor("other", "復活 復元", kind=RESTORE_VERB)
+_anchor("refund", "返し 返せ 返っ 戻し 戻っ 返す 戻す 戻る 返る",
+        before=r"(?:代|料|金|費|円|分|額|ドル|\$|ポイント|マイル|pt|アイテム|ジェム|石|チケット)", reach=40, kind=RETURN_VERB)
 _COVER_AFTER = r"^(?!した|しま|して(?:い(?!ただ)|お(?!願))|する(?!の|ん)|が|感)"
-_anchor("expense", "負担 補填 reimburse Reimburse", after=_COVER_AFTER, kind=COVER_VERB)
-_anchor("expense", "cover pay", after=r"^\s?(?:the\s)?(?:cost|it|this|that|for)", kind=COVER_VERB)
+_anchor("expense", "負担 reimburse Reimburse", after=_COVER_AFTER, kind=COVER_VERB)
+_anchor("damages", "補填 穴埋め", after=_COVER_AFTER, kind=GENERIC)
+_anchor("expense", "精算して 精算を ご精算", kind=COVER_VERB)
+_anchor("damages", "何とかして なんとかして", kind=GENERIC)
+_anchor("expense", "cover pay", after=r"^\s?(?:the\s)?(?:cost|it|this|that|for|difference)", kind=COVER_VERB)
 # "そちら持ち" asks the company to bear it; "こっち持ち" says the customer does.
 _anchor("expense", "持って 持ち", before=r"(?:そちら|そっち|御社|貴社|お宅|おたく)(?:で|が|の)?$", after=_COVER_AFTER, kind=COVER_VERB)
 _anchor("expense", "払って 支払って お支払い 出して", kind=COVER_VERB,
         after=r"^(?:ください|下さい|くれ|ほし|欲し|もら|いただ|頂|ね|よ[!！。]|\s?[?？]|$)")
 _anchor("expense", "出ます", kind=COVER_VERB, after=r"^(?:か|よね)")
 _anchor("expense", "出る 払う", kind=COVER_VERB, after=r"^(?:の|ん(?:です|だ)?か|\s?[?？])")
-_anchor("expense", "出せ 払え", kind=COVER_VERB)
+_anchor("expense", "出せ 払え", after=r"^(?!ず|ない|なかった|なく|る)", kind=COVER_VERB)
 _anchor("expense", "請求し 請求いたし 請求でき 請求させ", after=r"^(?!ない|ません|された|されて)", kind=COVER_VERB)
-_anchor("damages", "補償 ほしょう 償い compensat Compensat", after=r"^(?!方針|が切れ|期間)", kind=GENERIC)
+_anchor("damages", "補償 ほしょう 償い compensat Compensat", after=r"^(?!方針|が切れ|期間|の?(?:窓口|担当|部署|係))", kind=GENERIC)
 _anchor("damages", "何らかの", after=r"^(?:形|対応|補償|措置)", kind=GENERIC)
 _anchor("damages", "金銭", kind=GENERIC)
+for _word in [w for w in _ANCHORS if all("\u3041" <= ch <= "\u3096" for ch in w)]:
+    _ANCHORS.setdefault("".join(chr(ord(ch) + 0x60) for ch in _word), list(_ANCHORS[_word]))
 _REQUEST = re.compile("|".join(re.escape(w) for w in sorted(_ANCHORS, key=len, reverse=True)))
 # Each anchor with the shorter anchors it starts with, longest first.
 _PREFIXES = {w: [w[:n] for n in range(len(w), 0, -1) if w[:n] in _ANCHORS] for w in _ANCHORS}
@@ -568,15 +724,22 @@ _RULES = {word: [(remedy, re.compile(b) if b else None, re.compile(a) if a else 
 # is about the late fee, whatever card was reissued before); a bare amount counts only when no noun does.
 _OBJECT = re.compile(
     r"(?P<reissue>再発行|作り直|再交付|さいはっこう|発行手数料)"
-    r"|(?P<borne>振込手数料|振り込み手数料|変更手数料|事務手数料|延滞金|遅延損害金|自費|自腹|実費|立て?替|通話料|電話代|交通費|タクシー|差額|日当|休んだ分|[1一]日分|上がった分"
-    r"|増えた分|負担分|新幹線|(?<!料)費用?|代(?!金|引)|(?<![手数送険謝])料(?!金))"
+    # A loss the customer suffered, made good: damages ("被害額は¥15,000です。いつ補填されますか").
+    r"|(?P<loss>損失|損害(?!金)|逸失|値下がり|売上|被害|不正利用|盗まれ|補償金)"
+    r"|(?P<points>ポイント|マイル|pt(?![A-Za-z]))"
+    r"|(?P<item>アイテム|ジェム|ガチャ石|[有無]償石|キャラ|チケット(?!代))"
+    r"|(?P<borne>振込手数料|振り込み手数料|変更手数料|事務手数料|延滞金|延滞料|延滞手数料|遅延損害金|利息|自費|自腹|実費"
+    r"|立て?替|通話料|電話代|交通費|タクシー|差額|日当|休んだ分|[1一]日分|上がった分|増えた分|負担分|新幹線|郵送料|返送料"
+    r"|返送の送料|送料|切手代|書留|(?i:difference|taxi|hotel|train|phone bill|transport)|(?<!料)費用?|代(?!金|引)"
+    r"|(?<![手数送険謝])料(?!金))"
     r"|(?P<fee>(?<![込更務約])手数料)"
-    r"|(?P<charge>追加料金|料金|受講料|月謝|会費|利用料|保険料|返送料|送料|代金|解約手数料)"
-    r"|(?P<paid>注文|キャンセル|払った|払いました|支払った|支払いました)"
-    r"|(?P<amount>円|ドル|\$)"
+    r"|(?P<charge>追加料金|料金|受講料|月謝|会費|利用料|保険料|代金|解約手数料)"
+    r"|(?P<paid>注文|キャンセル|課金|お金|現金|払った|払いました|支払った|支払いました)"
+    r"|(?P<amount>円|ドル|\$|yen|USD)"
 )
 # A cost the customer bore, strong enough to turn "返して" into expense rather than a refund.
 _BORNE_STRONG = re.compile(r"かかっ|かかり|掛かっ|掛かり|自費|自腹|実費|立て?替|通話料|電話代|交通費|タクシー|購入し|買い|買っ|加入"
+                           r"|振込手数料|振り込み手数料|延滞金|延滞料|延滞手数料|利息"
                            r"|別の(?:病院|薬局|ホテル|店|クリニック|便|業者)")
 _REISSUE_CONTEXT = re.compile(
     r"(?:カード|クレジット|クレカ|かーど|card)[^\n]{0,40}?(?:再発行|作り直|再交付|発行し直|さいはっこう)"
@@ -585,7 +748,10 @@ _REISSUE_CONTEXT = re.compile(
 )
 # What makes a sentence ask for something (or press for what was promised).
 _ASK = re.compile(
-    r"ください|下さい|くださ|ほしい|欲しい|たい|お願い|願い|頂け|いただけ|いただき|頂き|もらえ|貰え|もらい|貰い|くれ|求め|請求|要求|希望"
+    r"ください|下さい|くださ|ほしい|欲しい|たい|お願い|願い|頂け|いただけ|いただき|頂き|もらえ|貰え|もらい|貰い|くれ|求め(?!られ)"
+    r"|請求(?:を|も)?(?:し(?!ない)|いた|させ|でき|する|考え|検討|予定|について|の件|に関して)"
+    r"|要求(?!され)|希望|ちょうだい|頂戴|がいい|が良い|でも(?:構い|かまい|いい|良い)|で(?:構い|かまい)ません|でいい(?:ので|から|です)|持ちで(?:[。!！\s]|$)|でも\s?[。!！]?\s?$"
+    r"|オネガイ|クダサイ|ホシイ|モラエ|イタダケ"  # written in (half-width) katakana
     r"|べき|しろ|せよ|払え|返せ|出せ|寄越|よこせ|か[?？。]|か$|\?|？|でしょうか|ですか|ますか|のか|んですか|だろう|かな|まだ|いつ|いくら|どう"
     r"|(?:反映され|届い|入っ|振り?込まれ|付与され|付い|戻っ|され)て(?:い)?(?:ない|ませ)|届かない|届きませ|ありません|ないの|検討|対応して"
     r"|負担して|支払って|払って|出ますか|対象|申請|申し込|手続き|納得|少な|足りな|安すぎ|ふざけ"
@@ -597,25 +763,77 @@ _ASK = re.compile(
     r"|(?i:please|can you|could you|would you|i want|i'd like|i would like)"
 )
 # A header over a list of claims: "【ご請求内容】", "ご要望："; every line after it asks.
-_ASK_HEADER = re.compile(r"【[^】\n]{0,10}(?:請求|要望|希望|依頼)[^】\n]{0,6}】|(?:ご請求|ご要望|ご希望|請求内容|請求項目)[^\n]{0,6}[:：]")
+# A list closed by "以上、よろしくお願いします": every item before it asks.
+_ASK_FOOTER = re.compile(r"(?:^|\n)\s?以上[、,]?\s?[^\n]{0,10}(?:お願い|よろしく)")
+_ASK_HEADER = re.compile(r"【[^】\n]{0,10}(?:請求|要望|希望|依頼)[^】\n]{0,6}】|(?:ご請求|ご要望|ご希望|請求内容|請求項目)[^\n]{0,6}[:：]"
+                         r"|(?:^|\n)\s?(?:要望|希望|リクエスト|依頼内容|ご依頼|要求)\s?[:：]"
+                         r"|(?:以下|下記)[^\n。]{0,15}?(?:請求|お願い|求め|要望|希望|補償|負担)")
 _PAREN = r"(?:[（(][^）)\n]{0,20}[）)])?"
 # A remedy turned down anywhere in the inquiry is not asked for: "クーポンは使い道がないので不要です".
 _REJECTED = re.compile(
     rf"^{_PAREN}.{{0,12}}?(?:要ら|いら(?:ない|ん|ね)|要りませ|いりませ|は結構|はけっこう|は不要|不要です|不要なので|では意味が|じゃ意味が"
     r"|意味がない|使い道が|使う予定がない|辞退|ではなく|じゃなくて|じゃなく|でなく|より.{0,4}がいい|でごまかさ|でごまかす"
-    r"|では少な|じゃ少な|だけでは|だけじゃ|では納得|じゃ納得|では足り|じゃ足り|はいいので|はいいです|はいいから|はいいけど|はもういい"
+    r"|^より(?:も)?[、,]|はいいので|はいいです|はいいから|はいいけど|はもういい"
     r"|と言われても困|って言われても困|求めて(?:い)?(?:ませ|な)|求めるつもり|望んで(?:い)?(?:ませ|な)|必要(?:は)?(?:ありませ|ない)"
     r"|つもりは(?:あり|な)|わけでは(?:あり|な))"
 )
-# Mentioned but not asked: received, reported as offered, quoted from a scam, in the past.
+# Named as not enough: this mention asks for nothing ("クオカードだけでは納得できません"), a later one may ("1,000ptにして").
+_INSUFFICIENT = re.compile(rf"^{_PAREN}.{{0,12}}?(?:では少な|じゃ少な|だけでは|だけじゃ|では納得|じゃ納得|では足り|じゃ足り)")
+# Mentioned but not asked: received, free already, done
+# (offers and quotes are _OFFERED and _QUOTE, which let pressing through).
 _NOT_ASKED = re.compile(
     rf"^{_PAREN}.{{0,10}}?(?:を?受け取りました|は受け取|受領し|を?頂きました|をいただきました|が届きました|を?もらいました"
-    r"|、?と言われましたが|と言われたが|をお送りする|を送付する|をお送りしております|お届けする予定"
     r"|は無料だった|は無料でした|はかからなかった|されました。|済みです)"
-    r"|^[^」\n]{0,40}」(?:という|と名乗|を名乗|と称|と書いて|の(?:電話|メール|SMS))"
 )
+# Done, or told by the company, rather than asked: "航空券は払い戻されましたが", "代金は戻ったんですけど",
+# "返金していただきました", "返金いただけると伺っています", "全額戻ってくることになりました".
+_DONE = re.compile(
+    r"(?:金|分|額|手続き)?(?:を|は|が|も)?\s?(?:"
+    r"(?:され|し|っ)?(?:て(?:もらい|いただき|頂き|くれ)|いただき|頂き|もらい)?(?:まし)?た(?![いくらりめ])"
+    r"(?:が|けど|けれど|ものの|[。、,]|の[でにはも]|ん|\s|$)"
+    r"|(?:いただける|頂ける|される|してもらえる|できる|する|します|いたします|してくれる)(?:と|って|との|という)"
+    r"(?:伺|聞|言われ|書|案内|連絡|説明|お話|話|回答|返事)"
+    r"|(?:てくる|される|する)?ことに(?:なりました|なった)|(?:の|される|いたす)?予定(?:です|とのこと|と(?:の|伺|聞))"
+    r"|不可|不能)"
+)
+# ... unless the customer presses for it: "送ると書いてありましたが、まだ届いていません", "いつ届きますか".
+_PRESSING = re.compile(
+    r"まだ|届いて(?:い)?(?:ない|ませ)|届かない|届きませ|入って(?:い)?(?:ない|ませ)|付与されて(?:い)?(?:ない|ませ)"
+    r"|いつ(?:届|頃|ごろ|になり|まで|入|付与|振り?込|もらえ|反映|戻)|両方|申請|申し?込|希望し|手続き|どうやって|どうすれば"
+)
+# Offered, or only described, not asked: "500ポイントを付与するというメールが来ましたが", "500円のクーポンで済ませる気か".
+_OFFERED = re.compile(
+    r"^[^。\n]{0,10}?、?と言われ(?:ました)?が"
+    r"|^[^。\n]{0,8}?(?:を|が|は)?(?:付与|送付|お送り|お届け|進呈|配布|プレゼント|支給|お支払い|郵送)"
+    r"(?:する|します|いたします|して(?:おり|い)|される|させていただ|とのこと|と(?:の|書|あ))"
+    r"|^[^。\n]{0,6}?(?:を|が|は)?(?:発表|公表|告知)(?:し|され)"
+    r"|^[^。\n]{0,12}?(?:って|と)(?:書いて|書かれ|あった|ありました|ある|話|言われ|言って|聞い|聞き|伺)"
+    r"|^[^。\n]{0,10}?で(?:済ませ|済ます|済むと|済まそう|終わり|おしまい)"
+)
+# A remedy's name used for something else: a balance, a validity date, a code, what was stolen or spent.
+_STATE = re.compile(
+    r"^(?:の|が|は|を)?(?:残高|履歴|数|の?有効期限|の?期限|コード|番号|サイト|アプリ|カード)"
+    r"|^[^。\n]{0,8}?(?:が|は|を|も)(?:今も|まだ|勝手に|不正に|全部)?(?:減|消え|表示|使われ|盗まれ|失効|切れ|抜かれ|乗っ取)"
+    r"|^[^。\n]{0,4}?(?:は|を|って)?、?(?:いつまでに|どこで|どうやって|どう)?使(?:え|う|い|っ)"
+    r"|^\s?(?:あり|ある|あっ|残って|貯ま|たま|→|->)"
+    r"|^[^。\n]{0,6}?が(?:適用され|使えな|使えず)|^適用(?:後|前)|^[^。\n]{0,4}?(?:を|は)(?:利用|使用)し"
+)
+# Already given: "付与された1,000ポイント、有効期限が…", "届いたクーポン".
+_GIVEN_BEFORE = re.compile(r"(?:付与された|付与いただいた|いただいた|頂いた|もらった|貰った|届いた|受け取った|送られてきた"
+                           r"|使われた|盗まれた|→|->)(?:お詫びの?)?\s?[0-9,]*\s?$")
+# Reported speech: "「補償金をお支払いするので…」というSMS", "「返金のため…」と言われました".
+_QUOTE = re.compile(r"[「『\"“]([^」』\"”\n]{1,120})[」』\"”]")
+_REPORTED = re.compile(r"\s?(?:という|といった|とのこと|との(?:連絡|案内|電話|メール|声|話|説明)|と(?:言われ|いわれ|言って|書い|書か|あり|あっ|名乗|称|の)"
+                       r"|って(?:言われ|いわれ|書い|あっ|話|電話|メール)|の(?:電話|メール|SMS))")
+# A quoted e-mail or a forwarded message: the company's words, not the customer's ask.
+_QUOTED_LINE = re.compile(r"(?:^|\n)\s?[>＞][^\n]*")
+_FORWARDED = re.compile(r"-{3,}\s?(?:Forwarded|Original|転送|元の)|Forwarded message|-----Original")
+# What makes cash an apology rather than a refund: an apology offered, in kind or in points.
+_APOLOGY_CONTEXT = re.compile(r"お詫び|おわび|お見舞|見舞金|迷惑料|慰謝|クーポン|ポイント|ギフト|商品券|金券|品物|図書カード|QUOカード|クオカード|電子マネー")
 _SENTENCE_END = re.compile(r"[。！!？?\n]+")
 _SCAM = re.compile(r"^(?:詐欺|サギ|を装|をかた|と称|のメール|の電話|SMS)")
+# "返金などの補償", "お詫びとしての補償": the generic word sums up the remedy just named.
+_GENERIC_OF = re.compile(r"(?:など|等|といった|として|としての|という|の形で|で)の?\s?$")
 _SPECIFIC = frozenset({"reissue_fee", "expense", "points", "voucher", "fee_waiver", "consolation", "damages"})
 
 
@@ -639,26 +857,51 @@ def _remedy(word: str, norm: str, start: int, end: int) -> tuple[str, str] | Non
     return None
 
 
+_WITHOUT = re.compile(r"[^\s、。,]{1,10}?(?:なし|無し|抜き)で")
+
+
 def _resolve(kind: str, norm: str, start: int, reissue: bool) -> str:
     """Return what a verb asks for, from the nearest object named in the 45 characters before it."""
     window = norm[max(0, start - 45) : start]
+    if norm[start : start + 1].isascii() and norm[start : start + 1].isalpha():
+        # English takes more letters, and names the object after the verb: "cover the difference ... for a taxi".
+        window = norm[max(0, start - 90) : start] + " " + norm[start : start + 60]
+    if "なし" in window or "無し" in window or "抜き" in window:
+        window = _WITHOUT.sub("", window)  # "振込手数料なしで返金して": not the object
     group = None
+    previous = None
     for m in _OBJECT.finditer(window):
         if m.lastgroup != "amount" or group in (None, "amount"):
+            if group not in (None, "amount"):
+                previous = group
             group = m.lastgroup
+    if group == "paid" and previous in ("borne", "fee") and m.group().startswith(("払", "支払")):
+        group = previous  # "振込手数料を220円払いました。返して": the fee, not the payment to the company
     if group is None and _BORNE_STRONG.search(window):
         group = "borne"  # "千円かかりました。それ、出して"
+    if group == "reissue" and not reissue:
+        group = None  # "クーポンを再発行して": no card, no fee
     if group == "reissue" or (reissue and group in ("fee", "paid", "amount")):
         return "reissue_fee"
-    if kind == REFUND_VERB:
+    if kind in (RETURN_VERB, RESTORE_VERB) and group in ("points", "item"):
+        return "points" if group == "points" else "other"  # "マイルを戻して", "消えたアイテムを戻して"
+    if kind == RESTORE_VERB:
+        return "refund" if group in ("paid", "charge") else "other"
+    if group == "loss" and kind in (COVER_VERB, GENERIC):
+        return "damages"
+    if kind in (REFUND_VERB, RETURN_VERB):
         # "注文分を返金して" stays a refund even after "近所の店で買いました"; "自費で買った薬代を返して" does not.
-        return "expense" if group == "borne" and _BORNE_STRONG.search(window) else "refund"
+        # The word 返金 itself turns into expense only for a cost named in its own sentence.
+        reach = window[max(window.rfind("。"), window.rfind("\n")) + 1 :] if kind == REFUND_VERB else window
+        return "expense" if group == "borne" and _BORNE_STRONG.search(reach) else "refund"
     if kind == GENERIC:
         return "expense" if group == "borne" else "damages"
     if group == "charge":
         return "fee_waiver"  # the company bears its own charge: "追加料金はそちらで負担して"
     if group in ("borne", "fee", "paid", "amount"):
         return "expense"
+    if group == "points":
+        return "points"  # "ポイントで補填して"
     return ""  # "社長を出せ": nothing to pay
 
 
@@ -685,12 +928,30 @@ def _names_cost(norm: str, start: int) -> bool:
     return group in ("borne", "fee")
 
 
+def _not_customer_spans(norm: str) -> list[tuple[int, int]]:
+    """Return the spans of words that are not the customer's: reported speech, quoted or forwarded mail."""
+    spans = [(m.start(), m.end()) for m in _QUOTE.finditer(norm) if _REPORTED.match(norm, m.end())]
+    if ">" in norm:
+        spans += [(m.start(), m.end()) for m in _QUOTED_LINE.finditer(norm)]
+    forwarded = _FORWARDED.search(norm)
+    if forwarded is not None:
+        spans.append((forwarded.start(), len(norm)))
+    return spans
+
+
 def _requests(norm: str) -> list[str]:
     hits = _hits(norm)
     if not hits:
         return []
+    outside = _not_customer_spans(norm) if ("「" in norm or "『" in norm or '"' in norm or "“" in norm or ">" in norm
+                                            or "Forward" in norm or "---" in norm) else []
     sentences = _sentences(norm)
+    sentence_of = [next(k for k, (s, e) in enumerate(sentences) if s <= h[0] < e) for h in hits]
+    # Sentences naming a remedy of their own (a verb such as "払って" refers back instead).
+    with_hits = {i for h, i in zip(hits, sentence_of, strict=True) if h[3] in (NOUN, "cash")}
+    apology = any(h[3] == "cash" for h in hits) and _APOLOGY_CONTEXT.search(norm) is not None
     header = _ASK_HEADER.search(norm)
+    footer = _ASK_FOOTER.search(norm)
     reissue = _REISSUE_CONTEXT.search(norm) is not None or any(h[2] == "reissue_fee" for h in hits)
     waivers = [h[0] for h in hits if h[2] == "fee_waiver"]
     vouchers = [h[1] for h in hits if h[2] == "voucher"]
@@ -698,40 +959,74 @@ def _requests(norm: str) -> list[str]:
     rejected: set[str] = set()
     generic = False
     nouns: list[int] = []  # where remedies named by a noun end (a verb right after them adds nothing)
-    for start, end, name, kind in hits:
+    generic_at: list[int] = []  # sentences of a generic "補償して"
+    named_at: dict[str, set[int]] = {}  # sentences where each remedy was found
+    for (start, end, name, kind), i in zip(hits, sentence_of, strict=True):
         after = norm[end : end + 32]
         if _REJECTED.match(after):
-            if kind == NOUN:
+            # "ポイントではなくマイルで": the same remedy named again right after is still asked.
+            if kind in (NOUN, "cash") and not any(h[2] == name and 0 < h[0] - end <= 14 for h in hits):
                 rejected.add(name)
             continue
-        if _NOT_ASKED.match(after) or (kind == REFUND_VERB and _SCAM.match(after)):
+        if kind in (NOUN, "cash") and _INSUFFICIENT.match(after):
             continue
-        i = next(k for k, (s, e) in enumerate(sentences) if s <= start < e)
+        if _NOT_ASKED.match(after) or (kind in (REFUND_VERB, RETURN_VERB) and _SCAM.match(after)):
+            continue
+        if kind in (NOUN, "cash") and _STATE.match(after):
+            continue
+        quoted = next((q for q in outside if q[0] <= start < q[1]), None)
+        if quoted is not None:
+            # In the company's (or a scammer's) words: asked only when the customer presses right after.
+            stop = sentences[i + 1][1] if i + 1 < len(sentences) else sentences[i][1]
+            if not _PRESSING.search(norm, quoted[1], max(quoted[1], stop)):
+                continue
+        elif _DONE.match(after) or (kind in (NOUN, "cash") and (
+                _OFFERED.match(after) or _GIVEN_BEFORE.search(norm, max(0, start - 14), start))):
+            # Offered, given or done: asked only when the customer presses for it.
+            rest = norm[end : sentences[i][1]] + (norm[slice(*sentences[i + 1])] if i + 1 < len(sentences) else "")
+            if not _PRESSING.search(rest):
+                continue
+        if kind == "cash" and not apology:
+            continue  # "現金で払いました": how it was paid
+        if name == "expense" and kind == COVER_VERB and norm[max(0, start - 1) : start] == "再":
+            continue  # "再請求して": the company bills again
         s, e = sentences[i]
+        # The next sentence asks for this one only when it names no remedy itself ("3,300円かかりました。出して").
         asked = (_ASK.search(norm, s, start) or _ASK.search(norm, start, e)
-                 or (i + 1 < len(sentences) and _ASK.search(norm, *sentences[i + 1]))
-                 or (header is not None and header.start() < start))
+                 or (i + 1 < len(sentences) and i + 1 not in with_hits and _ASK.search(norm, *sentences[i + 1]))
+                 or (header is not None and header.start() < start) or (footer is not None and start < footer.start()))
         if not asked:
             continue
+        if kind == "cash":
+            kind = NOUN
         if name == "expense" and kind == NOUN and any(0 <= w - end <= 8 for w in waivers):
             continue  # "この通話料だけ免除して": the charge is waived, not reimbursed
         if name == "fee_waiver" and any(0 <= start - v <= 12 for v in vouchers):
             continue  # "クーポン（800円引き）": the coupon's face value
         if kind != NOUN:
-            if any(0 <= start - n <= 14 for n in nouns):
-                continue  # 再発行手数料を返金して, 慰謝料を払って: the noun is the remedy
+            if any(0 <= start - n <= 14 and not re.search(r"なし|無し|抜き", norm[n:start]) for n in nouns):
+                continue  # 再発行手数料を返金して, 慰謝料を払って: the noun is the remedy (not "手数料なしで返金して")
             name = _resolve(kind, norm, start, reissue)
             if not name or (name in ("expense", "damages") and any(0 <= start - n <= 45 for n in nouns)
                             and kind != GENERIC and not _names_cost(norm, start)):
                 continue  # "慰謝料2万円では低すぎます。最低でも5万円は払って": still the consolation
             if kind == GENERIC and name == "damages":
                 generic = True
+                # With an object of its own ("値引きした分の補償", "変更補償金") it asks besides the others.
+                if (norm[start - 1 : start] == "の" or norm.startswith("金", end)) \
+                        and not _GENERIC_OF.search(norm, max(0, start - 8), start) \
+                        and not re.match(r"\s?(?:件名|Subject|【)", norm[sentences[i][0] : sentences[i][0] + 10]):
+                    generic_at.append(i)
                 continue
         found.add(name)
+        named_at.setdefault(name, set()).add(i)
         if name in _SPECIFIC and kind == NOUN:
             nouns.append(end)
     found -= rejected
-    if generic and not found:
+    # "補償して" alone is damages; next to another remedy it is usually that remedy's word ("返金などの補償"),
+    # unless it asks in a sentence of its own ("料金は返して。値引きした分の補償もお願いします").
+    others = set().union(*(named_at.get(n, set()) for n in found)) if found else set()
+    if (generic and not found) or any(g not in others for g in generic_at):
         found.add("damages")
     return [r for r in REQUESTS if r in found]
 
