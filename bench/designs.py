@@ -25,7 +25,7 @@ from triage.model import ESCALATION_MISS_COST, calibration_error, confident_erro
 ROOT = Path(__file__).resolve().parent.parent
 DESIGNS: dict[str, dict[str, Any]] = {
     "whole text": {"sentence_inputs": False, "lexicon": False},
-    "whole text + lexicon (previous release)": {"sentence_inputs": False, "lexicon": True},
+    "whole text + lexicon (previous design)": {"sentence_inputs": False, "lexicon": True},
     "whole text + best sentences": {"sentence_inputs": True, "lexicon": False},
     "whole text + best sentences + lexicon": {"sentence_inputs": True, "lexicon": True},
     "whole text + lexicon + negated clauses": {"sentence_inputs": False, "lexicon": True, "negation": True},
@@ -37,6 +37,8 @@ DESIGNS: dict[str, dict[str, Any]] = {
         "sentence_inputs": False, "lexicon": True, "negation": True, "quotes": True, "concept_inputs": True},
     "whole text + best sentences + lexicon + negated clauses + quotes + concept counts": {
         "sentence_inputs": True, "lexicon": True, "negation": True, "quotes": True, "concept_inputs": True},
+    "whole text + lexicon + negated clauses + quotes, min_df=3": {
+        "sentence_inputs": False, "lexicon": True, "negation": True, "quotes": True, "min_df": 3},
     "whole text + lexicon + negated clauses + quotes, C=3": {"sentence_inputs": False, "lexicon": True,
                                                              "negation": True, "quotes": True, "c": 3.0},
     "whole text + lexicon + negated clauses + quotes, C=30": {"sentence_inputs": False, "lexicon": True,
@@ -91,7 +93,7 @@ def main() -> None:
         result = train(data.texts, data.labels, groups=data.groups, lexicon=lexicon if spec["lexicon"] else None,
                        sentence_inputs=spec["sentence_inputs"], negation=spec.get("negation", False),
                        quotes=spec.get("quotes", False), c=spec.get("c", 10.0),
-                       concept_inputs=spec.get("concept_inputs", False))
+                       concept_inputs=spec.get("concept_inputs", False), min_df=spec.get("min_df", 2))
         entry: dict[str, Any] = {
             "grouped_cv": _summary(data.labels, result.oof),
             "cv_by_writer": result.report.get("by_writer", {}),
