@@ -168,6 +168,31 @@ def test_ctrl_enter_classifies_and_shows_route_highlights_and_faq(open_page, app
     assert dialogs.seen == []
 
 
+HALF_WIDTH_TEXT = "ｸﾚｼﾞｯﾄｶｰﾄﾞの情報が漏れた。ﾍﾞﾝｺﾞｼに相談して、ﾊﾟｽﾜｰﾄﾞを変更したいです"
+
+
+def test_half_width_kana_are_highlighted_and_shown_as_written(open_page) -> None:  # noqa: ANN001
+    import unicodedata
+
+    page, _ = open_page()
+    login(page, "agent1")
+    classify(page, HALF_WIDTH_TEXT)
+    explained = page.get_by_test_id("explained")
+    assert explained.inner_text() == HALF_WIDTH_TEXT
+    marks = explained.locator("mark").all_inner_texts()
+    assert marks, "nothing highlighted"
+    full = unicodedata.normalize("NFKC", HALF_WIDTH_TEXT)
+    for mark in marks:
+        # A whole word of the raw text: ﾄﾞ keeps its mark, and the word reads like its full-width form.
+        assert mark and mark[0] not in "ﾞﾟ" and unicodedata.normalize("NFKC", mark) in full, mark
+    html = explained.inner_html()
+    assert "</mark>ﾞ" not in html and "</mark>ﾟ" not in html
+    chips = page.locator(".terms .term").all_inner_texts()
+    for chip in chips:
+        assert chip.startswith("〔") or all(w in HALF_WIDTH_TEXT for w in chip.split(" ")), chip
+        assert chip not in ("し", "い", "です", "ます", "たい"), chip
+
+
 def test_claim_table_copies_as_tab_separated_lines(open_page, monkeypatch) -> None:
     from triage import intake
 
