@@ -527,6 +527,26 @@ def test_a_corrected_row_moves_to_the_escalation_filter(open_page, app) -> None:
     expect(page.locator(f"#queue-rows tr[data-id='{row}']")).to_have_count(0)
 
 
+# How many lines the text of an element takes (a Range gives one rectangle per line box).
+_LINES = """(el) => { const r = document.createRange(); r.selectNodeContents(el);
+  return new Set([...r.getClientRects()].filter(b => b.width > 0).map(b => Math.round(b.top))).size; }"""
+
+
+def test_queue_headings_times_and_buttons_keep_one_line_at_1366(open_page, app) -> None:  # noqa: ANN001
+    _add_row(app, "弁護士に相談しました。集団訴訟の準備をしています。" * 3, "escalation", reason="legal")
+    _add_row(app, "ログインできません", "faq")
+    page, _ = open_page()
+    page.set_viewport_size({"width": 1366, "height": 768})
+    login(page, "agent1")
+    page.goto("/queue")
+    expect(page.get_by_test_id("row-reason")).to_be_visible()
+    short = ", ".join(f"#queue-rows td[data-th={h}]" for h in ("番号", "経路", "受付時刻", "待ち時間", "状態"))
+    cells = page.locator(f"table.queue th, {short}, #queue-rows td[data-th=担当] button")
+    assert cells.count() == 8 + 2 * 6
+    wrapped = [c.inner_text() for c in cells.all() if c.inner_text().strip() and c.evaluate(_LINES) > 1]
+    assert wrapped == [], wrapped
+
+
 def test_the_queue_is_readable_at_390_px(open_page, app) -> None:  # noqa: ANN001
     _add_row(app, "とても長い問い合わせ本文" * 20, "escalation", reason="legal")
     page, _ = open_page()
