@@ -103,7 +103,7 @@ def test_the_message_names_what_rollback_skipped(registry_and_make) -> None:  # 
     assert "品質ゲート不合格" in info.value.ja and registry.active() == c
 
 
-def test_rollback_returns_to_a_gate_failed_version_that_was_forced_with_a_reason(registry_and_make) -> None:  # noqa: ANN001
+def test_rollback_returns_to_a_gate_failed_version_forced_with_a_reason(registry_and_make) -> None:  # noqa: ANN001
     registry, make = registry_and_make
     a, forced, c = make("a", PASSED), make("forced", FAILED), make("c", PASSED)
     registry.activate(a)
