@@ -45,7 +45,6 @@ def test_activating_a_gate_failed_version_asks_for_a_reason_and_the_page_shows_i
     expect(first_row).to_contain_text(re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d JST"))
 
 
-@pytest.mark.xfail(reason="rollback walks history in the registry: the scale-out branch fixes it", strict=False)
 def test_rollback_twice_goes_two_versions_back_on_the_page(open_page, app, models_dir: Path) -> None:  # noqa: ANN001, F811
     app.extensions["triage.live"].stop()
     first = app.extensions["triage.registry"].active()

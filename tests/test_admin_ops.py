@@ -106,7 +106,6 @@ def test_japan_time() -> None:
     assert japan_time("2026-12-02T15:30:05") == "2026-12-03 00:30:05 JST"
 
 
-@pytest.mark.xfail(reason="rollback walks history in the registry: the scale-out branch fixes it", strict=False)
 def test_rollback_twice_goes_two_versions_back(admin, quiet, models_dir) -> None:  # noqa: ANN001
     registry = Registry(models_dir)
     v1 = registry.active()

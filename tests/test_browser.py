@@ -168,6 +168,31 @@ def test_ctrl_enter_classifies_and_shows_route_highlights_and_faq(open_page, app
     assert dialogs.seen == []
 
 
+HALF_WIDTH_TEXT = "ｸﾚｼﾞｯﾄｶｰﾄﾞの情報が漏れた。ﾍﾞﾝｺﾞｼに相談して、ﾊﾟｽﾜｰﾄﾞを変更したいです"
+
+
+def test_half_width_kana_are_highlighted_and_shown_as_written(open_page) -> None:  # noqa: ANN001
+    import unicodedata
+
+    page, _ = open_page()
+    login(page, "agent1")
+    classify(page, HALF_WIDTH_TEXT)
+    explained = page.get_by_test_id("explained")
+    assert explained.inner_text() == HALF_WIDTH_TEXT
+    marks = explained.locator("mark").all_inner_texts()
+    assert marks, "nothing highlighted"
+    full = unicodedata.normalize("NFKC", HALF_WIDTH_TEXT)
+    for mark in marks:
+        # A whole word of the raw text: ﾄﾞ keeps its mark, and the word reads like its full-width form.
+        assert mark and mark[0] not in "ﾞﾟ" and unicodedata.normalize("NFKC", mark) in full, mark
+    html = explained.inner_html()
+    assert "</mark>ﾞ" not in html and "</mark>ﾟ" not in html
+    chips = page.locator(".terms .term").all_inner_texts()
+    for chip in chips:
+        assert chip.startswith("〔") or all(w in HALF_WIDTH_TEXT for w in chip.split(" ")), chip
+        assert chip not in ("し", "い", "です", "ます", "たい"), chip
+
+
 def test_claim_table_copies_as_tab_separated_lines(open_page, monkeypatch) -> None:
     from triage import intake
 
@@ -500,6 +525,26 @@ def test_a_corrected_row_moves_to_the_escalation_filter(open_page, app) -> None:
     expect(page.locator(f"#queue-rows tr[data-id='{row}']")).to_be_visible()
     page.goto("/queue?label=faq")
     expect(page.locator(f"#queue-rows tr[data-id='{row}']")).to_have_count(0)
+
+
+# How many lines the text of an element takes (a Range gives one rectangle per line box).
+_LINES = """(el) => { const r = document.createRange(); r.selectNodeContents(el);
+  return new Set([...r.getClientRects()].filter(b => b.width > 0).map(b => Math.round(b.top))).size; }"""
+
+
+def test_queue_headings_times_and_buttons_keep_one_line_at_1366(open_page, app) -> None:  # noqa: ANN001
+    _add_row(app, "弁護士に相談しました。集団訴訟の準備をしています。" * 3, "escalation", reason="legal")
+    _add_row(app, "ログインできません", "faq")
+    page, _ = open_page()
+    page.set_viewport_size({"width": 1366, "height": 768})
+    login(page, "agent1")
+    page.goto("/queue")
+    expect(page.get_by_test_id("row-reason")).to_be_visible()
+    short = ", ".join(f"#queue-rows td[data-th={h}]" for h in ("番号", "経路", "受付時刻", "待ち時間", "状態"))
+    cells = page.locator(f"table.queue th, {short}, #queue-rows td[data-th=担当] button")
+    assert cells.count() == 8 + 2 * 6
+    wrapped = [c.inner_text() for c in cells.all() if c.inner_text().strip() and c.evaluate(_LINES) > 1]
+    assert wrapped == [], wrapped
 
 
 def test_the_queue_is_readable_at_390_px(open_page, app) -> None:  # noqa: ANN001

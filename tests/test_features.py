@@ -172,3 +172,65 @@ def test_thresholds_are_chosen_on_grouped_folds(tiny_csv: Path) -> None:
     assert 0 < result.model.policy.escalation_threshold <= 0.5
     assert result.report["confident_errors"]["threshold"] == 0.7
     assert 0.0 <= result.report["calibration_error"] <= 1.0
+
+
+# Half-width kana (old systems, some phones) and the same text in full width: one normalized text.
+HALF_WIDTH = [
+    "ｶｰﾄﾞ情報が漏れた",
+    "ﾍﾞﾝｺﾞｼに相談します",
+    "ﾊﾟｽﾜｰﾄﾞを忘れました。ﾛｸﾞｲﾝできません",
+    "ｸﾚｼﾞｯﾄｶｰﾄﾞが不正利用されて10万円引き落とされています。ﾍﾝｷﾝしてください",
+]
+
+
+@pytest.mark.parametrize("half", HALF_WIDTH)
+def test_half_width_kana_explain_like_full_width_with_spans_of_the_raw_text(router: object, half: str) -> None:
+    import unicodedata
+
+    full = unicodedata.normalize("NFKC", half)
+    assert full != half
+    p_half, e_half = router.predict_explained(half)
+    p_full, e_full = router.predict_explained(full)
+    assert p_half.label == p_full.label and e_half["spans"] and e_half["terms"]
+    # Each highlight is a whole word of the raw text: ﾄﾞ is two characters, and the span keeps both.
+    assert [unicodedata.normalize("NFKC", half[s["start"]:s["end"]]) for s in e_half["spans"]] == [
+        full[s["start"]:s["end"]] for s in e_full["spans"]]
+    assert [s["weight"] for s in e_half["spans"]] == [s["weight"] for s in e_full["spans"]]
+    for s in e_half["spans"]:
+        assert half[s["start"]] not in "ﾞﾟ" and half[s["end"]:s["end"] + 1] not in ("ﾞ", "ﾟ")
+    # Chips are the words as the text wrote them.
+    assert [unicodedata.normalize("NFKC", t["term"]) for t in e_half["terms"]] == [t["term"] for t in e_full["terms"]]
+    for t in e_half["terms"]:
+        assert t["term"].startswith("〔") or all(w in half for w in t["term"].split(" ")), t
+
+
+@pytest.mark.parametrize(("raw", "span", "expected"), [
+    ("ｶｰﾄﾞ", (0, 3), (0, 4)),  # カード: the voicing mark belongs to ド
+    ("ﾊﾟｽﾜｰﾄﾞを", (0, 5), (0, 7)),
+    ("ﾊﾟｽﾜｰﾄﾞを", (5, 6), (7, 8)),
+    ("カード", (0, 3), (0, 3)),
+    ("ｶﾞ", (0, 0), (0, 0)),
+])
+def test_normalized_spans_map_to_whole_characters_of_the_raw_text(raw: str, span: tuple[int, int],
+                                                                  expected: tuple[int, int]) -> None:
+    from triage.model import _original_range
+    from triage.text import normalize_with_offsets
+
+    _, offsets = normalize_with_offsets(raw)
+    assert _original_range(span, offsets, raw) == expected
+
+
+GRAMMAR_ONLY = {"し", "い", "おり", "ます", "です", "ください", "でき", "さ", "れ", "こと", "ため", "ある", "なり"}
+
+
+@pytest.mark.parametrize("text", [
+    "弁護士に相談しておりますので、至急ご連絡ください。対応できない場合は訴えることになります",
+    "ｶｰﾄﾞが不正利用されています。ｹｲｻﾂに相談したため、すぐに止めてください",
+    "パスワードの変更ができないので、変更方法を教えてください",
+])
+def test_chips_and_highlights_are_never_grammar_only(router: object, text: str) -> None:
+    _, explanation = router.predict_explained(text)
+    chips = {w for t in explanation["terms"] for w in t["term"].split(" ")}
+    marks = {text[s["start"]:s["end"]] for s in explanation["spans"]}
+    assert explanation["terms"] and not chips & GRAMMAR_ONLY, chips
+    assert not marks & GRAMMAR_ONLY, marks

@@ -156,7 +156,7 @@ def rollback() -> Any:
     try:
         version = _registry().rollback(actor=current_user.name)
     except RegistryError as exc:
-        flash(f"ロールバックできませんでした: {exc}", "error")
+        flash(f"ロールバックできませんでした: {getattr(exc, 'ja', exc)}", "error")
         return redirect(url_for("admin.index")), 303
     _sync_this_worker()
     log.info("rolled back to %s by %s", version, current_user.name)

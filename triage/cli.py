@@ -367,17 +367,27 @@ def models_cmd() -> None:
 
 @cli.command("activate")
 @click.argument("version")
-def activate_cmd(version: str) -> None:
+@click.option("--force", "force_reason", metavar="REASON", default=None,
+              help="Why a version that failed the quality gate goes live (audited; rollback may return to it).")
+def activate_cmd(version: str, force_reason: str | None) -> None:
     """Make VERSION the active model (after verifying its hash)."""
     registry = _registry(_settings())
+    reason = (force_reason or "").strip()
+    if force_reason is not None and not reason:
+        raise click.UsageError("--force needs a reason: say why this version goes live.")
     try:
-        changed = registry.activate(version, actor="cli")
+        failed = (registry.metadata(version).get("gate") or {}).get("passed") is False
+        changed = registry.activate(version, actor="cli", reason=reason,
+                                    action="force-activate" if failed and reason else "activate")
     except RegistryError as exc:
         raise click.ClickException(str(exc)) from None
     if not changed:
         click.echo(f"{version} is already active; nothing changed.")
         return
     click.echo(f"Activated {version}; running servers switch within seconds.")
+    if failed and not reason:
+        click.echo(f"Note: {version} failed the quality gate; `triage rollback` will not return to it "
+                   "unless it is activated with --force REASON.")
 
 
 @cli.command("rollback")

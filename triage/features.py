@@ -32,6 +32,17 @@ _SEGMENT_BREAK = re.compile(r"[。!?\n]+|\s{2,}")
 MIN_SEGMENT_CHARS = 6
 # Highlights skip function words (ます, です, おり): they carry no reason an agent can read.
 HIGHLIGHT_POS = frozenset(["名詞", "動詞", "形容詞", "形状詞", "副詞", "感動詞"])
+# Verbs and nouns that only carry grammar (して, いる, おり, ください, できる, こと, ため; UniDic
+# lemmas): the model may weigh them, but as a chip or a highlight they tell an agent nothing.
+FUNCTION_LEMMAS = frozenset([
+    "為る", "居る", "有る", "成る", "出来る", "下さる", "頂く", "致す", "申す", "御座る", "存じる", "遣る",
+    "貰う", "仕舞う", "事", "物", "為", "様", "所",
+])
+
+
+def shown_word(lemma: str, tag: str) -> bool:
+    """Return True if a token may be a chip or a highlight: a content word that is not only grammar."""
+    return tag in HIGHLIGHT_POS and lemma not in FUNCTION_LEMMAS
 CONCEPT_PREFIX = "§"
 # Words of a clause that is negated ("弁護士を立てる予定はありません") also count as
 # "¬word": the model can learn that a denied lawsuit is not a lawsuit.

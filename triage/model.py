@@ -40,8 +40,8 @@ from sklearn.model_selection import GroupKFold, StratifiedKFold
 from threadpoolctl import threadpool_limits
 
 from .dataset import LABELS, LABELS_JA
-from .features import CONCEPT_PREFIX, CONCEPTS, HIGHLIGHT_POS, REASONS, Analysis, Featurizer, Lexicon, stack
-from .text import normalize, normalize_with_offsets
+from .features import CONCEPT_PREFIX, CONCEPTS, REASONS, Analysis, Featurizer, Lexicon, shown_word, stack
+from .text import is_composing_mark, normalize, normalize_with_offsets, same_word
 from .tfidf import Block, tfidf_counts
 
 RANDOM_STATE = 0
@@ -444,16 +444,22 @@ class InquiryModel:
                 if w > 0:
                     weights[i] = max(weights.get(i, 0.0), w)
         names = self._names()
-        # Terms are shown as the text wrote them, and only content words: 「説明 為る」 or
-        # 「た です」 mean nothing to an agent.
+        # Terms are shown as the text wrote them (ｶｰﾄﾞ, 10万, not カード, 00万), and only content
+        # words: 「説明 為る」, 「し」 or 「た です」 mean nothing to an agent.
+        def written(start: int, end: int, surface: str) -> str:
+            a, b = _original_range((start, end), offsets, text)
+            # A placeholder (cardnum) stands for personal data: its raw slice is never shown.
+            return text[a:b] if same_word(text[a:b], surface) else surface
+
         surfaces: dict[str, str] = {}
         tokens = [t for t in analysis.tokens if lo <= t[2] < hi]
-        for lemma, surface, _start, _end, tag in tokens:
-            if tag in HIGHLIGHT_POS:
-                surfaces.setdefault(lemma, surface)
+        for lemma, surface, start, end, tag in tokens:
+            if shown_word(lemma, tag):
+                surfaces.setdefault(lemma, written(start, end, surface))
         for a, b in itertools.pairwise(tokens):
-            if a[4] in HIGHLIGHT_POS and b[4] in HIGHLIGHT_POS:
-                surfaces.setdefault(f"{a[0]} {b[0]}", a[1] + b[1] if a[3] == b[2] else f"{a[1]} {b[1]}")
+            if shown_word(a[0], a[4]) and shown_word(b[0], b[4]):
+                surfaces.setdefault(f"{a[0]} {b[0]}", written(a[2], b[3], a[1] + b[1]) if a[3] == b[2]
+                                    else f"{written(a[2], a[3], a[1])} {written(b[2], b[3], b[1])}")
         terms = []
         for i, w in sorted(weights.items(), key=lambda t: -t[1]):
             name = names[i]
@@ -470,38 +476,41 @@ class InquiryModel:
         hot: list[tuple[int, int, float]] = []
         for lemma, _surface, start, end, tag in tokens:
             i = vocab.get(lemma)
-            if tag in HIGHLIGHT_POS and i is not None and weights.get(i, 0.0) > 0:
+            if shown_word(lemma, tag) and i is not None and weights.get(i, 0.0) > 0:
                 hot.append((start, end, weights[i]))
         for concept, start, end in analysis.concept_spans:
             i = vocab.get(CONCEPT_PREFIX + concept)
             if lo <= start < hi and i is not None and weights.get(i, 0.0) > 0:
                 hot.append((start, end, weights[i]))
-        spans = _to_original(hot, offsets, len(text))
+        spans = _to_original(hot, offsets, text)
         explanation: dict[str, Any] = {"label": prediction.label, "terms": terms, "spans": spans}
         if prediction.sentence is not None:
-            start, end = _original_range(prediction.sentence, offsets, len(text))
+            start, end = _original_range(prediction.sentence, offsets, text)
             explanation["sentence"] = {"start": start, "end": end, "text": text[start:end]}
         if prediction.reason is not None:
             explanation["reason"] = prediction.reason
         return explanation
 
 
-def _original_range(span: tuple[int, int], offsets: list[int], length: int) -> tuple[int, int]:
+def _original_range(span: tuple[int, int], offsets: list[int], text: str) -> tuple[int, int]:
     """Map a (start, end) of the normalized text to the raw text."""
     if not offsets:
         return 0, 0
     start = offsets[min(span[0], len(offsets) - 1)]
     end = offsets[min(span[1] - 1, len(offsets) - 1)] + 1 if span[1] > span[0] else start
-    return start, min(end, length)
+    # A half-width voicing mark (ﾄﾞ) composed into the character before it: the span takes it too.
+    while span[1] > span[0] and end < len(text) and is_composing_mark(text[end]):
+        end += 1
+    return start, min(end, len(text))
 
 
-def _to_original(hot: list[tuple[int, int, float]], offsets: list[int], length: int) -> list[dict[str, float]]:
+def _to_original(hot: list[tuple[int, int, float]], offsets: list[int], text: str) -> list[dict[str, float]]:
     """Merge weighted normalized spans into sorted, non-overlapping spans of the raw text."""
     if not hot:
         return []
     top = max(w for _, _, w in hot)
     cut = 0.25 * top
-    ranges = sorted((*_original_range((a, b), offsets, length), w) for a, b, w in hot if w >= cut)
+    ranges = sorted((*_original_range((a, b), offsets, text), w) for a, b, w in hot if w >= cut)
     merged: list[list[float]] = []
     for start, end, w in ranges:
         if merged and start <= merged[-1][1]:

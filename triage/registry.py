@@ -41,6 +41,74 @@ class RegistryError(Exception):
     """A model version that is missing, invalid or fails verification."""
 
 
+class NothingToRollBack(RegistryError):
+    """No earlier version that rollback may return to: the English message for logs and the CLI, ``ja`` for pages."""
+
+    def __init__(self, message: str, ja: str) -> None:
+        super().__init__(message)
+        self.ja = ja
+
+
+# Activations that put a version on the rollback stack; "rollback" takes versions off it.
+FORWARD_ACTIONS = ("activate", "force-activate")
+
+
+def rollback_stack(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Replay the activation history into the stack rollback walks down (top = the latest activation).
+
+    An activation pushes its version; a rollback to V takes off everything above the latest V
+    (the versions it went back over, also the ones it skipped). Entries of older releases carry
+    no action and count as activations; entries from a version to itself are ignored.
+    """
+    stack: list[dict[str, Any]] = []
+    for entry in history:
+        version = entry.get("version")
+        if not version or version == entry.get("previous"):
+            continue
+        if entry.get("action") == "rollback" and any(e["version"] == version for e in stack):
+            while stack[-1]["version"] != version:
+                stack.pop()
+        else:
+            stack.append({"version": version, "action": entry.get("action") or "activate",
+                          "reason": entry.get("reason") or ""})
+    return stack
+
+
+def rollback_target(registry: Registry, current: str | None, history: list[dict[str, Any]]) -> str:
+    """Return the version a rollback from ``current`` goes to, or raise NothingToRollBack.
+
+    It is the latest version activated before the current one that is still stored and either
+    passed the quality gate or was activated over a failed gate with a recorded reason (the admin
+    page's reason field, `triage activate VERSION --force REASON`, `triage train --force REASON`):
+    rolling back is the safe way out, so it never lands on a refused model nobody vouched for.
+    """
+    stack = rollback_stack(history)
+    while stack and stack[-1]["version"] == current:
+        stack.pop()
+    skipped = []
+    for entry in reversed(stack):
+        version = entry["version"]
+        if version == current:
+            continue
+        try:
+            gate = registry.metadata(version).get("gate") or {}
+        except RegistryError:
+            skipped.append(f"{version} (no longer stored)")
+            continue
+        vouched = entry["action"] == "force-activate" and bool(entry["reason"].strip())
+        if gate.get("passed") is False and not vouched:
+            skipped.append(f"{version} (failed the quality gate, activated without a reason)")
+            continue
+        return version
+    why = f"; skipped {', '.join(skipped)}" if skipped else ""
+    raise NothingToRollBack(
+        f"nothing to roll back to: no version active before {current or 'the current one'} is recorded{why}; "
+        "choose one with `triage models` and switch with `triage activate VERSION`.",
+        "戻せる以前のモデルがありません" + ("（品質ゲート不合格で理由なく有効にされた版・削除された版は飛ばします）"
+                                            if skipped else "") + "。一覧から版を選んで「有効にする」を押してください"
+        "（コマンドでは `triage models` と `triage activate VERSION`）。")
+
+
 # Files of the registry itself: valid names, but never versions.
 RESERVED_NAMES = frozenset({"ACTIVE", "history.jsonl", "audit.jsonl"})
 
@@ -252,22 +320,35 @@ class Registry:
             return False
         loaded = self.load(version)
         _write_atomic(self.root / "ACTIVE", version + "\n")
-        self._append("history.jsonl", {"time": _now(), "version": version, "previous": previous})
+        self._append("history.jsonl", {"time": _now(), "version": version, "previous": previous,
+                                       "action": action, "reason": reason})
         self.audit(action, actor, version=version, previous=previous, reason=reason, sha256=loaded.sha256)
         return True
 
     def rollback(self, actor: str = "cli") -> str:
-        """Re-activate the version that was active before the current one."""
-        current = self.active()
-        history = self._read("history.jsonl")
-        # Walk back to the entry that made the current version active and take the one before it
-        # (entries from a version to itself, written before activation became a no-op, are skipped).
-        for entry in reversed(history):
-            if entry.get("version") == current and entry.get("previous") not in (None, current):
-                target = entry["previous"]
-                self.activate(target, actor=actor, reason=f"rollback from {current}", action="rollback")
-                return target
-        raise RegistryError("nothing to roll back to: no earlier active version is recorded.")
+        """Re-activate the version active before the current one; again goes one further back (see rollback_target)."""
+        with self.exclusive_pointer():
+            current = self.active()
+            target = rollback_target(self, current, self.history())
+            self.activate(target, actor=actor, reason=f"rollback from {current}", action="rollback")
+        return target
+
+    @contextmanager
+    def exclusive_pointer(self) -> Iterator[None]:
+        """Hold the pointer while a rollback reads the history and moves it (two at once would go back one)."""
+        import fcntl
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".rollback.lock", "a") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+    def history(self) -> list[dict[str, Any]]:
+        """Return the activations, oldest first: version, previous, action, reason."""
+        return self._read("history.jsonl")
 
     # -- logs -------------------------------------------------------------
     def audit(self, action: str, actor: str, **fields: Any) -> None:
@@ -300,8 +381,9 @@ class Registry:
 
 
 MODEL_POINTER = "model"
-# PostgreSQL advisory lock keys: 74021 is the migrations' (triage.migrate), this one the trainings'.
+# PostgreSQL advisory lock keys: 74021 is the migrations' (triage.migrate), then the trainings', the rollbacks'.
 TRAINING_LOCK_KEY = 74022
+ROLLBACK_LOCK_KEY = 74023
 
 
 class DatabaseRegistry(Registry):
@@ -494,15 +576,22 @@ class DatabaseRegistry(Registry):
                              detail={"reason": reason, "sha256": loaded.sha256, "history": True}))
         return True
 
-    def rollback(self, actor: str = "cli") -> str:
-        """Re-activate the version that was active before the current one."""
-        current = self.active()
-        for entry in reversed(self._history()):
-            if entry["version"] == current and entry["previous"]:
-                target = entry["previous"]
-                self.activate(target, actor=actor, reason=f"rollback from {current}", action="rollback")
-                return target
-        raise RegistryError("nothing to roll back to: no earlier active version is recorded.")
+    @contextmanager
+    def exclusive_pointer(self) -> Iterator[None]:
+        """Serialise rollbacks of every host on one PostgreSQL (SQLite has one writer anyway)."""
+        if self.store.engine.dialect.name != "postgresql":
+            yield
+            return
+        from sqlalchemy import text
+
+        with self.store.engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": ROLLBACK_LOCK_KEY})
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": ROLLBACK_LOCK_KEY})
+                conn.commit()
 
     # -- logs -------------------------------------------------------------
     def audit(self, action: str, actor: str, **fields: Any) -> None:
@@ -521,9 +610,11 @@ class DatabaseRegistry(Registry):
         with self.store.session() as s:
             return list(s.scalars(select(ModelEvent).order_by(ModelEvent.id)))
 
-    def _history(self) -> list[dict[str, Any]]:
-        return [{"version": e.version, "previous": e.previous} for e in self._events()
-                if (e.detail or {}).get("history")]
+    def history(self) -> list[dict[str, Any]]:
+        """Return the activations, oldest first: version, previous, action, reason."""
+        return [{"version": e.version, "previous": e.previous, "action": e.action,
+                 "reason": (e.detail or {}).get("reason") or ""}
+                for e in self._events() if (e.detail or {}).get("history")]
 
     def audit_log(self) -> list[dict[str, Any]]:
         """Return the audit log, oldest first, shaped like the folder registry's audit.jsonl lines."""

@@ -116,6 +116,19 @@ def normalize_with_offsets(text: str) -> tuple[str, list[int]]:
     return base.translate(_DIGITS), offsets
 
 
+def is_composing_mark(ch: str) -> bool:
+    """Return True for a character that normalization merges into the one before it (ﾞ, ﾟ, combining marks)."""
+    piece = _CHAR_NFKC.get(ch)
+    if piece is None:
+        piece = _CHAR_NFKC[ch] = unicodedata.normalize("NFKC", ch).lower()
+    return bool(piece) and unicodedata.combining(piece[0]) > 0
+
+
+def same_word(raw: str, normalized: str) -> bool:
+    """Return True if ``raw`` (a slice of the text) normalizes to ``normalized`` (a token's surface)."""
+    return unicodedata.normalize("NFKC", raw).lower().translate(_DIGITS) == normalized
+
+
 # Parts of speech kept as features, by UniDic's first POS level. Content words
 # carry the request; 助動詞 is kept because negation and wishes (ない, たい)
 # separate "I want compensation" from "no compensation needed". Particles,
