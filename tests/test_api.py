@@ -138,3 +138,18 @@ def test_security_headers_on_every_response(client, path: str) -> None:  # noqa:
         assert part in csp
     assert resp.headers["X-Content-Type-Options"] == "nosniff"
     assert resp.headers["Referrer-Policy"]
+
+
+def test_a_repeated_id_is_answered_from_the_store_before_the_model_runs(client, auth_headers, app,  # noqa: ANN001
+                                                                        monkeypatch) -> None:
+    first = client.post("/api/v1/classify", json={"text": "補償は？", "id": "R-1"}, headers=auth_headers).get_json()
+    router = app.extensions["triage.holder"].get().router
+    monkeypatch.setattr(router, "predict_explained", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(router, "predict", lambda *a, **k: 1 / 0)
+    again = client.post("/api/v1/classify", json={"text": "補償は？", "id": "R-1"}, headers=auth_headers)
+    assert again.status_code == 200, again.get_json()
+    body = again.get_json()
+    assert body["duplicate"] is True and body["inquiry_id"] == first["inquiry_id"]
+    for key in ("label", "label_ja", "confidence", "probabilities", "needs_review", "model_version", "explanation",
+                "faq_suggestions", "instruction"):
+        assert body[key] == first[key], key

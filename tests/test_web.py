@@ -289,3 +289,15 @@ def test_assign_to_me_and_release_on_the_detail_page(agent, app) -> None:  # noq
     assert "agent1" in agent.get("/queue").get_data(as_text=True)
     agent.post(f"/inquiries/{row.id}/assign", data={"assign": "none", "csrf_token": csrf_token(agent)})
     assert _store(app).get_inquiry(row.id).assignee is None
+
+
+def test_the_detail_page_shows_the_route_stored_on_arrival(agent, app, monkeypatch) -> None:  # noqa: ANN001
+    # Stored as compensation; whatever the current model says of the text, the page (like the queue) shows that.
+    row = _add(app, "パスワードの変更方法を教えてください", "compensation")
+    predicted = []
+    router = app.extensions["triage.holder"].get().router
+    monkeypatch.setattr(router, "predict_explained", lambda *a, **k: predicted.append(a) or 1 / 0)
+    html = agent.get(f"/inquiries/{row.id}").get_data(as_text=True)
+    assert 'class="route route-compensation"' in html and "補償請求" in html
+    assert "確信度 高い" in html  # the stored 0.9, not a new confidence
+    assert not predicted  # the route is not decided again on a visit

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 
 from . import claims
 from .claims import COLUMNS
-from .intake import as_utc, claim_of
+from .results import claim_of
+from .store import as_utc
 from .redact import redact
 
 if TYPE_CHECKING:
