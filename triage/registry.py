@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 import joblib
 
+from .files import write_atomic
+
 if TYPE_CHECKING:  # scikit-learn loads slowly; CLI commands without a model skip it
     from .model import InquiryModel
     from .store import Store
@@ -65,20 +67,6 @@ def sha256_file(path: Path) -> str:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _write_atomic(path: Path, data: str) -> None:
-    """Write a file so that readers see the old or the new content, never half."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _unpickle(version: str, meta: dict[str, Any], source: Any, where: str) -> InquiryModel:
@@ -251,7 +239,7 @@ class Registry:
         if previous == version:
             return False
         loaded = self.load(version)
-        _write_atomic(self.root / "ACTIVE", version + "\n")
+        write_atomic(self.root / "ACTIVE", (version + "\n").encode("utf-8"))
         self._append("history.jsonl", {"time": _now(), "version": version, "previous": previous})
         self.audit(action, actor, version=version, previous=previous, reason=reason, sha256=loaded.sha256)
         return True
@@ -548,8 +536,8 @@ def open_registry(settings: dict[str, Any], store: Store | None = None) -> Regis
         return Registry(settings["MODELS_DIR"])
     if kind == "database":
         if store is None:
-            from .store import Store
+            from .services import open_store
 
-            store = Store(settings["DATABASE_URL"])
+            store = open_store(settings)
         return DatabaseRegistry(store, settings["MODELS_DIR"])
     raise RegistryError(f"TRIAGE_REGISTRY={kind!r}: use folder or database.")
