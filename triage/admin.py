@@ -19,6 +19,7 @@ from .export import corrections_csv, corrections_filename
 from .incident_admin import merged_audit
 from .registry import Registry, RegistryError
 from .store import TrainingJob
+from .web import flash_back
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 log = logging.getLogger("triage.admin")
@@ -116,11 +117,9 @@ def logout_user_everywhere() -> Any:
     try:
         ended = end_all_sessions(intake.store(), name)
     except AuthError as exc:
-        flash(f"ログアウトできませんでした: {exc}", "error")
-        return redirect(url_for("admin.index")), 303
+        return flash_back("admin.index", f"ログアウトできませんでした: {exc}", "error")
     log.info("ended %d session(s) of %s by %s", ended, name, current_user.name)
-    flash(f"{name} のセッションを {ended} 件終了しました（すべての端末からログアウト）。", "ok")
-    return redirect(url_for("admin.index")), 303
+    return flash_back("admin.index", f"{name} のセッションを {ended} 件終了しました（すべての端末からログアウト）。")
 
 
 @bp.post("/activate")
@@ -132,21 +131,17 @@ def activate() -> Any:
     forced = _gate_failed(version)
     if forced and not reason:
         # The page's counterpart of `triage activate` after a failed gate: say why, like --force REASON.
-        flash(f"{version} は品質ゲートに不合格です。有効にする理由を入力してください。", "error")
-        return redirect(url_for("admin.index")), 303
+        return flash_back("admin.index", f"{version} は品質ゲートに不合格です。有効にする理由を入力してください。", "error")
     try:
         changed = _registry().activate(version, actor=current_user.name, reason=reason or "管理画面から",
                                        action="force-activate" if forced else "activate")
     except RegistryError as exc:
-        flash(f"有効化できませんでした: {exc}", "error")
-        return redirect(url_for("admin.index")), 303
+        return flash_back("admin.index", f"有効化できませんでした: {exc}", "error")
     if not changed:
-        flash(f"{version} はすでに有効です（変更なし）。", "ok")
-        return redirect(url_for("admin.index")), 303
+        return flash_back("admin.index", f"{version} はすでに有効です（変更なし）。")
     _sync_this_worker()
     log.info("activated %s by %s%s", version, current_user.name, " (gate failed, reason given)" if forced else "")
-    flash(f"{version} を有効にしました。", "ok")
-    return redirect(url_for("admin.index")), 303
+    return flash_back("admin.index", f"{version} を有効にしました。")
 
 
 @bp.post("/rollback")
@@ -156,12 +151,10 @@ def rollback() -> Any:
     try:
         version = _registry().rollback(actor=current_user.name)
     except RegistryError as exc:
-        flash(f"ロールバックできませんでした: {exc}", "error")
-        return redirect(url_for("admin.index")), 303
+        return flash_back("admin.index", f"ロールバックできませんでした: {exc}", "error")
     _sync_this_worker()
     log.info("rolled back to %s by %s", version, current_user.name)
-    flash(f"{version} に戻しました。", "ok")
-    return redirect(url_for("admin.index")), 303
+    return flash_back("admin.index", f"{version} に戻しました。")
 
 
 UPLOAD_OVERHEAD = 64 * 1024  # multipart boundaries, headers and the other form fields around the file
@@ -174,8 +167,7 @@ def upload_limit(app_config: dict[str, Any]) -> int:
 
 def _too_large() -> Any:
     limit = current_app.config["MAX_UPLOAD_BYTES"]
-    flash(f"ファイルが大きすぎます（上限 {limit / (1024 * 1024):g} MB）。", "error")
-    return redirect(url_for("admin.index")), 303
+    return flash_back("admin.index", f"ファイルが大きすぎます（上限 {limit / (1024 * 1024):g} MB）。", "error")
 
 
 @bp.errorhandler(RequestEntityTooLarge)
@@ -192,11 +184,9 @@ def train() -> Any:
     """Validate an uploaded CSV, then train on it in a `triage train` process of its own."""
     upload = request.files.get("csv")
     if upload is None or not upload.filename:
-        flash("CSVファイルを選んでください。", "error")
-        return redirect(url_for("admin.index")), 303
+        return flash_back("admin.index", "CSVファイルを選んでください。", "error")
     if not upload.filename.lower().endswith(".csv"):
-        flash("CSVファイル（.csv）だけを受け付けます。モデルファイルはアップロードできません。", "error")
-        return redirect(url_for("admin.index")), 303
+        return flash_back("admin.index", "CSVファイル（.csv）だけを受け付けます。モデルファイルはアップロードできません。", "error")
     limit = current_app.config["MAX_UPLOAD_BYTES"]
     data = upload.stream.read(limit + 1)
     if len(data) > limit:
@@ -274,8 +264,7 @@ def review_correction(correction_id: int) -> Any:
     """Accept or reject one correction for training."""
     decision = request.form.get("decision", "")
     if decision not in ("accepted", "rejected"):
-        flash("「採用」か「不採用」を選んでください。", "error")
-        return redirect(url_for("admin.corrections")), 303
+        return flash_back("admin.corrections", "「採用」か「不採用」を選んでください。", "error")
     if intake.store().review_correction(correction_id, decision, current_user.name) is None:
         abort(404)
     log.info("correction %d %s by %s", correction_id, decision, current_user.name)

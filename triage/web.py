@@ -55,6 +55,12 @@ log = logging.getLogger("triage.web")
 _LOCAL_PATH = re.compile(r"/(?![/\\])[!-\[\]-~]*")
 
 
+def flash_back(endpoint: str, message: str, category: str = "ok", **values: Any) -> tuple[Response, int]:
+    """Show ``message`` on the next page and send the browser there with 303 (a reload does not post again)."""
+    flash(message, category)
+    return redirect(url_for(endpoint, **values)), 303
+
+
 def safe_target(target: str | None, fallback: str) -> str:
     """Return ``target`` if it is a same-site relative path, else ``fallback``: an open redirect helps phishing."""
     if not target or not _LOCAL_PATH.fullmatch(target):
