@@ -33,7 +33,7 @@ from triage.store import Inquiry, Store
 from triage.webhook import sign
 
 from .conftest import WEBHOOK_SECRET, app_config
-from .servers import RunningServer, running_server
+from .servers import RunningServer, running_server, send_once
 
 pytestmark = pytest.mark.slow
 
@@ -59,14 +59,7 @@ def _send(server: RunningServer, method: str, path: str, body: bytes | None = No
           source: str | None = None) -> tuple[int, bytes, http.client.HTTPMessage]:
     """One request on a NEW connection (optionally from another loopback source address)."""
     parts = urllib.parse.urlsplit(server.base_url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout,
-                                      source_address=(source, 0) if source else None)
-    try:
-        conn.request(method, path, body=body, headers=headers or {})
-        resp = conn.getresponse()
-        return resp.status, resp.read(), resp.headers
-    finally:
-        conn.close()
+    return send_once(parts.hostname, parts.port, method, path, body, headers, timeout, source)
 
 
 # -- a. durability across SIGKILLed workers ----------------------------------------------------------------
