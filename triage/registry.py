@@ -169,13 +169,8 @@ class Registry:
         except (OSError, ValueError) as exc:
             raise RegistryError(f"{meta}: unreadable metadata ({exc}).") from None
 
-    def save(
-        self,
-        model: InquiryModel,
-        metadata: dict[str, Any],
-        files: dict[str, str] | None = None,
-        version: str | None = None,
-    ) -> str:
+    def save(self, model: InquiryModel, metadata: dict[str, Any], files: dict[str, str] | None = None,
+             version: str | None = None) -> str:
         """Write a new version directory completely, then reveal it with one rename."""
         self.root.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
@@ -389,13 +384,8 @@ class DatabaseRegistry(Registry):
             raise RegistryError(f"no model version {version!r} in the database registry; see `triage models`.")
         return value
 
-    def save(
-        self,
-        model: InquiryModel,
-        metadata: dict[str, Any],
-        files: dict[str, str] | None = None,
-        version: str | None = None,
-    ) -> str:
+    def save(self, model: InquiryModel, metadata: dict[str, Any], files: dict[str, str] | None = None,
+             version: str | None = None) -> str:
         """Store a new version in one transaction: it is seen complete or not at all."""
         import io
 
