@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
@@ -19,7 +18,7 @@ from .export import corrections_csv, corrections_filename
 from .incident_admin import merged_audit
 from .registry import Registry, RegistryError
 from .store import TrainingJob
-from .web import flash_back
+from .web import Refused, csv_upload, flash_back
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 log = logging.getLogger("triage.admin")
@@ -165,9 +164,12 @@ def upload_limit(app_config: dict[str, Any]) -> int:
     return int(app_config["MAX_UPLOAD_BYTES"]) + UPLOAD_OVERHEAD
 
 
+def _too_large_ja() -> str:
+    return f"ファイルが大きすぎます（上限 {current_app.config['MAX_UPLOAD_BYTES'] / (1024 * 1024):g} MB）。"
+
+
 def _too_large() -> Any:
-    limit = current_app.config["MAX_UPLOAD_BYTES"]
-    return flash_back("admin.index", f"ファイルが大きすぎます（上限 {limit / (1024 * 1024):g} MB）。", "error")
+    return flash_back("admin.index", _too_large_ja(), "error")
 
 
 @bp.errorhandler(RequestEntityTooLarge)
@@ -182,16 +184,11 @@ def _upload_too_large(exc: RequestEntityTooLarge) -> Any:
 @require_role("admin")
 def train() -> Any:
     """Validate an uploaded CSV, then train on it in a `triage train` process of its own."""
-    upload = request.files.get("csv")
-    if upload is None or not upload.filename:
-        return flash_back("admin.index", "CSVファイルを選んでください。", "error")
-    if not upload.filename.lower().endswith(".csv"):
-        return flash_back("admin.index", "CSVファイル（.csv）だけを受け付けます。モデルファイルはアップロードできません。", "error")
-    limit = current_app.config["MAX_UPLOAD_BYTES"]
-    data = upload.stream.read(limit + 1)
-    if len(data) > limit:
-        return _too_large()
-    name = Path(upload.filename).name
+    try:
+        name, data = csv_upload("CSVファイル（.csv）だけを受け付けます。モデルファイルはアップロードできません。",
+                                _too_large_ja())
+    except Refused as exc:
+        return flash_back("admin.index", str(exc), "error")
     try:
         table = dataset.parse(data, name)
     except dataset.DatasetError as exc:

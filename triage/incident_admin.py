@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
@@ -12,10 +11,10 @@ from flask_login import current_user
 
 from . import faq, incident, intake
 from .auth import require_role
-from .web import flash_back
 from .dataset import DatasetError
 from .incident import INSTRUCTION_JA, INSTRUCTION_KEYS, STANDARD, STANDARD_JA, Profile, ProfileError
 from .store import Store
+from .web import Refused, csv_upload, flash_back
 
 bp = Blueprint("incident", __name__, url_prefix="/admin")
 log = logging.getLogger("triage.admin")
@@ -208,16 +207,11 @@ def faq_page() -> Any:
 @require_role("admin")
 def faq_upload() -> Any:
     """Validate an uploaded FAQ; store it as an inactive version and show how it compares."""
-    upload = request.files.get("csv")
-    if upload is None or not upload.filename:
-        return flash_back("incident.faq_page", "CSVファイルを選んでください。", "error")
-    name = Path(upload.filename).name
-    if not name.lower().endswith(".csv"):
-        return flash_back("incident.faq_page", "CSVファイル（.csv）だけを受け付けます。", "error")
-    limit = current_app.config["MAX_UPLOAD_BYTES"]
-    data = upload.stream.read(limit + 1)
-    if len(data) > limit:
-        return flash_back("incident.faq_page", f"ファイルが大きすぎます（上限 {limit // (1024 * 1024)} MB）。", "error")
+    mb = current_app.config["MAX_UPLOAD_BYTES"] // (1024 * 1024)
+    try:
+        name, data = csv_upload("CSVファイル（.csv）だけを受け付けます。", f"ファイルが大きすぎます（上限 {mb} MB）。")
+    except Refused as exc:
+        return flash_back("incident.faq_page", str(exc), "error")
     store = _store()
     profile = _profile()
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -59,6 +60,25 @@ def flash_back(endpoint: str, message: str, category: str = "ok", **values: Any)
     """Show ``message`` on the next page and send the browser there with 303 (a reload does not post again)."""
     flash(message, category)
     return redirect(url_for(endpoint, **values)), 303
+
+
+class Refused(Exception):
+    """Form input a page refuses; the message (Japanese) is shown on the page the browser is sent back to."""
+
+
+def csv_upload(not_csv: str, too_large: str) -> tuple[str, bytes]:
+    """Return the file name and bytes of the form's ``csv`` upload, or raise Refused with what is wrong."""
+    upload = request.files.get("csv")
+    if upload is None or not upload.filename:
+        raise Refused("CSVファイルを選んでください。")
+    name = Path(upload.filename).name
+    if not name.lower().endswith(".csv"):
+        raise Refused(not_csv)
+    limit = current_app.config["MAX_UPLOAD_BYTES"]
+    data = upload.stream.read(limit + 1)  # one byte more than allowed tells a file at the limit from a larger one
+    if len(data) > limit:
+        raise Refused(too_large)
+    return name, data
 
 
 def safe_target(target: str | None, fallback: str) -> str:
