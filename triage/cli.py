@@ -15,6 +15,7 @@ from .dataset import LABELS_JA, DatasetError
 from .export import csv_text
 from .registry import Registry, RegistryError
 
+
 def domain_errors() -> tuple[type[Exception], ...]:
     """Return what the package raises for a user's input or setup (the message names the file, setting or command)."""
     # Imported when an error is being handled, not when the command line starts.

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 
 from . import claims
 from .claims import COLUMNS
+from .redact import redact
 from .results import claim_of
 from .store import as_utc
-from .redact import redact
 
 if TYPE_CHECKING:
     from .store import Store

@@ -36,7 +36,7 @@ def database_url(settings: dict[str, Any], instance: str | Path | None = None) -
 
 
 def open_store(settings: dict[str, Any], migrate: bool = True, instance: str | Path | None = None) -> Store:
-    """Return the store of the settings' database, its schema brought to the newest revision unless ``migrate`` is off."""
+    """Return the store of the settings' database, migrated to the newest revision unless ``migrate`` is off."""
     from .store import Store
 
     store = Store(database_url(settings, instance))
