@@ -386,16 +386,6 @@ def users_add(name: str, role: str, password: str) -> None:
     click.echo(f"Created {role} {name}.")
 
 
-@users_grp.command("disable")
-@click.argument("name")
-def users_disable(name: str) -> None:
-    """Disable an account; its sessions stop working at once."""
-    from .auth import set_disabled
-
-    set_disabled(_store(_settings()), name)
-    click.echo(f"Disabled {name}.")
-
-
 @users_grp.command("passwd")
 @click.argument("name")
 @click.password_option(help="At least 12 characters; asked for when not given.")
@@ -405,16 +395,6 @@ def users_passwd(name: str, password: str) -> None:
 
     ended = set_password(_store(_settings()), name, password)
     click.echo(f"Changed the password of {name}; ended {ended} session(s).")
-
-
-@users_grp.command("logout")
-@click.argument("name")
-def users_logout(name: str) -> None:
-    """End every session of NAME (log out everywhere), e.g. after a lost laptop or a copied cookie."""
-    from .auth import end_all_sessions
-
-    ended = end_all_sessions(_store(_settings()), name)
-    click.echo(f"Ended {ended} session(s) of {name}.")
 
 
 @users_grp.command("list")
@@ -458,14 +438,23 @@ def tokens_create(name: str) -> None:
     click.echo(f"Token for {name}: shown once, store it in the contact system now.", err=True)
 
 
-@tokens_grp.command("revoke")
-@click.argument("name")
-def tokens_revoke(name: str) -> None:
-    """Revoke NAME's token."""
-    from .auth import revoke_token
+def _by_name(group: click.Group, name: str, help_text: str, action: str, done: str) -> None:
+    """Add the command NAME to ``group``: call ``triage.auth.<action>(store, NAME)`` and print ``done``."""
 
-    revoke_token(_store(_settings()), name)
-    click.echo(f"Revoked the token of {name}.")
+    @group.command(name, help=help_text)
+    @click.argument("name")
+    def command(name: str) -> None:
+        from . import auth
+
+        result = getattr(auth, action)(_store(_settings()), name)
+        click.echo(done.format(name=name, result=result))
+
+
+_by_name(users_grp, "disable", "Disable an account; its sessions stop working at once.", "set_disabled",
+         "Disabled {name}.")
+_by_name(users_grp, "logout", "End every session of NAME (log out everywhere), e.g. after a lost laptop or a copied "
+         "cookie.", "end_all_sessions", "Ended {result} session(s) of {name}.")
+_by_name(tokens_grp, "revoke", "Revoke NAME's token.", "revoke_token", "Revoked the token of {name}.")
 
 
 @cli.command("insights")
