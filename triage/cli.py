@@ -102,7 +102,7 @@ def cli() -> None:
               help="Run the admin page's training job JOB (progress and result go to its database row).")
 def train_cmd(csv_files: tuple[str, ...], force_reason: str | None, no_activate: bool, job_id: int | None) -> None:
     """Train on CSV_FILES, report cross-validation, save a version and activate it if it passes the gate."""
-    from .lifecycle import format_report, train_version
+    from .lifecycle import format_gate, format_report, train_version
 
     settings = _settings()
     registry = _registry(settings)
@@ -133,7 +133,7 @@ def train_cmd(csv_files: tuple[str, ...], force_reason: str | None, no_activate:
                "(with the routing policy):\n")
     click.echo(format_report(outcome.report, registry.metadata(outcome.version)["thresholds"]))
     click.echo(f"Misclassified rows written to {registry.where(outcome.version, 'misclassified.csv')}")
-    _echo_gate(outcome.gate)
+    click.echo(format_gate(outcome.gate), nl=False)
     if outcome.activated:
         click.echo(f"Activated {outcome.version}.")
     else:
@@ -160,23 +160,6 @@ def _run_job(settings: dict[str, Any], registry: Registry, job_id: int, paths: l
         store.engine.dispose()
     if not ok:
         sys.exit(1)
-
-
-def _echo_gate(gate: Any) -> None:
-    click.echo(f"\nQuality gate: {'passed' if gate.passed else 'REFUSED'}")
-    for reason in gate.reasons:
-        click.echo(f"  - {reason}")
-    if gate.candidate and gate.active:
-        d = gate.to_dict()
-        click.echo(f"  on {d['gate_csv']} (n = {d['candidate']['n']}):")
-        for who in ("active", "candidate"):
-            f = d[who]
-            click.echo(f"    {who:<10} macro-F1 {f['macro_f1']:.3f}  escalation recall {f['escalation_recall']:.3f}"
-                       f"  compensation recall {f['compensation_recall']:.3f}")
-        if gate.decisive:
-            click.echo("  rows the candidate gets wrong and the active model right:")
-            for row in gate.decisive:
-                click.echo(f"    {row['label']} → {row['candidate']}: {row['text']}")
 
 
 @cli.command("evaluate")
@@ -466,7 +449,7 @@ def insights_cmd(hours: int | None, as_json: bool) -> None:
     """Show what the FAQ does not answer, what is new this hour, how often agents correct, and volume."""
     from sqlalchemy.exc import OperationalError
 
-    from .insights import compute
+    from .insights import compute, format_text
 
     settings = _settings()
     try:
@@ -478,41 +461,7 @@ def insights_cmd(hours: int | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False, indent=2))
         return
-    _echo_insights(result)
-
-
-def _echo_insights(r: dict[str, Any]) -> None:
-    v, c, gaps, new = r["volume"], r["corrections"], r["faq_gaps"], r["emerging"]
-    capped = f" (the newest {r['max_rows']:,} only)" if r["capped"] else ""
-    click.echo(f"Last {r['window_hours']} h since {r['since']}: {r['rows']:,} inquiries{capped}.")
-    routes = ", ".join(f"{label} {sum(n)}" for label, n in v["routes"].items())
-    channels = ", ".join(f"{src} {sum(n)}" for src, n in v["channels"].items()) or "-"
-    click.echo(f"  by route: {routes}; by channel: {channels}")
-    if v["total"]:
-        busiest = max(range(len(v["hours"])), key=lambda h: sum(n[h] for n in v["routes"].values()))
-        click.echo(f"  busiest hour: {v['hours'][busiest]} ({sum(n[busiest] for n in v['routes'].values())})")
-    click.echo(f"\nCorrections: {c['total']} route(s) changed by agents, {c['confirmed']} confirmed.")
-    for label, d in c["per_label"].items():
-        warn = f"  <- above {c['alert_rate']:.0%}" if d["alert"] else ""
-        click.echo(f"  {label:<13} {d['corrected']:>5} of {d['inquiries']:<6} {d['rate']:>7.1%}{warn}")
-    for version, d in c["per_version"].items():
-        click.echo(f"  model {version}: {d['corrected']} of {d['inquiries']} ({d['rate']:.1%})")
-    click.echo(f"\nFAQ gaps: {gaps['candidates']} faq inquiries scored below {gaps['threshold']:.2f} "
-               f"against the FAQ; {len(gaps['clusters'])} topic(s):")
-    _echo_clusters(gaps["clusters"], lambda g: f"{g['size']} inquiries")
-    click.echo(f"\nEmerging in the last {new['recent_minutes']} min ({new['recent']} inquiries, "
-               f"against {new['before']} earlier):")
-    _echo_clusters(new["clusters"], lambda e: f"x{e['growth']:g}, {e['size']} inquiries")
-
-
-def _echo_clusters(clusters: list[dict[str, Any]], head: Any) -> None:
-    if not clusters:
-        click.echo("  none")
-    for n, cl in enumerate(clusters, 1):
-        click.echo(f"  {n}. {head(cl)}: {' '.join(cl['terms'])}")
-        for ex in cl["examples"]:
-            text = " ".join(ex["text"].split())
-            click.echo(f"     #{ex['inquiry_id']}: {text[:80]}{'…' if len(text) > 80 else ''}")
+    click.echo(format_text(result), nl=False)
 
 
 @cli.command("purge")
