@@ -17,7 +17,7 @@ def test_write_atomic_replaces_the_file_and_leaves_nothing_beside_it(tmp_path: P
     assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]
 
 
-def test_a_failed_write_keeps_the_old_file_and_no_temporary_one(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+def test_a_failed_write_keeps_the_old_file_and_no_temporary_one(tmp_path: Path, monkeypatch) -> None:
     target = tmp_path / "out.csv"
     target.write_bytes(b"old")
 

@@ -48,7 +48,7 @@ def _registry(settings: dict[str, Any]) -> Registry:
     return open_registry(settings)
 
 
-def _store(settings: dict[str, Any], migrate: bool = True):  # noqa: ANN202 - Store, imported lazily
+def _store(settings: dict[str, Any], migrate: bool = True):
     return services.open_store(settings, migrate=migrate)
 
 
@@ -76,7 +76,7 @@ def _gate_csv(settings: dict[str, Any]) -> str | None:
     return settings["GATE_CSV"] or None
 
 
-def load_active(settings: dict[str, Any]):  # noqa: ANN201 - LoadedModel, imported lazily
+def load_active(settings: dict[str, Any]):
     """Load the active model, training the bundled default on first run."""
     from .lifecycle import ensure_model
 
@@ -592,7 +592,9 @@ def _incident_store(settings: dict[str, Any]) -> Any:
         incident.ensure(store, settings)
         faq.ensure(store, settings["DATA_DIR"])
     except SQLAlchemyError as exc:
-        raise click.ClickException(f"the database at TRIAGE_DATABASE_URL is not available ({type(exc).__name__}).")
+        raise click.ClickException(
+            f"the database at TRIAGE_DATABASE_URL is not available ({type(exc).__name__})."
+        ) from None
     except DatasetError as exc:
         raise click.ClickException(f"cannot import the bundled FAQ: {exc}") from None
     return store
