@@ -7,7 +7,6 @@ is what any HTTP client would see.
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import re
@@ -22,6 +21,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from http.client import HTTPConnection, HTTPMessage
 from pathlib import Path
 from typing import Any
 
@@ -188,9 +188,10 @@ def http(method: str, url: str, body: bytes | None = None, headers: dict[str, st
 
 def send_once(host: str, port: int, method: str, path: str, body: bytes | None = None,
               headers: dict[str, str] | None = None, timeout: float = 10.0,
-              source: str | None = None) -> tuple[int, bytes, http.client.HTTPMessage]:
+              source: str | None = None) -> tuple[int, bytes, HTTPMessage]:
     """Send one request on a NEW connection (optionally from another loopback source address), then close it."""
-    conn = http.client.HTTPConnection(host, port, timeout=timeout, source_address=(source, 0) if source else None)
+    # Not http.client by name: this module's http() would shadow it.
+    conn = HTTPConnection(host, port, timeout=timeout, source_address=(source, 0) if source else None)
     try:
         conn.request(method, path, body=body, headers=headers or {})
         resp = conn.getresponse()
