@@ -123,13 +123,9 @@ class Client:
     def once(self, method: str, path: str, body: bytes | None = None,
              headers: dict[str, str] | None = None) -> tuple[int, bytes, http.client.HTTPMessage]:
         """Send one request on a connection of its own."""
-        conn = self.connection()
-        try:
-            conn.request(method, path, body=body, headers=headers or {})
-            resp = conn.getresponse()
-            return resp.status, resp.read(), resp.headers
-        finally:
-            conn.close()
+        from tests.servers import send_once
+
+        return send_once(self.host, self.port, method, path, body, headers, self.timeout)
 
     def _page(self, method: str, path: str, body: bytes | None = None, expect: int = 200) -> bytes:
         """Send with the session cookie, keep the cookies it sets, return the body."""

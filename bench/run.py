@@ -265,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
             say(f"{name} ...")
             try:
                 results[name] = section()
-            except Exception:  # noqa: BLE001 - the report shows the traceback; the other sections still run
+            except Exception:
                 results[name] = {"error": traceback.format_exc()}
                 failed = True
                 say(f"{name} failed:\n{results[name]['error']}")

@@ -64,7 +64,7 @@ def describe(name: str) -> str:
     _, packages, what = TOKENIZERS[name]
     try:
         return f"{_versions(*packages)}, {what}"
-    except Exception as exc:  # noqa: BLE001 - PackageNotFoundError and friends: report, do not fail
+    except Exception as exc:
         return f"not installed ({exc}); pip install -e '.[bench]'"
 
 

@@ -54,7 +54,7 @@ def models_dir(given: str | None, tmp: Path) -> Path:
     return models
 
 
-def classify(page, text: str) -> None:  # noqa: ANN001
+def classify(page, text: str) -> None:
     """Submit a text on the agent page and wait for the result."""
     page.goto("/")
     page.locator("#text").fill(text)

@@ -17,6 +17,9 @@ python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[test]'
 
+# Lint first: a finding fails the run (the version is pinned in the [test] extras).
+.venv/bin/ruff check .
+
 set +e
 .venv/bin/python -m pytest "$@"
 status=$?

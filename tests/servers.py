@@ -21,6 +21,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from http.client import HTTPConnection, HTTPMessage
 from pathlib import Path
 from typing import Any
 
@@ -183,6 +184,20 @@ def http(method: str, url: str, body: bytes | None = None, headers: dict[str, st
     except urllib.error.HTTPError as exc:
         with exc:
             return exc.code, exc.read(), exc.headers
+
+
+def send_once(host: str, port: int, method: str, path: str, body: bytes | None = None,
+              headers: dict[str, str] | None = None, timeout: float = 10.0,
+              source: str | None = None) -> tuple[int, bytes, HTTPMessage]:
+    """Send one request on a NEW connection (optionally from another loopback source address), then close it."""
+    # Not http.client by name: this module's http() would shadow it.
+    conn = HTTPConnection(host, port, timeout=timeout, source_address=(source, 0) if source else None)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        return resp.status, resp.read(), resp.headers
+    finally:
+        conn.close()
 
 
 def get_json(url: str, timeout: float = 10.0) -> tuple[int, dict[str, Any]]:

@@ -13,17 +13,17 @@ from triage.registry import Registry
 from .conftest import csrf_token
 
 
-def _post(client, path: str, **data):  # noqa: ANN001, ANN003, ANN202
+def _post(client, path: str, **data):
     return client.post(path, data={"csrf_token": csrf_token(client), **data})
 
 
-def test_admin_page_lists_versions_with_confusion_matrix(admin) -> None:  # noqa: ANN001
+def test_admin_page_lists_versions_with_confusion_matrix(admin) -> None:
     html = admin.get("/admin/").get_data(as_text=True)
     assert "混同行列" in html and "監査ログ" in html
     assert 'class="diag level' in html
 
 
-def test_activate_unknown_or_unsafe_version_is_refused(admin, app) -> None:  # noqa: ANN001
+def test_activate_unknown_or_unsafe_version_is_refused(admin, app) -> None:
     before = app.extensions["triage.registry"].active()
     for version in ("nope", "../x"):
         resp = _post(admin, "/admin/activate", version=version)
@@ -32,7 +32,7 @@ def test_activate_unknown_or_unsafe_version_is_refused(admin, app) -> None:  # n
     assert "有効化できませんでした" in admin.get("/admin/").get_data(as_text=True)
 
 
-def test_rollback_without_history_says_so(admin) -> None:  # noqa: ANN001
+def test_rollback_without_history_says_so(admin) -> None:
     _post(admin, "/admin/rollback")
     assert "ロールバックできませんでした" in admin.get("/admin/").get_data(as_text=True)
 
@@ -41,12 +41,12 @@ def test_rollback_without_history_says_so(admin) -> None:  # noqa: ANN001
     ("filename", "content", "status", "message"),
     [
         ("model.joblib", b"\x80\x04junk", 303, None),
-        ("bad.csv", "text,label\nok,faq\nx,urgent\n".encode(), 422, "3行目"),
+        ("bad.csv", b"text,label\nok,faq\nx,urgent\n", 422, "3行目"),
         ("utf16.csv", "text,label\n".encode("utf-16"), 422, "UTF-16"),
     ],
 )
 def test_uploads_are_validated_before_any_training(admin, app, filename: str, content: bytes, status: int,
-                                                    message: str | None) -> None:  # noqa: ANN001
+                                                    message: str | None) -> None:
     resp = admin.post("/admin/train", data={"csrf_token": csrf_token(admin), "csv": (io.BytesIO(content), filename)},
                       content_type="multipart/form-data")
     assert resp.status_code == status
@@ -58,7 +58,7 @@ def test_uploads_are_validated_before_any_training(admin, app, filename: str, co
         assert s.query(TrainingJob).count() == 0
 
 
-def test_oversize_upload_is_refused(admin, app) -> None:  # noqa: ANN001
+def test_oversize_upload_is_refused(admin, app) -> None:
     app.config["MAX_UPLOAD_BYTES"] = 100
     data = ("text,label\n" + "補償してください,compensation\n" * 20).encode()
     resp = admin.post("/admin/train", data={"csrf_token": csrf_token(admin), "csv": (io.BytesIO(data), "big.csv")},
@@ -67,7 +67,7 @@ def test_oversize_upload_is_refused(admin, app) -> None:  # noqa: ANN001
     assert "大きすぎます" in admin.get("/admin/").get_data(as_text=True)
 
 
-def test_upload_trains_in_the_background_and_reports_the_verdict(admin, app, tiny_csv) -> None:  # noqa: ANN001
+def test_upload_trains_in_the_background_and_reports_the_verdict(admin, app, tiny_csv) -> None:
     resp = admin.post("/admin/train", data={"csrf_token": csrf_token(admin),
                                             "csv": (io.BytesIO(tiny_csv.read_bytes()), "more.csv")},
                       content_type="multipart/form-data")
@@ -91,7 +91,7 @@ def test_upload_trains_in_the_background_and_reports_the_verdict(admin, app, tin
     assert any(v["version"] == state["version"] for v in registry.versions())
 
 
-def test_admin_exports_corrections_as_excel_csv(admin, agent, app) -> None:  # noqa: ANN001
+def test_admin_exports_corrections_as_excel_csv(admin, agent, app) -> None:
     agent.post("/", data={"text": "=1+1 返金して", "csrf_token": csrf_token(agent)})
     row = app.extensions["triage.store"].queue()[0]
     agent.post(f"/inquiries/{row.id}/correction", data={"label": "compensation", "csrf_token": csrf_token(agent)})
@@ -107,7 +107,7 @@ def test_admin_exports_corrections_as_excel_csv(admin, agent, app) -> None:  # n
     assert "'=1+1 返金して" in body.decode("utf-8-sig")
 
 
-def test_a_disabled_account_loses_its_session_at_once(agent, app) -> None:  # noqa: ANN001
+def test_a_disabled_account_loses_its_session_at_once(agent, app) -> None:
     from triage.auth import set_disabled
 
     assert agent.get("/").status_code == 200
@@ -115,14 +115,14 @@ def test_a_disabled_account_loses_its_session_at_once(agent, app) -> None:  # no
     assert agent.get("/").status_code == 302
 
 
-def test_session_cookie_expires(client) -> None:  # noqa: ANN001
+def test_session_cookie_expires(client) -> None:
     from .conftest import PASSWORD
 
     resp = client.post("/login", data={"name": "agent1", "password": PASSWORD, "csrf_token": csrf_token(client)})
     assert "Expires=" in resp.headers["Set-Cookie"]
 
 
-def test_conflicting_corrections_are_shown_and_a_rejected_one_is_not_exported(admin, agent, app) -> None:  # noqa: ANN001
+def test_conflicting_corrections_are_shown_and_a_rejected_one_is_not_exported(admin, agent, app) -> None:
     agent.post("/", data={"text": "返金してもらえますか、弁護士にも相談中です", "csrf_token": csrf_token(agent)})
     store = app.extensions["triage.store"]
     row = store.queue()[0]

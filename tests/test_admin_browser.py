@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_activating_a_gate_failed_version_asks_for_a_reason_and_the_page_shows_it_serving(
-        open_page, app, models_dir: Path) -> None:  # noqa: ANN001, F811
+        open_page, app, models_dir: Path) -> None:  # noqa: F811
     app.extensions["triage.live"].stop()  # only the page's own actions bring this worker up to date
     first = app.extensions["triage.registry"].active()
     bad = clone_version(models_dir, "v2-failed", "2999-01-01T00:00:00+00:00", gate=FAILED_GATE)
@@ -45,7 +45,7 @@ def test_activating_a_gate_failed_version_asks_for_a_reason_and_the_page_shows_i
     expect(first_row).to_contain_text(re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d JST"))
 
 
-def test_rollback_twice_goes_two_versions_back_on_the_page(open_page, app, models_dir: Path) -> None:  # noqa: ANN001, F811
+def test_rollback_twice_goes_two_versions_back_on_the_page(open_page, app, models_dir: Path) -> None:  # noqa: F811
     app.extensions["triage.live"].stop()
     first = app.extensions["triage.registry"].active()
     v2 = clone_version(models_dir, "v2", "2999-01-01T00:00:00+00:00")
@@ -64,7 +64,7 @@ def test_rollback_twice_goes_two_versions_back_on_the_page(open_page, app, model
     expect(page.get_by_test_id("serving")).to_have_text(first)
 
 
-def test_ops_read_csv_errors_in_japanese_in_line_order(open_page, tmp_path: Path) -> None:  # noqa: ANN001, F811
+def test_ops_read_csv_errors_in_japanese_in_line_order(open_page, tmp_path: Path) -> None:  # noqa: F811
     bad = write_csv(tmp_path / "bad.csv", [
         {"text": "パスワードの変更方法を教えてください", "label": "faq"},
         {"text": "パスワードの変更方法を教えてください", "label": "compensation"},  # line 3: found last
@@ -85,7 +85,7 @@ def test_ops_read_csv_errors_in_japanese_in_line_order(open_page, tmp_path: Path
 
 
 def test_ops_train_with_japanese_labels_and_see_duplicates_and_misclassified_rows(
-        open_page, tmp_path: Path, tiny_rows: list[dict[str, str]]) -> None:  # noqa: ANN001, F811
+        open_page, tmp_path: Path, tiny_rows: list[dict[str, str]]) -> None:  # noqa: F811
     names = {"faq": "FAQ回答可", "compensation": "補償", "escalation": "エスカレーション"}
     rows = [{"text": r["text"], "label": names[r["label"]]} for r in tiny_rows]
     rows.append(dict(rows[0]))  # an exact duplicate

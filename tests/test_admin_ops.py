@@ -17,7 +17,7 @@ from triage.registry import Registry
 from .conftest import csrf_token
 
 
-def _post(client, path: str, **data):  # noqa: ANN001, ANN003, ANN202
+def _post(client, path: str, **data):
     return client.post(path, data={"csrf_token": csrf_token(client), **data})
 
 
@@ -52,13 +52,13 @@ def _serving(html: str) -> str:
 
 
 @pytest.fixture
-def quiet(app):  # noqa: ANN001, ANN201
+def quiet(app):
     """The app with its watcher stopped: only the page's own actions can bring the worker up to date."""
     app.extensions["triage.live"].stop()
     return app
 
 
-def test_the_page_shows_what_the_worker_serves_right_after_activate(admin, quiet, models_dir) -> None:  # noqa: ANN001
+def test_the_page_shows_what_the_worker_serves_right_after_activate(admin, quiet, models_dir) -> None:
     v2 = clone_version(models_dir, "v2-later", "2999-01-01T00:00:00+00:00")
     assert _post(admin, "/admin/activate", version=v2).status_code == 303
     html = admin.get("/admin/").get_data(as_text=True)
@@ -66,7 +66,7 @@ def test_the_page_shows_what_the_worker_serves_right_after_activate(admin, quiet
     assert quiet.extensions["triage.holder"].current.version == v2
 
 
-def test_a_gate_failed_version_needs_a_reason(admin, app, models_dir) -> None:  # noqa: ANN001
+def test_a_gate_failed_version_needs_a_reason(admin, app, models_dir) -> None:
     registry: Registry = app.extensions["triage.registry"]
     before = registry.active()
     bad = clone_version(models_dir, "v2-failed", "2999-01-01T00:00:00+00:00", gate=FAILED_GATE)
@@ -83,7 +83,7 @@ def test_a_gate_failed_version_needs_a_reason(admin, app, models_dir) -> None:  
     assert "モデル有効化（品質ゲート不合格・理由あり）" in page
 
 
-def test_the_version_list_shows_both_models_figures_and_the_decisive_rows(admin, models_dir) -> None:  # noqa: ANN001
+def test_the_version_list_shows_both_models_figures_and_the_decisive_rows(admin, models_dir) -> None:
     clone_version(models_dir, "v2-failed", "2999-01-01T00:00:00+00:00", gate=FAILED_GATE)
     page = admin.get("/admin/").get_data(as_text=True)
     assert 'data-testid="gate-figures"' in page and "0.850" in page and "0.810" in page
@@ -92,7 +92,7 @@ def test_the_version_list_shows_both_models_figures_and_the_decisive_rows(admin,
     assert "偶然では説明できない低下" in page
 
 
-def test_the_audit_log_is_in_japanese_and_japan_time(admin, models_dir) -> None:  # noqa: ANN001
+def test_the_audit_log_is_in_japanese_and_japan_time(admin, models_dir) -> None:
     v2 = clone_version(models_dir, "v2-later", "2999-01-01T00:00:00+00:00")
     _post(admin, "/admin/activate", version=v2)
     page = admin.get("/admin/").get_data(as_text=True)
@@ -106,7 +106,7 @@ def test_japan_time() -> None:
     assert japan_time("2026-12-02T15:30:05") == "2026-12-03 00:30:05 JST"
 
 
-def test_rollback_twice_goes_two_versions_back(admin, quiet, models_dir) -> None:  # noqa: ANN001
+def test_rollback_twice_goes_two_versions_back(admin, quiet, models_dir) -> None:
     registry = Registry(models_dir)
     v1 = registry.active()
     v2 = clone_version(models_dir, "v2", "2999-01-01T00:00:00+00:00")
@@ -119,7 +119,7 @@ def test_rollback_twice_goes_two_versions_back(admin, quiet, models_dir) -> None
     assert _serving(admin.get("/admin/").get_data(as_text=True)) == v1
 
 
-def test_csv_errors_are_japanese_and_in_line_order(admin) -> None:  # noqa: ANN001
+def test_csv_errors_are_japanese_and_in_line_order(admin) -> None:
     data = "text,label\n同じ文,faq\n同じ文,compensation\n,faq\n別の文,urgent\n".encode()
     resp = admin.post("/admin/train", data={"csrf_token": csrf_token(admin), "csv": (io.BytesIO(data), "bad.csv")},
                       content_type="multipart/form-data")
@@ -148,7 +148,7 @@ def test_every_csv_message_has_japanese(content: str) -> None:
         assert ja != message and not re.search(r"[a-z]{4,} [a-z]{3,}", ja.split(": ", 1)[-1]), ja
 
 
-def test_too_few_rows_and_alias_notes_have_japanese(tmp_path) -> None:  # noqa: ANN001
+def test_too_few_rows_and_alias_notes_have_japanese(tmp_path) -> None:
     p = tmp_path / "few.csv"
     p.write_text("text,label\nA,補償\n", encoding="utf-8")
     with pytest.raises(dataset.DatasetError) as info:

@@ -9,7 +9,7 @@ import pytest
 from triage.store import Inquiry
 
 
-def test_classify_returns_the_fixed_fields_and_stores_the_inquiry(client, auth_headers, app) -> None:  # noqa: ANN001
+def test_classify_returns_the_fixed_fields_and_stores_the_inquiry(client, auth_headers, app) -> None:
     resp = client.post("/api/v1/classify", json={"text": "パスワードの変更方法を教えてください"}, headers=auth_headers)
     assert resp.status_code == 201, resp.get_json()
     body = resp.get_json()
@@ -23,7 +23,7 @@ def test_classify_returns_the_fixed_fields_and_stores_the_inquiry(client, auth_h
     assert got["text"] == "パスワードの変更方法を教えてください"
 
 
-def test_classify_with_an_id_is_idempotent(client, auth_headers, app) -> None:  # noqa: ANN001
+def test_classify_with_an_id_is_idempotent(client, auth_headers, app) -> None:
     first = client.post("/api/v1/classify", json={"text": "補償は？", "id": "T-1"}, headers=auth_headers)
     again = client.post("/api/v1/classify", json={"text": "補償は？", "id": "T-1"}, headers=auth_headers)
     assert (first.status_code, again.status_code) == (201, 200)
@@ -31,7 +31,7 @@ def test_classify_with_an_id_is_idempotent(client, auth_headers, app) -> None:  
     assert app.extensions["triage.store"].count_inquiries() == 1
 
 
-def test_batch_keeps_order_and_ids(client, auth_headers) -> None:  # noqa: ANN001
+def test_batch_keeps_order_and_ids(client, auth_headers) -> None:
     items = [{"id": f"m{i}", "text": t} for i, t in enumerate(["補償金はいつ振り込まれますか", "退会方法", "弁護士に相談します"])]
     resp = client.post("/api/v1/classify/batch", json={"items": items}, headers=auth_headers)
     assert resp.status_code == 200, resp.get_json()
@@ -42,7 +42,7 @@ def test_batch_keeps_order_and_ids(client, auth_headers) -> None:  # noqa: ANN00
     assert [r["label"] for r in results] == single
 
 
-def test_correction_is_stored(client, auth_headers) -> None:  # noqa: ANN001
+def test_correction_is_stored(client, auth_headers) -> None:
     inquiry_id = client.post("/api/v1/classify", json={"text": "退会したい"}, headers=auth_headers).get_json()["inquiry_id"]
     resp = client.post(f"/api/v1/inquiries/{inquiry_id}/correction", json={"label": "escalation"}, headers=auth_headers)
     assert resp.status_code == 201
@@ -50,14 +50,14 @@ def test_correction_is_stored(client, auth_headers) -> None:  # noqa: ANN001
                                                  "agent": "ticketing"}
 
 
-def test_openapi_document_lists_every_api_path(client) -> None:  # noqa: ANN001
+def test_openapi_document_lists_every_api_path(client) -> None:
     doc = client.get("/api/v1/openapi.json").get_json()
     assert doc["openapi"].startswith("3.")
     assert set(doc["paths"]) == {"/api/v1/classify", "/api/v1/classify/batch", "/api/v1/inquiries/{inquiry_id}",
                                  "/api/v1/inquiries/{inquiry_id}/correction", "/api/v1/webhooks/inquiries"}
 
 
-def _failures(app) -> list[tuple[str, str, dict, object, int]]:  # noqa: ANN001
+def _failures(app) -> list[tuple[str, str, dict, object, int]]:
     token = {"Authorization": f"Bearer {app.config['TEST_TOKEN']}"}
     big = "あ" * (app.config["MAX_CONTENT_LENGTH"] // 3 + 10)
     long_text = "あ" * (app.config["MAX_TEXT_LENGTH"] + 1)
@@ -90,7 +90,7 @@ def _failures(app) -> list[tuple[str, str, dict, object, int]]:  # noqa: ANN001
     ]
 
 
-def test_every_api_failure_has_the_one_error_shape(app, client) -> None:  # noqa: ANN001
+def test_every_api_failure_has_the_one_error_shape(app, client) -> None:
     seen = set()
     for method, path, headers, body, status in _failures(app):
         kwargs: dict = {"headers": headers}
@@ -111,12 +111,12 @@ def test_every_api_failure_has_the_one_error_shape(app, client) -> None:  # noqa
     assert seen == {400, 401, 404, 405, 413, 415, 422}
 
 
-def test_a_failing_database_answers_503_and_stores_nothing(app, client, auth_headers, monkeypatch) -> None:  # noqa: ANN001
+def test_a_failing_database_answers_503_and_stores_nothing(app, client, auth_headers, monkeypatch) -> None:
     from sqlalchemy.exc import OperationalError
 
     store = app.extensions["triage.store"]
 
-    def refuse(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def refuse(*args, **kwargs):
         raise OperationalError("INSERT", {}, Exception("disk I/O error"))
 
     monkeypatch.setattr(store, "add_inquiry", refuse)
@@ -130,7 +130,7 @@ def test_a_failing_database_answers_503_and_stores_nothing(app, client, auth_hea
 
 
 @pytest.mark.parametrize("path", ["/api/v1/classify", "/"])
-def test_security_headers_on_every_response(client, path: str) -> None:  # noqa: ANN001
+def test_security_headers_on_every_response(client, path: str) -> None:
     resp = client.get(path)
     csp = resp.headers["Content-Security-Policy"]
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp
@@ -138,3 +138,18 @@ def test_security_headers_on_every_response(client, path: str) -> None:  # noqa:
         assert part in csp
     assert resp.headers["X-Content-Type-Options"] == "nosniff"
     assert resp.headers["Referrer-Policy"]
+
+
+def test_a_repeated_id_is_answered_from_the_store_before_the_model_runs(client, auth_headers, app,
+                                                                        monkeypatch) -> None:
+    first = client.post("/api/v1/classify", json={"text": "補償は？", "id": "R-1"}, headers=auth_headers).get_json()
+    router = app.extensions["triage.holder"].get().router
+    monkeypatch.setattr(router, "predict_explained", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(router, "predict", lambda *a, **k: 1 / 0)
+    again = client.post("/api/v1/classify", json={"text": "補償は？", "id": "R-1"}, headers=auth_headers)
+    assert again.status_code == 200, again.get_json()
+    body = again.get_json()
+    assert body["duplicate"] is True and body["inquiry_id"] == first["inquiry_id"]
+    for key in ("label", "label_ja", "confidence", "probabilities", "needs_review", "model_version", "explanation",
+                "faq_suggestions", "instruction"):
+        assert body[key] == first[key], key

@@ -54,7 +54,7 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def base_url(app) -> Iterator[str]:  # noqa: ANN001
+def base_url(app) -> Iterator[str]:
     """Serve the test app on 127.0.0.1 and a free port (port 0: the kernel picks, no race)."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="browser-test-server", daemon=True)
@@ -138,7 +138,7 @@ def page_was_not_reloaded(page: Page) -> bool:
 
 # --- 1. agent page ---------------------------------------------------------------------------------
 
-def test_ctrl_enter_classifies_and_shows_route_highlights_and_faq(open_page, app) -> None:  # noqa: ANN001
+def test_ctrl_enter_classifies_and_shows_route_highlights_and_faq(open_page, app) -> None:
     from .test_incident_admin import faq_text
 
     text = faq_text(app)  # the session model's own faq route: FAQ_TEXT drifted to escalation
@@ -171,7 +171,7 @@ def test_ctrl_enter_classifies_and_shows_route_highlights_and_faq(open_page, app
 HALF_WIDTH_TEXT = "ｸﾚｼﾞｯﾄｶｰﾄﾞの情報が漏れた。ﾍﾞﾝｺﾞｼに相談して、ﾊﾟｽﾜｰﾄﾞを変更したいです"
 
 
-def test_half_width_kana_are_highlighted_and_shown_as_written(open_page) -> None:  # noqa: ANN001
+def test_half_width_kana_are_highlighted_and_shown_as_written(open_page) -> None:
     import unicodedata
 
     page, _ = open_page()
@@ -234,7 +234,7 @@ def assert_not_injected(page: Page, dialogs: Dialogs, where: str) -> None:
 
 
 @pytest.mark.parametrize("payload", XSS_PAYLOADS)
-def test_markup_in_an_inquiry_is_shown_as_text_everywhere(open_page, payload: str) -> None:  # noqa: ANN001
+def test_markup_in_an_inquiry_is_shown_as_text_everywhere(open_page, payload: str) -> None:
     # The CSP would stop inline scripts anyway; bypass it so that this test checks the escaping itself.
     page, dialogs = open_page(bypass_csp=True)
     login(page, "agent1")
@@ -266,7 +266,7 @@ def test_markup_in_an_inquiry_is_shown_as_text_everywhere(open_page, payload: st
 
 # --- 3. correction ---------------------------------------------------------------------------------
 
-def test_correction_button_stores_the_correct_label(open_page, app) -> None:  # noqa: ANN001
+def test_correction_button_stores_the_correct_label(open_page, app) -> None:
     store = app.extensions["triage.store"]
     page, _ = open_page()
     login(page, "agent1")
@@ -286,7 +286,7 @@ def test_correction_button_stores_the_correct_label(open_page, app) -> None:  # 
 
 # --- 4. queue refresh ------------------------------------------------------------------------------
 
-def test_queue_shows_a_webhook_arrival_without_a_reload(open_page, app) -> None:  # noqa: ANN001
+def test_queue_shows_a_webhook_arrival_without_a_reload(open_page, app) -> None:
     page, _ = open_page()
     login(page, "agent1")
     page.goto("/queue")
@@ -314,7 +314,7 @@ def test_queue_shows_a_webhook_arrival_without_a_reload(open_page, app) -> None:
 
 # --- 5. admin upload -------------------------------------------------------------------------------
 
-def test_admin_upload_trains_and_shows_the_verdict(open_page, tiny_csv: Path) -> None:  # noqa: ANN001
+def test_admin_upload_trains_and_shows_the_verdict(open_page, tiny_csv: Path) -> None:
     page, _ = open_page()
     login(page, "admin1")
     page.goto("/admin/")
@@ -334,7 +334,7 @@ def test_admin_upload_trains_and_shows_the_verdict(open_page, tiny_csv: Path) ->
     expect(page.locator("table.confusion")).to_be_visible()
 
 
-def test_admin_upload_of_a_bad_csv_lists_the_bad_line(open_page, tmp_path: Path) -> None:  # noqa: ANN001
+def test_admin_upload_of_a_bad_csv_lists_the_bad_line(open_page, tmp_path: Path) -> None:
     bad = write_csv(tmp_path / "bad.csv", [
         {"text": "パスワードの変更方法を教えてください", "label": "faq"},
         {"text": "今すぐ弁護士に相談します", "label": "urgent"},
@@ -359,7 +359,7 @@ def test_admin_upload_of_a_bad_csv_lists_the_bad_line(open_page, tmp_path: Path)
 
 # --- 6. confirmation -------------------------------------------------------------------------------
 
-def test_rollback_asks_for_confirmation_and_does_nothing_when_dismissed(open_page, app) -> None:  # noqa: ANN001
+def test_rollback_asks_for_confirmation_and_does_nothing_when_dismissed(open_page, app) -> None:
     registry: Registry = app.extensions["triage.registry"]
     # A second active version, so that a rollback would really change something.
     first = registry.active()
@@ -463,14 +463,14 @@ def test_insight_page_draws_its_chart_offline_and_starts_a_faq_entry(open_page, 
 AT_RISK_TEXT = "死にたいです。もう生きていけません。"
 
 
-def _add_row(app, text: str, label: str, reason: str | None = None) -> int:  # noqa: ANN001
+def _add_row(app, text: str, label: str, reason: str | None = None) -> int:
     row, _ = app.extensions["triage.store"].add_inquiry(
         source="api", text=text, label=label, reason=reason, confidence=0.9, probabilities={},
         needs_review=False, model_version="v")
     return row.id
 
 
-def test_a_person_at_risk_shows_reason_instruction_and_takes_focus(open_page) -> None:  # noqa: ANN001
+def test_a_person_at_risk_shows_reason_instruction_and_takes_focus(open_page) -> None:
     page, _ = open_page()
     page.set_viewport_size({"width": 1366, "height": 768})
     login(page, "agent1")
@@ -484,7 +484,7 @@ def test_a_person_at_risk_shows_reason_instruction_and_takes_focus(open_page) ->
     assert page.get_by_test_id("decisive").count() >= 1
 
 
-def test_the_faq_answer_is_above_the_fold(open_page, app) -> None:  # noqa: ANN001
+def test_the_faq_answer_is_above_the_fold(open_page, app) -> None:
     from .test_incident_admin import faq_text
 
     page, _ = open_page()
@@ -498,7 +498,7 @@ def test_the_faq_answer_is_above_the_fold(open_page, app) -> None:  # noqa: ANN0
     assert box is not None and 0 <= box["y"] and box["y"] + min(box["height"], 60) <= 768
 
 
-def test_keyboard_focus_survives_the_queue_refresh(open_page, app) -> None:  # noqa: ANN001
+def test_keyboard_focus_survives_the_queue_refresh(open_page, app) -> None:
     first = _add_row(app, "最初の問い合わせ", "faq")
     page, _ = open_page()
     login(page, "agent1")
@@ -514,7 +514,7 @@ def test_keyboard_focus_survives_the_queue_refresh(open_page, app) -> None:  # n
     assert page.evaluate("() => document.activeElement.name") == "q"
 
 
-def test_a_corrected_row_moves_to_the_escalation_filter(open_page, app) -> None:  # noqa: ANN001
+def test_a_corrected_row_moves_to_the_escalation_filter(open_page, app) -> None:
     row = _add_row(app, "ログインできません", "faq")
     page, _ = open_page()
     login(page, "agent1")
@@ -532,7 +532,7 @@ _LINES = """(el) => { const r = document.createRange(); r.selectNodeContents(el)
   return new Set([...r.getClientRects()].filter(b => b.width > 0).map(b => Math.round(b.top))).size; }"""
 
 
-def test_queue_headings_times_and_buttons_keep_one_line_at_1366(open_page, app) -> None:  # noqa: ANN001
+def test_queue_headings_times_and_buttons_keep_one_line_at_1366(open_page, app) -> None:
     _add_row(app, "弁護士に相談しました。集団訴訟の準備をしています。" * 3, "escalation", reason="legal")
     _add_row(app, "ログインできません", "faq")
     page, _ = open_page()
@@ -547,7 +547,7 @@ def test_queue_headings_times_and_buttons_keep_one_line_at_1366(open_page, app) 
     assert wrapped == [], wrapped
 
 
-def test_the_queue_is_readable_at_390_px(open_page, app) -> None:  # noqa: ANN001
+def test_the_queue_is_readable_at_390_px(open_page, app) -> None:
     _add_row(app, "とても長い問い合わせ本文" * 20, "escalation", reason="legal")
     page, _ = open_page()
     page.set_viewport_size({"width": 390, "height": 844})
@@ -557,7 +557,7 @@ def test_the_queue_is_readable_at_390_px(open_page, app) -> None:  # noqa: ANN00
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
 
 
-def test_an_expired_session_keeps_the_pasted_text(open_page) -> None:  # noqa: ANN001
+def test_an_expired_session_keeps_the_pasted_text(open_page) -> None:
     page, _ = open_page()
     login(page, "agent1")
     page.goto("/")

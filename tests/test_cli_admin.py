@@ -18,7 +18,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("TRIAGE_MODELS_DIR", str(tmp_path / "models"))
     monkeypatch.setenv("TRIAGE_GATE_CSV", "")
     # `triage purge` also clears the instance folder's uploads: this test's own, not the checkout's.
-    monkeypatch.setattr("triage.cli._instance_path", lambda: tmp_path / "instance")
+    monkeypatch.setattr("triage.services.instance_path", lambda: tmp_path / "instance")
     return tmp_path
 
 

@@ -73,7 +73,7 @@ def test_every_bad_row_is_reported_with_its_line_number() -> None:
 
 
 def test_exact_duplicates_are_dropped_and_counted() -> None:
-    table = dataset.parse("text,label\na,faq\nb,faq\na,faq\na,faq\n".encode(), "d.csv")
+    table = dataset.parse(b"text,label\na,faq\nb,faq\na,faq\na,faq\n", "d.csv")
     assert [r.text for r in table.rows] == ["a", "b"]
     assert table.duplicates_dropped == 2
 

@@ -40,3 +40,10 @@ def test_every_finding_of_the_hardening_issue_has_a_row() -> None:
     section = SECURITY.split("## Hardening pass (issue 12)", 1)[1]
     rows = re.findall(r"^\| (\d+) \|", section, re.MULTILINE)
     assert rows == [str(i) for i in range(1, 21)]
+
+
+def test_the_readme_module_map_names_every_module_once() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    mapped = re.findall(r"^\| `(\w+\.py)` \|", readme, re.M)
+    modules = sorted(p.name for p in (ROOT / "triage").glob("*.py"))
+    assert sorted(mapped) == modules

@@ -124,7 +124,7 @@ def test_purge_deletes_uploads_no_running_job_needs(tmp_path: Path, monkeypatch:
     from triage.cli import cli
 
     monkeypatch.setenv("TRIAGE_DATABASE_URL", f"sqlite:///{tmp_path / 'p.sqlite'}")
-    monkeypatch.setattr("triage.cli._instance_path", lambda: tmp_path / "instance")
+    monkeypatch.setattr("triage.services.instance_path", lambda: tmp_path / "instance")
     stray = jobs.uploads_dir(tmp_path / "instance") / "job-3.csv"  # left by an older release
     stray.write_text("text,label\n")
     result = CliRunner().invoke(cli, ["purge", "--older-than", "90"])

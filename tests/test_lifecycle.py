@@ -127,7 +127,7 @@ def test_formula_cells_are_escaped(cell: str, safe: str) -> None:
     assert excel_safe(cell) == safe
 
 
-def test_export_corrections_and_learn_from_them(app, agent, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+def test_export_corrections_and_learn_from_them(app, agent, tmp_path: Path, monkeypatch) -> None:
     from .conftest import csrf_token
 
     store = app.extensions["triage.store"]

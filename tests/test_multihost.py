@@ -85,7 +85,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, trained_models: Path) -> I
         yield Cluster(url, hosts[0], hosts[1], versions)
 
 
-def _contextify(gen: Iterator[Any]):  # noqa: ANN202 - a generator fixture body as a context manager
+def _contextify(gen: Iterator[Any]):
     from contextlib import contextmanager
 
     @contextmanager

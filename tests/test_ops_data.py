@@ -40,7 +40,7 @@ def test_japanese_labels_in_a_csv_train_as_the_labels_with_a_hint_for_short_ones
 
 
 @pytest.fixture
-def store(tmp_path) -> Store:  # noqa: ANN001
+def store(tmp_path) -> Store:
     s = Store(f"sqlite:///{tmp_path / 'x.sqlite'}")
     s.create_schema()
     return s

@@ -65,7 +65,7 @@ def test_csv_reader_on_random_bytes_returns_rows_or_a_clear_error(data: bytes) -
 @given(st.lists(st.tuples(st.text(min_size=1, max_size=40).filter(lambda t: t.strip()),
                           st.sampled_from(dataset.LABELS)), min_size=1, max_size=20),
        st.sampled_from(["utf-8", "utf-8-sig", "cp932"]), st.integers(min_value=0, max_value=400))
-def test_truncated_or_mixed_encoding_files_never_half_load(rows, encoding: str, cut: int) -> None:  # noqa: ANN001
+def test_truncated_or_mixed_encoding_files_never_half_load(rows, encoding: str, cut: int) -> None:
     import csv
     import io
 
@@ -96,7 +96,7 @@ def test_truncated_or_mixed_encoding_files_never_half_load(rows, encoding: str, 
                                                                                        max_size=5),
                     max_leaves=30))
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-def test_api_answers_any_json_with_a_result_or_the_error_shape(client, auth_headers, body) -> None:  # noqa: ANN001
+def test_api_answers_any_json_with_a_result_or_the_error_shape(client, auth_headers, body) -> None:
     resp = client.post("/api/v1/classify", data=json.dumps({"text": body}), headers={
         **auth_headers, "Content-Type": "application/json"})
     # Text with nothing visible (whitespace, zero-width, control characters) is empty: 422 (issue 12 item 11).
@@ -107,7 +107,7 @@ def test_api_answers_any_json_with_a_result_or_the_error_shape(client, auth_head
         assert set(resp.get_json()["error"]) == {"code", "message"}
 
 
-def test_huge_json_array_is_refused_without_storing(client, auth_headers, app) -> None:  # noqa: ANN001
+def test_huge_json_array_is_refused_without_storing(client, auth_headers, app) -> None:
     items = [{"text": "補償"}] * 200_000
     resp = client.post("/api/v1/classify/batch", data=json.dumps({"items": items}),
                        headers={**auth_headers, "Content-Type": "application/json"})
@@ -115,7 +115,7 @@ def test_huge_json_array_is_refused_without_storing(client, auth_headers, app) -
     assert app.extensions["triage.store"].count_inquiries() == 0
 
 
-def test_lone_surrogate_in_json_is_a_422(client, auth_headers) -> None:  # noqa: ANN001
+def test_lone_surrogate_in_json_is_a_422(client, auth_headers) -> None:
     resp = client.post("/api/v1/classify", data='{"text": "\\ud800 補償"}',
                        headers={**auth_headers, "Content-Type": "application/json"})
     assert resp.status_code == 422

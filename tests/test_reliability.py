@@ -33,7 +33,7 @@ from triage.store import Inquiry, Store
 from triage.webhook import sign
 
 from .conftest import WEBHOOK_SECRET, app_config
-from .servers import RunningServer, running_server
+from .servers import RunningServer, running_server, send_once
 
 pytestmark = pytest.mark.slow
 
@@ -59,14 +59,7 @@ def _send(server: RunningServer, method: str, path: str, body: bytes | None = No
           source: str | None = None) -> tuple[int, bytes, http.client.HTTPMessage]:
     """One request on a NEW connection (optionally from another loopback source address)."""
     parts = urllib.parse.urlsplit(server.base_url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout,
-                                      source_address=(source, 0) if source else None)
-    try:
-        conn.request(method, path, body=body, headers=headers or {})
-        resp = conn.getresponse()
-        return resp.status, resp.read(), resp.headers
-    finally:
-        conn.close()
+    return send_once(parts.hostname, parts.port, method, path, body, headers, timeout, source)
 
 
 # -- a. durability across SIGKILLed workers ----------------------------------------------------------------
@@ -138,7 +131,7 @@ def _busy_worker(server: RunningServer, exclude: set[int], timeout: float = 3.0)
     return random.choice(sorted(alive))
 
 
-def _wait_for(predicate, timeout: float, step: float = 0.01) -> bool:  # noqa: ANN001
+def _wait_for(predicate, timeout: float, step: float = 0.01) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -347,7 +340,7 @@ class Sources:
         return f"127.0.{self._n // 256 % 256}.{self._n % 256}"
 
 
-def _trip(server: RunningServer, attempt) -> tuple[list[int], dict[str, set[int]]]:  # noqa: ANN001
+def _trip(server: RunningServer, attempt) -> tuple[list[int], dict[str, set[int]]]:
     """Send LIMIT attempts one by one, then rounds of PARALLEL attempts at once until both workers refused.
 
     `attempt(i)` sends the i-th attempt and returns its status. Returns the statuses in order (the
@@ -362,7 +355,7 @@ def _trip(server: RunningServer, attempt) -> tuple[list[int], dict[str, set[int]
     i = LIMIT
     for _ in range(LIMIT_ROUNDS):
         results: list[int] = []
-        threads = [threading.Thread(target=lambda k=i + j: results.append(attempt(k))) for j in range(PARALLEL)]
+        threads = [threading.Thread(target=lambda k=i + j, out=results: out.append(attempt(k))) for j in range(PARALLEL)]
         for t in threads:
             t.start()
         for t in threads:

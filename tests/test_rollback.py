@@ -47,7 +47,7 @@ def registry_and_make(request: pytest.FixtureRequest, trained_models: Path,
         next(urls, None)  # drops the PostgreSQL schema
 
 
-def test_rollback_twice_goes_two_back_and_a_third_time_says_what_to_do(registry_and_make) -> None:  # noqa: ANN001
+def test_rollback_twice_goes_two_back_and_a_third_time_says_what_to_do(registry_and_make) -> None:
     registry, make = registry_and_make
     a, b, c = make("a"), make("b", PASSED), make("c", PASSED)
     for v in (a, b, c):
@@ -62,7 +62,7 @@ def test_rollback_twice_goes_two_back_and_a_third_time_says_what_to_do(registry_
         ("activate", a, None), ("activate", b, a), ("activate", c, b), ("rollback", b, c), ("rollback", a, b)]
 
 
-def test_rollback_with_one_version_only_names_the_command(registry_and_make) -> None:  # noqa: ANN001
+def test_rollback_with_one_version_only_names_the_command(registry_and_make) -> None:
     registry, make = registry_and_make
     registry.activate(make("only"))
     with pytest.raises(NothingToRollBack, match=r"no version active before only.*`triage activate VERSION`"):
@@ -70,7 +70,7 @@ def test_rollback_with_one_version_only_names_the_command(registry_and_make) -> 
     assert registry.active() == "only"
 
 
-def test_an_activation_after_a_rollback_is_the_new_top(registry_and_make) -> None:  # noqa: ANN001
+def test_an_activation_after_a_rollback_is_the_new_top(registry_and_make) -> None:
     registry, make = registry_and_make
     a, b, c, d = make("a"), make("b"), make("c"), make("d")
     for v in (a, b, c):
@@ -81,7 +81,7 @@ def test_an_activation_after_a_rollback_is_the_new_top(registry_and_make) -> Non
     assert registry.rollback() == a
 
 
-def test_rollback_skips_a_gate_failed_version_activated_without_a_reason(registry_and_make) -> None:  # noqa: ANN001
+def test_rollback_skips_a_gate_failed_version_activated_without_a_reason(registry_and_make) -> None:
     registry, make = registry_and_make
     a, bad, c = make("a", PASSED), make("bad", FAILED), make("c", PASSED)
     registry.activate(a)
@@ -93,7 +93,7 @@ def test_rollback_skips_a_gate_failed_version_activated_without_a_reason(registr
         registry.rollback()
 
 
-def test_the_message_names_what_rollback_skipped(registry_and_make) -> None:  # noqa: ANN001
+def test_the_message_names_what_rollback_skipped(registry_and_make) -> None:
     registry, make = registry_and_make
     bad, c = make("bad", FAILED), make("c", PASSED)
     registry.activate(bad)
@@ -103,7 +103,7 @@ def test_the_message_names_what_rollback_skipped(registry_and_make) -> None:  # 
     assert "品質ゲート不合格" in info.value.ja and registry.active() == c
 
 
-def test_rollback_returns_to_a_gate_failed_version_forced_with_a_reason(registry_and_make) -> None:  # noqa: ANN001
+def test_rollback_returns_to_a_gate_failed_version_forced_with_a_reason(registry_and_make) -> None:
     registry, make = registry_and_make
     a, forced, c = make("a", PASSED), make("forced", FAILED), make("c", PASSED)
     registry.activate(a)
@@ -113,7 +113,7 @@ def test_rollback_returns_to_a_gate_failed_version_forced_with_a_reason(registry
     assert registry.rollback() == a
 
 
-def test_rollback_never_toggles_after_explicit_activations_of_old_versions(registry_and_make) -> None:  # noqa: ANN001
+def test_rollback_never_toggles_after_explicit_activations_of_old_versions(registry_and_make) -> None:
     registry, make = registry_and_make
     a, b = make("a"), make("b")
     registry.activate(a)
@@ -166,7 +166,7 @@ def test_cli_activate_force_records_the_reason_so_rollback_may_return(models_dir
     assert runner.invoke(cli, ["activate", "good", "--force", " "]).exit_code == 2
 
 
-def test_the_admin_page_says_in_japanese_why_there_is_nothing_to_roll_back(admin) -> None:  # noqa: ANN001
+def test_the_admin_page_says_in_japanese_why_there_is_nothing_to_roll_back(admin) -> None:
     from .conftest import csrf_token
 
     admin.post("/admin/rollback", data={"csrf_token": csrf_token(admin)})

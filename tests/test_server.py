@@ -232,12 +232,12 @@ def _hammer(server: RunningServer, token: str, stop: threading.Event, out: list[
             status, body = post_json(server.url("/api/v1/classify"), {"text": TEXTS[i % len(TEXTS)]},
                                      {"Authorization": f"Bearer {token}"}, timeout=10.0)
             out.append(Outcome(started, time.monotonic(), status, body.get("model_version")))
-        except Exception as exc:  # noqa: BLE001 - every failure counts, whatever its kind
+        except Exception as exc:
             out.append(Outcome(started, time.monotonic(), None, None, repr(exc)))
         i += 1
 
 
-def _wait_for(predicate, timeout: float) -> bool:  # noqa: ANN001
+def _wait_for(predicate, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():

@@ -128,7 +128,7 @@ def test_purge_deletes_old_session_records(agent, app, monkeypatch: pytest.Monke
     _age_sessions(app, created_at=timedelta(days=100), last_seen_at=timedelta(days=95))
     login(app.test_client(), "agent1")  # a fresh session stays
     monkeypatch.setenv("TRIAGE_DATABASE_URL", app.config["DATABASE_URL"])
-    monkeypatch.setattr("triage.cli._instance_path", lambda: tmp_path / "instance")
+    monkeypatch.setattr("triage.services.instance_path", lambda: tmp_path / "instance")
     result = CliRunner().invoke(cli, ["purge", "--older-than", "90"])
     assert result.exit_code == 0, result.output
     assert "Deleted 1 login session record(s)" in result.output

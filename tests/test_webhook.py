@@ -29,7 +29,7 @@ def _headers(body: bytes, msg_id: str = "msg_1", ts: int | None = None, secret: 
 BODY = json.dumps({"text": "カードが不正利用されています。至急対応してください"}, ensure_ascii=False).encode()
 
 
-def test_a_signed_delivery_is_stored_and_routed(client, app) -> None:  # noqa: ANN001
+def test_a_signed_delivery_is_stored_and_routed(client, app) -> None:
     resp = client.post("/api/v1/webhooks/inquiries", data=BODY, headers=_headers(BODY))
     assert resp.status_code == 200, resp.get_json()
     body = resp.get_json()
@@ -38,7 +38,7 @@ def test_a_signed_delivery_is_stored_and_routed(client, app) -> None:  # noqa: A
     assert (stored.source, stored.external_id) == ("webhook", "msg_1")
 
 
-def test_rotated_secrets_several_signatures_accepted(client) -> None:  # noqa: ANN001
+def test_rotated_secrets_several_signatures_accepted(client) -> None:
     headers = _headers(BODY)
     other = sign("whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY", "msg_1", int(headers["webhook-timestamp"]), BODY)
     headers["webhook-signature"] = f"{other} {headers['webhook-signature']}"
@@ -67,7 +67,7 @@ def _flip(b: bytes) -> bytes:
     ids=["flipped-byte", "wrong-secret", "stale-301s", "future-301s", "no-id", "no-timestamp", "no-signature",
          "bad-timestamp", "unknown-version"],
 )
-def test_bad_deliveries_are_refused_and_nothing_stored(client, app, change, status: int) -> None:  # noqa: ANN001
+def test_bad_deliveries_are_refused_and_nothing_stored(client, app, change, status: int) -> None:
     headers, body = change(_headers(BODY), BODY)
     resp = client.post("/api/v1/webhooks/inquiries", data=body, headers=headers)
     assert resp.status_code == status
@@ -90,7 +90,7 @@ def test_timestamps_beyond_five_minutes_are_refused(offset: int) -> None:
     assert err.value.status == 401
 
 
-def test_twenty_concurrent_duplicates_leave_exactly_one_row(app) -> None:  # noqa: ANN001
+def test_twenty_concurrent_duplicates_leave_exactly_one_row(app) -> None:
     headers = _headers(BODY, msg_id="msg_dup")
     results: list[tuple[int, dict]] = []
     barrier = threading.Barrier(20)
@@ -112,7 +112,7 @@ def test_twenty_concurrent_duplicates_leave_exactly_one_row(app) -> None:  # noq
     assert app.extensions["triage.store"].count_inquiries() == 1
 
 
-def test_without_a_secret_the_endpoint_fails_closed(models_dir, tmp_path) -> None:  # noqa: ANN001
+def test_without_a_secret_the_endpoint_fails_closed(models_dir, tmp_path) -> None:
     from triage import create_app
 
     from .conftest import app_config
@@ -124,7 +124,7 @@ def test_without_a_secret_the_endpoint_fails_closed(models_dir, tmp_path) -> Non
 
 
 @pytest.mark.parametrize("secret", ["not-whsec", "whsec_###", "whsec_YWJj"])
-def test_a_malformed_secret_stops_the_start(models_dir, tmp_path, secret: str) -> None:  # noqa: ANN001
+def test_a_malformed_secret_stops_the_start(models_dir, tmp_path, secret: str) -> None:
     from triage import StartupError, create_app
 
     from .conftest import app_config

@@ -71,7 +71,7 @@ def test_store_redacted_setting_masks_the_stored_text(models_dir: Path, tmp_path
     assert not any(n in stored for n in NEEDLES) and "[EMAIL]" in stored and "弁護士" in stored
 
 
-def test_plant_sentinels_through_every_channel(app, client, agent, auth_headers) -> None:  # noqa: ANN001
+def test_plant_sentinels_through_every_channel(app, client, agent, auth_headers) -> None:
     # Web form, API, batch, webhook, a failed login named after the data, bad input, a correction.
     agent.post("/", data={"text": PLANTED, "csrf_token": csrf_token(agent)})
     client.post("/api/v1/classify", json={"text": PLANTED}, headers=auth_headers)

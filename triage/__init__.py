@@ -52,11 +52,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         webhook,
     )
     from .converters import IdConverter
-    from .live import ModelHolder, PointerItem, Watcher
     from .registry import RegistryError, open_registry
-    from .store import Store
+    from .services import instance_path, open_live, open_store
 
-    app = Flask(__name__, instance_relative_config=True)
+    # The instance folder the CLI finds too (services.instance_path), not one Flask works out on its own.
+    app = Flask(__name__, instance_path=str(instance_path()), instance_relative_config=True)
     app.url_map.converters["id"] = IdConverter
     try:
         settings = config.from_env()
@@ -87,8 +87,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         raise StartupError(f"TRIAGE_LOGIN_LIMIT: {exc}") from None
 
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
-    url = app.config.get("DATABASE_URL") or f"sqlite:///{Path(app.instance_path) / 'triage.sqlite'}"
-    app.config["DATABASE_URL"] = url
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -103,8 +101,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
-    store = Store(url)
-    store.create_schema()
+    store = open_store(app.config, instance=app.instance_path)
+    app.config["DATABASE_URL"] = store.url
     app.extensions["triage.store"] = store
 
     try:
@@ -112,13 +110,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     except RegistryError as exc:
         raise StartupError(str(exc)) from None
     # One watcher per worker keeps the model, the FAQ version and the incident profile current.
-    watcher = Watcher(app.config["RELOAD_SECONDS"], read_pointers=store.pointers)
-    from sqlalchemy import event
-
-    event.listen(store.engine, "engine_disposed", watcher.stop_with)
-    holder = watcher.add(ModelHolder(registry, interval=app.config["RELOAD_SECONDS"]))
-    faq_item = watcher.add(PointerItem(faq.POINTER, lambda value: faq.load_kb(store, int(value))))
-    profile_item = watcher.add(PointerItem(incident.POINTER, lambda value: incident.load(store, int(value))))
+    live = open_live(app.config, store, registry)
+    watcher, holder = live.watcher, live.holder
     if app.config["LOAD_MODEL"]:
         from .lifecycle import ensure_model
 
@@ -146,8 +139,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         watcher.refresh()
     app.extensions["triage.live"] = watcher
     app.extensions["triage.holder"] = holder
-    app.extensions["triage.faq"] = faq_item
-    app.extensions["triage.profile"] = profile_item
+    app.extensions["triage.faq"] = live.faq
+    app.extensions["triage.profile"] = live.profile
     app.extensions["triage.registry"] = registry
 
     @app.before_request

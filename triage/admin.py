@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
@@ -19,6 +18,7 @@ from .export import corrections_csv, corrections_filename
 from .incident_admin import merged_audit
 from .registry import Registry, RegistryError
 from .store import TrainingJob
+from .web import Refused, csv_upload, flash_back
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 log = logging.getLogger("triage.admin")
@@ -116,11 +116,9 @@ def logout_user_everywhere() -> Any:
     try:
         ended = end_all_sessions(intake.store(), name)
     except AuthError as exc:
-        flash(f"ログアウトできませんでした: {exc}", "error")
-        return redirect(url_for("admin.index")), 303
+        return flash_back("admin.index", f"ログアウトできませんでした: {exc}", "error")
     log.info("ended %d session(s) of %s by %s", ended, name, current_user.name)
-    flash(f"{name} のセッションを {ended} 件終了しました（すべての端末からログアウト）。", "ok")
-    return redirect(url_for("admin.index")), 303
+    return flash_back("admin.index", f"{name} のセッションを {ended} 件終了しました（すべての端末からログアウト）。")
 
 
 @bp.post("/activate")
@@ -132,21 +130,17 @@ def activate() -> Any:
     forced = _gate_failed(version)
     if forced and not reason:
         # The page's counterpart of `triage activate` after a failed gate: say why, like --force REASON.
-        flash(f"{version} は品質ゲートに不合格です。有効にする理由を入力してください。", "error")
-        return redirect(url_for("admin.index")), 303
+        return flash_back("admin.index", f"{version} は品質ゲートに不合格です。有効にする理由を入力してください。", "error")
     try:
         changed = _registry().activate(version, actor=current_user.name, reason=reason or "管理画面から",
                                        action="force-activate" if forced else "activate")
     except RegistryError as exc:
-        flash(f"有効化できませんでした: {exc}", "error")
-        return redirect(url_for("admin.index")), 303
+        return flash_back("admin.index", f"有効化できませんでした: {exc}", "error")
     if not changed:
-        flash(f"{version} はすでに有効です（変更なし）。", "ok")
-        return redirect(url_for("admin.index")), 303
+        return flash_back("admin.index", f"{version} はすでに有効です（変更なし）。")
     _sync_this_worker()
     log.info("activated %s by %s%s", version, current_user.name, " (gate failed, reason given)" if forced else "")
-    flash(f"{version} を有効にしました。", "ok")
-    return redirect(url_for("admin.index")), 303
+    return flash_back("admin.index", f"{version} を有効にしました。")
 
 
 @bp.post("/rollback")
@@ -156,12 +150,10 @@ def rollback() -> Any:
     try:
         version = _registry().rollback(actor=current_user.name)
     except RegistryError as exc:
-        flash(f"ロールバックできませんでした: {getattr(exc, 'ja', exc)}", "error")
-        return redirect(url_for("admin.index")), 303
+        return flash_back("admin.index", f"ロールバックできませんでした: {getattr(exc, 'ja', exc)}", "error")
     _sync_this_worker()
     log.info("rolled back to %s by %s", version, current_user.name)
-    flash(f"{version} に戻しました。", "ok")
-    return redirect(url_for("admin.index")), 303
+    return flash_back("admin.index", f"{version} に戻しました。")
 
 
 UPLOAD_OVERHEAD = 64 * 1024  # multipart boundaries, headers and the other form fields around the file
@@ -172,10 +164,12 @@ def upload_limit(app_config: dict[str, Any]) -> int:
     return int(app_config["MAX_UPLOAD_BYTES"]) + UPLOAD_OVERHEAD
 
 
+def _too_large_ja() -> str:
+    return f"ファイルが大きすぎます（上限 {current_app.config['MAX_UPLOAD_BYTES'] / (1024 * 1024):g} MB）。"
+
+
 def _too_large() -> Any:
-    limit = current_app.config["MAX_UPLOAD_BYTES"]
-    flash(f"ファイルが大きすぎます（上限 {limit / (1024 * 1024):g} MB）。", "error")
-    return redirect(url_for("admin.index")), 303
+    return flash_back("admin.index", _too_large_ja(), "error")
 
 
 @bp.errorhandler(RequestEntityTooLarge)
@@ -190,18 +184,11 @@ def _upload_too_large(exc: RequestEntityTooLarge) -> Any:
 @require_role("admin")
 def train() -> Any:
     """Validate an uploaded CSV, then train on it in a `triage train` process of its own."""
-    upload = request.files.get("csv")
-    if upload is None or not upload.filename:
-        flash("CSVファイルを選んでください。", "error")
-        return redirect(url_for("admin.index")), 303
-    if not upload.filename.lower().endswith(".csv"):
-        flash("CSVファイル（.csv）だけを受け付けます。モデルファイルはアップロードできません。", "error")
-        return redirect(url_for("admin.index")), 303
-    limit = current_app.config["MAX_UPLOAD_BYTES"]
-    data = upload.stream.read(limit + 1)
-    if len(data) > limit:
-        return _too_large()
-    name = Path(upload.filename).name
+    try:
+        name, data = csv_upload("CSVファイル（.csv）だけを受け付けます。モデルファイルはアップロードできません。",
+                                _too_large_ja())
+    except Refused as exc:
+        return flash_back("admin.index", str(exc), "error")
     try:
         table = dataset.parse(data, name)
     except dataset.DatasetError as exc:
@@ -274,8 +261,7 @@ def review_correction(correction_id: int) -> Any:
     """Accept or reject one correction for training."""
     decision = request.form.get("decision", "")
     if decision not in ("accepted", "rejected"):
-        flash("「採用」か「不採用」を選んでください。", "error")
-        return redirect(url_for("admin.corrections")), 303
+        return flash_back("admin.corrections", "「採用」か「不採用」を選んでください。", "error")
     if intake.store().review_correction(correction_id, decision, current_user.name) is None:
         abort(404)
     log.info("correction %d %s by %s", correction_id, decision, current_user.name)

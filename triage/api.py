@@ -7,12 +7,13 @@ from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request
 
-from . import claims, intake
+from . import claims, intake, results
 from .auth import csrf, require_token
 from .dataset import LABELS
 from .errors import APIError
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+SOURCE = "api"
 # Bearer tokens, not cookies, authenticate here: CSRF does not apply.
 csrf.exempt(bp)
 
@@ -71,11 +72,13 @@ def classify() -> Any:
     body = json_body()
     text = intake.check_text(body.get("text"))
     external_id = _external_id(body.get("id"))
+    # A repeat is answered from the store before the model runs (as the webhook does): the stored route.
+    if external_id is not None and (row := intake.store().find_external(SOURCE, external_id)) is not None:
+        return jsonify({**intake.explained(row), "duplicate": True}), 200
     result = intake.analyse(text)
-    row, created = intake.keep(text, result, source="api", external_id=external_id)
-    if not created:
-        result.update(label=row.label, confidence=row.confidence, probabilities=row.probabilities,
-                      needs_review=row.needs_review, model_version=row.model_version, claim=intake.claim_of(row))
+    row, created = intake.keep(text, result, source=SOURCE, external_id=external_id)
+    if not created:  # the same id won a race on another worker
+        result = intake.explained(row)
     result["inquiry_id"] = row.id
     result["duplicate"] = not created
     return jsonify(result), 200 if not created else 201
@@ -101,19 +104,11 @@ def classify_batch() -> Any:
     intake.check_batch_work(texts)
     loaded = intake.model()
     predictions = loaded.router.predict_many(texts)
-    results = [
-        {
-            "id": ext,
-            "label": p.label,
-            "label_ja": p.label_ja,
-            "confidence": round(p.confidence, 4),
-            "probabilities": {k: round(v, 4) for k, v in p.probabilities.items()},
-            "needs_review": p.needs_review,
-            "claim": claims.extract(text),
-        }
+    answers = [
+        {"id": ext, **results.of_prediction(p), "claim": claims.extract(text)}
         for ext, text, p in zip(ids, texts, predictions, strict=True)
     ]
-    return jsonify({"model_version": loaded.version, "results": results})
+    return jsonify({"model_version": loaded.version, "results": answers})
 
 
 @bp.get("/inquiries/<id:inquiry_id>")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import sys
 import time
@@ -12,29 +10,56 @@ from typing import Any
 
 import click
 
-from . import config, dataset
+from . import config, dataset, services
 from .dataset import LABELS_JA, DatasetError
 from .export import csv_text
 from .registry import Registry, RegistryError
 
 
+def domain_errors() -> tuple[type[Exception], ...]:
+    """Return what the package raises for a user's input or setup (the message names the file, setting or command)."""
+    # Imported when an error is being handled, not when the command line starts.
+    from . import StartupError
+    from .auth import AuthError
+    from .faq import VersionError
+
+    return (DatasetError, RegistryError, config.ConfigError, AuthError, VersionError, StartupError)
+
+
+class TriageGroup(click.Group):
+    """The `triage` group: a domain error of any command leaves as one `Error: ...` line and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command, turning the package's errors into click's (no traceback for a bad CSV or setting)."""
+        try:
+            return super().invoke(ctx)
+        except domain_errors() as exc:
+            raise click.ClickException(str(exc)) from None
+
+
 def _settings() -> dict[str, Any]:
-    try:
-        return config.from_env()
-    except config.ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+    return config.from_env()
 
 
 def _registry(settings: dict[str, Any]) -> Registry:
     from .registry import open_registry
 
-    if str(settings.get("REGISTRY")).lower() == "database":
-        # The same database the service uses (SQLite in the instance folder when unset).
-        return open_registry(settings, _store(settings))
+    # The database registry opens the database the service uses (SQLite in the instance folder when unset).
+    return open_registry(settings)
+
+
+def _store(settings: dict[str, Any], migrate: bool = True):
+    return services.open_store(settings, migrate=migrate)
+
+
+def _write(out: str, data: bytes) -> None:
+    """Write OUT atomically, or fail naming it: a reader never sees half a file, a failure leaves none."""
+    from .files import write_atomic
+
     try:
-        return open_registry(settings)
-    except RegistryError as exc:
-        raise click.ClickException(str(exc)) from None
+        write_atomic(out, data)
+    except OSError as exc:
+        raise click.ClickException(f"{out}: cannot write ({exc.strerror}).") from None
 
 
 class _Progress:
@@ -51,23 +76,18 @@ def _gate_csv(settings: dict[str, Any]) -> str | None:
     return settings["GATE_CSV"] or None
 
 
-def load_active(settings: dict[str, Any]):  # noqa: ANN201 - LoadedModel, imported lazily
+def load_active(settings: dict[str, Any]):
     """Load the active model, training the bundled default on first run."""
     from .lifecycle import ensure_model
 
     registry = _registry(settings)
-    try:
-        version, trained = ensure_model(
-            registry, Path(settings["DATA_DIR"]), _gate_csv(settings), progress=_Progress()
-        )
-        if trained:
-            click.echo(f"No model was in {registry.describe()}: trained and activated the default {version}.", err=True)
-        return registry.load(version)
-    except (RegistryError, DatasetError) as exc:
-        raise click.ClickException(str(exc)) from None
+    version, trained = ensure_model(registry, Path(settings["DATA_DIR"]), _gate_csv(settings), progress=_Progress())
+    if trained:
+        click.echo(f"No model was in {registry.describe()}: trained and activated the default {version}.", err=True)
+    return registry.load(version)
 
 
-@click.group()
+@click.group(cls=TriageGroup)
 @click.version_option(package_name="triage")
 def cli() -> None:
     """Route inquiries after a security incident to faq, compensation or escalation."""
@@ -82,7 +102,7 @@ def cli() -> None:
               help="Run the admin page's training job JOB (progress and result go to its database row).")
 def train_cmd(csv_files: tuple[str, ...], force_reason: str | None, no_activate: bool, job_id: int | None) -> None:
     """Train on CSV_FILES, report cross-validation, save a version and activate it if it passes the gate."""
-    from .lifecycle import format_report, train_version
+    from .lifecycle import format_gate, format_report, train_version
 
     settings = _settings()
     registry = _registry(settings)
@@ -92,17 +112,14 @@ def train_cmd(csv_files: tuple[str, ...], force_reason: str | None, no_activate:
         _run_job(settings, registry, job_id, list(csv_files))
         return
     mode = "no" if no_activate else ("force" if force_reason is not None else "gate")
-    try:
-        # train_version takes the training lock of the models folder itself; exclusive() serialises
-        # trainings across hosts when the registry is in the database.
-        with registry.exclusive():
-            outcome = train_version(
-                list(csv_files), registry, gate_csv=_gate_csv(settings), activate=mode,
-                reason=force_reason or "", progress=_Progress(),
-                lexicon_csv=Path(settings["DATA_DIR"]) / "lexicon.csv",
-            )
-    except (DatasetError, RegistryError) as exc:
-        raise click.ClickException(str(exc)) from None
+    # train_version takes the training lock of the models folder itself; exclusive() serialises
+    # trainings across hosts when the registry is in the database.
+    with registry.exclusive():
+        outcome = train_version(
+            list(csv_files), registry, gate_csv=_gate_csv(settings), activate=mode,
+            reason=force_reason or "", progress=_Progress(),
+            lexicon_csv=Path(settings["DATA_DIR"]) / "lexicon.csv",
+        )
     data = outcome.data
     click.echo(f"Trained version {outcome.version} on {len(data.texts)} rows "
                f"({', '.join(f'{k} {v}' for k, v in data.counts().items())}).")
@@ -116,7 +133,7 @@ def train_cmd(csv_files: tuple[str, ...], force_reason: str | None, no_activate:
                "(with the routing policy):\n")
     click.echo(format_report(outcome.report, registry.metadata(outcome.version)["thresholds"]))
     click.echo(f"Misclassified rows written to {registry.where(outcome.version, 'misclassified.csv')}")
-    _echo_gate(outcome.gate)
+    click.echo(format_gate(outcome.gate), nl=False)
     if outcome.activated:
         click.echo(f"Activated {outcome.version}.")
     else:
@@ -145,23 +162,6 @@ def _run_job(settings: dict[str, Any], registry: Registry, job_id: int, paths: l
         sys.exit(1)
 
 
-def _echo_gate(gate: Any) -> None:
-    click.echo(f"\nQuality gate: {'passed' if gate.passed else 'REFUSED'}")
-    for reason in gate.reasons:
-        click.echo(f"  - {reason}")
-    if gate.candidate and gate.active:
-        d = gate.to_dict()
-        click.echo(f"  on {d['gate_csv']} (n = {d['candidate']['n']}):")
-        for who in ("active", "candidate"):
-            f = d[who]
-            click.echo(f"    {who:<10} macro-F1 {f['macro_f1']:.3f}  escalation recall {f['escalation_recall']:.3f}"
-                       f"  compensation recall {f['compensation_recall']:.3f}")
-        if gate.decisive:
-            click.echo("  rows the candidate gets wrong and the active model right:")
-            for row in gate.decisive:
-                click.echo(f"    {row['label']} → {row['candidate']}: {row['text']}")
-
-
 @cli.command("evaluate")
 @click.argument("csv_file", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the table.")
@@ -169,57 +169,17 @@ def _echo_gate(gate: Any) -> None:
               help="Also report macro-F1 per value of this column (e.g. register).")
 def evaluate_cmd(csv_file: str, as_json: bool, by_column: str | None) -> None:
     """Score the active model on a labelled CSV."""
-    from .lifecycle import format_report
-    from .model import calibration_error, confident_errors, metrics
+    from .evaluation import evaluate, format_evaluation
 
     settings = _settings()
-    try:
-        table = dataset.read(csv_file)
-    except DatasetError as exc:
-        raise click.ClickException(str(exc)) from None
+    table = dataset.read(csv_file)
     loaded = load_active(settings)
-    texts = [r.text for r in table.rows]
-    labels = [r.label or "" for r in table.rows]
-    predictions = loaded.router.predict_many(texts)
-    predicted = [p.label for p in predictions]
-    report: dict[str, Any] = metrics(labels, predicted)
-    report["model_version"] = loaded.version
-    report["needs_review_rate"] = sum(p.needs_review for p in predictions) / len(predictions)
-    report["calibration_error"] = calibration_error(labels, predictions)
-    report["confident_errors"] = confident_errors(texts, labels, predictions)
-    if by_column:
-        if by_column not in table.header:
-            raise click.ClickException(f"{csv_file}: no column {by_column!r} (found: {', '.join(table.header)}).")
-        groups: dict[str, list[int]] = {}
-        for i, row in enumerate(table.rows):
-            groups.setdefault(row.extra.get(by_column, ""), []).append(i)
-        report["by"] = {
-            by_column: {
-                key: {k: v for k, v in metrics([labels[i] for i in idx], [predicted[i] for i in idx]).items()
-                      if k in ("n", "accuracy", "macro_f1", "per_class")}
-                for key, idx in sorted(groups.items())
-            }
-        }
-    if "faq_id" in table.header:
-        from .faq import hit_rates
-
-        kb, _ = _faq_context(settings)
-        if kb is not None:
-            report["faq"] = hit_rates(kb, table.rows)
+    kb = _faq_context(settings)[0] if "faq_id" in table.header else None
+    report = evaluate(loaded, table, by_column, kb)
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False, indent=2))
         return
-    click.echo(f"Model {loaded.version} on {csv_file}:\n")
-    click.echo(format_report(report))
-    if "faq" in report:
-        f = report["faq"]
-        click.echo(f"FAQ suggestions (FAQ version {f['version']}) on {f['n']} faq rows: "
-                   f"top-1 {f['top1']:.3f}, top-3 {f['top3']:.3f}\n")
-    if by_column:
-        click.echo(f"by {by_column}:")
-        for key, m in report["by"][by_column].items():
-            click.echo(f"  {key or '(empty)':<16} n={m['n']:<5} macro-F1 {m['macro_f1']:.3f}  "
-                       f"escalation recall {m['per_class']['escalation']['recall']:.3f}")
+    click.echo(format_evaluation(report, csv_file), nl=False)
 
 
 def _faq_context(settings: dict[str, Any]) -> tuple[Any, Any]:
@@ -240,48 +200,38 @@ def _faq_context(settings: dict[str, Any]) -> tuple[Any, Any]:
         click.echo(f"Warning: the database is not available ({type(exc).__name__}); using the bundled "
                    f"{settings['DATA_DIR']}/faq.csv and the TRIAGE_* settings.", err=True)
     path = Path(settings["DATA_DIR"]) / "faq.csv"
-    try:
-        kb = faq.build(faq.read_entries(path)) if path.is_file() else None
-    except DatasetError as exc:
-        raise click.ClickException(str(exc)) from None
+    kb = faq.build(faq.read_entries(path)) if path.is_file() else None
     return kb, incident.default_profile(settings)
 
 
 def _echo_prediction(text: str, loaded: Any, settings: dict[str, Any], as_json: bool) -> None:
-    from .claims import extract, rows_ja
-    from .faq import MIN_SCORE
+    from .claims import rows_ja
+    from .results import classify
 
-    p, explanation = loaded.router.predict_explained(text)
     kb, profile = _faq_context(settings)
-    suggestions = kb.suggest(text, values=profile.values()) if kb is not None and p.label == "faq" else []
-    instruction = profile.instruction(p.label, p.reason)
-    claim = extract(text)
+    # The result the service answers with (triage.results), so that both say the same of one text.
+    r = classify(text, loaded, kb, profile)
     if as_json:
-        click.echo(json.dumps({
-            "label": p.label, "label_ja": p.label_ja, "confidence": round(p.confidence, 4),
-            "probabilities": {k: round(v, 4) for k, v in p.probabilities.items()},
-            "needs_review": p.needs_review, "reason": p.reason, "explanation": explanation,
-            "faq_suggestions": suggestions, "faq_threshold": MIN_SCORE,
-            "faq_version": kb.version if kb is not None else None, "instruction": instruction.to_dict(),
-            "model_version": loaded.version, "claim": claim,
-        }, ensure_ascii=False, indent=2))
+        click.echo(json.dumps(r, ensure_ascii=False, indent=2))
         return
-    review = "  要確認 (needs review)" if p.needs_review else ""
-    reason = f"  reason: {p.reason}" if p.reason else ""
-    click.echo(f"{p.label} ({p.label_ja})  confidence {p.confidence:.2f}{review}{reason}")
+    explanation, instruction = r["explanation"], r["instruction"]
+    review = "  要確認 (needs review)" if r["needs_review"] else ""
+    reason = f"  reason: {r['reason']}" if r["reason"] else ""
+    click.echo(f"{r['label']} ({r['label_ja']})  confidence {r['confidence']:.2f}{review}{reason}")
     if "sentence" in explanation:
         click.echo(f"deciding sentence: {explanation['sentence']['text']}")
-    click.echo("probabilities: " + ", ".join(f"{k} {v:.2f}" for k, v in p.probabilities.items()))
+    click.echo("probabilities: " + ", ".join(f"{k} {v:.2f}" for k, v in r["probabilities"].items()))
     terms = ", ".join(t["term"] for t in explanation["terms"])
     if terms:
         click.echo(f"why: {terms}")
-    click.echo(f"to do: {instruction.text}" + (f" → {instruction.transfer}" if instruction.transfer else ""))
-    for s in suggestions:
-        click.echo(f"\nFAQ {s['id']} (score {s['score']:.2f}, shown from {MIN_SCORE}): {s['question']}\n{s['answer']}")
-    if p.label == "compensation":
-        for heading, value in rows_ja(claim):
+    click.echo(f"to do: {instruction['text']}" + (f" → {instruction['transfer']}" if instruction["transfer"] else ""))
+    for s in r["faq_suggestions"]:
+        click.echo(f"\nFAQ {s['id']} (score {s['score']:.2f}, shown from {r['faq_threshold']}): "
+                   f"{s['question']}\n{s['answer']}")
+    if r["label"] == "compensation":
+        for heading, value in rows_ja(r["claim"]):
             click.echo(f"{heading}: {value}")
-    click.echo(f"model: {loaded.version}")
+    click.echo(f"model: {r['model_version']}")
 
 
 @cli.command("classify")
@@ -309,10 +259,7 @@ def classify_cmd(text: str | None, csv_in: str | None, csv_out: str | None, as_j
 
 
 def _classify_csv(csv_in: str, csv_out: str, settings: dict[str, Any]) -> None:
-    try:
-        table = dataset.read(csv_in, require_label=False)
-    except DatasetError as exc:
-        raise click.ClickException(str(exc)) from None
+    table = dataset.read(csv_in, require_label=False)
     loaded = load_active(settings)
     progress = _Progress()
     predictions = []
@@ -330,15 +277,7 @@ def _classify_csv(csv_in: str, csv_out: str, settings: dict[str, Any]) -> None:
          for h in table.header] + [p.label, LABELS_JA[p.label], f"{p.confidence:.4f}", str(p.needs_review).lower()]
         for row, p in zip(table.rows, predictions, strict=True)
     ))
-    # Written to a temporary file first: a failure leaves no half-written output.
-    out = Path(csv_out)
-    tmp = out.with_name(f".{out.name}.tmp")
-    try:
-        tmp.write_bytes(body.encode(table.encoding))
-        tmp.replace(out)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise click.ClickException(f"{csv_out}: cannot write ({exc.strerror}).") from None
+    _write(csv_out, body.encode(table.encoding))
     n_review = sum(p.needs_review for p in predictions)
     click.echo(f"Routed {len(predictions)} rows from {csv_in} into {csv_out} ({table.encoding}); "
                f"{n_review} marked needs_review. Model {loaded.version}.")
@@ -375,12 +314,9 @@ def activate_cmd(version: str, force_reason: str | None) -> None:
     reason = (force_reason or "").strip()
     if force_reason is not None and not reason:
         raise click.UsageError("--force needs a reason: say why this version goes live.")
-    try:
-        failed = (registry.metadata(version).get("gate") or {}).get("passed") is False
-        changed = registry.activate(version, actor="cli", reason=reason,
-                                    action="force-activate" if failed and reason else "activate")
-    except RegistryError as exc:
-        raise click.ClickException(str(exc)) from None
+    failed = (registry.metadata(version).get("gate") or {}).get("passed") is False
+    changed = registry.activate(version, actor="cli", reason=reason,
+                                action="force-activate" if failed and reason else "activate")
     if not changed:
         click.echo(f"{version} is already active; nothing changed.")
         return
@@ -393,11 +329,7 @@ def activate_cmd(version: str, force_reason: str | None) -> None:
 @cli.command("rollback")
 def rollback_cmd() -> None:
     """Re-activate the version that was active before the current one."""
-    registry = _registry(_settings())
-    try:
-        version = registry.rollback(actor="cli")
-    except RegistryError as exc:
-        raise click.ClickException(str(exc)) from None
+    version = _registry(_settings()).rollback(actor="cli")
     click.echo(f"Rolled back to {version}.")
 
 
@@ -413,13 +345,10 @@ def serve_cmd(host: str | None, port: int | None, workers: int | None) -> None:
     from .serve import prepare_metrics_dir, run, worker_count
 
     prepare_metrics_dir()
-    from . import StartupError, create_app
+    from . import create_app
 
     settings = _settings()
-    try:
-        app = create_app()
-    except (StartupError, RegistryError, DatasetError) as exc:
-        raise click.ClickException(str(exc)) from None
+    app = create_app()
     n = worker_count(workers if workers is not None else settings["WORKERS"])
     host = host or settings["HOST"]
     port = port or settings["PORT"]
@@ -434,27 +363,6 @@ def serve_cmd(host: str | None, port: int | None, workers: int | None) -> None:
     run(app, host, port, n, threads=settings["THREADS"], timeout=settings["TIMEOUT"], keepalive=settings["KEEPALIVE"])
 
 
-def _instance_path() -> Path:
-    """Return the instance folder the service uses (its SQLite file and uploads)."""
-    from flask import Flask
-
-    return Path(Flask("triage", instance_relative_config=True).instance_path)
-
-
-def _store(settings: dict[str, Any], migrate: bool = True):  # noqa: ANN202 - Store, imported lazily
-    from .store import Store
-
-    url = settings["DATABASE_URL"]
-    if not url:
-        instance = _instance_path()
-        instance.mkdir(parents=True, exist_ok=True)
-        url = f"sqlite:///{instance / 'triage.sqlite'}"
-    store = Store(url)
-    if migrate:
-        store.create_schema()
-    return store
-
-
 @cli.group("users")
 def users_grp() -> None:
     """Manage agent and admin accounts."""
@@ -466,26 +374,10 @@ def users_grp() -> None:
 @click.password_option(help="At least 12 characters; asked for when not given.")
 def users_add(name: str, role: str, password: str) -> None:
     """Create an account."""
-    from .auth import AuthError, add_user
+    from .auth import add_user
 
-    try:
-        add_user(_store(_settings()), name, role, password)
-    except AuthError as exc:
-        raise click.ClickException(str(exc)) from None
+    add_user(_store(_settings()), name, role, password)
     click.echo(f"Created {role} {name}.")
-
-
-@users_grp.command("disable")
-@click.argument("name")
-def users_disable(name: str) -> None:
-    """Disable an account; its sessions stop working at once."""
-    from .auth import AuthError, set_disabled
-
-    try:
-        set_disabled(_store(_settings()), name)
-    except AuthError as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo(f"Disabled {name}.")
 
 
 @users_grp.command("passwd")
@@ -493,26 +385,10 @@ def users_disable(name: str) -> None:
 @click.password_option(help="At least 12 characters; asked for when not given.")
 def users_passwd(name: str, password: str) -> None:
     """Set a new password; every session of the account ends (all browsers log in again)."""
-    from .auth import AuthError, set_password
+    from .auth import set_password
 
-    try:
-        ended = set_password(_store(_settings()), name, password)
-    except AuthError as exc:
-        raise click.ClickException(str(exc)) from None
+    ended = set_password(_store(_settings()), name, password)
     click.echo(f"Changed the password of {name}; ended {ended} session(s).")
-
-
-@users_grp.command("logout")
-@click.argument("name")
-def users_logout(name: str) -> None:
-    """End every session of NAME (log out everywhere), e.g. after a lost laptop or a copied cookie."""
-    from .auth import AuthError, end_all_sessions
-
-    try:
-        ended = end_all_sessions(_store(_settings()), name)
-    except AuthError as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo(f"Ended {ended} session(s) of {name}.")
 
 
 @users_grp.command("list")
@@ -549,27 +425,30 @@ def tokens_grp() -> None:
 @click.argument("name")
 def tokens_create(name: str) -> None:
     """Create a token for NAME and print it once (only its hash is stored)."""
-    from .auth import AuthError, create_token
+    from .auth import create_token
 
-    try:
-        token = create_token(_store(_settings()), name)
-    except AuthError as exc:
-        raise click.ClickException(str(exc)) from None
+    token = create_token(_store(_settings()), name)
     click.echo(token)
     click.echo(f"Token for {name}: shown once, store it in the contact system now.", err=True)
 
 
-@tokens_grp.command("revoke")
-@click.argument("name")
-def tokens_revoke(name: str) -> None:
-    """Revoke NAME's token."""
-    from .auth import AuthError, revoke_token
+def _by_name(group: click.Group, name: str, help_text: str, action: str, done: str) -> None:
+    """Add the command NAME to ``group``: call ``triage.auth.<action>(store, NAME)`` and print ``done``."""
 
-    try:
-        revoke_token(_store(_settings()), name)
-    except AuthError as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo(f"Revoked the token of {name}.")
+    @group.command(name, help=help_text)
+    @click.argument("name")
+    def command(name: str) -> None:
+        from . import auth
+
+        result = getattr(auth, action)(_store(_settings()), name)
+        click.echo(done.format(name=name, result=result))
+
+
+_by_name(users_grp, "disable", "Disable an account; its sessions stop working at once.", "set_disabled",
+         "Disabled {name}.")
+_by_name(users_grp, "logout", "End every session of NAME (log out everywhere), e.g. after a lost laptop or a copied "
+         "cookie.", "end_all_sessions", "Ended {result} session(s) of {name}.")
+_by_name(tokens_grp, "revoke", "Revoke NAME's token.", "revoke_token", "Revoked the token of {name}.")
 
 
 @cli.command("insights")
@@ -581,7 +460,7 @@ def insights_cmd(hours: int | None, as_json: bool) -> None:
     """Show what the FAQ does not answer, what is new this hour, how often agents correct, and volume."""
     from sqlalchemy.exc import OperationalError
 
-    from .insights import compute
+    from .insights import compute, format_text
 
     settings = _settings()
     try:
@@ -593,41 +472,7 @@ def insights_cmd(hours: int | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False, indent=2))
         return
-    _echo_insights(result)
-
-
-def _echo_insights(r: dict[str, Any]) -> None:
-    v, c, gaps, new = r["volume"], r["corrections"], r["faq_gaps"], r["emerging"]
-    capped = f" (the newest {r['max_rows']:,} only)" if r["capped"] else ""
-    click.echo(f"Last {r['window_hours']} h since {r['since']}: {r['rows']:,} inquiries{capped}.")
-    routes = ", ".join(f"{label} {sum(n)}" for label, n in v["routes"].items())
-    channels = ", ".join(f"{src} {sum(n)}" for src, n in v["channels"].items()) or "-"
-    click.echo(f"  by route: {routes}; by channel: {channels}")
-    if v["total"]:
-        busiest = max(range(len(v["hours"])), key=lambda h: sum(n[h] for n in v["routes"].values()))
-        click.echo(f"  busiest hour: {v['hours'][busiest]} ({sum(n[busiest] for n in v['routes'].values())})")
-    click.echo(f"\nCorrections: {c['total']} route(s) changed by agents, {c['confirmed']} confirmed.")
-    for label, d in c["per_label"].items():
-        warn = f"  <- above {c['alert_rate']:.0%}" if d["alert"] else ""
-        click.echo(f"  {label:<13} {d['corrected']:>5} of {d['inquiries']:<6} {d['rate']:>7.1%}{warn}")
-    for version, d in c["per_version"].items():
-        click.echo(f"  model {version}: {d['corrected']} of {d['inquiries']} ({d['rate']:.1%})")
-    click.echo(f"\nFAQ gaps: {gaps['candidates']} faq inquiries scored below {gaps['threshold']:.2f} "
-               f"against the FAQ; {len(gaps['clusters'])} topic(s):")
-    _echo_clusters(gaps["clusters"], lambda g: f"{g['size']} inquiries")
-    click.echo(f"\nEmerging in the last {new['recent_minutes']} min ({new['recent']} inquiries, "
-               f"against {new['before']} earlier):")
-    _echo_clusters(new["clusters"], lambda e: f"x{e['growth']:g}, {e['size']} inquiries")
-
-
-def _echo_clusters(clusters: list[dict[str, Any]], head: Any) -> None:
-    if not clusters:
-        click.echo("  none")
-    for n, cl in enumerate(clusters, 1):
-        click.echo(f"  {n}. {head(cl)}: {' '.join(cl['terms'])}")
-        for ex in cl["examples"]:
-            text = " ".join(ex["text"].split())
-            click.echo(f"     #{ex['inquiry_id']}: {text[:80]}{'…' if len(text) > 80 else ''}")
+    click.echo(format_text(result), nl=False)
 
 
 @cli.command("purge")
@@ -647,7 +492,7 @@ def purge_cmd(days: int) -> None:
     if n_sessions:
         click.echo(f"Deleted {n_sessions} login session record(s) last used more than {days} days ago.")
     # Uploaded training files are deleted when their job ends; these are leftovers (crashes, older releases).
-    n_files = purge_uploads(store, _instance_path())
+    n_files = purge_uploads(store, services.instance_path())
     if n_files:
         click.echo(f"Deleted {n_files} uploaded training file(s) that no running job needs.")
 
@@ -687,32 +532,8 @@ def export_corrections_cmd(out: str, bom: bool) -> None:
     from .export import corrections_csv
 
     data, n = corrections_csv(_store(_settings()), bom=bom)
-    path = Path(out)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_bytes(data)
-        tmp.replace(path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise click.ClickException(f"{out}: cannot write ({exc.strerror}).") from None
+    _write(out, data)
     click.echo(f"Wrote {n} corrections to {out}. Train with: triage train data/inquiries.csv {out}")
-
-
-def _write_atomic(out: str, data: bytes) -> None:
-    """Write OUT through a temporary file beside it: a reader never sees half a file, a failure leaves none."""
-    import os
-
-    path = Path(out)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        tmp.replace(path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise click.ClickException(f"{out}: cannot write ({exc.strerror}).") from None
 
 
 @cli.group("claims")
@@ -734,51 +555,8 @@ def claims_export_cmd(out: str, since: Any, bom: bool) -> None:
 
     start = since.replace(tzinfo=JST).astimezone(UTC) if since else None
     data, n = claims_csv(_store(_settings()), since=start, bom=bom)
-    _write_atomic(out, data)
+    _write(out, data)
     click.echo(f"Wrote {n} compensation inquiries to {out}" + (f" (received since {since:%Y-%m-%d})." if since else "."))
-
-
-def _claims_table(csv_file: str) -> list[tuple[int, str, Any, dict[str, Any]]]:
-    """Read text,received_at,expected rows; return (line, text, arrival, expected) or fail naming each bad line."""
-    from datetime import datetime
-
-    from .claims import FIELDS
-
-    try:
-        data = Path(csv_file).read_bytes()
-    except OSError as exc:
-        raise click.ClickException(f"{csv_file}: cannot read ({exc.strerror}).") from None
-    try:
-        content, _ = dataset.decode(data, csv_file)
-    except DatasetError as exc:
-        raise click.ClickException(str(exc)) from None
-    reader = csv.DictReader(io.StringIO(content, newline=""))
-    missing = [c for c in ("text", "expected") if c not in (reader.fieldnames or [])]
-    if missing:
-        raise click.ClickException(f"{csv_file}: the header has no {' and no '.join(map(repr, missing))} column; "
-                                   "expected text,received_at,expected.")
-    rows, errors, line = [], [], 2
-    for record in reader:
-        start, line = line, reader.line_num + 1
-        try:
-            expected = json.loads(record["expected"] or "{}")
-            if not isinstance(expected, dict) or any(not isinstance(expected.get(f, []), list) for f in FIELDS):
-                raise ValueError("not an object of lists")
-        except ValueError as exc:
-            errors.append(f"line {start}: 'expected' is not JSON with lists {', '.join(FIELDS)} ({exc})")
-            continue
-        stamp = (record.get("received_at") or "").strip()
-        try:
-            arrival = datetime.fromisoformat(stamp.replace("Z", "+00:00").replace("/", "-")) if stamp else None
-        except ValueError:
-            errors.append(f"line {start}: received_at {stamp!r} is not a date and time (use 2026-12-02T10:00:00+09:00)")
-            continue
-        rows.append((start, record["text"] or "", arrival, expected))
-    if errors:
-        raise click.ClickException(f"{csv_file}: {len(errors)} bad row(s):\n  " + "\n  ".join(errors[:20]))
-    if not rows:
-        raise click.ClickException(f"{csv_file}: the file has a header but no rows.")
-    return rows
 
 
 @cli.command("evaluate-claims")
@@ -788,31 +566,16 @@ def _claims_table(csv_file: str) -> list[tuple[int, str, Any, dict[str, Any]]]:
               help="Also write the line number and the differing items of every row that is not exact (no text).")
 def evaluate_claims_cmd(csv_file: str, as_json: bool, misses: str | None) -> None:
     """Print precision and recall per claim field on CSV_FILE (columns text, received_at, expected)."""
-    from .claims import differences, extract, score
+    from .evaluation import claim_misses_csv, evaluate_claims, format_claims, read_claim_cases
 
-    rows = _claims_table(csv_file)
-    predicted = [extract(text, arrival) for _, text, arrival, _ in rows]
-    report = score([(p, e) for p, (_, _, _, e) in zip(predicted, rows, strict=True)])
-    report["csv"] = csv_file
+    cases = read_claim_cases(csv_file)
+    report, predicted = evaluate_claims(cases, csv_file)
     if misses:
-        buf = io.StringIO(newline="")
-        w = csv.writer(buf)
-        w.writerow(["line", "field", "extra", "missed"])
-        for p, (line, _, _, e) in zip(predicted, rows, strict=True):
-            for field, diff in differences(p, e).items():
-                w.writerow([line, field, " | ".join(diff["extra"]), " | ".join(diff["missed"])])
-        _write_atomic(misses, buf.getvalue().encode("utf-8"))
+        _write(misses, claim_misses_csv(cases, predicted))
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False, indent=2))
         return
-    click.echo(f"Claims extraction on {csv_file} (n = {report['n']} inquiries), counted per extracted item:\n")
-    click.echo(f"  {'field':<12}{'precision':>10}{'recall':>8}{'F1':>7}{'tp':>6}{'fp':>5}{'fn':>5}"
-               f"{'exact rows':>12}   bar")
-    for field, f in report["fields"].items():
-        verdict = "ok" if f["meets_bar"] else "BELOW"
-        click.echo(f"  {field:<12}{f['precision']:>10.3f}{f['recall']:>8.3f}{f['f1']:>7.3f}{f['tp']:>6}{f['fp']:>5}"
-                   f"{f['fn']:>5}{f['rows_exact']:>7}/{report['n']:<4}  {f['bar']:.2f} {verdict}")
-    click.echo("\nA derived product (440円×2 -> 880円) counts when expected and never against.")
+    click.echo(format_claims(report), nl=False)
 
 
 # -- the incident: profile and FAQ (what ops set up on day one) -------------------
@@ -840,7 +603,9 @@ def _incident_store(settings: dict[str, Any]) -> Any:
         incident.ensure(store, settings)
         faq.ensure(store, settings["DATA_DIR"])
     except SQLAlchemyError as exc:
-        raise click.ClickException(f"the database at TRIAGE_DATABASE_URL is not available ({type(exc).__name__}).")
+        raise click.ClickException(
+            f"the database at TRIAGE_DATABASE_URL is not available ({type(exc).__name__})."
+        ) from None
     except DatasetError as exc:
         raise click.ClickException(f"cannot import the bundled FAQ: {exc}") from None
     return store
@@ -933,10 +698,7 @@ def _echo_hits(settings: dict[str, Any], store: Any, new_kb: Any, eval_csv: str 
     """Print top-1/top-3 hit rates of the new FAQ and the active one; return them (None without a CSV)."""
     from . import faq
 
-    try:
-        found = faq.labelled_rows(eval_csv or settings["GATE_CSV"])
-    except DatasetError as exc:
-        raise click.ClickException(str(exc)) from None
+    found = faq.labelled_rows(eval_csv or settings["GATE_CSV"])
     if found is None:
         if eval_csv:
             raise click.ClickException(f"{eval_csv}: no 'faq_id' column to check the FAQ on.")
@@ -973,10 +735,7 @@ def faq_import(csv_file: str, check: bool, no_activate: bool, eval_csv: str | No
     except OSError as exc:
         raise click.ClickException(f"{csv_file}: cannot read ({exc.strerror}).") from None
     profile = incident.current(store)
-    try:
-        parsed = faq.parse(data, csv_file, known=set(profile.values()))
-    except faq.FaqError as exc:
-        raise click.ClickException(str(exc)) from None
+    parsed = faq.parse(data, csv_file, known=set(profile.values()))
     click.echo(f"{csv_file}: {len(parsed.entries)} entries, valid ({parsed.encoding}).")
     figures = _echo_hits(settings, store, faq.build(parsed.entries), eval_csv)
     if check:
@@ -1011,10 +770,7 @@ def faq_activate(version: int) -> None:
     from . import faq
 
     store = _incident_store(_settings())
-    try:
-        faq.activate(store, version, _actor())
-    except faq.VersionError as exc:
-        raise click.ClickException(str(exc)) from None
+    faq.activate(store, version, _actor())
     click.echo(f"Activated FAQ version {version}; running servers use it within seconds.")
 
 
@@ -1024,10 +780,7 @@ def faq_rollback() -> None:
     from . import faq
 
     store = _incident_store(_settings())
-    try:
-        version = faq.rollback(store, _actor())
-    except faq.VersionError as exc:
-        raise click.ClickException(str(exc)) from None
+    version = faq.rollback(store, _actor())
     click.echo(f"Rolled back to FAQ version {version}.")
 
 
@@ -1042,18 +795,8 @@ def faq_export(out: str, version: int | None) -> None:
     version = version if version is not None else faq.active_id(store)
     if version is None:
         raise click.ClickException("there is no FAQ version yet; import one with `triage faq import FAQ.csv`.")
-    try:
-        entries = faq.entries_of(faq.get(store, version))
-    except faq.VersionError as exc:
-        raise click.ClickException(str(exc)) from None
-    path = Path(out)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_bytes(faq.to_csv(entries))
-        tmp.replace(path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise click.ClickException(f"{out}: cannot write ({exc.strerror}).") from None
+    entries = faq.entries_of(faq.get(store, version))
+    _write(out, faq.to_csv(entries))
     click.echo(f"Wrote FAQ version {version} ({len(entries)} entries) to {out}.")
 
 

@@ -8,8 +8,10 @@ import io
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 LABELS = ("faq", "compensation", "escalation")
 LABELS_JA = {"faq": "FAQ回答可", "compensation": "補償請求", "escalation": "エスカレーション"}
@@ -142,43 +144,33 @@ def parse(data: bytes, name: str, require_label: bool = True, text_column: str =
     rows: list[Row] = []
     errors: list[str] = []
     notes: list[str] = []
-    line = reader.line_num + 1
-    while True:
-        try:
-            record = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            errors.append(f"line {line}: malformed CSV ({exc}); check the quotes on this line.")
-            break
-        start, line = line, reader.line_num + 1
-        if not any(cell.strip() for cell in record):
-            continue
-        if len(record) < len(header):
-            record = record + [""] * (len(header) - len(record))
-        value = record[text_i].strip()
-        if value.startswith(FORMULA_PREFIX) and value[1:].startswith(FORMULA_STARTS):
-            value = value[1:].strip()
-        label = record[label_i].strip() if label_i is not None else None
-        extra = {h: record[i] for i, h in enumerate(header) if i not in (text_i, label_i) and i < len(record)}
-        if not value:
-            errors.append(f"line {start}: the text is empty.")
-            continue
-        if label:
-            known, hinted = canonical_label(label)
-            if known is not None:
-                if hinted:
-                    notes.append(f"line {start}: label {label!r} read as {known} ({LABELS_JA[known]}); "
-                                 f"write {LABELS_JA[known]} or {known} to be sure.")
-                label = known
-        if require_label and label not in LABELS:
-            errors.append(
-                f"line {start}: unknown label {label!r}; use one of {', '.join(LABELS)}."
-                if label
-                else f"line {start}: the label is empty; use one of {', '.join(LABELS)}."
-            )
-            continue
-        rows.append(Row(value, label, start, extra))
+    try:
+        for start, record in records(reader, len(header)):
+            value = record[text_i].strip()
+            if value.startswith(FORMULA_PREFIX) and value[1:].startswith(FORMULA_STARTS):
+                value = value[1:].strip()
+            label = record[label_i].strip() if label_i is not None else None
+            extra = {h: record[i] for i, h in enumerate(header) if i not in (text_i, label_i) and i < len(record)}
+            if not value:
+                errors.append(f"line {start}: the text is empty.")
+                continue
+            if label:
+                known, hinted = canonical_label(label)
+                if known is not None:
+                    if hinted:
+                        notes.append(f"line {start}: label {label!r} read as {known} ({LABELS_JA[known]}); "
+                                     f"write {LABELS_JA[known]} or {known} to be sure.")
+                    label = known
+            if require_label and label not in LABELS:
+                errors.append(
+                    f"line {start}: unknown label {label!r}; use one of {', '.join(LABELS)}."
+                    if label
+                    else f"line {start}: the label is empty; use one of {', '.join(LABELS)}."
+                )
+                continue
+            rows.append(Row(value, label, start, extra))
+    except MalformedCsv as exc:
+        errors.append(f"line {exc.line}: malformed CSV ({exc.error}); check the quotes on this line.")
     sha = hashlib.sha256(data).hexdigest()
     table = Table(name, encoding, header, rows, sha, notes=notes)
     if require_label:
@@ -191,6 +183,32 @@ def parse(data: bytes, name: str, require_label: bool = True, text_column: str =
     if not table.rows:
         raise DatasetError(f"{name}: the file has a header but no rows.")
     return table
+
+
+class MalformedCsv(Exception):
+    """A record the csv module cannot read (an unclosed quote); reading stops there."""
+
+    def __init__(self, line: int, error: csv.Error) -> None:
+        super().__init__(f"line {line}: {error}")
+        self.line, self.error = line, error
+
+
+def records(reader: Any, width: int) -> Iterator[tuple[int, list[str]]]:
+    """Yield (first line, cells) of each non-blank record after the header, padded to ``width`` cells.
+
+    Raises MalformedCsv naming the line where the csv module gave up (nothing after it is read).
+    """
+    line = reader.line_num + 1
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise MalformedCsv(line, exc) from None
+        start, line = line, reader.line_num + 1
+        if any(cell.strip() for cell in record):
+            yield start, record + [""] * (width - len(record))
 
 
 def _dedupe(rows: list[Row]) -> tuple[list[Row], int, list[str]]:

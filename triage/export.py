@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING
 
 from . import claims
 from .claims import COLUMNS
-from .intake import as_utc, claim_of
 from .redact import redact
+from .results import claim_of
+from .store import as_utc
 
 if TYPE_CHECKING:
     from .store import Store

@@ -190,40 +190,31 @@ def parse(data: bytes, name: str, known: set[str] | None = None) -> Parsed:
     problems: list[Problem] = []
     entries: list[Entry] = []
     first_line: dict[str, int] = {}
-    line = reader.line_num + 1
-    while True:
-        try:
-            record = next(reader)
-        except StopIteration:
-            break
-        except csv.Error:
-            problems.append(_problem(line, "malformed"))
-            break
-        start, line = line, reader.line_num + 1
-        if not any(cell.strip() for cell in record):
-            continue
-        record += [""] * (len(header) - len(record))
-        entry_id, question, answer = (record[col[c]].strip() for c in COLUMNS)
-        keywords = record[col["keywords"]].strip() if "keywords" in col else ""
-        row_problems = []
-        if not entry_id:
-            row_problems.append(_problem(start, "empty_id"))
-        elif len(entry_id) > MAX_ID_CHARS or any(c.isspace() for c in entry_id):
-            row_problems.append(_problem(start, "bad_id", id=entry_id))
-        elif entry_id in first_line:
-            row_problems.append(_problem(start, "repeated_id", id=entry_id, first=first_line[entry_id]))
-        else:
-            first_line[entry_id] = start
-        if not question:
-            row_problems.append(_problem(start, "empty_question"))
-        if not answer:
-            row_problems.append(_problem(start, "empty_answer"))
-        if known is not None:
-            row_problems += [_problem(start, "unknown_placeholder", name=n) for n in placeholders(answer)
-                             if n not in known]
-        problems += row_problems
-        if not row_problems:
-            entries.append(Entry(entry_id, question, answer, keywords))
+    try:
+        for start, record in dataset.records(reader, len(header)):
+            entry_id, question, answer = (record[col[c]].strip() for c in COLUMNS)
+            keywords = record[col["keywords"]].strip() if "keywords" in col else ""
+            row_problems = []
+            if not entry_id:
+                row_problems.append(_problem(start, "empty_id"))
+            elif len(entry_id) > MAX_ID_CHARS or any(c.isspace() for c in entry_id):
+                row_problems.append(_problem(start, "bad_id", id=entry_id))
+            elif entry_id in first_line:
+                row_problems.append(_problem(start, "repeated_id", id=entry_id, first=first_line[entry_id]))
+            else:
+                first_line[entry_id] = start
+            if not question:
+                row_problems.append(_problem(start, "empty_question"))
+            if not answer:
+                row_problems.append(_problem(start, "empty_answer"))
+            if known is not None:
+                row_problems += [_problem(start, "unknown_placeholder", name=n) for n in placeholders(answer)
+                                 if n not in known]
+            problems += row_problems
+            if not row_problems:
+                entries.append(Entry(entry_id, question, answer, keywords))
+    except dataset.MalformedCsv as exc:
+        problems.append(_problem(exc.line, "malformed"))
     if not problems and not entries:
         problems.append(_problem(None, "no_entries"))
     if len(first_line) > MAX_ENTRIES:

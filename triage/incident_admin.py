@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
@@ -15,6 +14,7 @@ from .auth import require_role
 from .dataset import DatasetError
 from .incident import INSTRUCTION_JA, INSTRUCTION_KEYS, STANDARD, STANDARD_JA, Profile, ProfileError
 from .store import Store
+from .web import Refused, csv_upload, flash_back
 
 bp = Blueprint("incident", __name__, url_prefix="/admin")
 log = logging.getLogger("triage.admin")
@@ -159,8 +159,7 @@ def profile_save() -> Any:
     if request.form.get("action") == "preview":
         return _render_profile(updated, previewing=True)
     if not changed:
-        flash("変更はありません。", "ok")
-        return redirect(url_for("incident.profile_page")), 303
+        return flash_back("incident.profile_page", "変更はありません。")
     saved = incident.save(_store(), updated, current_user.name, changed)
     log.info("incident profile revision %s saved by %s (%s)", saved.revision, current_user.name, ", ".join(changed))
     flash(f"インシデント設定を保存しました（r{saved.revision}）。数秒で全ての画面・APIに反映されます。", "ok")
@@ -208,19 +207,11 @@ def faq_page() -> Any:
 @require_role("admin")
 def faq_upload() -> Any:
     """Validate an uploaded FAQ; store it as an inactive version and show how it compares."""
-    upload = request.files.get("csv")
-    if upload is None or not upload.filename:
-        flash("CSVファイルを選んでください。", "error")
-        return redirect(url_for("incident.faq_page")), 303
-    name = Path(upload.filename).name
-    if not name.lower().endswith(".csv"):
-        flash("CSVファイル（.csv）だけを受け付けます。", "error")
-        return redirect(url_for("incident.faq_page")), 303
-    limit = current_app.config["MAX_UPLOAD_BYTES"]
-    data = upload.stream.read(limit + 1)
-    if len(data) > limit:
-        flash(f"ファイルが大きすぎます（上限 {limit // (1024 * 1024)} MB）。", "error")
-        return redirect(url_for("incident.faq_page")), 303
+    mb = current_app.config["MAX_UPLOAD_BYTES"] // (1024 * 1024)
+    try:
+        name, data = csv_upload("CSVファイル（.csv）だけを受け付けます。", f"ファイルが大きすぎます（上限 {mb} MB）。")
+    except Refused as exc:
+        return flash_back("incident.faq_page", str(exc), "error")
     store = _store()
     profile = _profile()
     try:
@@ -235,8 +226,8 @@ def faq_upload() -> Any:
     version = faq.store_version(store, parsed, current_user.name, activate=False,
                                 detail={"hits": figures} if figures else None)
     log.info("FAQ version %d uploaded by %s (%d entries)", version, current_user.name, len(parsed.entries))
-    flash(f"FAQ バージョン {version} を登録しました（{len(parsed.entries)} 件）。内容を確認して有効にしてください。", "ok")
-    return redirect(url_for("incident.faq_version", version_id=version)), 303
+    return flash_back("incident.faq_version", f"FAQ バージョン {version} を登録しました（{len(parsed.entries)} 件）。"
+                      "内容を確認して有効にしてください。", version_id=version)
 
 
 @bp.get("/faq/<int:version_id>")
@@ -262,11 +253,10 @@ def faq_activate(version_id: int) -> Any:
     try:
         faq.activate(_store(), version_id, current_user.name, reason=request.form.get("reason", ""))
     except faq.VersionError as exc:
-        flash(f"有効にできませんでした: {exc.ja}", "error")
-        return redirect(url_for("incident.faq_page")), 303
+        return flash_back("incident.faq_page", f"有効にできませんでした: {exc.ja}", "error")
     log.info("FAQ version %d activated by %s", version_id, current_user.name)
-    flash(f"FAQ バージョン {version_id} を有効にしました。数秒で全ての画面・APIに反映されます。", "ok")
-    return redirect(url_for("incident.faq_page")), 303
+    return flash_back("incident.faq_page",
+                      f"FAQ バージョン {version_id} を有効にしました。数秒で全ての画面・APIに反映されます。")
 
 
 @bp.post("/faq/rollback")
@@ -276,11 +266,9 @@ def faq_rollback() -> Any:
     try:
         version = faq.rollback(_store(), current_user.name)
     except faq.VersionError as exc:
-        flash(f"ロールバックできませんでした: {exc.ja}", "error")
-        return redirect(url_for("incident.faq_page")), 303
+        return flash_back("incident.faq_page", f"ロールバックできませんでした: {exc.ja}", "error")
     log.info("FAQ rolled back to version %d by %s", version, current_user.name)
-    flash(f"FAQ バージョン {version} に戻しました。", "ok")
-    return redirect(url_for("incident.faq_page")), 303
+    return flash_back("incident.faq_page", f"FAQ バージョン {version} に戻しました。")
 
 
 @bp.get("/faq/<int:version_id>.csv")

@@ -587,3 +587,42 @@ def refresh_gauges() -> None:
         update_gauges(current_app.extensions["triage.store"], current_app.config)
     except Exception:  # the scrape must answer whatever insight runs into
         log.exception("insight gauges not updated")
+
+
+def format_text(r: dict[str, Any]) -> str:
+    """Render an insight result as `triage insights` prints it."""
+    lines: list[str] = []
+    v, c, gaps, new = r["volume"], r["corrections"], r["faq_gaps"], r["emerging"]
+    capped = f" (the newest {r['max_rows']:,} only)" if r["capped"] else ""
+    lines.append(f"Last {r['window_hours']} h since {r['since']}: {r['rows']:,} inquiries{capped}.")
+    routes = ", ".join(f"{label} {sum(n)}" for label, n in v["routes"].items())
+    channels = ", ".join(f"{src} {sum(n)}" for src, n in v["channels"].items()) or "-"
+    lines.append(f"  by route: {routes}; by channel: {channels}")
+    if v["total"]:
+        busiest = max(range(len(v["hours"])), key=lambda h: sum(n[h] for n in v["routes"].values()))
+        lines.append(f"  busiest hour: {v['hours'][busiest]} ({sum(n[busiest] for n in v['routes'].values())})")
+    lines.append(f"\nCorrections: {c['total']} route(s) changed by agents, {c['confirmed']} confirmed.")
+    for label, d in c["per_label"].items():
+        warn = f"  <- above {c['alert_rate']:.0%}" if d["alert"] else ""
+        lines.append(f"  {label:<13} {d['corrected']:>5} of {d['inquiries']:<6} {d['rate']:>7.1%}{warn}")
+    for version, d in c["per_version"].items():
+        lines.append(f"  model {version}: {d['corrected']} of {d['inquiries']} ({d['rate']:.1%})")
+    lines.append(f"\nFAQ gaps: {gaps['candidates']} faq inquiries scored below {gaps['threshold']:.2f} "
+                 f"against the FAQ; {len(gaps['clusters'])} topic(s):")
+    lines += _cluster_lines(gaps["clusters"], lambda g: f"{g['size']} inquiries")
+    lines.append(f"\nEmerging in the last {new['recent_minutes']} min ({new['recent']} inquiries, "
+                 f"against {new['before']} earlier):")
+    lines += _cluster_lines(new["clusters"], lambda e: f"x{e['growth']:g}, {e['size']} inquiries")
+    return "\n".join(lines) + "\n"
+
+
+def _cluster_lines(clusters: list[dict[str, Any]], head: Any) -> list[str]:
+    lines = []
+    if not clusters:
+        lines.append("  none")
+    for n, cl in enumerate(clusters, 1):
+        lines.append(f"  {n}. {head(cl)}: {' '.join(cl['terms'])}")
+        for ex in cl["examples"]:
+            text = " ".join(ex["text"].split())
+            lines.append(f"     #{ex['inquiry_id']}: {text[:80]}{'…' if len(text) > 80 else ''}")
+    return lines

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app
 
-from . import claims, language, metrics
+from . import claims, metrics, results
 from .dataset import LABELS_JA
 from .errors import APIError
-from .faq import MIN_SCORE, KnowledgeBase
+from .faq import KnowledgeBase
 from .incident import Instruction, Profile, default_profile
 from .insights import intake_fields
 from .live import ModelHolder, ModelUnavailable, Unavailable
@@ -112,57 +111,44 @@ def check_batch_work(texts: list[str]) -> None:
 def analyse(text: str, loaded: LoadedModel | None = None, explain: bool = True) -> dict[str, Any]:
     """Return the route, probabilities, claim, explanation and FAQ suggestions of one text."""
     loaded = loaded or model()
-    if explain:
-        p, explanation = loaded.router.predict_explained(text)
-    else:
-        p = loaded.router.predict(text)
-    result: dict[str, Any] = {
-        "label": p.label,
-        "label_ja": p.label_ja,
-        "confidence": round(p.confidence, 4),
-        "probabilities": {k: round(v, 4) for k, v in p.probabilities.items()},
-        "needs_review": p.needs_review,
-        "reason": p.reason,
-        "model_version": loaded.version,
-        # On every route: an agent may correct the route, and the desk still needs the figures.
-        "claim": claims.extract(text),
-    }
-    if explain:
-        result["explanation"] = explanation
-        kb = faq_kb()
-        prof = profile()
-        result["faq_suggestions"] = kb.suggest(text, values=prof.values()) if kb and p.label == "faq" else []
-        result["faq_threshold"] = MIN_SCORE
-        result["faq_version"] = kb.version if kb else None
-        result["instruction"] = prof.instruction(p.label, p.reason).to_dict()
-    # Why a second look is needed, in the agents' words; each one also sets 要確認.
-    reasons = []
-    if (why := language.review_reason(text)) is not None:
-        reasons.append(why)
-    if explain and p.label == "faq" and not result["faq_suggestions"]:
-        reasons.append("FAQに合う回答がありません")
-    if reasons:
-        result["needs_review"] = True
-    result["review_reasons"] = reasons
-    return result
+    if not explain:
+        return results.classify(text, loaded, explain=False)
+    return results.classify(text, loaded, faq_kb(), profile())
 
 
 def with_route(result: dict[str, Any], label: str, text: str) -> dict[str, Any]:
     """Return ``result`` as the page shows it once an agent set the route to ``label`` (the latest correction)."""
     if label == result["label"]:
         return result
-    kb = faq_kb()
     reason = result.get("reason") if label == "escalation" else None
+    guidance = results.guidance(text, label, reason, faq_kb(), profile())
     return {
         **result,
         "model_label": result["label"],
         "label": label,
         "label_ja": LABELS_JA[label],
         "reason": reason,
-        "instruction": instruction_for(label, reason).to_dict(),
+        "instruction": guidance["instruction"],
         # A row corrected to faq gets the answer to read out, like one the model sent there.
-        "faq_suggestions": kb.suggest(text, values=profile().values()) if kb and label == "faq" else [],
+        "faq_suggestions": guidance["faq_suggestions"],
     }
+
+
+def explained(row: Inquiry, loaded: LoadedModel | None = None) -> dict[str, Any]:
+    """Return the stored classification of an inquiry with its explanation and what to do on it.
+
+    The route, figures and claim are the ones stored on arrival (what the queue shows), not the
+    current model's; only the words behind that route are worked out again, as they are not stored
+    (their offsets would not fit a text stored masked).
+    """
+    loaded = loaded or model()
+    result = results.stored(row)
+    result["explanation"] = loaded.router.explain(row.text, label=row.label)
+    result.update(results.guidance(row.text, row.label, row.reason, faq_kb(), profile()))
+    reasons = results.review_reasons(row.text, row.label, result["faq_suggestions"])
+    result["needs_review"] = row.needs_review or bool(reasons)
+    result["review_reasons"] = reasons
+    return result
 
 
 def keep(text: str, result: dict[str, Any], source: str, external_id: str | None = None,
@@ -195,29 +181,7 @@ def keep(text: str, result: dict[str, Any], source: str, external_id: str | None
 
 def stored_route(row: Inquiry) -> dict[str, Any]:
     """Return the classification stored with an inquiry (what a repeat delivery gets back)."""
-    return {
-        "inquiry_id": row.id,
-        "label": row.label,
-        "label_ja": LABELS_JA[row.label],
-        "confidence": row.confidence,
-        "probabilities": row.probabilities,
-        "needs_review": row.needs_review,
-        "reason": row.reason,
-        "model_version": row.model_version,
-        "claim": claim_of(row),
-    }
-
-
-def claim_of(row: Inquiry) -> dict[str, Any]:
-    """Return the claim stored with an inquiry, or extract one from a row stored before claims existed."""
-    if row.claim is not None:
-        return row.claim
-    return claims.extract(row.text, as_utc(row.received_at))
-
-
-def as_utc(moment: datetime) -> datetime:
-    """Return a stored time as an aware UTC datetime (SQLite hands back naive UTC)."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    return results.stored(row)
 
 
 def inquiry_json(row: Inquiry) -> dict[str, Any]:

@@ -313,6 +313,26 @@ def format_report(report: dict[str, Any], thresholds: dict[str, float] | None = 
     return "\n".join(lines) + "\n"
 
 
+def format_gate(gate: Any) -> str:
+    """Render a quality-gate decision as `triage train` prints it."""
+    lines: list[str] = []
+    lines.append(f"\nQuality gate: {'passed' if gate.passed else 'REFUSED'}")
+    for reason in gate.reasons:
+        lines.append(f"  - {reason}")
+    if gate.candidate and gate.active:
+        d = gate.to_dict()
+        lines.append(f"  on {d['gate_csv']} (n = {d['candidate']['n']}):")
+        for who in ("active", "candidate"):
+            f = d[who]
+            lines.append(f"    {who:<10} macro-F1 {f['macro_f1']:.3f}  escalation recall {f['escalation_recall']:.3f}"
+                         f"  compensation recall {f['compensation_recall']:.3f}")
+        if gate.decisive:
+            lines.append("  rows the candidate gets wrong and the active model right:")
+            for row in gate.decisive:
+                lines.append(f"    {row['label']} → {row['candidate']}: {row['text']}")
+    return "\n".join(lines) + "\n"
+
+
 def ensure_model(registry: Registry, data_dir: Path, gate_csv: str | Path | None, progress: Progress | None = None
                  ) -> tuple[str, bool]:
     """Return the active version, training the bundled default first if there is none."""

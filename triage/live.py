@@ -199,7 +199,7 @@ class PointerItem(LiveItem[T]):
             # Transient: retried on the next tick, not remembered as refused.
             self.last_error = f"cannot load {self.name} {key}: {type(exc).__name__}"
             return False
-        except Exception as exc:  # noqa: BLE001 - a bad stored value must not take the worker down
+        except Exception as exc:
             self._refused = key
             self.last_error = f"refused {self.name} {key}: {exc}"
             log.error("refused %s %s; still serving %s: %s", self.name, key, self.key, exc)

@@ -6,12 +6,13 @@ from typing import Any
 
 from .claims import REFERENCE_KINDS, REQUESTS
 from .converters import MAX_ID
+from .dataset import LABELS
 
 # Ids in paths: ASCII digits without leading zeros (anything else is a 404).
 ID_SCHEMA = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 
-LABEL = {"type": "string", "enum": ["faq", "compensation", "escalation"]}
-PROBS = {"type": "object", "properties": {k: {"type": "number"} for k in LABEL["enum"]}}
+LABEL = {"type": "string", "enum": list(LABELS)}
+PROBS = {"type": "object", "properties": {k: {"type": "number"} for k in LABELS}}
 
 
 CLAIM_REF = {"$ref": "#/components/schemas/Claim"}

@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 import joblib
 
+from .files import write_atomic
+
 if TYPE_CHECKING:  # scikit-learn loads slowly; CLI commands without a model skip it
     from .model import InquiryModel
     from .store import Store
@@ -135,20 +137,6 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _write_atomic(path: Path, data: str) -> None:
-    """Write a file so that readers see the old or the new content, never half."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _unpickle(version: str, meta: dict[str, Any], source: Any, where: str) -> InquiryModel:
     """Unpickle a model whose SHA-256 the caller has just checked against ``meta`` (never before)."""
     from .model import InquiryModel
@@ -249,13 +237,8 @@ class Registry:
         except (OSError, ValueError) as exc:
             raise RegistryError(f"{meta}: unreadable metadata ({exc}).") from None
 
-    def save(
-        self,
-        model: InquiryModel,
-        metadata: dict[str, Any],
-        files: dict[str, str] | None = None,
-        version: str | None = None,
-    ) -> str:
+    def save(self, model: InquiryModel, metadata: dict[str, Any], files: dict[str, str] | None = None,
+             version: str | None = None) -> str:
         """Write a new version directory completely, then reveal it with one rename."""
         self.root.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
@@ -319,7 +302,7 @@ class Registry:
         if previous == version:
             return False
         loaded = self.load(version)
-        _write_atomic(self.root / "ACTIVE", version + "\n")
+        write_atomic(self.root / "ACTIVE", (version + "\n").encode("utf-8"))
         self._append("history.jsonl", {"time": _now(), "version": version, "previous": previous,
                                        "action": action, "reason": reason})
         self.audit(action, actor, version=version, previous=previous, reason=reason, sha256=loaded.sha256)
@@ -483,13 +466,8 @@ class DatabaseRegistry(Registry):
             raise RegistryError(f"no model version {version!r} in the database registry; see `triage models`.")
         return value
 
-    def save(
-        self,
-        model: InquiryModel,
-        metadata: dict[str, Any],
-        files: dict[str, str] | None = None,
-        version: str | None = None,
-    ) -> str:
+    def save(self, model: InquiryModel, metadata: dict[str, Any], files: dict[str, str] | None = None,
+             version: str | None = None) -> str:
         """Store a new version in one transaction: it is seen complete or not at all."""
         import io
 
@@ -639,8 +617,8 @@ def open_registry(settings: dict[str, Any], store: Store | None = None) -> Regis
         return Registry(settings["MODELS_DIR"])
     if kind == "database":
         if store is None:
-            from .store import Store
+            from .services import open_store
 
-            store = Store(settings["DATABASE_URL"])
+            store = open_store(settings)
         return DatabaseRegistry(store, settings["MODELS_DIR"])
     raise RegistryError(f"TRIAGE_REGISTRY={kind!r}: use folder or database.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -25,7 +26,7 @@ from flask import (
 from flask_login import current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError
 
-from . import claims, intake
+from . import claims, intake, results
 from .auth import (
     Account,
     LoginLimited,
@@ -41,6 +42,7 @@ from .auth import (
 from .dataset import LABELS, LABELS_JA
 from .errors import MESSAGES_JA, APIError, json_error, wants_json
 from .features import CONCEPTS
+from .store import as_utc
 
 REASON_JA = {**{reason: name for reason, name in CONCEPTS.values() if reason}, "other": "その他"}
 
@@ -52,6 +54,31 @@ log = logging.getLogger("triage.web")
 # starting with exactly one "/". Tabs, CR/LF and spaces are refused: browsers drop them,
 # so "/\t/evil.example" becomes "//evil.example", and CR/LF cannot go into a header.
 _LOCAL_PATH = re.compile(r"/(?![/\\])[!-\[\]-~]*")
+
+
+def flash_back(endpoint: str, message: str, category: str = "ok", **values: Any) -> tuple[Response, int]:
+    """Show ``message`` on the next page and send the browser there with 303 (a reload does not post again)."""
+    flash(message, category)
+    return redirect(url_for(endpoint, **values)), 303
+
+
+class Refused(Exception):
+    """Form input a page refuses; the message (Japanese) is shown on the page the browser is sent back to."""
+
+
+def csv_upload(not_csv: str, too_large: str) -> tuple[str, bytes]:
+    """Return the file name and bytes of the form's ``csv`` upload, or raise Refused with what is wrong."""
+    upload = request.files.get("csv")
+    if upload is None or not upload.filename:
+        raise Refused("CSVファイルを選んでください。")
+    name = Path(upload.filename).name
+    if not name.lower().endswith(".csv"):
+        raise Refused(not_csv)
+    limit = current_app.config["MAX_UPLOAD_BYTES"]
+    data = upload.stream.read(limit + 1)  # one byte more than allowed tells a file at the limit from a larger one
+    if len(data) > limit:
+        raise Refused(too_large)
+    return name, data
 
 
 def safe_target(target: str | None, fallback: str) -> str:
@@ -68,7 +95,7 @@ def _attempt_keys(name: str) -> list[str]:
 
 @bp.app_context_processor
 def _globals() -> dict[str, Any]:
-    return {"LABELS": LABELS, "LABELS_JA": LABELS_JA, "REASON_JA": REASON_JA, "claim_rows": claims.rows_ja, "claim_of": intake.claim_of}
+    return {"LABELS": LABELS, "LABELS_JA": LABELS_JA, "REASON_JA": REASON_JA, "claim_rows": claims.rows_ja, "claim_of": results.claim_of}
 
 
 def _zone() -> ZoneInfo:
@@ -85,14 +112,14 @@ def local_time(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
     """Format a stored time in TRIAGE_TIMEZONE with the zone's abbreviation (JST)."""
     if moment is None:
         return ""
-    local = intake.as_utc(moment).astimezone(_zone())
+    local = as_utc(moment).astimezone(_zone())
     return f"{local.strftime(fmt)} {local.tzname()}"
 
 
 @bp.app_template_filter("waited")
 def waited(moment: datetime) -> str:
     """Return how long an inquiry has waited, in Japanese (5分, 1時間20分)."""
-    minutes = int((datetime.now(UTC) - intake.as_utc(moment)).total_seconds() // 60)
+    minutes = int((datetime.now(UTC) - as_utc(moment)).total_seconds() // 60)
     if minutes < 60:
         return f"{max(minutes, 0)}分"
     return f"{minutes // 60}時間{minutes % 60}分"
@@ -102,7 +129,7 @@ def waited(moment: datetime) -> str:
 def overdue(moment: datetime) -> bool:
     """Return True when an inquiry has waited longer than TRIAGE_WAIT_WARN_MINUTES."""
     limit = timedelta(minutes=current_app.config["WAIT_WARN_MINUTES"])
-    return datetime.now(UTC) - intake.as_utc(moment) > limit
+    return datetime.now(UTC) - as_utc(moment) > limit
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -249,10 +276,10 @@ def detail(inquiry_id: int) -> Any:
     row = intake.store().get_inquiry(inquiry_id)
     if row is None:
         abort(404)
-    result = intake.analyse(row.text)
+    # The route stored on arrival (what the queue shows) and the claim extracted then ("昨日" counts from
+    # then), not what the current model would say on this visit.
+    result = intake.explained(row)
     result["segments"] = segments(row.text, result["explanation"]["spans"], result["explanation"].get("sentence"))
-    # What was extracted when it arrived ("昨日" counts from then), not from the page's visit.
-    result["claim"] = intake.claim_of(row)
     if row.corrected_label:
         result = intake.with_route(result, row.corrected_label, row.text)
     return render_template("detail.html", row=row, result=result)

@@ -1,9 +1,5 @@
 """baseline: the schema of the first release
 
-Revision ID: 0001
-Revises: -
-Create Date: 2026-12-02
-
 A database made by the first release's create_all is stamped with this revision.
 """
 
@@ -12,10 +8,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from triage.migrations.ops import create_indexes, drop_indexes
+
 revision = '0001'
 down_revision = None
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
@@ -48,11 +44,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('source', 'external_id', name='uq_inquiry_source_external_id')
     )
-    with op.batch_alter_table('inquiries', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_inquiries_handled'), ['handled'], unique=False)
-        batch_op.create_index(batch_op.f('ix_inquiries_label'), ['label'], unique=False)
-        batch_op.create_index(batch_op.f('ix_inquiries_received_at'), ['received_at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_inquiries_source'), ['source'], unique=False)
+    create_indexes('inquiries', 'handled', 'label', 'received_at', 'source')
 
     op.create_table('training_jobs',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -86,26 +78,18 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['inquiry_id'], ['inquiries.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
     )
-    with op.batch_alter_table('corrections', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_corrections_created_at'), ['created_at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_corrections_inquiry_id'), ['inquiry_id'], unique=False)
+    create_indexes('corrections', 'created_at', 'inquiry_id')
 
 
 
 def downgrade() -> None:
     """Revert this revision."""
-    with op.batch_alter_table('corrections', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_corrections_inquiry_id'))
-        batch_op.drop_index(batch_op.f('ix_corrections_created_at'))
+    drop_indexes('corrections', 'inquiry_id', 'created_at')
 
     op.drop_table('corrections')
     op.drop_table('users')
     op.drop_table('training_jobs')
-    with op.batch_alter_table('inquiries', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_inquiries_source'))
-        batch_op.drop_index(batch_op.f('ix_inquiries_received_at'))
-        batch_op.drop_index(batch_op.f('ix_inquiries_label'))
-        batch_op.drop_index(batch_op.f('ix_inquiries_handled'))
+    drop_indexes('inquiries', 'source', 'received_at', 'label', 'handled')
 
     op.drop_table('inquiries')
     op.drop_table('api_tokens')

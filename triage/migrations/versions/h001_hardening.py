@@ -1,9 +1,5 @@
 """hardening: server-side sessions, shared login-failure counts, job owners, webhook payload hashes
 
-Revision ID: h001
-Revises: i001
-Create Date: 2026-12-03
-
 - auth_sessions: sessions the server can end (logout, disable, password change).
 - login_failures: failed logins per account and per address, shared by every worker.
 - training_jobs.pid/host/heartbeat_at/upload_path: the `triage train` process of a job,
@@ -19,10 +15,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from triage.migrations.ops import add_columns, create_indexes, drop_columns, drop_indexes
+
 revision = 'h001'
 down_revision = 'i001'
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
@@ -46,32 +42,26 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
     )
-    with op.batch_alter_table('auth_sessions', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_auth_sessions_user_id'), ['user_id'], unique=False)
+    create_indexes('auth_sessions', 'user_id')
 
-    with op.batch_alter_table('inquiries', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('payload_sha256', sa.String(length=64), nullable=True))
+    add_columns('inquiries', sa.Column('payload_sha256', sa.String(length=64), nullable=True))
 
-    with op.batch_alter_table('training_jobs', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('pid', sa.Integer(), nullable=True))
-        batch_op.add_column(sa.Column('host', sa.String(length=255), nullable=True))
-        batch_op.add_column(sa.Column('heartbeat_at', sa.DateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column('upload_path', sa.Text(), nullable=True))
+    add_columns(
+        'training_jobs',
+        sa.Column('pid', sa.Integer(), nullable=True),
+        sa.Column('host', sa.String(length=255), nullable=True),
+        sa.Column('heartbeat_at', sa.DateTime(timezone=True), nullable=True),
+        sa.Column('upload_path', sa.Text(), nullable=True),
+    )
 
 
 def downgrade() -> None:
     """Revert this revision."""
-    with op.batch_alter_table('training_jobs', schema=None) as batch_op:
-        batch_op.drop_column('upload_path')
-        batch_op.drop_column('heartbeat_at')
-        batch_op.drop_column('host')
-        batch_op.drop_column('pid')
+    drop_columns('training_jobs', 'upload_path', 'heartbeat_at', 'host', 'pid')
 
-    with op.batch_alter_table('inquiries', schema=None) as batch_op:
-        batch_op.drop_column('payload_sha256')
+    drop_columns('inquiries', 'payload_sha256')
 
-    with op.batch_alter_table('auth_sessions', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_auth_sessions_user_id'))
+    drop_indexes('auth_sessions', 'user_id')
 
     op.drop_table('auth_sessions')
     with op.batch_alter_table('login_failures', schema=None) as batch_op:

@@ -1,19 +1,14 @@
-"""incident set-up: FAQ versions, incident profiles, and the live pointers every worker polls
-
-Revision ID: i001
-Revises: c001
-Create Date: 2026-12-03
-"""
+"""incident set-up: FAQ versions, incident profiles, and the live pointers every worker polls"""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
 
+from triage.migrations.ops import create_indexes, drop_indexes
+
 revision = 'i001'
 down_revision = 'c001'
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
@@ -36,9 +31,7 @@ def upgrade() -> None:
     sa.Column('detail', sa.JSON(), nullable=True),
     sa.PrimaryKeyConstraint('id')
     )
-    with op.batch_alter_table('live_events', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_live_events_at'), ['at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_live_events_name'), ['name'], unique=False)
+    create_indexes('live_events', 'at', 'name')
 
     op.create_table('faq_versions',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -64,9 +57,7 @@ def downgrade() -> None:
     """Revert this revision."""
     op.drop_table('incident_profiles')
     op.drop_table('faq_versions')
-    with op.batch_alter_table('live_events', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_live_events_name'))
-        batch_op.drop_index(batch_op.f('ix_live_events_at'))
+    drop_indexes('live_events', 'name', 'at')
 
     op.drop_table('live_events')
     op.drop_table('live_pointers')

@@ -1,19 +1,14 @@
-"""database registry: model versions (joblib bytes, metadata, report) and their history/audit
-
-Revision ID: r001
-Revises: s001
-Create Date: 2026-12-02
-"""
+"""database registry: model versions (joblib bytes, metadata, report) and their history/audit"""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
 
+from triage.migrations.ops import create_indexes, drop_indexes
+
 revision = 'r001'
 down_revision = 's001'
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
@@ -28,8 +23,7 @@ def upgrade() -> None:
     sa.Column('misclassified', sa.Text(), nullable=False),
     sa.PrimaryKeyConstraint('version')
     )
-    with op.batch_alter_table('model_versions', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_model_versions_created_at'), ['created_at'], unique=False)
+    create_indexes('model_versions', 'created_at')
 
     op.create_table('model_events',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -41,15 +35,12 @@ def upgrade() -> None:
     sa.Column('detail', sa.JSON(), nullable=True),
     sa.PrimaryKeyConstraint('id')
     )
-    with op.batch_alter_table('model_events', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_model_events_at'), ['at'], unique=False)
+    create_indexes('model_events', 'at')
 
 
 def downgrade() -> None:
     """Revert this revision."""
-    with op.batch_alter_table('model_events', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_model_events_at'))
+    drop_indexes('model_events', 'at')
     op.drop_table('model_events')
-    with op.batch_alter_table('model_versions', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_model_versions_created_at'))
+    drop_indexes('model_versions', 'created_at')
     op.drop_table('model_versions')
