@@ -559,7 +559,7 @@ def _splits(y: np.ndarray, groups: Sequence[str] | None, folds: int) -> tuple[li
 
 
 def train(texts: Sequence[str], labels: Sequence[str], groups: Sequence[str] | None = None,
-          lexicon: Lexicon | None = None, folds: int = FOLDS, c: float = 10.0, min_df: int = 3,
+          lexicon: Lexicon | None = None, folds: int = FOLDS, c: float = 10.0, min_df: int = 2,
           progress: Progress | None = None, sentence_inputs: bool = False,
           concept_features: bool = True, negation: bool = True, quotes: bool = True,
           concept_inputs: bool = False) -> TrainResult:
