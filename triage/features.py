@@ -227,6 +227,8 @@ def negated_clauses(tokens: Sequence[tuple[str, str, str, int, int]], bounds: Se
     conditional なら that follows a predicate.
     """
     out: list[tuple[int, int]] = []
+    if not any(t[1] in NEGATORS for t in tokens):
+        return out
     ends = {b for _, b in bounds}
     start = 0
     negative = False
@@ -258,8 +260,15 @@ def quoted_spans(normalized: str) -> list[tuple[int, int]]:
     return [(m.start(), m.end()) for m in _QUOTES.finditer(normalized)]
 
 
-def _inside(spans: Sequence[tuple[int, int]], pos: int) -> bool:
-    return any(a <= pos < b for a, b in spans)
+def _inside(spans: Sequence[tuple[int, int]], positions: Sequence[int]) -> list[bool]:
+    """Return, for sorted positions, whether each lies in one of the sorted, disjoint spans."""
+    out = []
+    j = 0
+    for pos in positions:
+        while j < len(spans) and spans[j][1] <= pos:
+            j += 1
+        out.append(j < len(spans) and spans[j][0] <= pos)
+    return out
 
 
 class Featurizer:
@@ -293,22 +302,25 @@ class Featurizer:
             scopes.append((NEGATED_PREFIX, negated_clauses(every, bounds)))
         if self.quotes:
             scopes.append((QUOTED_PREFIX, quoted_spans(normalized)))
+        scopes = [(prefix, spans) for prefix, spans in scopes if spans]  # most texts have none
         scoped: list[list[str]] = [[] for _ in segments]
+        marks = [(prefix, _inside(spans, [t[2] for t in tokens])) for prefix, spans in scopes]
         k = 0
-        for lemma, _surface, start, _end, tag in tokens:
+        for n, (lemma, _surface, start, _end, tag) in enumerate(tokens):
             while k + 1 < len(starts) and start >= starts[k + 1]:
                 k += 1
             segments[k].words.append(lemma)
-            if tag in NEGATABLE_POS:
-                scoped[k] += [prefix + lemma for prefix, spans in scopes if _inside(spans, start)]
+            if marks and tag in NEGATABLE_POS:
+                scoped[k] += [prefix + lemma for prefix, inside in marks if inside[n]]
         concept_spans = self.lexicon.matches(normalized)
+        marks = [(prefix, _inside(spans, [c[1] for c in concept_spans])) for prefix, spans in scopes]
         k = 0
-        for concept, start, _end in concept_spans:
+        for n, (concept, start, _end) in enumerate(concept_spans):
             while k + 1 < len(starts) and start >= starts[k + 1]:
                 k += 1
             segments[k].concepts.append(concept)
-            if self.concept_features:
-                scoped[k] += [prefix + CONCEPT_PREFIX + concept for prefix, spans in scopes if _inside(spans, start)]
+            if marks and self.concept_features:
+                scoped[k] += [prefix + CONCEPT_PREFIX + concept for prefix, inside in marks if inside[n]]
         lo, hi = self.char_ngrams
         for seg, extra in zip(segments, scoped, strict=True):
             lemmas = seg.words
