@@ -369,6 +369,24 @@ TRAINING_LOCK_KEY = 74022
 ROLLBACK_LOCK_KEY = 74023
 
 
+@contextmanager
+def _advisory_lock(store: Store, key: int) -> Iterator[None]:
+    """Hold a PostgreSQL session advisory lock meanwhile; on SQLite (one machine's file) do nothing."""
+    if store.engine.dialect.name != "postgresql":
+        yield
+        return
+    from sqlalchemy import text
+
+    with store.engine.connect() as conn:
+        conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+        conn.commit()
+        try:
+            yield
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+            conn.commit()
+
+
 class DatabaseRegistry(Registry):
     """The model versions in the database (TRIAGE_REGISTRY=database): hosts need no shared disk.
 
@@ -397,19 +415,8 @@ class DatabaseRegistry(Registry):
         Several hosts started at once on an empty database would otherwise each train the default
         model. SQLite is one machine's file: the local training lock already covers it.
         """
-        if self.store.engine.dialect.name != "postgresql":
+        with _advisory_lock(self.store, TRAINING_LOCK_KEY):
             yield
-            return
-        from sqlalchemy import text
-
-        with self.store.engine.connect() as conn:
-            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": TRAINING_LOCK_KEY})
-            conn.commit()
-            try:
-                yield
-            finally:
-                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": TRAINING_LOCK_KEY})
-                conn.commit()
 
     def where(self, version: str, name: str) -> str:
         """Return where a version's file is, for messages."""
@@ -557,19 +564,8 @@ class DatabaseRegistry(Registry):
     @contextmanager
     def exclusive_pointer(self) -> Iterator[None]:
         """Serialise rollbacks of every host on one PostgreSQL (SQLite has one writer anyway)."""
-        if self.store.engine.dialect.name != "postgresql":
+        with _advisory_lock(self.store, ROLLBACK_LOCK_KEY):
             yield
-            return
-        from sqlalchemy import text
-
-        with self.store.engine.connect() as conn:
-            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": ROLLBACK_LOCK_KEY})
-            conn.commit()
-            try:
-                yield
-            finally:
-                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": ROLLBACK_LOCK_KEY})
-                conn.commit()
 
     # -- logs -------------------------------------------------------------
     def audit(self, action: str, actor: str, **fields: Any) -> None:
