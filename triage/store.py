@@ -24,13 +24,13 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    bindparam,
     case,
     create_engine,
     delete,
     event,
     false,
     func,
-    insert,
     select,
     update,
 )
@@ -381,9 +381,10 @@ class Store:
         now = utcnow()
         values = {"received_at": now, "classified_at": now, "handled": False, **fields}
         try:
-            # A Core insert: the ORM's unit of work costs more than the insert itself.
+            # One prebuilt Core statement with bound parameters: its compiled form is cached, whereas
+            # insert(Inquiry).values(**values) builds and keys a new ORM statement per row (3x the cost).
             with self.engine.begin() as conn:
-                pk = conn.execute(insert(Inquiry).values(**values)).inserted_primary_key[0]
+                pk = conn.execute(_INSERT_INQUIRY, values).inserted_primary_key[0]
             return Inquiry(id=pk, **values), True
         except IntegrityError:
             if fields.get("external_id") is None:
@@ -394,11 +395,11 @@ class Store:
             return existing, False
 
     def find_external(self, source: str, external_id: str) -> Inquiry | None:
-        """Return the inquiry a system already sent under this id."""
-        with self._sessions() as s:
-            return s.scalars(
-                select(Inquiry).where(Inquiry.source == source, Inquiry.external_id == external_id)
-            ).first()
+        """Return the inquiry a system already sent under this id (its columns only, without corrections)."""
+        # Asked on every webhook delivery: a plain read, not an ORM session (a quarter of the cost).
+        with self.engine.connect() as conn:
+            row = conn.execute(_FIND_EXTERNAL, {"source": source, "external_id": external_id}).first()
+        return None if row is None else Inquiry(**row._mapping)
 
     def get_inquiry(self, inquiry_id: int) -> Inquiry | None:
         """Return one inquiry with its corrections loaded."""
@@ -533,6 +534,11 @@ class Store:
         with self._sessions() as s:
             return int(s.scalar(select(func.count(Inquiry.id))) or 0)
 
+
+_INQUIRIES = Inquiry.__table__
+_INSERT_INQUIRY = _INQUIRIES.insert()
+_FIND_EXTERNAL = select(_INQUIRIES).where(_INQUIRIES.c.source == bindparam("source"),
+                                          _INQUIRIES.c.external_id == bindparam("external_id"))
 
 # Errors after which a pooled connection must not be used again, although the driver does not call them a
 # disconnect: SQLite opens a file it cannot write read-only and stays so after the file is writable again;
