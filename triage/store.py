@@ -293,6 +293,11 @@ class Store:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         event.listen(self.engine, "handle_error", _discard_broken_connections)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # One-statement writes on the request path commit with the statement: in SQLite the write lock
+        # is then held only inside the C call, not until Python (waiting for the GIL behind a thread
+        # that is classifying) gets round to COMMIT while the other writers sleep in SQLite's busy
+        # handler. One round trip instead of three on PostgreSQL.
+        self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
     def create_schema(self) -> None:
         """Bring the schema to the newest migration (idempotent; runs on start)."""
@@ -383,7 +388,8 @@ class Store:
         try:
             # One prebuilt Core statement with bound parameters: its compiled form is cached, whereas
             # insert(Inquiry).values(**values) builds and keys a new ORM statement per row (3x the cost).
-            with self.engine.begin() as conn:
+            # A single INSERT is atomic by itself: autocommit, see __init__.
+            with self._autocommit.connect() as conn:
                 pk = conn.execute(_INSERT_INQUIRY, values).inserted_primary_key[0]
             return Inquiry(id=pk, **values), True
         except IntegrityError:
