@@ -86,6 +86,33 @@ def test_a_failed_insert_leaves_no_row(store: Store) -> None:
     assert store.count_inquiries() == 0
 
 
+def test_an_inquiry_is_committed_when_added_and_found_with_every_column(store: Store) -> None:
+    row, created = store.add_inquiry(**_row(source="webhook", external_id="m1", payload_sha256="ab" * 32,
+                                            claim={"amounts": []}, topic_terms="補償"))
+    assert created
+    # Another engine (another worker or host) sees the row as soon as add_inquiry returns.
+    other = Store(store.url)
+    try:
+        found = other.find_external("webhook", "m1")
+    finally:
+        other.engine.dispose()
+    stored = store.get_inquiry(row.id)
+    columns = [c.key for c in Inquiry.__table__.columns]
+    assert found is not None
+    assert {c: getattr(found, c) for c in columns} == {c: getattr(stored, c) for c in columns}
+    assert store.find_external("webhook", "m2") is None and store.find_external("api", "m1") is None
+
+
+def test_the_autocommit_insert_leaves_transactions_of_later_sessions_intact(store: Store) -> None:
+    store.add_inquiry(**_row())
+    # The same pooled connection must be back in transactional mode: the failed block rolls back whole.
+    with pytest.raises(IntegrityError), store.session() as s:
+        s.add(Inquiry(**_row(source="webhook", external_id="x")))
+        s.flush()
+        s.add(Inquiry(**_row(source="webhook", external_id="x")))
+    assert store.count_inquiries() == 1
+
+
 def test_twenty_concurrent_webhook_duplicates_on_this_database(database_url: str, models_dir: Path,
                                                                tmp_path: Path) -> None:
     import json
