@@ -275,14 +275,16 @@ class InquiryModel:
         # Whether the combiner also sees the lexicon concepts' counts (``concept_counts``).
         self.concept_inputs = concept_inputs
         self._word_names: list[str] | None = None
+        self._word_pull: np.ndarray | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_word_names"] = None
+        state["_word_pull"] = None
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update({"concept_inputs": False, **state})
+        self.__dict__.update({"concept_inputs": False, "_word_pull": None, **state})
 
     # -- scoring ------------------------------------------------------------
     def analyse_texts(self, texts: Sequence[str]) -> list[Analysis]:
@@ -424,12 +426,18 @@ class InquiryModel:
             self._word_names = names
         return self._word_names
 
+    def _pull(self) -> np.ndarray:
+        """Return, per label (rows), how much each word pulls towards it against the labels' mean (computed once)."""
+        if self._word_pull is None:
+            words = self.coef[: len(self.words.vocabulary)]
+            self._word_pull = np.ascontiguousarray((words - words.mean(axis=1, keepdims=True)).T)
+        return self._word_pull
+
     def _explain(self, text: str, analysis: Analysis, offsets: list[int],
                  seg_words: list[tuple[np.ndarray, np.ndarray]], prediction: Prediction, top: int = 8
                  ) -> dict[str, Any]:
         k = LABELS.index(prediction.label)
-        n_words = len(self.words.vocabulary)
-        pull_all = self.coef[:n_words, k] - self.coef[:n_words].mean(axis=1)
+        pull_all = self._pull()[k]
         # The deciding sentence, or the whole text when it is one sentence or faq.
         if prediction.sentence is not None:
             lo, hi = prediction.sentence
