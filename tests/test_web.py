@@ -156,7 +156,7 @@ def test_an_escalation_shows_its_reason_instruction_and_transfer(agent) -> None:
 
 
 def test_compensation_shows_the_claims_desk_steps(agent) -> None:
-    html = _classify(agent, "補償の金額はいくらですか。5000円の被害がありました。返金してください").get_data(as_text=True)
+    html = _classify(agent, "お詫びの補償金はいくらで、いつ振り込まれますか。再発行手数料の返金もお願いします").get_data(as_text=True)
     assert "補償の手続きを案内し、補償窓口へ転送する" in html and "補償窓口（内線 3001）" in html
 
 
