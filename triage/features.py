@@ -43,6 +43,8 @@ FUNCTION_LEMMAS = frozenset([
 def shown_word(lemma: str, tag: str) -> bool:
     """Return True if a token may be a chip or a highlight: a content word that is not only grammar."""
     return tag in HIGHLIGHT_POS and lemma not in FUNCTION_LEMMAS
+
+
 CONCEPT_PREFIX = "§"
 # Words of a clause that is negated ("弁護士を立てる予定はありません") also count as
 # "¬word": the model can learn that a denied lawsuit is not a lawsuit.

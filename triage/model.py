@@ -29,7 +29,6 @@ import itertools
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -350,8 +349,8 @@ class InquiryModel:
             whole_c = Counter(itertools.chain.from_iterable(s.chars for s in segments))
         # Each distinct term is looked up once in the big vocabularies (cache misses are
         # most of the cost); the sentences then read small dictionaries of those.
-        local_w = dict(zip(whole_w, map(self.words.vocabulary.get, whole_w, repeat(-1)), strict=True))
-        local_c = dict(zip(whole_c, map(self.chars.vocabulary.get, whole_c, repeat(-1)), strict=True))
+        local_w = dict(zip(whole_w, map(self.words.vocabulary.get, whole_w, itertools.repeat(-1)), strict=True))
+        local_c = dict(zip(whole_c, map(self.chars.vocabulary.get, whole_c, itertools.repeat(-1)), strict=True))
         wi, wv = tfidf_counts(whole_w, local_w, self.words.idf)
         ci, cv = tfidf_counts(whole_c, local_c, self.chars.idf)
         whole_scores = wv @ self.coef[wi] + cv @ self.coef[ci + n_words] + self.intercept
