@@ -357,6 +357,53 @@ def test_requests(text: str, expected: list[str]) -> None:
     assert claims.extract(text, ARRIVED)["requests"] == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # The verb left out: a remedy and を closing the sentence asks for it.
+        ("届かなかった弁当代1,200円の返金を。", ["refund"]),
+        ("延滞金は免除を！", ["fee_waiver"]),
+        # A negative imperative asks for the charge not to be made.
+        ("点検に来なかったのだから出張料を請求しないで", ["fee_waiver"]),
+        # A condition with a threat asks as well.
+        ("見舞金を出さないなら弁護士に相談します。", ["consolation"]),
+        ("年会費、タダにしねえなら解約だ", ["fee_waiver"]),
+        ("I am still waiting for the refund of $25.", ["refund"]),
+    ],
+)
+def test_requests_asked_without_a_polite_verb(text: str, expected: list[str]) -> None:
+    assert claims.extract(text, ARRIVED)["requests"] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Cash as the form of a refund asked in the same sentence, even beside a coupon: not an apology.
+        ("ポイントは不要なので、返金は現金にしてください", ["refund"]),
+        ("ギフト券ではなく、現金で2,000円を返して", ["refund"]),
+        # Cash asked instead of an apology in kind is still the consolation.
+        ("お詫びのクーポンではなく現金がいいです", ["consolation"]),
+    ],
+)
+def test_cash_beside_a_refund_is_the_refund(text: str, expected: list[str]) -> None:
+    assert claims.extract(text, ARRIVED)["requests"] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A remedy set aside ("…とまでは言わない", "…までは求めない") before the one asked.
+        ("損害賠償とまでは言いませんが、送料は負担してください", ["expense"]),
+        ("見舞金を払えとは申しません。配達料だけ免除してください", ["fee_waiver"]),
+        ("返金までは求めませんが、次回使えるクーポンをいただけませんか", ["voucher"]),
+        # Named as not enough, with words between: this mention asks for nothing.
+        ("二百ポイントのお詫びでは、到底納得できません", []),
+    ],
+)
+def test_a_remedy_set_aside_is_not_asked(text: str, expected: list[str]) -> None:
+    assert claims.extract(text, ARRIVED)["requests"] == expected
+
+
 def test_nothing_found_is_four_empty_lists() -> None:
     assert claims.extract("パスワードの変え方を教えてください", ARRIVED) == claims.empty()
 

@@ -757,10 +757,13 @@ _ASK = re.compile(
     r"|負担して|支払って|払って|出ますか|対象|申請|申し込|手続き|納得|少な|足りな|安すぎ|ふざけ"
     # Pressing: threats, waiting, a plain "〜して".
     r"|しないなら|されないなら|しなければ|されなければ|が済むまで|されるまで|待って(?:い)?ます|待たされ|待ってる"
+    # A condition with a threat ("払わないなら裁判", "タダにしねえなら"), a negative imperative ("請求しないで。"),
+    # an elided verb ("代金の返金を。").
+    r"|(?:ない|ねえ|ねぇ|なきゃ|ん)なら|ないで\s?(?:[!！。]|$)|を\s?(?:[!！。]|$)"
     r"|して(?!い|お|あ|しま|た|から|も|は)|て(?:よ|ね|な|や|って)?[!！。?？\s]*$"
     # ... and the plain imperative: "額を考え直せ。", "払え！"
     r"|[えけせてへめれげべろ]よ?[!！。]"
-    r"|(?i:please|can you|could you|would you|i want|i'd like|i would like)"
+    r"|(?i:please|can you|could you|would you|i want|i'd like|i would like|waiting for|still wait)"
 )
 # A header over a list of claims: "【ご請求内容】", "ご要望："; every line after it asks.
 # A list closed by "以上、よろしくお願いします": every item before it asks.
@@ -775,10 +778,13 @@ _REJECTED = re.compile(
     r"|意味がない|使い道が|使う予定がない|辞退|ではなく|じゃなくて|じゃなく|でなく|より.{0,4}がいい|でごまかさ|でごまかす"
     r"|^より(?:も)?[、,]|はいいので|はいいです|はいいから|はいいけど|はもういい"
     r"|と言われても困|って言われても困|求めて(?:い)?(?:ませ|な)|求めるつもり|望んで(?:い)?(?:ませ|な)|必要(?:は)?(?:ありませ|ない)"
-    r"|つもりは(?:あり|な)|わけでは(?:あり|な))"
+    r"|つもりは(?:あり|な)|わけでは(?:あり|な)"
+    # "慰謝料とまでは言いませんが", "迷惑料を払えとは言いません", "返金までは求めませんが"
+    r"|(?:まで|と|とまで)は(?:言い|いい|申し|求め|望み|要求し|請求し)ませ|求めませ|要求しませ|請求しませ)"
 )
 # Named as not enough: this mention asks for nothing ("クオカードだけでは納得できません"), a later one may ("1,000ptにして").
-_INSUFFICIENT = re.compile(rf"^{_PAREN}.{{0,12}}?(?:では少な|じゃ少な|だけでは|だけじゃ|では納得|じゃ納得|では足り|じゃ足り)")
+_INSUFFICIENT = re.compile(rf"^{_PAREN}.{{0,12}}?(?:では少な|じゃ少な|だけでは|だけじゃ|では納得|じゃ納得|では足り|じゃ足り"
+                           r"|(?:では|じゃ)[、,]?\s?(?:とても|到底|とうてい|全然|全く|まったく|ちょっと)(?:納得|足り|少な))")
 # Mentioned but not asked: received, free already, done
 # (offers and quotes are _OFFERED and _QUOTE, which let pressing through).
 _NOT_ASKED = re.compile(
@@ -830,6 +836,8 @@ _QUOTED_LINE = re.compile(r"(?:^|\n)\s?[>＞][^\n]*")
 _FORWARDED = re.compile(r"-{3,}\s?(?:Forwarded|Original|転送|元の)|Forwarded message|-----Original")
 # What makes cash an apology rather than a refund: an apology offered, in kind or in points.
 _APOLOGY_CONTEXT = re.compile(r"お詫び|おわび|お見舞|見舞金|迷惑料|慰謝|クーポン|ポイント|ギフト|商品券|金券|品物|図書カード|QUOカード|クオカード|電子マネー")
+# A refund asked in the same sentence makes cash its form, not an apology.
+_REFUND_WORD = re.compile(r"返金|払い戻|払戻|返還|返し|返せ|返して|戻して")
 _SENTENCE_END = re.compile(r"[。！!？?\n]+")
 _SCAM = re.compile(r"^(?:詐欺|サギ|を装|をかた|と称|のメール|の電話|SMS)")
 # "返金などの補償", "お詫びとしての補償": the generic word sums up the remedy just named.
@@ -988,6 +996,8 @@ def _requests(norm: str) -> list[str]:
                 continue
         if kind == "cash" and not apology:
             continue  # "現金で払いました": how it was paid
+        if kind == "cash" and _REFUND_WORD.search(norm, *sentences[i]):
+            continue  # "返金はクーポンではなく現金で", "現金で1,500円を返金して": how the refund is paid
         if name == "expense" and kind == COVER_VERB and norm[max(0, start - 1) : start] == "再":
             continue  # "再請求して": the company bills again
         s, e = sentences[i]
