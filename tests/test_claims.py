@@ -480,3 +480,66 @@ def test_a_full_card_number_never_appears_in_a_claim(digits: str, data: st.DataO
         for item in claim[field]:
             for value in item.values():
                 assert digits not in "".join(ch for ch in claims._norm(str(value)) if ch.isdigit()), (text, claim)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # "取り消して" reads its object: a charge billed is waived, a charge already taken is refunded.
+        ("解約したのに違約金の請求が来ました。取り消してもらえますか", ["fee_waiver"]),
+        ("身に覚えのない決済が2件あります。取り消してください", ["refund"]),
+        # An order cancelled asks for no remedy.
+        ("昨日の注文を取り消してください", []),
+    ],
+)
+def test_a_cancellation_reads_its_object(text: str, expected: list[str]) -> None:
+    assert claims.extract(text, ARRIVED)["requests"] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A charge paid to someone else, borne: a cost (expense), not a waiver of the company's own charge.
+        ("予約が消えていたので近くの旅館に泊まりました。その宿泊料金を負担してください", ["expense"]),
+        ("修理業者に出張料金4,400円を払いました。負担をお願いします", ["expense"]),
+        # The company's own charge is waived.
+        ("今月の利用料金はそちらで負担してください", ["fee_waiver"]),
+    ],
+)
+def test_a_charge_paid_elsewhere_is_an_expense(text: str, expected: list[str]) -> None:
+    assert claims.extract(text, ARRIVED)["requests"] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Any card or document made again: its fee is a reissue fee.
+        ("番号が漏れたので免許証を再交付してもらいました。手数料2,250円を負担してもらえますか", ["reissue_fee"]),
+        ("保険証を作り直した発行手数料の400円を返してください", ["reissue_fee"]),
+        ("Could you pay back the card reissue fee of $15?", ["reissue_fee"]),
+        # A first issue is no reissue.
+        ("証明書の発行手数料はいくらですか", []),
+    ],
+)
+def test_a_document_made_again_gives_a_reissue_fee(text: str, expected: list[str]) -> None:
+    assert claims.extract(text, ARRIVED)["requests"] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # One side of a choice shares the sentence's ask.
+        ("割れていたので、交換か返金をお願いします", ["refund", "other"]),
+        ("再配達か、送料の免除のどちらかで対応してほしい", ["fee_waiver", "other"]),
+        ("サイズ違いでした。交換お願いできますか", ["other"]),
+        ("父の誕生日祝いが届いていません。届け直してください", ["other"]),
+        # Kansai "まけて": a discount of a charge.
+        ("今月の水道代、ちょっとまけてや", ["fee_waiver"]),
+        # English: a charge reversed, money wanted back.
+        ("You billed me twice. Please reverse the duplicate charge.", ["refund"]),
+        ("I want my deposit of $200 back.", ["refund"]),
+        ("The outage made me take a cab for ¥3,000. Please cover that cost.", ["expense"]),
+    ],
+)
+def test_alternatives_dialect_and_english_asks(text: str, expected: list[str]) -> None:
+    assert claims.extract(text, ARRIVED)["requests"] == expected

@@ -622,6 +622,10 @@ NOUN, REFUND_VERB, COVER_VERB, GENERIC = "noun", "refund_verb", "cover_verb", "g
 RETURN_VERB = "return_verb"
 # "復元して", "復活して": what was lost comes back (points, an item, a service); money only when money was named.
 RESTORE_VERB = "restore_verb"
+# "取り消して": a charge billed and not paid is waived, a charge already taken is refunded, an order is nothing.
+CANCEL_VERB = "cancel_verb"
+_CANCEL_BILLED = re.compile(r"請求|キャンセル料|違約金|解約金|手数料|扱い|延滞")
+_CANCEL_TAKEN = re.compile(r"不正利用|引き落と|決済|課金|二重|重複|チャージ")
 _ANCHORS: dict[str, list[tuple[str, str | None, str | None, int, str]]] = {
     # anchor: [(remedy, required before (ends at the anchor), required after, how far before to look, kind), ...]
 }
@@ -639,6 +643,8 @@ _AMOUNT_GAP = r"(?:[(（]?\s?[¥]?[0-9,.万千百十一二三四五六七八九]
 _anchor("reissue_fee", "再発行 再交付 さいはっこう", after=rf"^\s?(?:の|に(?:かかった|掛かった|要した))?{_AMOUNT_GAP}の?\s?{_FEE}")
 _anchor("reissue_fee", "作り直し 交換 再発行", before=r"(?:カード|クレジットカード)の?$",
         after=r"^(?:に(?:かかった|掛かった))?の?(?:手数料|費用|代)|^た(?:分|時|とき)の?(?:お金|費用|代|手数料)")
+_anchor("reissue_fee", "発行手数料", before=r"(?<!再)$", reach=1)
+_anchor("reissue_fee", "reissue fee", before=r"(?i:card\s)$", reach=5)
 _anchor("consolation", "慰謝料 いしゃりょう 見舞金 見舞い金 迷惑料 お詫び金 おわび金 詫び料 お詫びのお金 おわびのお金 consolation")
 _anchor("consolation", "お詫びの額 お詫びの金額 おわびの額 和解金 解決金")
 # Cash instead of the apology offered ("ギフト券ではなく現金で", "現金がいいの"); not "現金で返金" (a refund).
@@ -654,6 +660,7 @@ _anchor("voucher", "商品券 ギフト券 ギフトカード クーポン 割�
                    "図書券 招待券 お詫び券 おわび券 食事券 宿泊券 利用券 voucher coupon")
 _anchor("fee_waiver", "免除 割り引 値引 減額 相殺 タダに waive Waive "
                       "払わなくて 払わなくても 支払わなくて 払わずに 払わないで")
+_anchor("fee_waiver", "まけて まけろ まけと まけてくれ", before=r"(?:料|代|金|額|円|分|費)(?:を|は|も|、)?[^。\n]{0,8}$", reach=16)
 _anchor("fee_waiver", "差し引 差引", after=r"^(?!かず|かない|かれ|きせず)")
 # "送料無料で送って": the charge is not made.
 _anchor("fee_waiver", "無料で", before=r"(?:送料|手数料|費用|料金)$", reach=4)
@@ -662,6 +669,8 @@ _anchor("fee_waiver", "引き落とさない 引き落とさず 引き落とし�
 # A charge already made, cancelled: "二重になった1件分の取消", "2回分を取り消して" is a refund.
 _anchor("refund", "取消 取り消 キャンセルし", before=r"(?:[0-9一二三]\s?(?:回|件)分|重複分|二重分|二重決済|二重請求|重複決済|決済分|課金分)(?:の|を|は|も)?\s?$",
         reach=14, kind=REFUND_VERB)
+# "取り消して" elsewhere: the object decides ("キャンセル料の請求…取り消して" a waiver, "不正利用…取り消して" a refund).
+_anchor("refund", "取り消 取消", kind=CANCEL_VERB)
 _anchor("fee_waiver", "無料", after=r"^(?:に|化)")
 # "N円引き" and "料金から引いて"; not 代引き (cash on delivery), not a coupon's "800円引き", not the past.
 _anchor("fee_waiver", "引い 引き 引け", before=r"(?:(?:[0-9]円|料金|額|分|料)(?:から|を)?|代(?:から|を))$",
@@ -681,9 +690,15 @@ _anchor("expense", "変更 交換", before=r"(?:番号|アドレス|メアド|�
         after=r"^[、,\s]?(?:の|に(?:かかった|掛かった))?(?:手数料|費用|代)")
 # Non-monetary remedies: a service done again or instead.
 _SERVICE_ASK = (r"^.{0,10}?(?:ください|下さい|ほしい|欲しい|もらえ|貰え|いただけ|頂け|くれ|お願い|希望|願"
-                 r"|して(?:よ|ね|[〜~ー!！。]|\s?$))")
-_anchor("other", "再送 送り直 再配送 再発送 出し直 振り替え 振替 アップグレード 優先 延長 取り直 無料期間 交換して 交換を 交換の",
+                 r"|して(?:よ|ね|[〜~ー!！。]|\s?$))"
+                 # One side of a choice: the sentence's ask covers both ("交換か、値引きをしてください").
+                 r"|^\s?(?:か[、,]|かまたは|または|もしくは|か(?=[^。\n]{0,20}?(?:どちらか|いずれか)))")
+_anchor("other", "再送 送り直 贈り直 届け直 再配送 再配達 再発送 出し直 振り替え 振替 アップグレード 優先 延長 取り直 無料期間 "
+                 "交換して 交換を 交換の",
         after=_SERVICE_ASK)
+# A bare "交換" asked right away or offered as one side of a choice ("交換お願いできますか", "交換か返金を").
+_anchor("other", "交換", after=r"^(?:を|は)?\s?(?:お願い|希望|でも|で(?:いい|構)|して(?:ください|下さい|ほし|欲し|もら|いただ|頂|くれ))"
+                              r"|^\s?(?:か[、,]?|または|もしくは)")
 _anchor("other", "お詫びの品 おわびの品")
 _anchor("other", "延ば のば 伸ば", before=r"(?:期限|期間|期日|有効期限|猶予)[^。\n]{0,10}$", reach=16)
 _anchor("other", "期間延長 期限延長 撮り直 やり直 受け直 再受講 再受験 無料受験 復旧させ 継続して 継続を 代わりの品 代替品 代品 同じ商品 正しい商品 "
@@ -698,6 +713,10 @@ _anchor("expense", "負担 reimburse Reimburse", after=_COVER_AFTER, kind=COVER_
 _anchor("damages", "補填 穴埋め", after=_COVER_AFTER, kind=GENERIC)
 _anchor("expense", "精算して 精算を ご精算", kind=COVER_VERB)
 _anchor("damages", "何とかして なんとかして", kind=GENERIC)
+_anchor("refund", "reverse Reverse", after=r"^\s?(?:the|one of the|this|that|these|both|my)?\s?(?:duplicate\s|double\s)?(?:charge|payment|transaction)",
+        kind=REFUND_VERB)
+# "I want my annual fee back": money named before "back".
+_anchor("refund", "back", before=r"(?i:fee|money|charge|payment|deposit|price|[0-9])\b[^.\n]{0,20}\s$", reach=30, kind=REFUND_VERB)
 _anchor("expense", "cover pay", after=r"^\s?(?:the\s)?(?:cost|it|this|that|for|difference)", kind=COVER_VERB)
 # "そちら持ち" asks the company to bear it; "こっち持ち" says the customer does.
 _anchor("expense", "持って 持ち", before=r"(?:そちら|そっち|御社|貴社|お宅|おたく)(?:で|が|の)?$", after=_COVER_AFTER, kind=COVER_VERB)
@@ -735,15 +754,20 @@ _OBJECT = re.compile(
     r"|(?P<fee>(?<![込更務約])手数料)"
     r"|(?P<charge>追加料金|料金|受講料|月謝|会費|利用料|保険料|代金|解約手数料)"
     r"|(?P<paid>注文|キャンセル|課金|お金|現金|払った|払いました|支払った|支払いました)"
-    r"|(?P<amount>円|ドル|\$|yen|USD)"
+    r"|(?P<amount>円|ドル|\$|¥|yen|USD)"
 )
 # A cost the customer bore, strong enough to turn "返して" into expense rather than a refund.
 _BORNE_STRONG = re.compile(r"かかっ|かかり|掛かっ|掛かり|自費|自腹|実費|立て?替|通話料|電話代|交通費|タクシー|購入し|買い|買っ|加入"
                            r"|振込手数料|振り込み手数料|延滞金|延滞料|延滞手数料|利息"
                            r"|別の(?:病院|薬局|ホテル|店|クリニック|便|業者)")
+# Getting a service from someone else: staying, hiring, renting, buying.
+_PAID_ELSEWHERE = re.compile(r"別の|他の|他社|ほかの|よその|近くの|に(?:払|支払)|かかっ|かかり|掛かっ|借り|預け|泊ま|頼ん|依頼し|買っ|購入")
 _REISSUE_CONTEXT = re.compile(
     r"(?:カード|クレジット|クレカ|かーど|card)[^\n]{0,40}?(?:再発行|作り直|再交付|発行し直|さいはっこう)"
-    r"|(?:再発行|作り直|再交付|さいはっこう)[^。\n]{0,12}?(?:カード|かーど)|再発行手数料",
+    r"|(?:再発行|作り直|再交付|さいはっこう)[^。\n]{0,12}?(?:カード|かーど)|再発行手数料"
+    # Any card or document made again after a leak: 会員証, パスポート, 住民票 (its 発行手数料 is then a reissue fee).
+    r"|(?:会員証|パスポート|旅券|免許証|保険証|住民票|証明書|通帳|印鑑証明)[^\n]{0,20}?(?:再発行|作り直|再交付|取り直|発行し直)"
+    r"|(?i:reissue|replacement card)",
     re.IGNORECASE,
 )
 # What makes a sentence ask for something (or press for what was promised).
@@ -871,6 +895,10 @@ _WITHOUT = re.compile(r"[^\s、。,]{1,10}?(?:なし|無し|抜き)で")
 def _resolve(kind: str, norm: str, start: int, reissue: bool) -> str:
     """Return what a verb asks for, from the nearest object named in the 45 characters before it."""
     window = norm[max(0, start - 45) : start]
+    if kind == CANCEL_VERB:
+        if _CANCEL_TAKEN.search(window):
+            return "refund"
+        return "fee_waiver" if _CANCEL_BILLED.search(window) else ""
     if norm[start : start + 1].isascii() and norm[start : start + 1].isalpha():
         # English takes more letters, and names the object after the verb: "cover the difference ... for a taxi".
         window = norm[max(0, start - 90) : start] + " " + norm[start : start + 60]
@@ -905,7 +933,9 @@ def _resolve(kind: str, norm: str, start: int, reissue: bool) -> str:
     if kind == GENERIC:
         return "expense" if group == "borne" else "damages"
     if group == "charge":
-        return "fee_waiver"  # the company bears its own charge: "追加料金はそちらで負担して"
+        # A charge paid to someone else is a cost borne ("別のホテルの料金", "税理士に追加料金を払う"),
+        # otherwise the company bears its own charge: "追加料金はそちらで負担して".
+        return "expense" if _PAID_ELSEWHERE.search(window) else "fee_waiver"
     if group in ("borne", "fee", "paid", "amount"):
         return "expense"
     if group == "points":
@@ -949,6 +979,10 @@ def _not_customer_spans(norm: str) -> list[tuple[int, int]]:
 
 def _requests(norm: str) -> list[str]:
     hits = _hits(norm)
+    if _REISSUE_CONTEXT.search(norm) is None and not any(
+            h[2] == "reissue_fee" and norm[h[0] : h[1]] != "発行手数料" for h in hits):
+        # "発行手数料" alone (a certificate, a first card) is no reissue.
+        hits = [h for h in hits if norm[h[0] : h[1]] != "発行手数料"]
     if not hits:
         return []
     outside = _not_customer_spans(norm) if ("「" in norm or "『" in norm or '"' in norm or "“" in norm or ">" in norm
