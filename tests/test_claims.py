@@ -543,3 +543,26 @@ def test_a_document_made_again_gives_a_reissue_fee(text: str, expected: list[str
 )
 def test_alternatives_dialect_and_english_asks(text: str, expected: list[str]) -> None:
     assert claims.extract(text, ARRIVED)["requests"] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # The remedy declined is the one right before "ではなく", not the topic it describes.
+        ("払い戻しはポイントではなく口座振込でお願いします", ["refund"]),
+        # Remedies joined by も/や are declined together.
+        ("クーポンもポイントもいらないので、見舞金をください", ["consolation"]),
+        # A refund in the form of a voucher asks for the voucher.
+        ("返金はギフト券でもいいです。注文番号 AB-1234", ["voucher"]),
+        # Told by the company, not asked (unless pressed).
+        ("返金は来月になると言われましたが、それで構いません。", []),
+        ("返金は来月になると言われましたが、まだ手続きされていません。", ["refund"]),
+        # Paid by someone else already.
+        ("通院費は労災から支払われましたので、慰謝料だけ請求します", ["consolation"]),
+        # A person or an answer is no money to pay.
+        ("店長を出してください", []),
+        ("きちんとした回答を出してほしい", []),
+    ],
+)
+def test_what_a_remedy_is_declined_told_or_paid(text: str, expected: list[str]) -> None:
+    assert claims.extract(text, ARRIVED)["requests"] == expected

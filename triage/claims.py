@@ -761,6 +761,7 @@ _BORNE_STRONG = re.compile(r"かかっ|かかり|掛かっ|掛かり|自費|自�
                            r"|振込手数料|振り込み手数料|延滞金|延滞料|延滞手数料|利息"
                            r"|別の(?:病院|薬局|ホテル|店|クリニック|便|業者)")
 # Getting a service from someone else: staying, hiring, renting, buying.
+_NOT_MONEY_OBJECT = re.compile(r"(?:責任者|上司|上の(?:人|者|方)|担当者?|社長|店長|支配人|代表者?|謝罪文?|説明|回答|返事|結論|答え|誠意)を\s?$")
 _PAID_ELSEWHERE = re.compile(r"別の|他の|他社|ほかの|よその|近くの|に(?:払|支払)|かかっ|かかり|掛かっ|借り|預け|泊ま|頼ん|依頼し|買っ|購入")
 _REISSUE_CONTEXT = re.compile(
     r"(?:カード|クレジット|クレカ|かーど|card)[^\n]{0,40}?(?:再発行|作り直|再交付|発行し直|さいはっこう)"
@@ -813,8 +814,12 @@ _INSUFFICIENT = re.compile(rf"^{_PAREN}.{{0,12}}?(?:では少な|じゃ少な|�
 # (offers and quotes are _OFFERED and _QUOTE, which let pressing through).
 _NOT_ASKED = re.compile(
     rf"^{_PAREN}.{{0,10}}?(?:を?受け取りました|は受け取|受領し|を?頂きました|をいただきました|が届きました|を?もらいました"
-    r"|は無料だった|は無料でした|はかからなかった|されました。|済みです)"
+    r"|は無料だった|は無料でした|はかからなかった|されました。|済みです"
+    # Paid by someone else already: "治療費は保険で出ましたが", "交通費は会社から支払われました".
+    r"|(?:で|から)(?:出ました|出た|出て(?:い)?ます|支払われ|払われ|補償され|カバーされ|賄われ|まかなわれ))"
 )
+# Told by the company: "返金は振込でと言われましたが".
+_TOLD = re.compile(r"^[^。\n]{0,10}?、?(?:と|って)(?:言われ|いわれ|案内され|説明され)(?:まし)?た(?:が|けど)")
 # Done, or told by the company, rather than asked: "航空券は払い戻されましたが", "代金は戻ったんですけど",
 # "返金していただきました", "返金いただけると伺っています", "全額戻ってくることになりました".
 _DONE = re.compile(
@@ -895,6 +900,8 @@ _WITHOUT = re.compile(r"[^\s、。,]{1,10}?(?:なし|無し|抜き)で")
 def _resolve(kind: str, norm: str, start: int, reissue: bool) -> str:
     """Return what a verb asks for, from the nearest object named in the 45 characters before it."""
     window = norm[max(0, start - 45) : start]
+    if _NOT_MONEY_OBJECT.search(window):
+        return ""  # "責任者を出してください", "回答を出して": a person or an answer, nothing to pay
     if kind == CANCEL_VERB:
         if _CANCEL_TAKEN.search(window):
             return "refund"
@@ -1005,7 +1012,14 @@ def _requests(norm: str) -> list[str]:
     named_at: dict[str, set[int]] = {}  # sentences where each remedy was found
     for (start, end, name, kind), i in zip(hits, sentence_of, strict=True):
         after = norm[end : end + 32]
-        if _REJECTED.match(after):
+        declined = _REJECTED.match(after)
+        if declined is not None and any(end < h[0] < end + declined.end() and _REJECTED.match(norm[h[1] : h[1] + 32])
+                                        and re.fullmatch(r"し?\s?(?:は|を|が)\s?", norm[end : h[0]])
+                                        for h in hits if h[3] in (NOUN, "cash")):
+            # "返金はクーポンではなく現金で": the coupon is declined, not the refund it is the topic of
+            # (but "ポイントもクーポンもいらない" declines both).
+            declined = None
+        if declined is not None:
             # "ポイントではなくマイルで": the same remedy named again right after is still asked.
             if kind in (NOUN, "cash") and not any(h[2] == name and 0 < h[0] - end <= 14 for h in hits):
                 rejected.add(name)
@@ -1014,6 +1028,14 @@ def _requests(norm: str) -> list[str]:
             continue
         if _NOT_ASKED.match(after) or (kind in (REFUND_VERB, RETURN_VERB) and _SCAM.match(after)):
             continue
+        if kind == REFUND_VERB and re.match(r"し?(?:は|を|も)", norm[end : end + 2]) and any(
+                h[2] in ("voucher", "points") and h[3] == NOUN and 0 < h[0] - end <= 3
+                and re.match(r"で(?!は|な)", norm[h[1] : h[1] + 2]) for h in hits):
+            continue  # "返金は電子マネーでも構いません": the remedy asked is the voucher
+        if kind != NOUN and kind != "cash" and _TOLD.match(after):
+            rest = norm[end : sentences[i][1]] + (norm[slice(*sentences[i + 1])] if i + 1 < len(sentences) else "")
+            if not _PRESSING.search(rest):
+                continue  # "返金は振込でと言われましたが": the company's words
         if kind in (NOUN, "cash") and _STATE.match(after):
             continue
         quoted = next((q for q in outside if q[0] <= start < q[1]), None)
