@@ -566,3 +566,20 @@ def test_alternatives_dialect_and_english_asks(text: str, expected: list[str]) -
 )
 def test_what_a_remedy_is_declined_told_or_paid(text: str, expected: list[str]) -> None:
     assert claims.extract(text, ARRIVED)["requests"] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Settling for a remedy asks for it.
+        ("もう疲れたので、五千円のクーポンで手を打ちましょう", ["voucher"]),
+        ("見舞金一万円で我慢します", ["consolation"]),
+        # A promised remedy pressed for: not yet paid, hurry, will it come.
+        ("先月いただいたお詫びのポイントのお約束、まだ未付与です", ["points"]),
+        ("お詫びにクーポンを送ると書いてありましたが、本当にもらえるのでしょうか", ["voucher"]),
+        # A promised remedy just reported is not asked.
+        ("お詫びにクーポンを送ると書いてありました。", []),
+    ],
+)
+def test_settling_for_or_pressing_for_a_remedy(text: str, expected: list[str]) -> None:
+    assert claims.extract(text, ARRIVED)["requests"] == expected
