@@ -104,7 +104,9 @@ def test_predict_explained_equals_predict_and_explain(models_dir: Path, tiny_row
             assert 0 <= span["start"] < span["end"] <= len(text)
 
 
-def test_scoped_words_and_concept_inputs_score_alike_one_by_one_and_in_a_batch(tiny_rows: list[dict[str, str]]) -> None:
+@pytest.mark.parametrize("inputs", [{"concept_inputs": True}, {"sentence_inputs": True}])
+def test_combiner_inputs_score_alike_one_by_one_and_in_a_batch(tiny_rows: list[dict[str, str]],
+                                                               inputs: dict[str, bool]) -> None:
     from triage.dataset import LABELS
     from triage.features import read_lexicon
     from triage.model import train
@@ -112,9 +114,9 @@ def test_scoped_words_and_concept_inputs_score_alike_one_by_one_and_in_a_batch(t
     from .conftest import DATA
 
     result = train([r["text"] for r in tiny_rows], [r["label"] for r in tiny_rows], folds=3,
-                   lexicon=read_lexicon(DATA / "lexicon.csv"), negation=True, quotes=True, concept_inputs=True)
+                   lexicon=read_lexicon(DATA / "lexicon.csv"), negation=True, quotes=True, **inputs)
     model = result.model
-    assert model.concept_inputs and model.comb_coef.shape[0] > len(LABELS)
+    assert model.comb_coef.shape[0] > len(LABELS)
     texts = [r["text"] for r in tiny_rows[::9]] + ["訴訟は考えていませんが、「補償します」と書いてありました。いつですか", ""]
     np.testing.assert_allclose([list(model.probabilities(t).values()) for t in texts], model.predict_proba(texts),
                                atol=1e-9)

@@ -355,13 +355,15 @@ class InquiryModel:
         ci, cv = tfidf_counts(whole_c, local_c, self.chars.idf)
         whole_scores = wv @ self.coef[wi] + cv @ self.coef[ci + n_words] + self.intercept
         whole = _softmax(whole_scores[None, :])
+        # Without sentence inputs the combiner reads the whole text only: its answer is final now.
+        final = None if self.sentence_inputs else self._final(analysis, whole, whole)
         seg_words: list[tuple[np.ndarray, np.ndarray]] = []
         if len(segments) == 1:
             # One sentence: its features are the whole text's.
             seg = whole
             seg_words = [(wi, wv)]
-        elif explained or self.sentence_inputs or self.policy.route(
-                dict(zip(LABELS, self._final(analysis, whole, whole).tolist(), strict=True)))[0] != "faq":
+        elif explained or final is None or self.policy.route(
+                dict(zip(LABELS, final.tolist(), strict=True)))[0] != "faq":
             seg_scores = np.empty((len(segments), len(LABELS)))
             for i, segment in enumerate(segments):
                 swi, swv = tfidf_counts(Counter(segment.words), local_w, self.words.idf)
@@ -372,7 +374,9 @@ class InquiryModel:
         else:
             # A faq route of several sentences shows no sentence and no reason.
             seg = np.repeat(whole, len(segments), axis=0)
-        return self._route(analysis, self._final(analysis, whole, seg), seg), seg_words
+        if final is None:
+            final = self._final(analysis, whole, seg)
+        return self._route(analysis, final, seg), seg_words
 
     def _final(self, analysis: Analysis, whole: np.ndarray, seg: np.ndarray) -> np.ndarray:
         """Return the combiner's probabilities of one text from its whole-text and sentence probabilities."""
