@@ -22,7 +22,6 @@ import hmac
 import http.client
 import ipaddress
 import json
-import math
 import random
 import re
 import sys
@@ -299,28 +298,21 @@ def summarise(slots: list[Slot], outcomes: list[Outcome], plan: list[tuple[str, 
     }
 
 
-def print_summary(summary: dict[str, Any], webhooks: dict[str, Any], plan: list[tuple[str, float, float]],
-                  server: dict[str, Any]) -> None:
+def print_summary(summary: dict[str, Any], webhooks: dict[str, Any], server: dict[str, Any]) -> None:
     """Human-readable figures on stdout (the lines tests and readers look for start at the margin)."""
-    def ms(v: float) -> str:
-        return "     -" if math.isnan(v) else f"{v:6.0f}" if v >= 100 else f"{v:6.1f}"
-
-    print("\nphase    target/s   sent/s  scheduled   sent  not sent in time  unexpected    p50    p95    p99"
-          "  send lag p95  (ms from the scheduled time)")
-    for name, rate, seconds in plan:
-        p = summary["phases"][name]
-        print(f"{name:<8} {rate:8.0f} {p['sent_rps']:8.1f} {p['scheduled']:10d} {p['sent']:6d} "
-              f"{p['not_sent_in_time']:17d} {p['unexpected']:11d} {ms(p['p50_ms'])} {ms(p['p95_ms'])} "
-              f"{ms(p['p99_ms'])}        {ms(p['send_lag_p95_ms'])}   ({seconds:g} s)")
-    print("\nkind                              sent  statuses                 unexpected    p50    p95    p99    max")
-    for kind, k in summary["kinds"].items():
-        statuses = " ".join([f"{s}:{n}" for s, n in k["statuses"].items()] +
-                            [f"{e}:{n}" for e, n in k["errors"].items()])
-        print(f"{LABEL[kind]:<32} {k['sent']:5d}  {statuses:<24} {k['unexpected']:10d} {ms(k['p50_ms'])} "
-              f"{ms(k['p95_ms'])} {ms(k['p99_ms'])} {ms(k['max_ms'])}")
+    columns = ("sent", "not_sent_in_time", "unexpected", "p50_ms", "p95_ms", "p99_ms", "max_ms", "send_lag_p95_ms")
+    kinds = {LABEL[k]: v for k, v in summary["kinds"].items()}
+    for title, groups, cols in (("phase", summary["phases"], ("target_rps", "sent_rps", *columns)),
+                                ("kind", kinds, columns)):
+        heads = [c.removesuffix("_ms").replace("_", " ") for c in cols]
+        print(f"\n{title:<32}" + "".join(f"{h:>{max(7, len(h) + 2)}}" for h in heads) + "  statuses")
+        for name, g in groups.items():
+            statuses = [f"{s}:{n}" for s, n in g["statuses"].items()] + [f"{e}:{n}" for e, n in g["errors"].items()]
+            print(f"{name:<32}" + "".join(f"{g[c]:>{max(7, len(h) + 2)}.{1 if c.endswith('rps') else 0}f}"
+                                          for c, h in zip(cols, heads, strict=True)) + "  " + " ".join(statuses))
     a = summary["all"]
-    print(f"\nrequests scheduled: {a['scheduled']}, sent: {a['sent']}, not sent in time: {a['not_sent_in_time']}; "
-          f"achieved {a['sent_rps']:.1f}/s of {a['target_rps']:.1f}/s; load generator CPU "
+    print(f"\n(ms from the scheduled time) requests scheduled: {a['scheduled']}, sent: {a['sent']}, not sent in time: "
+          f"{a['not_sent_in_time']}; achieved {a['sent_rps']:.1f}/s of {a['target_rps']:.1f}/s; load generator CPU "
           f"{summary['client_cpu_s']:.1f} s in {summary['wall_s']:.1f} s")
     print(f"unexpected errors: {a['unexpected']}")
     print(f"webhooks acknowledged: {webhooks['acknowledged']}, checked by {webhooks['method']}: stored "
@@ -370,7 +362,7 @@ def run(args: argparse.Namespace, base_url: str, database_url: str,
     webhooks["answered_duplicate"] = sum(1 for o in outcomes if o.webhook_id and o.duplicate)  # all ids are new
     webhooks["self_test"] = self_test(check, acked)
     server = server_info() if server_info else {}
-    print_summary(summary, webhooks, plan, server)
+    print_summary(summary, webhooks, server)
     failed = bool(summary["all"]["unexpected"] or webhooks["lost"] or webhooks["doubled"] or webhooks["mismatched"]
                   or webhooks["answered_duplicate"] or webhooks["self_test"] is False
                   or (server and not server["alive"]))
