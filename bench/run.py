@@ -1,7 +1,8 @@
 """`python -m bench OUTDIR [--quick]`: every measurement in one run, then OUTDIR/report.md and results.json.
 
 1. trains the model under test into OUTDIR/models (what `triage train` does, without the gate);
-2. runs bench/timings.py under pytest-benchmark (in-process timings and the tokenizer comparison);
+2. runs bench/timings.py under pytest-benchmark (in-process timings and the tokenizer comparison),
+   then bench.claims (claims extraction against classify) on the same model;
 3. starts `triage serve` with the test suite's launcher and drives it with locust (keep-alive, concurrency 8);
 4. runs bench/loadgen.py against the same server (open-loop mixed traffic, exactly-once webhook check).
 """
