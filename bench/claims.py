@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench import ROOT, shown
 
 TARGET = 0.20
 
@@ -37,7 +37,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--rounds", type=int, default=5, help="passes over the texts per path (the fastest counts)")
     p.add_argument("--limit", type=int, default=0, help="use only the first N texts (0: all)")
     p.add_argument("--out", default=None, help="also write every figure as JSON to this file")
-    p.add_argument("--check", action="store_true", help=f"exit 1 when extraction exceeds {TARGET:.0%} of classify")
+    p.add_argument("--check", action="store_true", help=f"exit 1 when extraction exceeds {TARGET:.0%}% of classify")
     return p.parse_args(argv)
 
 
@@ -95,8 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         fn(texts[0])
     load_before = os.getloadavg()[0]
     times = {name: _fastest(fn, texts, args.rounds) for name, fn in paths.items()}
-    shown = Path(args.csv).resolve()
-    report: dict[str, Any] = {"csv": str(shown.relative_to(ROOT)) if shown.is_relative_to(ROOT) else args.csv,
+    report: dict[str, Any] = {"csv": shown(args.csv),
                               "texts": len(texts), "rounds": args.rounds, "model_version": loaded.version,
                               "target": TARGET, "machine_load": {"loadavg_1min_before": load_before,
                                                                  "loadavg_1min_after": os.getloadavg()[0]}}

@@ -18,11 +18,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench import ROOT, shown
 from triage import dataset
 from triage.features import read_lexicon
 from triage.model import ESCALATION_MISS_COST, calibration_error, confident_errors, metrics, train
 
-ROOT = Path(__file__).resolve().parent.parent
 # Each design's arguments of `triage.model.train` beyond PLAIN (lexicon True: the shipped data/lexicon.csv).
 PLAIN = {"sentence_inputs": False, "lexicon": False, "negation": False, "quotes": False}
 SHIPPED = {"lexicon": True, "negation": True, "quotes": True}
@@ -72,12 +72,6 @@ def _by(table: dataset.Table, column: str, labels: list[str], predictions: list[
             for k, idx in sorted(groups.items())}
 
 
-def _relative(path: str) -> str:
-    """Return a path inside the repository relative to it (results name no machine's folders)."""
-    p = Path(path).resolve()
-    return str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else p.name
-
-
 def main() -> None:
     """Run every design and print (and optionally save) the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -89,7 +83,7 @@ def main() -> None:
     data = dataset.load_training([args.train])
     lexicon = read_lexicon(ROOT / "data" / "lexicon.csv")
     tests = [dataset.read(p) for p in args.test]
-    results: dict[str, Any] = {"train": _relative(args.train), "rows": len(data.texts), "designs": {}}
+    results: dict[str, Any] = {"train": shown(args.train), "rows": len(data.texts), "designs": {}}
     for name, spec in DESIGNS.items():
         if args.only and name not in args.only:
             continue

@@ -39,7 +39,8 @@ from typing import Any
 import numpy as np
 import sqlalchemy
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench import ROOT
+
 KINDS = ("web", "classify", "batch", "webhook")
 EXPECTED = {"web": 200, "classify": 201, "batch": 200, "webhook": 200, "healthz": 200}
 LABEL = {"web": "POST / (agent form)", "classify": "POST /api/v1/classify", "batch": "POST /api/v1/classify/batch",

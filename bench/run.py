@@ -31,9 +31,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from bench import claims, loadgen, report, tokenizers
+from bench import ROOT, claims, loadgen, own_env, report, shown, tokenizers
 
-ROOT = Path(__file__).resolve().parent.parent
 LEXICON = ROOT / "data" / "lexicon.csv"
 CONCURRENCY = 8
 WORKERS = 2
@@ -78,10 +77,6 @@ def _subset_csv(src: Path, rows: int, dest: Path) -> Path:
     return dest
 
 
-def _rel(path: Path) -> str:
-    return str(path.resolve().relative_to(ROOT)) if path.resolve().is_relative_to(ROOT) else str(path)
-
-
 def train_model(models: Path, train_csv: Path, source: str) -> dict[str, Any]:
     """Train and activate one version, as `triage train` would (without the quality gate)."""
     from triage.lifecycle import train_version
@@ -96,9 +91,8 @@ def train_model(models: Path, train_csv: Path, source: str) -> dict[str, Any]:
 def timings(out: Path, tmp: Path, train_csv: Path, test_csv: Path, quick: bool) -> dict[str, Any]:
     """Run bench/timings.py under pytest-benchmark; return each benchmark's statistics in ms, and its table."""
     peer_csv = _subset_csv(train_csv, QUICK_PEER_ROWS, tmp / "peers.csv") if quick else train_csv
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TRIAGE_", "PROMETHEUS_"))}
-    env.update(BENCH_MODELS_DIR=str(tmp / "models"), BENCH_PEER_CSV=str(peer_csv), BENCH_TEST_CSV=str(test_csv),
-               BENCH_LEXICON=str(LEXICON), BENCH_QUICK="1" if quick else "0")
+    env = own_env(BENCH_MODELS_DIR=str(tmp / "models"), BENCH_PEER_CSV=str(peer_csv), BENCH_TEST_CSV=str(test_csv),
+                  BENCH_LEXICON=str(LEXICON), BENCH_QUICK="1" if quick else "0")
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", str(ROOT / "bench" / "timings.py"), "-q", "-p", "no:cacheprovider",
          f"--benchmark-json={out / 'timings.json'}", "--benchmark-columns=min,median,iqr,rounds",
@@ -180,9 +174,8 @@ def http_and_load(tmp: Path, test_csv: Path, quick: bool) -> dict[str, Any]:
     (tmp / "texts.json").write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
     seconds = 4.0 if quick else 20.0
     with loadgen.serving(tmp / "models", WORKERS) as (server, creds):
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("TRIAGE_", "PROMETHEUS_"))}
-        env.update(BENCH_TOKEN=creds["token"], BENCH_WEBHOOK_SECRET=creds["webhook_secret"],
-                   BENCH_TEXTS=str(tmp / "texts.json"))
+        env = own_env(BENCH_TOKEN=creds["token"], BENCH_WEBHOOK_SECRET=creds["webhook_secret"],
+                      BENCH_TEXTS=str(tmp / "texts.json"))
         host, port = "127.0.0.1", int(server.base_url.rsplit(":", 1)[1])
         loadgen.Client(host, port, creds["token"], creds["webhook_secret"], texts, "warmup", 30.0).warm_up(
             ("classify", "batch"), 20)
@@ -229,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {"mode": "quick" if args.quick else "full", "command": "python -m bench "
                                + " ".join(argv if argv is not None else sys.argv[1:]),
                                "started": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": _machine(),
-                               "test_csv": _rel(args.test_csv)}
+                               "test_csv": shown(args.test_csv)}
     missing = [m for m in ("pytest_benchmark", "locust") if importlib.util.find_spec(m) is None]
     if missing:
         ap.error(f"{' and '.join(missing)} not installed: pip install -e '.[bench]'")
@@ -238,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         train_csv = _subset_csv(args.train_csv, QUICK_ROWS, tmp / "train.csv") if args.quick else args.train_csv
         sections: list[tuple[str, Callable[[], dict[str, Any]]]] = [
             ("model", lambda: train_model(tmp / "models", train_csv, f"a {QUICK_ROWS:,}-row stratified sample of "
-                                          f"{_rel(args.train_csv)}" if args.quick else _rel(args.train_csv))),
+                                          f"{shown(args.train_csv)}" if args.quick else shown(args.train_csv))),
             ("timings", lambda: timings(out, tmp, train_csv, args.test_csv, args.quick)),
             ("claims", lambda: claims_cost(tmp, args.test_csv, args.quick)),
             ("http", lambda: http_and_load(tmp, args.test_csv, args.quick)),
