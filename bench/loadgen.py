@@ -301,7 +301,7 @@ def summarise(slots: list[Slot], outcomes: list[Outcome], plan: list[tuple[str, 
 
 def print_summary(summary: dict[str, Any], webhooks: dict[str, Any], server: dict[str, Any]) -> None:
     """Human-readable figures on stdout (the lines tests and readers look for start at the margin)."""
-    columns = ("sent", "not_sent_in_time", "unexpected", "p50_ms", "p95_ms", "p99_ms", "max_ms", "send_lag_p95_ms")
+    columns = ("scheduled", "sent", "not_sent_in_time", "unexpected", "p50_ms", "p95_ms", "p99_ms", "max_ms", "send_lag_p95_ms")
     kinds = {LABEL[k]: v for k, v in summary["kinds"].items()}
     for title, groups, cols in (("phase", summary["phases"], ("target_rps", "sent_rps", *columns)),
                                 ("kind", kinds, columns)):
