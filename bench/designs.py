@@ -18,31 +18,29 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench import ROOT, shown
 from triage import dataset
 from triage.features import read_lexicon
 from triage.model import ESCALATION_MISS_COST, calibration_error, confident_errors, metrics, train
 
-ROOT = Path(__file__).resolve().parent.parent
+# Each design's arguments of `triage.model.train` beyond PLAIN (lexicon True: the shipped data/lexicon.csv).
+PLAIN = {"sentence_inputs": False, "lexicon": False, "negation": False, "quotes": False}
+SHIPPED = {"lexicon": True, "negation": True, "quotes": True}
 DESIGNS: dict[str, dict[str, Any]] = {
-    "whole text": {"sentence_inputs": False, "lexicon": False},
-    "whole text + lexicon (previous design)": {"sentence_inputs": False, "lexicon": True},
-    "whole text + best sentences": {"sentence_inputs": True, "lexicon": False},
+    "whole text": {},
+    "whole text + lexicon (previous design)": {"lexicon": True},
+    "whole text + best sentences": {"sentence_inputs": True},
     "whole text + best sentences + lexicon": {"sentence_inputs": True, "lexicon": True},
-    "whole text + lexicon + negated clauses": {"sentence_inputs": False, "lexicon": True, "negation": True},
+    "whole text + lexicon + negated clauses": {"lexicon": True, "negation": True},
     "whole text + best sentences + lexicon + negated clauses": {"sentence_inputs": True, "lexicon": True,
                                                                  "negation": True},
-    "whole text + lexicon + negated clauses + quotes (shipped)": {
-        "sentence_inputs": False, "lexicon": True, "negation": True, "quotes": True},
-    "whole text + lexicon + negated clauses + quotes + concept counts": {
-        "sentence_inputs": False, "lexicon": True, "negation": True, "quotes": True, "concept_inputs": True},
+    "whole text + lexicon + negated clauses + quotes (shipped)": SHIPPED,
+    "whole text + lexicon + negated clauses + quotes + concept counts": {**SHIPPED, "concept_inputs": True},
     "whole text + best sentences + lexicon + negated clauses + quotes + concept counts": {
-        "sentence_inputs": True, "lexicon": True, "negation": True, "quotes": True, "concept_inputs": True},
-    "whole text + lexicon + negated clauses + quotes, min_df=3": {
-        "sentence_inputs": False, "lexicon": True, "negation": True, "quotes": True, "min_df": 3},
-    "whole text + lexicon + negated clauses + quotes, C=3": {"sentence_inputs": False, "lexicon": True,
-                                                             "negation": True, "quotes": True, "c": 3.0},
-    "whole text + lexicon + negated clauses + quotes, C=30": {"sentence_inputs": False, "lexicon": True,
-                                                              "negation": True, "quotes": True, "c": 30.0},
+        **SHIPPED, "sentence_inputs": True, "concept_inputs": True},
+    "whole text + lexicon + negated clauses + quotes, min_df=3": {**SHIPPED, "min_df": 3},
+    "whole text + lexicon + negated clauses + quotes, C=3": {**SHIPPED, "c": 3.0},
+    "whole text + lexicon + negated clauses + quotes, C=30": {**SHIPPED, "c": 30.0},
 }
 
 
@@ -74,12 +72,6 @@ def _by(table: dataset.Table, column: str, labels: list[str], predictions: list[
             for k, idx in sorted(groups.items())}
 
 
-def _relative(path: str) -> str:
-    """Return a path inside the repository relative to it (results name no machine's folders)."""
-    p = Path(path).resolve()
-    return str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else p.name
-
-
 def main() -> None:
     """Run every design and print (and optionally save) the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -91,15 +83,13 @@ def main() -> None:
     data = dataset.load_training([args.train])
     lexicon = read_lexicon(ROOT / "data" / "lexicon.csv")
     tests = [dataset.read(p) for p in args.test]
-    results: dict[str, Any] = {"train": _relative(args.train), "rows": len(data.texts), "designs": {}}
+    results: dict[str, Any] = {"train": shown(args.train), "rows": len(data.texts), "designs": {}}
     for name, spec in DESIGNS.items():
         if args.only and name not in args.only:
             continue
         t0 = time.perf_counter()
-        result = train(data.texts, data.labels, groups=data.groups, lexicon=lexicon if spec["lexicon"] else None,
-                       sentence_inputs=spec["sentence_inputs"], negation=spec.get("negation", False),
-                       quotes=spec.get("quotes", False), c=spec.get("c", 10.0),
-                       concept_inputs=spec.get("concept_inputs", False), min_df=spec.get("min_df", 2))
+        args = {**PLAIN, **spec}
+        result = train(data.texts, data.labels, groups=data.groups, **{**args, "lexicon": lexicon if args["lexicon"] else None})
         entry: dict[str, Any] = {
             "grouped_cv": _summary(data.labels, result.oof),
             "cv_by_writer": result.report.get("by_writer", {}),

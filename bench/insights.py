@@ -33,7 +33,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench import ROOT, own_env
+
 DATA = ROOT / "data"
 TARGET_SECONDS = 2.0
 SEED = 16
@@ -191,8 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         filled = fill(url, args.rows, log)
         log(f"stored {filled['rows']:,} inquiries and {filled['corrections']:,} corrections")
         score_now(url)
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("TRIAGE_", "PROMETHEUS_"))}
-        env.update(TRIAGE_DATABASE_URL=url, TRIAGE_DATA_DIR=str(DATA), TRIAGE_MODELS_DIR=str(instance / "models"))
+        env = own_env(TRIAGE_DATABASE_URL=url, TRIAGE_DATA_DIR=str(DATA), TRIAGE_MODELS_DIR=str(instance / "models"))
         results: dict[str, list[tuple[float, float]]] = {"cli": [], "page (no cache)": [], "page (cached)": []}
         answer: dict[str, Any] = {}
         load_before = os.getloadavg()[0]

@@ -22,7 +22,6 @@ import hmac
 import http.client
 import ipaddress
 import json
-import math
 import random
 import re
 import sys
@@ -31,7 +30,8 @@ import time
 import urllib.parse
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,9 +39,10 @@ from typing import Any
 import numpy as np
 import sqlalchemy
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench import ROOT
+
 KINDS = ("web", "classify", "batch", "webhook")
-EXPECTED = {"web": 200, "classify": 201, "batch": 200, "webhook": 200}
+EXPECTED = {"web": 200, "classify": 201, "batch": 200, "webhook": 200, "healthz": 200}
 LABEL = {"web": "POST / (agent form)", "classify": "POST /api/v1/classify", "batch": "POST /api/v1/classify/batch",
          "webhook": "POST /api/v1/webhooks/inquiries"}
 BATCH_ITEMS = 20
@@ -153,9 +154,20 @@ class Client:
         # The login cleared the session, and its CSRF token with it: take the form page's new one.
         self.csrf = csrf(self._page("GET", "/"))
 
-    def request(self, kind: str, seq: int) -> tuple[str, str, bytes, dict[str, str], str | None]:
+    def warm_up(self, kinds: tuple[str, ...], rounds: int) -> None:
+        """Send a few of each kind outside the clock (lazy imports, the FAQ index, first queries, every worker)."""
+        for k in range(rounds):
+            for kind in kinds:
+                method, path, body, headers, _ = self.request(kind, k)
+                status, raw, _ = self.once(method, path, body, headers)
+                if status != EXPECTED[kind]:
+                    raise RuntimeError(f"warm-up {LABEL[kind]} answered {status}: {raw[:300]!r}")
+
+    def request(self, kind: str, seq: int) -> tuple[str, str, bytes | None, dict[str, str], str | None]:
         """Return (method, path, body, headers, webhook id) of the seq-th request of a kind."""
         text = self.texts[seq % len(self.texts)]
+        if kind == "healthz":
+            return "GET", "/healthz", None, {}, None
         if kind == "web":
             body = urllib.parse.urlencode({"text": text, "csrf_token": self.csrf}).encode()
             return "POST", "/", body, {"Content-Type": "application/x-www-form-urlencoded",
@@ -287,28 +299,21 @@ def summarise(slots: list[Slot], outcomes: list[Outcome], plan: list[tuple[str, 
     }
 
 
-def print_summary(summary: dict[str, Any], webhooks: dict[str, Any], plan: list[tuple[str, float, float]],
-                  server: dict[str, Any]) -> None:
+def print_summary(summary: dict[str, Any], webhooks: dict[str, Any], server: dict[str, Any]) -> None:
     """Human-readable figures on stdout (the lines tests and readers look for start at the margin)."""
-    def ms(v: float) -> str:
-        return "     -" if math.isnan(v) else f"{v:6.0f}" if v >= 100 else f"{v:6.1f}"
-
-    print("\nphase    target/s   sent/s  scheduled   sent  not sent in time  unexpected    p50    p95    p99"
-          "  send lag p95  (ms from the scheduled time)")
-    for name, rate, seconds in plan:
-        p = summary["phases"][name]
-        print(f"{name:<8} {rate:8.0f} {p['sent_rps']:8.1f} {p['scheduled']:10d} {p['sent']:6d} "
-              f"{p['not_sent_in_time']:17d} {p['unexpected']:11d} {ms(p['p50_ms'])} {ms(p['p95_ms'])} "
-              f"{ms(p['p99_ms'])}        {ms(p['send_lag_p95_ms'])}   ({seconds:g} s)")
-    print("\nkind                              sent  statuses                 unexpected    p50    p95    p99    max")
-    for kind, k in summary["kinds"].items():
-        statuses = " ".join([f"{s}:{n}" for s, n in k["statuses"].items()] +
-                            [f"{e}:{n}" for e, n in k["errors"].items()])
-        print(f"{LABEL[kind]:<32} {k['sent']:5d}  {statuses:<24} {k['unexpected']:10d} {ms(k['p50_ms'])} "
-              f"{ms(k['p95_ms'])} {ms(k['p99_ms'])} {ms(k['max_ms'])}")
+    columns = ("scheduled", "sent", "not_sent_in_time", "unexpected", "p50_ms", "p95_ms", "p99_ms", "max_ms", "send_lag_p95_ms")
+    kinds = {LABEL[k]: v for k, v in summary["kinds"].items()}
+    for title, groups, cols in (("phase", summary["phases"], ("target_rps", "sent_rps", *columns)),
+                                ("kind", kinds, columns)):
+        heads = [c.removesuffix("_ms").replace("_", " ") for c in cols]
+        print(f"\n{title:<32}" + "".join(f"{h:>{max(7, len(h) + 2)}}" for h in heads) + "  statuses")
+        for name, g in groups.items():
+            statuses = [f"{s}:{n}" for s, n in g["statuses"].items()] + [f"{e}:{n}" for e, n in g["errors"].items()]
+            print(f"{name:<32}" + "".join(f"{g[c]:>{max(7, len(h) + 2)}.{1 if c.endswith('rps') else 0}f}"
+                                          for c, h in zip(cols, heads, strict=True)) + "  " + " ".join(statuses))
     a = summary["all"]
-    print(f"\nrequests scheduled: {a['scheduled']}, sent: {a['sent']}, not sent in time: {a['not_sent_in_time']}; "
-          f"achieved {a['sent_rps']:.1f}/s of {a['target_rps']:.1f}/s; load generator CPU "
+    print(f"\n(ms from the scheduled time) requests scheduled: {a['scheduled']}, sent: {a['sent']}, not sent in time: "
+          f"{a['not_sent_in_time']}; achieved {a['sent_rps']:.1f}/s of {a['target_rps']:.1f}/s; load generator CPU "
           f"{summary['client_cpu_s']:.1f} s in {summary['wall_s']:.1f} s")
     print(f"unexpected errors: {a['unexpected']}")
     print(f"webhooks acknowledged: {webhooks['acknowledged']}, checked by {webhooks['method']}: stored "
@@ -337,13 +342,7 @@ def run(args: argparse.Namespace, base_url: str, database_url: str,
     try:
         if args.mix.get("web", 0) > 0:
             client.login(args.user or "", args.password or "")
-        # Warm-up outside the clock: lazy imports, the FAQ index, first queries (webhooks: not tracked).
-        for kind in ("web", "classify", "batch"):
-            for k in range(4 if args.mix.get(kind, 0) > 0 else 0):
-                method, path, body, headers, _ = client.request(kind, k)
-                status, raw, _ = client.once(method, path, body, headers)
-                if status != EXPECTED[kind]:
-                    raise RuntimeError(f"warm-up {LABEL[kind]} answered {status}: {raw[:300]!r}")
+        client.warm_up(tuple(k for k in ("web", "classify", "batch") if args.mix.get(k, 0) > 0), 4)  # not webhooks
     except (RuntimeError, OSError, http.client.HTTPException) as exc:
         print(f"cannot run: {exc}", file=sys.stderr)
         return 2
@@ -364,7 +363,7 @@ def run(args: argparse.Namespace, base_url: str, database_url: str,
     webhooks["answered_duplicate"] = sum(1 for o in outcomes if o.webhook_id and o.duplicate)  # all ids are new
     webhooks["self_test"] = self_test(check, acked)
     server = server_info() if server_info else {}
-    print_summary(summary, webhooks, plan, server)
+    print_summary(summary, webhooks, server)
     failed = bool(summary["all"]["unexpected"] or webhooks["lost"] or webhooks["doubled"] or webhooks["mismatched"]
                   or webhooks["answered_duplicate"] or webhooks["self_test"] is False
                   or (server and not server["alive"]))
@@ -378,14 +377,26 @@ def run(args: argparse.Namespace, base_url: str, database_url: str,
     return 1 if failed else 0
 
 
-def start_and_run(args: argparse.Namespace) -> int:
-    """Run against a throwaway `triage serve` (the test suite's launcher) with its own account and token."""
+@contextmanager
+def serving(models: Path, workers: int) -> Iterator[tuple[Any, dict[str, str]]]:
+    """A throwaway `triage serve` (the test suite's launcher) on these models, with an agent account and a token."""
     import secrets
+
+    from tests.servers import add_user, create_token_direct, running_server
+
+    with running_server({"TRIAGE_MODELS_DIR": str(models)}, workers=workers) as server:
+        creds = {"user": "load-agent", "password": secrets.token_hex(16), "token": create_token_direct(server.env, "load"),
+                 "webhook_secret": server.env["TRIAGE_WEBHOOK_SECRET"], "database_url": server.env["TRIAGE_DATABASE_URL"]}
+        add_user(server.env, creds["user"], "agent", creds["password"])
+        yield server, creds
+
+
+def start_and_run(args: argparse.Namespace) -> int:
+    """Run against a throwaway `triage serve` with a copy of the models (or the bundled default, trained first)."""
     import shutil
     import tempfile
 
-    from tests.servers import add_user, create_token_direct, running_server
-    from triage.lifecycle import train_version
+    from triage.lifecycle import ensure_model
     from triage.registry import Registry
 
     with tempfile.TemporaryDirectory(prefix="triage-load-") as tmp:
@@ -398,18 +409,13 @@ def start_and_run(args: argparse.Namespace) -> int:
             return 2
         else:
             print("no active model in models/: training the default model first", file=sys.stderr)
-            train_version([ROOT / "data" / "inquiries.csv"], Registry(models), activate="force",
-                          lexicon_csv=ROOT / "data" / "lexicon.csv")
-        with running_server({"TRIAGE_MODELS_DIR": str(models)}, workers=args.workers) as server:
-            args.user, args.password = "load-agent", secrets.token_hex(16)
-            add_user(server.env, args.user, "agent", args.password)
-            args.token = create_token_direct(server.env, "load")
-            args.webhook_secret = server.env["TRIAGE_WEBHOOK_SECRET"]
+            ensure_model(Registry(models), ROOT / "data", None)
+        with serving(models, args.workers) as (server, creds):
+            vars(args).update(creds)
             before = server.worker_pids()
-            code = run(args, server.base_url, server.env["TRIAGE_DATABASE_URL"],
+            return run(args, server.base_url, creds["database_url"],
                        lambda: {"alive": server.process.poll() is None, "workers_before": sorted(before),
                                 "workers_after": sorted(server.worker_pids())})
-            return code
 
 
 def parse_mix(raw: str) -> dict[str, float]:

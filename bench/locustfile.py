@@ -1,7 +1,8 @@
 """Locust users for section 3 (`bench.run` starts locust with one of them; each user keeps its connection).
 
-Settings from the environment: BENCH_TOKEN (API bearer token), BENCH_WEBHOOK_SECRET
-(`whsec_...`), BENCH_TEXTS (a JSON file with a list of inquiry texts), BENCH_SECONDS.
+The requests are bench.loadgen's, so that both load tools send the same classify and signed webhook bodies.
+Settings from the environment: BENCH_TOKEN (API bearer token), BENCH_WEBHOOK_SECRET (`whsec_...`),
+BENCH_TEXTS (a JSON file with a list of inquiry texts), BENCH_SECONDS.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -17,10 +17,12 @@ from typing import Any
 import gevent
 from locust import FastHttpUser, constant, events, task
 
-from bench.loadgen import sign
+from bench.loadgen import Client
 
 TEXTS = json.loads(Path(os.environ["BENCH_TEXTS"]).read_text(encoding="utf-8"))
-BODIES = [json.dumps({"text": t}, ensure_ascii=False).encode() for t in TEXTS]
+# Host and port are locust's (-H); a new run id per process makes every webhook id new.
+REQUESTS = Client("", 0, os.environ["BENCH_TOKEN"], os.environ["BENCH_WEBHOOK_SECRET"], TEXTS, uuid.uuid4().hex, 30.0)
+SEQ = itertools.count()
 
 
 @events.test_start.add_listener
@@ -34,42 +36,32 @@ def stop_later(environment: Any, **_kwargs: Any) -> None:
     gevent.spawn_later(float(os.environ["BENCH_SECONDS"]), environment.runner.quit)
 
 
-class Healthz(FastHttpUser):
-    """GET /healthz back to back: the framework's ceiling on this machine."""
+class _Endpoint(FastHttpUser):
+    """One endpoint back to back, a new inquiry (and webhook id) each time."""
 
+    abstract = True
     wait_time = constant(0)
+    kind = ""
 
     @task
-    def healthz(self) -> None:
-        self.client.get("/healthz", name="GET /healthz")
+    def send(self) -> None:
+        method, path, body, headers, _ = REQUESTS.request(self.kind, next(SEQ))
+        self.client.request(method, path, data=body, headers=headers, name=f"{method} {path}")
 
 
-class Classify(FastHttpUser):
-    """POST /api/v1/classify with a bearer token, a new inquiry each time."""
+class Healthz(_Endpoint):
+    """GET /healthz: the framework's ceiling on this machine."""
 
-    wait_time = constant(0)
-
-    def on_start(self) -> None:
-        self.bodies = itertools.cycle(BODIES)
-        self.headers = {"Authorization": f"Bearer {os.environ['BENCH_TOKEN']}", "Content-Type": "application/json"}
-
-    @task
-    def classify(self) -> None:
-        self.client.post("/api/v1/classify", data=next(self.bodies), headers=self.headers,
-                         name="POST /api/v1/classify")
+    kind = "healthz"
 
 
-class Webhook(FastHttpUser):
-    """POST /api/v1/webhooks/inquiries, signed (Standard Webhooks), a new webhook-id each time."""
+class Classify(_Endpoint):
+    """POST /api/v1/classify with a bearer token."""
 
-    wait_time = constant(0)
+    kind = "classify"
 
-    def on_start(self) -> None:
-        self.bodies = itertools.cycle(BODIES)
 
-    @task
-    def webhook(self) -> None:
-        body, msg_id, ts = next(self.bodies), f"bench-{uuid.uuid4().hex}", int(time.time())
-        self.client.post("/api/v1/webhooks/inquiries", data=body, name="POST /api/v1/webhooks/inquiries", headers={
-            "Content-Type": "application/json", "webhook-id": msg_id, "webhook-timestamp": str(ts),
-            "webhook-signature": sign(os.environ["BENCH_WEBHOOK_SECRET"], msg_id, ts, body)})
+class Webhook(_Endpoint):
+    """POST /api/v1/webhooks/inquiries, signed (Standard Webhooks)."""
+
+    kind = "webhook"

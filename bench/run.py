@@ -1,7 +1,8 @@
 """`python -m bench OUTDIR [--quick]`: every measurement in one run, then OUTDIR/report.md and results.json.
 
 1. trains the model under test into OUTDIR/models (what `triage train` does, without the gate);
-2. runs bench/timings.py under pytest-benchmark (in-process timings and the tokenizer comparison);
+2. runs bench/timings.py under pytest-benchmark (in-process timings and the tokenizer comparison),
+   then bench.claims (claims extraction against classify) on the same model;
 3. starts `triage serve` with the test suite's launcher and drives it with locust (keep-alive, concurrency 8);
 4. runs bench/loadgen.py against the same server (open-loop mixed traffic, exactly-once webhook check).
 """
@@ -30,9 +31,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from bench import loadgen, report, tokenizers
+from bench import ROOT, claims, loadgen, own_env, report, shown, tokenizers
 
-ROOT = Path(__file__).resolve().parent.parent
 LEXICON = ROOT / "data" / "lexicon.csv"
 CONCURRENCY = 8
 WORKERS = 2
@@ -77,10 +77,6 @@ def _subset_csv(src: Path, rows: int, dest: Path) -> Path:
     return dest
 
 
-def _rel(path: Path) -> str:
-    return str(path.resolve().relative_to(ROOT)) if path.resolve().is_relative_to(ROOT) else str(path)
-
-
 def train_model(models: Path, train_csv: Path, source: str) -> dict[str, Any]:
     """Train and activate one version, as `triage train` would (without the quality gate)."""
     from triage.lifecycle import train_version
@@ -93,34 +89,44 @@ def train_model(models: Path, train_csv: Path, source: str) -> dict[str, Any]:
 
 
 def timings(out: Path, tmp: Path, train_csv: Path, test_csv: Path, quick: bool) -> dict[str, Any]:
-    """Run bench/timings.py under pytest-benchmark; return each benchmark's statistics in ms."""
+    """Run bench/timings.py under pytest-benchmark; return each benchmark's statistics in ms, and its table."""
     peer_csv = _subset_csv(train_csv, QUICK_PEER_ROWS, tmp / "peers.csv") if quick else train_csv
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TRIAGE_", "PROMETHEUS_"))}
-    env.update(BENCH_MODELS_DIR=str(tmp / "models"), BENCH_PEER_CSV=str(peer_csv), BENCH_TEST_CSV=str(test_csv),
-               BENCH_LEXICON=str(LEXICON), BENCH_QUICK="1" if quick else "0")
-    busy, ours, wall = _machine_busy(), _children_cpu(), time.perf_counter()
+    env = own_env(BENCH_MODELS_DIR=str(tmp / "models"), BENCH_PEER_CSV=str(peer_csv), BENCH_TEST_CSV=str(test_csv),
+                  BENCH_LEXICON=str(LEXICON), BENCH_QUICK="1" if quick else "0")
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", str(ROOT / "bench" / "timings.py"), "-q", "-p", "no:cacheprovider",
-         f"--benchmark-json={out / 'timings.json'}", "--benchmark-columns=min,median,iqr,rounds"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800, check=False)
-    other = (_machine_busy() - busy - (_children_cpu() - ours)) / (time.perf_counter() - wall)
-    sys.stderr.write(proc.stdout)  # pytest-benchmark's table, for whoever watches
+         f"--benchmark-json={out / 'timings.json'}", "--benchmark-columns=min,median,iqr,rounds",
+         "--benchmark-sort=name"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800, check=False)
+    sys.stderr.write(proc.stdout)
     if proc.returncode != 0:
         raise RuntimeError(f"pytest bench/timings.py exited {proc.returncode}:\n{proc.stdout[-4000:]}")
-    results = {}
-    for b in json.loads((out / "timings.json").read_text(encoding="utf-8"))["benchmarks"]:
-        s = b["stats"]
-        results[b["name"]] = {**{k: s[k] * 1e3 for k in ("min", "q1", "median", "q3", "mean")},
-                              "rounds": s["rounds"], **b["extra_info"]}
-    skipped = [line.split("] ", 1)[-1] for line in proc.stdout.splitlines() if line.startswith("SKIPPED")]
-    return {"benchmarks": results, "skipped": skipped, "other_cores": other,
+    results = {b["name"]: {**{k: b["stats"][k] * 1e3 for k in ("min", "median")}, **b["extra_info"]}
+               for b in json.loads((out / "timings.json").read_text(encoding="utf-8"))["benchmarks"]}
+    lines = proc.stdout.splitlines()
+    table = [line for line in lines if line.startswith(("Name (time in", "test_", "---"))]
+    skipped = [line.split("] ", 1)[-1] for line in lines if line.startswith("SKIPPED")]
+    return {"benchmarks": results, "table": "\n".join(table), "skipped": skipped,
             "tokenizers": {n: tokenizers.describe(n) for n in tokenizers.TOKENIZERS}}
 
 
-def _machine_busy() -> float:
-    """CPU seconds all processes have used since boot (/proc/stat), to tell others' load from ours."""
-    user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, Path("/proc/stat").read_text().split()[1:9])
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+def claims_cost(tmp: Path, test_csv: Path, quick: bool) -> dict[str, Any]:
+    """Run `python -m bench.claims` on the model under test; return its figures and its tables."""
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        claims.main(["--models-dir", str(tmp / "models"), "--csv", str(test_csv), "--out", str(tmp / "claims.json"),
+                     *(["--limit", "200", "--rounds", "2"] if quick else [])])
+    return {**json.loads((tmp / "claims.json").read_text(encoding="utf-8")), "printed": printed.getvalue()}
+
+
+def _cpu_seconds(pids: set[int]) -> float:
+    """User + system CPU of these processes so far, in seconds."""
+    import psutil  # locust's dependency
+
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(psutil.Error):
+            total += sum(psutil.Process(pid).cpu_times()[:2])
+    return total
 
 
 def _children_cpu() -> float:
@@ -128,22 +134,9 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _cpu_seconds(pids: set[int]) -> float:
-    """User + system CPU of these processes so far (/proc/PID/stat), in seconds."""
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
-
-
 def _locust(user: str, base_url: str, seconds: float, env: dict[str, str], tmp: Path) -> dict[str, Any]:
     """One closed-loop phase: CONCURRENCY locust users, each on its own kept connection, back to back."""
-    prefix = tmp / f"locust-{user.lower()}"
-    client = _children_cpu()
+    prefix, client = tmp / f"locust-{user.lower()}", _children_cpu()
     subprocess.run(
         [sys.executable, "-m", "locust", "-f", str(ROOT / "bench" / "locustfile.py"), "--headless",
          "-H", base_url, "-u", str(CONCURRENCY), "-r", str(CONCURRENCY * 10),
@@ -151,18 +144,16 @@ def _locust(user: str, base_url: str, seconds: float, env: dict[str, str], tmp: 
          "--stop-timeout", "10", user],
         cwd=ROOT, env={**env, "BENCH_SECONDS": str(seconds)}, capture_output=True, text=True,
         timeout=seconds + 120, check=False)
-    client = _children_cpu() - client
     stats = Path(f"{prefix}_stats.csv")
     rows = list(csv.DictReader(stats.open(encoding="utf-8"))) if stats.is_file() else []
     row = next((r for r in rows if r["Name"] == ENDPOINTS[user]), None)
     if row is None:
         log = Path(f"{prefix}.log")
         raise RuntimeError(f"locust sent no {ENDPOINTS[user]}:\n{log.read_text()[-3000:] if log.is_file() else ''}")
-    n = int(row["Request Count"])
-    return {"endpoint": ENDPOINTS[user], "requests": n, "failures": int(row["Failure Count"]),
+    return {"endpoint": ENDPOINTS[user], "requests": int(row["Request Count"]), "failures": int(row["Failure Count"]),
             "rps": float(row["Requests/s"]), "p50_ms": float(row["50%"]), "p90_ms": float(row["90%"]),
             "p99_ms": float(row["99%"]), "max_ms": float(row["Max Response Time"]),
-            "client_cpu_s": client}
+            "client_cpu_s": _children_cpu() - client}
 
 
 def _keeps_alive(host: str, port: int) -> bool:
@@ -179,51 +170,35 @@ def _keeps_alive(host: str, port: int) -> bool:
 
 def http_and_load(tmp: Path, test_csv: Path, quick: bool) -> dict[str, Any]:
     """Sections 3 and 4 on one `triage serve` (the test suite's launcher, WORKERS workers)."""
-    import secrets
-
-    from tests.servers import add_user, create_token_direct, running_server
-
     texts = loadgen.load_texts(400, 0, test_csv)
     (tmp / "texts.json").write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
     seconds = 4.0 if quick else 20.0
-    with running_server({"TRIAGE_MODELS_DIR": str(tmp / "models")}, workers=WORKERS) as server:
-        token = create_token_direct(server.env, "bench")
-        secret = server.env["TRIAGE_WEBHOOK_SECRET"]
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("TRIAGE_", "PROMETHEUS_"))}
-        env.update(BENCH_TOKEN=token, BENCH_WEBHOOK_SECRET=secret, BENCH_TEXTS=str(tmp / "texts.json"))
+    with loadgen.serving(tmp / "models", WORKERS) as (server, creds):
+        env = own_env(BENCH_TOKEN=creds["token"], BENCH_WEBHOOK_SECRET=creds["webhook_secret"],
+                      BENCH_TEXTS=str(tmp / "texts.json"))
         host, port = "127.0.0.1", int(server.base_url.rsplit(":", 1)[1])
-        # Warm-up outside the clock: lazy imports, the FAQ index, first queries, in every worker.
-        client = loadgen.Client(host, port, token, secret, texts, "warmup", 30.0)
-        for k in range(20):
-            for kind in ("classify", "batch"):
-                method, path, body, headers, _ = client.request(kind, k)
-                client.once(method, path, body, headers)
+        loadgen.Client(host, port, creds["token"], creds["webhook_secret"], texts, "warmup", 30.0).warm_up(
+            ("classify", "batch"), 20)
         phases = []
         for user in ENDPOINTS:
             pids = {server.pid, *server.worker_pids()}
-            cpu, busy, wall = _cpu_seconds(pids), _machine_busy(), time.perf_counter()
-            phase = _locust(user, server.base_url, seconds, env, tmp)
-            phase["server_cpu_s"] = _cpu_seconds(pids) - cpu
-            # What the rest of the machine used meanwhile, in cores (locust's start-up included).
-            phase["other_cores"] = (_machine_busy() - busy - phase["server_cpu_s"] - phase["client_cpu_s"]) / (
-                time.perf_counter() - wall)
-            phases.append(phase)
+            cpu = _cpu_seconds(pids)
+            phases.append(_locust(user, server.base_url, seconds, env, tmp))
+            phases[-1]["server_cpu_s"] = _cpu_seconds(pids) - cpu
         result: dict[str, Any] = {"workers": WORKERS, "concurrency": CONCURRENCY, "seconds": seconds,
                                   "keep_alive": _keeps_alive(host, port), "phases": phases}
         # Section 4: the open-loop mixed traffic and its exactly-once check, on the same server.
-        user, password = "bench-agent", secrets.token_hex(16)
-        add_user(server.env, user, "agent", password)
         plan = ["--rate", "40", "--duration", "4", "--spike-rate", "150", "--spike-duration", "2"] if quick else \
             ["--rate", "50", "--duration", "20", "--spike-rate", "300", "--spike-duration", "5"]
         printed = io.StringIO()
         with contextlib.redirect_stdout(printed):
             # Secrets as --name=value: a URL-safe token may start with "-".
-            code = loadgen.main([f"--url={server.base_url}", f"--token={token}", f"--webhook-secret={secret}",
-                                 f"--user={user}", f"--password={password}", f"--json-out={tmp / 'load.json'}",
-                                 f"--database-url={server.env['TRIAGE_DATABASE_URL']}", *plan])
+            code = loadgen.main([f"--url={server.base_url}", f"--json-out={tmp / 'load.json'}", *plan,
+                                 *(f"--{k.replace('_', '-')}={v}" for k, v in creds.items())])
         if code == 2:
             raise RuntimeError(f"bench.loadgen could not start:\n{printed.getvalue()}")
         result["load"] = {"exit_status": code, "command": "python -m bench.loadgen " + " ".join(plan),
+                          "printed": printed.getvalue().strip(),
                           **json.loads((tmp / "load.json").read_text(encoding="utf-8"))}
         result["server_alive"] = server.process.poll() is None
     return result
@@ -247,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {"mode": "quick" if args.quick else "full", "command": "python -m bench "
                                + " ".join(argv if argv is not None else sys.argv[1:]),
                                "started": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": _machine(),
-                               "test_csv": _rel(args.test_csv)}
+                               "test_csv": shown(args.test_csv)}
     missing = [m for m in ("pytest_benchmark", "locust") if importlib.util.find_spec(m) is None]
     if missing:
         ap.error(f"{' and '.join(missing)} not installed: pip install -e '.[bench]'")
@@ -256,8 +231,9 @@ def main(argv: list[str] | None = None) -> int:
         train_csv = _subset_csv(args.train_csv, QUICK_ROWS, tmp / "train.csv") if args.quick else args.train_csv
         sections: list[tuple[str, Callable[[], dict[str, Any]]]] = [
             ("model", lambda: train_model(tmp / "models", train_csv, f"a {QUICK_ROWS:,}-row stratified sample of "
-                                          f"{_rel(args.train_csv)}" if args.quick else _rel(args.train_csv))),
+                                          f"{shown(args.train_csv)}" if args.quick else shown(args.train_csv))),
             ("timings", lambda: timings(out, tmp, train_csv, args.test_csv, args.quick)),
+            ("claims", lambda: claims_cost(tmp, args.test_csv, args.quick)),
             ("http", lambda: http_and_load(tmp, args.test_csv, args.quick)),
         ]
         failed = False

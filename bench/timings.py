@@ -68,12 +68,14 @@ def chunks(test_rows: tuple[list[str], list[str]]) -> list[list[str]]:
 # -- the floor: batch classification against MeCab's analysis alone ------------------------------------------
 
 
+@pytest.mark.benchmark(group="floor")
 def test_floor_raw_tokenize(benchmark: Any, chunks: list[list[str]]) -> None:
     benchmark.extra_info["texts_per_round"] = len(chunks[0])
     benchmark.pedantic(lambda c: [raw_tokenize(t) for t in c], setup=_cycle(chunks), rounds=BATCH_ROUNDS,
                        warmup_rounds=2)
 
 
+@pytest.mark.benchmark(group="floor")
 def test_floor_predict_many(benchmark: Any, model: InquiryModel, chunks: list[list[str]]) -> None:
     benchmark.extra_info["texts_per_round"] = len(chunks[0])
     benchmark.pedantic(model.predict_many, setup=_cycle(chunks), rounds=BATCH_ROUNDS, warmup_rounds=2)
@@ -82,31 +84,20 @@ def test_floor_predict_many(benchmark: Any, model: InquiryModel, chunks: list[li
 # -- single inquiries ------------------------------------------------------------------------------------------
 
 
+@pytest.mark.benchmark(group="single")
 def test_single_predict(benchmark: Any, model: InquiryModel, test_rows: tuple[list[str], list[str]]) -> None:
     benchmark.pedantic(model.predict, setup=_cycle(test_rows[0]), rounds=SINGLE_ROUNDS, warmup_rounds=100)
 
 
+@pytest.mark.benchmark(group="single")
 def test_single_predict_explained(benchmark: Any, model: InquiryModel,
                                   test_rows: tuple[list[str], list[str]]) -> None:
     benchmark.pedantic(model.predict_explained, setup=_cycle(test_rows[0]), rounds=SINGLE_ROUNDS, warmup_rounds=100)
 
 
+@pytest.mark.benchmark(group="single")
 def test_single_raw_tokenize(benchmark: Any, test_rows: tuple[list[str], list[str]]) -> None:
     benchmark.pedantic(raw_tokenize, setup=_cycle(test_rows[0]), rounds=SINGLE_ROUNDS, warmup_rounds=100)
-
-
-def test_single_claims(benchmark: Any, test_rows: tuple[list[str], list[str]]) -> None:
-    claims = pytest.importorskip("triage.claims")
-    names = ("extract", "extract_claim", "extract_claims")
-    extract = next((getattr(claims, n) for n in names if callable(getattr(claims, n, None))), None)
-    if extract is None:
-        pytest.skip(f"triage.claims has none of {', '.join(names)}")
-    try:
-        extract(test_rows[0][0])
-    except TypeError as exc:  # another signature than extract(text): say so rather than guess
-        pytest.skip(f"triage.claims.{extract.__name__}(text) failed: {exc}")
-    benchmark.extra_info["function"] = f"triage.claims.{extract.__name__}"
-    benchmark.pedantic(extract, setup=_cycle(test_rows[0]), rounds=SINGLE_ROUNDS, warmup_rounds=100)
 
 
 # -- the same features read by another tokenizer ---------------------------------------------------------------
@@ -141,6 +132,7 @@ def name(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
+@pytest.mark.benchmark(group="tokenizers")
 def test_tokenizer_alone(benchmark: Any, name: str, chunks: list[list[str]]) -> None:
     normalized = [[normalize(t) for t in c] for c in chunks]
     benchmark.extra_info["texts_per_round"] = len(normalized[0])
@@ -149,6 +141,7 @@ def test_tokenizer_alone(benchmark: Any, name: str, chunks: list[list[str]]) -> 
                        warmup_rounds=1)
 
 
+@pytest.mark.benchmark(group="tokenizers")
 def test_tokenizer_model(benchmark: Any, name: str, test_rows: tuple[list[str], list[str]],
                          chunks: list[list[str]]) -> None:
     peer = _peer(name, test_rows)

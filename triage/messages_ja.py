@@ -27,40 +27,45 @@ def _labels_in(text: str) -> str:
 
 _ROWS_JA = {"all rows": "全体", "escalation rows": "エスカレーションの行", "compensation rows": "補償請求の行"}
 
-_CSV: list[Rule] = [
-    (re.compile(r"^(?P<f>.+): this file is UTF-16\..*$"),
-     r"\g<f>: UTF-16 のファイルです。Excel の「名前を付けて保存」で「CSV UTF-8」を選んで保存し直してください。"),
-    (re.compile(r"^(?P<f>.+): this looks like a binary file, not a CSV text file\.$"),
-     r"\g<f>: CSV（テキスト）ではなくバイナリファイルのようです。"),
-    (re.compile(r"^(?P<f>.+): the file is neither UTF-8 nor CP932 \(Shift_JIS\)\..*$"),
-     r"\g<f>: 文字コードが UTF-8 でも CP932（Shift_JIS）でもありません。「CSV UTF-8」で保存し直してください。"),
-    (re.compile(r"^(?P<f>.+): the file is empty; .*$"),
-     r"\g<f>: ファイルが空です。1行目に text と label の見出しが必要です。"),
-    (re.compile(r"^(?P<f>.+): line 1: cannot read the header \((?P<e>.*)\)\.$"),
-     r"\g<f>: 1行目: 見出し行を読めません（\g<e>）。"),
-    (re.compile(r"^(?P<f>.+): the header has no (?P<m>.+?) column \(found: (?P<h>.*)\)\..*$"),
-     lambda m: f"{m['f']}: 見出しに {m['m'].replace(' and no ', ' と ')} の列がありません"
+_USE_A_LABEL = "、".join(f"{k}（{v}）" for k, v in LABELS_JA.items()) + "のどれかにしてください。"
+
+
+def _after(prefix: str, prefix_ja: str, rows: list[tuple[str, str | Callable[[re.Match[str]], str]]]) -> list[Rule]:
+    """Rules for the messages that open with one prefix (a file name, a line number), kept before the Japanese."""
+    def rule(pattern: str, ja: str | Callable[[re.Match[str]], str]) -> Rule:
+        if callable(ja):
+            return re.compile(f"^{prefix}{pattern}$"), lambda m: m.expand(prefix_ja) + ja(m)
+        return re.compile(f"^{prefix}{pattern}$"), prefix_ja + ja
+    return [rule(pattern, ja) for pattern, ja in rows]
+
+
+# dataset.DatasetError writes "<file>: ..." for the file and "line N: ..." for a row.
+_CSV: list[Rule] = [*_after(r"(?P<f>.+): ", r"\g<f>: ", [
+    (r"this file is UTF-16\..*",
+     "UTF-16 のファイルです。Excel の「名前を付けて保存」で「CSV UTF-8」を選んで保存し直してください。"),
+    (r"this looks like a binary file, not a CSV text file\.", "CSV（テキスト）ではなくバイナリファイルのようです。"),
+    (r"the file is neither UTF-8 nor CP932 \(Shift_JIS\)\..*",
+     "文字コードが UTF-8 でも CP932（Shift_JIS）でもありません。「CSV UTF-8」で保存し直してください。"),
+    (r"the file is empty; .*", "ファイルが空です。1行目に text と label の見出しが必要です。"),
+    (r"line 1: cannot read the header \((?P<e>.*)\)\.", r"1行目: 見出し行を読めません（\g<e>）。"),
+    (r"the header has no (?P<m>.+?) column \(found: (?P<h>.*)\)\..*",
+     lambda m: f"見出しに {m['m'].replace(' and no ', ' と ')} の列がありません"
                f"（あった列: {m['h']}）。1行目は text,label のように列名にしてください。"),
-    (re.compile(r"^(?P<f>.+): (?P<n>\d+) bad row\(s\); fix them and try again:$"),
-     r"\g<f>: 誤りのある行が \g<n> 行あります。直してからもう一度アップロードしてください。"),
-    (re.compile(r"^(?P<f>.+): the file has a header but no rows\.$"),
-     r"\g<f>: 見出し行だけで、データの行がありません。"),
-    (re.compile(r"^line (?P<l>\d+): malformed CSV \((?P<e>.*)\); check the quotes on this line\.$"),
-     lambda m: f"{m['l']}行目: CSVとして読めません。この行の引用符（\"）が閉じているか確認してください。"),
-    (re.compile(r"^line (?P<l>\d+): the text is empty\.$"), r"\g<l>行目: 本文（text）が空です。"),
-    (re.compile(r"^line (?P<l>\d+): unknown label (?P<v>.+); use one of .*$"),
-     r"\g<l>行目: ラベル \g<v> は使えません。faq（FAQ回答可）、compensation（補償請求）、"
-     r"escalation（エスカレーション）のどれかにしてください。"),
-    (re.compile(r"^line (?P<l>\d+): the label is empty; .*$"),
-     r"\g<l>行目: ラベル（label）が空です。faq（FAQ回答可）、compensation（補償請求）、"
-     r"escalation（エスカレーション）のどれかにしてください。"),
-    (re.compile(r"^line (?P<l>\d+): the same text as line (?P<o>\d+) but labelled (?P<a>\S+) there (?P<b>\S+); "
-                r"keep one label\.$"),
-     lambda m: f"{m['l']}行目: {m['o']}行目と同じ本文ですが、ラベルが違います（この行は {_label_ja(m['a'])}、"
+    (r"(?P<n>\d+) bad row\(s\); fix them and try again:",
+     r"誤りのある行が \g<n> 行あります。直してからもう一度アップロードしてください。"),
+    (r"the file has a header but no rows\.", "見出し行だけで、データの行がありません。"),
+]), *_after(r"line (?P<l>\d+): ", r"\g<l>行目: ", [
+    (r"malformed CSV \((?P<e>.*)\); check the quotes on this line\.",
+     "CSVとして読めません。この行の引用符（\"）が閉じているか確認してください。"),
+    (r"the text is empty\.", "本文（text）が空です。"),
+    (r"unknown label (?P<v>.+); use one of .*", r"ラベル \g<v> は使えません。" + _USE_A_LABEL),
+    (r"the label is empty; .*", "ラベル（label）が空です。" + _USE_A_LABEL),
+    (r"the same text as line (?P<o>\d+) but labelled (?P<a>\S+) there (?P<b>\S+); keep one label\.",
+     lambda m: f"{m['o']}行目と同じ本文ですが、ラベルが違います（この行は {_label_ja(m['a'])}、"
                f"{m['o']}行目は {_label_ja(m['b'])}）。どちらかにそろえてください。"),
-    (re.compile(r"^line (?P<l>\d+): label (?P<v>.+) read as (?P<k>\w+) \((?P<ja>[^)]+)\); .*$"),
-     r"\g<l>行目: ラベル \g<v> は \g<ja> として読みました。確実にするには \g<ja> と書いてください。"),
-    (re.compile(r"^too few rows to train: every label needs at least (?P<n>\d+) rows \((?P<c>.*)\)\..*$"),
+    (r"label (?P<v>.+) read as (?P<k>\w+) \((?P<ja>[^)]+)\); .*",
+     r"ラベル \g<v> は \g<ja> として読みました。確実にするには \g<ja> と書いてください。"),
+]), (re.compile(r"^too few rows to train: every label needs at least (?P<n>\d+) rows \((?P<c>.*)\)\..*$"),
      lambda m: f"学習には行が足りません: どのラベルも {m['n']} 行以上必要です（{_labels_in(m['c'])}）。"
                "ラベル付きの行を追加して学習し直してください。"),
 ]
