@@ -583,3 +583,66 @@ def test_what_a_remedy_is_declined_told_or_paid(text: str, expected: list[str]) 
 )
 def test_settling_for_or_pressing_for_a_remedy(text: str, expected: list[str]) -> None:
     assert claims.extract(text, ARRIVED)["requests"] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A decline reaches over a parenthesis but not into the next sentence.
+        ("カードの作り直しにかかった費用（1,100円）は結構です。経緯を説明してください", []),
+        ("返金を希望します。月額ではなく年額の3,000円です", ["refund"]),
+        # Not asked, whatever the politeness or the words between.
+        ("私は返金など頼んでいません", []),
+        ("補償等は求めておりません。調査だけお願いします", []),
+        ("お詫びのクーポンとか送られても使わないので結構です", []),
+        ("払い戻しをしてほしいとまでは言わないけど、改善してください", []),
+        ("ギフト券でお詫びとか言われても困ります。返金してください", ["refund"]),
+        # A resignation after a condition is no threat.
+        ("慰謝料が出ないなら仕方ないです", []),
+        ("慰謝料が出ないなら弁護士に相談します", ["consolation"]),
+        # "は不要と聞いていた" is what the company said, not a decline.
+        ("再発行手数料は不要と聞いていましたが、請求されています。返してください", ["reissue_fee"]),
+    ],
+)
+def test_the_scope_of_a_decline(text: str, expected: list[str]) -> None:
+    assert claims.extract(text, ARRIVED)["requests"] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Indirect asks: a hope, a dispute of who pays, an elided "も。", a fallback "…なら返金で".
+        ("お詫びのマイルがあると嬉しいです", ["points"]),
+        ("再発行料500円は私が払うものではないと思います", ["reissue_fee"]),
+        ("1回分は返金してください。あと、来店した分の交通費も。", ["refund", "expense"]),
+        ("振替便が無理なら全額払い戻しで。", ["refund"]),
+        ("その分の延滞金は請求しないでよ。", ["fee_waiver"]),
+        ("「見舞金をお支払いします」と言われました。その後どうなっていますか？", ["consolation"]),
+        ("レッカー代は自分で払いました。これは保険で出るんでしょうか", ["expense"]),
+        ("修理代2万円、払ってちょうだい", ["expense"]),
+        ("皮膚科の費用の支払いを求めます", ["expense"]),
+        ("返送料はそちらでお願いします", ["expense"]),
+        ("この費用、メーカーさんで持ってもらえませんか", ["expense"]),
+        ("返送料はそちらもちでお願いします", ["expense"]),
+    ],
+)
+def test_indirect_asks(text: str, expected: list[str]) -> None:
+    assert claims.extract(text, ARRIVED)["requests"] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Asked before and answered, done, or a cost given as a reason for something else.
+        ("払い戻しをお願いしたところ、払戻手数料が500円かかるとのこと。手数料は取らないでほしい", ["fee_waiver"]),
+        ("払い戻しはしてもらえましたが、駐車場代は自腹でした。これも出してもらえますか", ["expense"]),
+        ("電話代がかさむので、折り返しの電話をお願いします", []),
+        ("交通費がもったいないので着払いで送ってください", []),
+        ("電子マネーの支払いができず困りました。説明してください", []),
+        # 金曜 is no money; an item that came back is no refund.
+        ("金曜に預けた鞄が壊れて返ってきました。弁償してください", ["damages"]),
+        ("「返金があるのでATMへ」と。注意した方がいいと思います", []),
+    ],
+)
+def test_told_done_or_a_reason(text: str, expected: list[str]) -> None:
+    assert claims.extract(text, ARRIVED)["requests"] == expected

@@ -703,11 +703,13 @@ _anchor("other", "お詫びの品 おわびの品")
 _anchor("other", "延ば のば 伸ば", before=r"(?:期限|期間|期日|有効期限|猶予)[^。\n]{0,10}$", reach=16)
 _anchor("other", "期間延長 期限延長 撮り直 やり直 受け直 再受講 再受験 無料受験 復旧させ 継続して 継続を 代わりの品 代替品 代品 同じ商品 正しい商品 "
                  "別の日に 別日に 旧料金で", after=r"^[^。\n]{0,24}?(?:ください|下さい|ほしい|欲しい|もらえ|貰え|いただけ|頂け|くれ|お願い|希望|願|たい)")
-_anchor("refund", "返金 払い戻 払戻 返還 へんきん ヘンキン refund Refund REFUND", kind=REFUND_VERB)
+_anchor("refund", "返金 払い戻 払戻 返還 へんきん ヘンキン refund Refund REFUND", kind=REFUND_VERB,
+        after=r"^(?!し?(?:手数料|料))")  # "払戻手数料が3,000円": a fee, not the refund
 # "返して" is a refund when money was named shortly before ("5千円払ってんだども それって返してもらえ").
 _anchor("other", "復活 復元", kind=RESTORE_VERB)
 _anchor("refund", "返し 返せ 返っ 戻し 戻っ 返す 戻す 戻る 返る",
-        before=r"(?:代|料|金|費|円|分|額|ドル|\$|ポイント|マイル|pt|アイテム|ジェム|石|チケット)", reach=40, kind=RETURN_VERB)
+        before=r"(?:代|料|金(?!曜)|費|円|分|額|ドル|\$|ポイント|マイル|pt|アイテム|ジェム|石|チケット)", reach=40, kind=RETURN_VERB,
+        after=r"^(?!って?き(?:まし)?た|ってくる|ってきて)")  # "壊れて返ってきました": the item came back
 _COVER_AFTER = r"^(?!した|しま|して(?:い(?!ただ)|お(?!願))|する(?!の|ん)|が|感)"
 _anchor("expense", "負担 reimburse Reimburse", after=_COVER_AFTER, kind=COVER_VERB)
 _anchor("damages", "補填 穴埋め", after=_COVER_AFTER, kind=GENERIC)
@@ -719,11 +721,17 @@ _anchor("refund", "reverse Reverse", after=r"^\s?(?:the|one of the|this|that|the
 _anchor("refund", "back", before=r"(?i:fee|money|charge|payment|deposit|price|[0-9])\b[^.\n]{0,20}\s$", reach=30, kind=REFUND_VERB)
 _anchor("expense", "cover pay", after=r"^\s?(?:the\s)?(?:cost|it|this|that|for|difference)", kind=COVER_VERB)
 # "そちら持ち" asks the company to bear it; "こっち持ち" says the customer does.
-_anchor("expense", "持って 持ち", before=r"(?:そちら|そっち|御社|貴社|お宅|おたく)(?:で|が|の)?$", after=_COVER_AFTER, kind=COVER_VERB)
+_anchor("expense", "持って 持ち もって もち", before=r"(?:そちら|そっち|御社|貴社|お宅|おたく|さん|社|側|店|ショップ)(?:で|が|の)?$",
+        after=_COVER_AFTER, kind=COVER_VERB)
+# "振込手数料もそちらでお願いします": the company is asked to bear what was named.
+_anchor("expense", "そちらで そちら側で 御社で 貴社で 御社側で 貴社側で", kind=COVER_VERB,
+        after=r"^\s?(?:お願い|願|よろしく|対応して|持って|もって)")
 _anchor("expense", "払って 支払って お支払い 出して", kind=COVER_VERB,
-        after=r"^(?:ください|下さい|くれ|ほし|欲し|もら|いただ|頂|ね|よ[!！。]|\s?[?？]|$)")
+        after=r"^(?:ください|下さい|くれ|ほし|欲し|もら|いただ|頂|ちょうだい|頂戴|ね|よ[!！。]|\s?[?？]|$)")
+# "皮膚科の費用の支払いを求めます": the payment asked, its object named before.
+_anchor("expense", "支払い 支払", kind=COVER_VERB, after=r"^を\s?(?:求め|要求|請求|お願い|希望)")
 _anchor("expense", "出ます", kind=COVER_VERB, after=r"^(?:か|よね)")
-_anchor("expense", "出る 払う", kind=COVER_VERB, after=r"^(?:の|ん(?:です|だ)?か|\s?[?？])")
+_anchor("expense", "出る 払う", kind=COVER_VERB, after=r"^(?:の|ん(?:です|だ|でしょう)?か|\s?[?？])")
 _anchor("expense", "出せ 払え", after=r"^(?!ず|ない|なかった|なく|る)", kind=COVER_VERB)
 _anchor("expense", "請求し 請求いたし 請求でき 請求させ", after=r"^(?!ない|ません|された|されて)", kind=COVER_VERB)
 _anchor("damages", "補償 ほしょう 償い compensat Compensat", after=r"^(?!方針|が切れ|期間|の?(?:窓口|担当|部署|係))", kind=GENERIC)
@@ -784,12 +792,17 @@ _ASK = re.compile(
     r"|しないなら|されないなら|しなければ|されなければ|が済むまで|されるまで|待って(?:い)?ます|待たされ|待ってる"
     # A condition with a threat ("払わないなら裁判", "タダにしねえなら"), a negative imperative ("請求しないで。"),
     # an elided verb ("代金の返金を。").
-    r"|(?:ない|ねえ|ねぇ|なきゃ|ん)なら|ないで\s?(?:[!！。]|$)|を\s?(?:[!！。]|$)"
+    r"|(?:ない|ねえ|ねぇ|なきゃ|ん)なら|ないで(?:よ|ね|な)?\s?(?:[!！。]|$)|(?:を|も)\s?(?:[!！。]|$)"
+    # Hoping or disputing rather than asking: "ポイントがあれば嬉しいです", "私が払うものではないと思います".
+    r"|(?:あれば|あると|いただけると|頂けると|もらえると|いただければ|頂ければ)(?:嬉し|うれし|助か|幸い|ありがた)"
+    r"|(?:もの|筋合い)(?:では|じゃ|は)(?:ない|ありませ|なかろう)|おかしい|おかしくない"
     r"|して(?!い|お|あ|しま|た|から|も|は)|て(?:よ|ね|な|や|って)?[!！。?？\s]*$"
     # ... and the plain imperative: "額を考え直せ。", "払え！"
     r"|[えけせてへめれげべろ]よ?[!！。]"
     r"|(?i:please|can you|could you|would you|i want|i'd like|i would like|waiting for|still wait)"
 )
+# The fallback of a choice, read over the whole sentence: "再ダウンロードできないなら返金で。", "振替が無理なら全額払い戻しで".
+_FALLBACK = re.compile(r"なら[^。\n]{0,24}?で\s?(?:[!！。]|$)")
 # A header over a list of claims: "【ご請求内容】", "ご要望："; every line after it asks.
 # A list closed by "以上、よろしくお願いします": every item before it asks.
 _ASK_FOOTER = re.compile(r"(?:^|\n)\s?以上[、,]?\s?[^\n]{0,10}(?:お願い|よろしく)")
@@ -797,18 +810,25 @@ _ASK_HEADER = re.compile(r"【[^】\n]{0,10}(?:請求|要望|希望|依頼)[^】
                          r"|(?:^|\n)\s?(?:要望|希望|リクエスト|依頼内容|ご依頼|要求)\s?[:：]"
                          r"|(?:以下|下記)[^\n。]{0,15}?(?:請求|お願い|求め|要望|希望|補償|負担)")
 _PAREN = r"(?:[（(][^）)\n]{0,20}[）)])?"
+# Up to N steps of the same sentence after a remedy, a parenthesis ("費用（1,100円）は結構です") being one step.
+_SAME_SENTENCE = r"(?:[^。！!？?\n（(]|[（(][^）)\n]{0,20}[）)])"
 # A remedy turned down anywhere in the inquiry is not asked for: "クーポンは使い道がないので不要です".
 _REJECTED = re.compile(
-    rf"^{_PAREN}.{{0,12}}?(?:要ら|いら(?:ない|ん|ね)|要りませ|いりませ|は結構|はけっこう|は不要|不要です|不要なので|では意味が|じゃ意味が"
+    rf"^{_PAREN}{_SAME_SENTENCE}{{0,12}}?(?:要ら|いら(?:ない|ん|ね)|要りませ|いりませ|は結構|はけっこう|は不要(?!と)|不要です|不要なので|では意味が|じゃ意味が"
     r"|意味がない|使い道が|使う予定がない|辞退|ではなく|じゃなくて|じゃなく|でなく|より.{0,4}がいい|でごまかさ|でごまかす"
     r"|^より(?:も)?[、,]|はいいので|はいいです|はいいから|はいいけど|はもういい"
-    r"|と言われても困|って言われても困|求めて(?:い)?(?:ませ|な)|求めるつもり|望んで(?:い)?(?:ませ|な)|必要(?:は)?(?:ありませ|ない)"
+    r"|(?:と|って|とか)言われても困|(?:とか|など|なんか)?送られても|使わない(?:ので|から|し)|使いません"
+    # "何も返金を頼んでいません", "補償等は求めておりません": not asked, whatever the politeness.
+    r"|(?:求め|望ん|頼ん|お願いし|依頼し|要求し|請求し)て(?:い|お)?(?:り)?(?:ませ|ない|ねえ)|求めるつもり|必要(?:は)?(?:ありませ|ない)"
     r"|つもりは(?:あり|な)|わけでは(?:あり|な)"
     # "慰謝料とまでは言いませんが", "迷惑料を払えとは言いません", "返金までは求めませんが"
-    r"|(?:まで|と|とまで)は(?:言い|いい|申し|求め|望み|要求し|請求し)ませ|求めませ|要求しませ|請求しませ)"
+    r"|(?:まで|と|とまで)は(?:言い|いい|申し|求め|望み|要求し|請求し)ませ|(?:まで|と|とまで)は(?:言わ|いわ)(?:ない|ん|ず)"
+    # A resignation is no threat: "慰謝料が出ないなら仕方ないです", "返金されないなら諦めます".
+    r"|ない(?:の)?なら(?:ば)?[、,]?[^。\n]{0,6}?(?:仕方|しかた|しょうがな|諦め|あきらめ|結構|構いませ|かまいませ|いいです)"
+    r"|求めませ|要求しませ|請求しませ)"
 )
 # Named as not enough: this mention asks for nothing ("クオカードだけでは納得できません"), a later one may ("1,000ptにして").
-_INSUFFICIENT = re.compile(rf"^{_PAREN}.{{0,12}}?(?:では少な|じゃ少な|だけでは|だけじゃ|では納得|じゃ納得|では足り|じゃ足り"
+_INSUFFICIENT = re.compile(rf"^{_PAREN}{_SAME_SENTENCE}{{0,12}}?(?:では少な|じゃ少な|だけでは|だけじゃ|では納得|じゃ納得|では足り|じゃ足り"
                            r"|(?:では|じゃ)[、,]?\s?(?:とても|到底|とうてい|全然|全く|まったく|ちょっと)(?:納得|足り|少な))")
 # Mentioned but not asked: received, free already, done
 # (offers and quotes are _OFFERED and _QUOTE, which let pressing through).
@@ -823,9 +843,11 @@ _TOLD = re.compile(r"^[^。\n]{0,10}?、?(?:と|って)(?:言われ|いわれ|�
 # Done, or told by the company, rather than asked: "航空券は払い戻されましたが", "代金は戻ったんですけど",
 # "返金していただきました", "返金いただけると伺っています", "全額戻ってくることになりました".
 _DONE = re.compile(
-    r"(?:金|分|額|手続き)?(?:を|は|が|も)?\s?(?:"
-    r"(?:され|し|っ)?(?:て(?:もらい|いただき|頂き|くれ)|いただき|頂き|もらい)?(?:まし)?た(?![いくらりめ])"
+    r"し?(?:金|分|額|手続き)?(?:を|は|が|も)?\s?(?:"
+    r"(?:され|し|っ)?(?:て(?:もらい|もらえ|いただき|いただけ|頂き|頂け|くれ)|いただき|頂き|もらい)?(?:まし)?た(?![いくらりめ])"
     r"(?:が|けど|けれど|ものの|[。、,]|の[でにはも]|ん|\s|$)"
+    # Asked before, and the answer is what follows: "払い戻しをお願いしたところ、手数料が3,000円かかると".
+    r"|(?:を|は)?(?:お願い|依頼|申請|相談)し(?:まし)?た(?:ところ|ら|が|けど)"
     r"|(?:いただける|頂ける|される|してもらえる|できる|する|します|いたします|してくれる)(?:と|って|との|という)"
     r"(?:伺|聞|言われ|書|案内|連絡|説明|お話|話|回答|返事)"
     r"|(?:てくる|される|する)?ことに(?:なりました|なった)|(?:の|される|いたす)?予定(?:です|とのこと|と(?:の|伺|聞))"
@@ -833,7 +855,7 @@ _DONE = re.compile(
 )
 # ... unless the customer presses for it: "送ると書いてありましたが、まだ届いていません", "いつ届きますか".
 _PRESSING = re.compile(
-    r"まだ|届いて(?:い)?(?:ない|ませ)|届かない|届きませ|入って(?:い)?(?:ない|ませ)|付与されて(?:い)?(?:ない|ませ)"
+    r"まだ|どうなって|届いて(?:い)?(?:ない|ませ)|届かない|届きませ|入って(?:い)?(?:ない|ませ)|付与されて(?:い)?(?:ない|ませ)"
     r"|いつ(?:届|頃|ごろ|になり|まで|入|付与|振り?込|もらえ|反映|戻)|両方|申請|申し?込|希望し|手続き|どうやって|どうすれば"
     # Not yet paid or sent, or asked to hurry: "お約束のお詫び金が未入金です。至急", "本当に届くのでしょうか".
     r"|未入金|未払い?|未着|未送付|未付与|至急|早急|早く|届くの(?:でしょうか|ですか|か)|もらえるの(?:でしょうか|ですか|か)"
@@ -849,7 +871,9 @@ _OFFERED = re.compile(
 )
 # A remedy's name used for something else: a balance, a validity date, a code, what was stolen or spent.
 _STATE = re.compile(
-    r"^(?:の|が|は|を)?(?:残高|履歴|数|の?有効期限|の?期限|コード|番号|サイト|アプリ|カード)"
+    r"^(?:の|が|は|を)?(?:残高|履歴|数|の?有効期限|の?期限|コード|番号|サイト|アプリ|カード|での?支払|の支払|決済)"
+    # A cost as the reason for something else: "電話代がかさむので折り返しを", "交通費がもったいないので送って".
+    r"|^[^。\n]{0,4}?が(?:かさむ|かさみ|もったいない|勿体ない|高い|高く)(?:ので|から|し|[、,])"
     r"|^[^。\n]{0,8}?(?:が|は|を|も)(?:今も|まだ|勝手に|不正に|全部)?(?:減|消え|表示|使われ|盗まれ|失効|切れ|抜かれ|乗っ取)"
     r"|^[^。\n]{0,4}?(?:は|を|って)?、?(?:いつまでに|どこで|どうやって|どう)?使(?:え|う|い|っ)"
     r"|^\s?(?:あり|ある|あっ|残って|貯ま|たま|→|->)"
@@ -860,7 +884,7 @@ _GIVEN_BEFORE = re.compile(r"(?:付与された|付与いただいた|いただ�
                            r"|使われた|盗まれた|→|->)(?:お詫びの?)?\s?[0-9,]*\s?$")
 # Reported speech: "「補償金をお支払いするので…」というSMS", "「返金のため…」と言われました".
 _QUOTE = re.compile(r"[「『\"“]([^」』\"”\n]{1,120})[」』\"”]")
-_REPORTED = re.compile(r"\s?(?:という|といった|とのこと|との(?:連絡|案内|電話|メール|声|話|説明)|と(?:言われ|いわれ|言って|書い|書か|あり|あっ|名乗|称|の)"
+_REPORTED = re.compile(r"\s?(?:という|といった|とのこと|との(?:連絡|案内|電話|メール|声|話|説明)|と(?:言われ|いわれ|言って|書い|書か|あり|あっ|名乗|称|の|\s?。)"
                        r"|って(?:言われ|いわれ|書い|あっ|話|電話|メール)|の(?:電話|メール|SMS))")
 # A quoted e-mail or a forwarded message: the company's words, not the customer's ask.
 _QUOTED_LINE = re.compile(r"(?:^|\n)\s?[>＞][^\n]*")
@@ -1043,7 +1067,7 @@ def _requests(norm: str) -> list[str]:
         quoted = next((q for q in outside if q[0] <= start < q[1]), None)
         if quoted is not None:
             # In the company's (or a scammer's) words: asked only when the customer presses right after.
-            stop = sentences[i + 1][1] if i + 1 < len(sentences) else sentences[i][1]
+            stop = sentences[min(i + 2, len(sentences) - 1)][1]  # "…と言われました。その後どうですか？まだです"
             if not _PRESSING.search(norm, quoted[1], max(quoted[1], stop)):
                 continue
         elif _DONE.match(after) or (kind in (NOUN, "cash") and (
@@ -1060,7 +1084,7 @@ def _requests(norm: str) -> list[str]:
             continue  # "再請求して": the company bills again
         s, e = sentences[i]
         # The next sentence asks for this one only when it names no remedy itself ("3,300円かかりました。出して").
-        asked = (_ASK.search(norm, s, start) or _ASK.search(norm, start, e)
+        asked = (_ASK.search(norm, s, start) or _ASK.search(norm, start, e) or _FALLBACK.search(norm, s, e)
                  or (i + 1 < len(sentences) and i + 1 not in with_hits and _ASK.search(norm, *sentences[i + 1]))
                  or (header is not None and header.start() < start) or (footer is not None and start < footer.start()))
         if not asked:
