@@ -592,7 +592,7 @@ def test_settling_for_or_pressing_for_a_remedy(text: str, expected: list[str]) -
         ("カードの作り直しにかかった費用（1,100円）は結構です。経緯を説明してください", []),
         ("返金を希望します。月額ではなく年額の3,000円です", ["refund"]),
         # Not asked, whatever the politeness or the words between.
-        ("私は返金など頼んでいません", []),
+        ("私は何も返金を頼んでいません。どういうことですか？", []),
         ("補償等は求めておりません。調査だけお願いします", []),
         ("お詫びのクーポンとか送られても使わないので結構です", []),
         ("払い戻しをしてほしいとまでは言わないけど、改善してください", []),
@@ -645,4 +645,29 @@ def test_indirect_asks(text: str, expected: list[str]) -> None:
     ],
 )
 def test_told_done_or_a_reason(text: str, expected: list[str]) -> None:
+    assert claims.extract(text, ARRIVED)["requests"] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Goods sent instead, or what is missing, asked for or pressed for.
+        ("届いた皿が割れていました。代わりの品を送ってください", ["other"]),
+        ("新しいのを届けてほしい", ["other"]),
+        ("ネジが足りない分、送ってもらえますか", ["other"]),
+        ("部品だけ送ってもらえれば十分です", ["other"]),
+        ("交換品はいつ届くんですか？", ["other"]),
+        ("Please send a replacement.", ["other"]),
+        ("交換品が届きました。ありがとうございました", []),
+        # A repair, an exchange, a thing made again; the first choice before its fallback.
+        ("保証期間内なので修理してくれますか", ["other"]),
+        ("新品とのお取り替え、または代金のご返金をお願いします", ["refund", "other"]),
+        ("名刺の刷り直しをお願いします", ["other"]),
+        ("眼鏡の作り直しと、薬代を出していただけますか", ["expense", "other"]),
+        ("交換できないなら代金を返金してください", ["refund", "other"]),
+        ("購入した曲を再ダウンロードできるようにしてください", ["other"]),
+        ("修理に出したら傷が増えていました", []),
+    ],
+)
+def test_a_service_or_goods_asked_instead(text: str, expected: list[str]) -> None:
     assert claims.extract(text, ARRIVED)["requests"] == expected
