@@ -652,7 +652,7 @@ def test_told_done_or_a_reason(text: str, expected: list[str]) -> None:
     ("text", "expected"),
     [
         # Goods sent instead, or what is missing, asked for or pressed for.
-        ("届いた皿が割れていました。代わりの品を送ってください", ["other"]),
+        ("届いた靴のサイズが違いました。正しいサイズの靴を送ってください", ["other"]),
         ("新しいのを届けてほしい", ["other"]),
         ("ネジが足りない分、送ってもらえますか", ["other"]),
         ("部品だけ送ってもらえれば十分です", ["other"]),
@@ -670,4 +670,20 @@ def test_told_done_or_a_reason(text: str, expected: list[str]) -> None:
     ],
 )
 def test_a_service_or_goods_asked_instead(text: str, expected: list[str]) -> None:
+    assert claims.extract(text, ARRIVED)["requests"] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # The subject of a mail replied to is the sender's words; a word of another quote presses nothing.
+        ("Re: 返金手続きのご案内\n\nこのメールは本物ですか？「返金手続きはこちら」とあって怪しいです。", []),
+        ("Re: 返金のご案内\n\n返金はまだですか？", ["refund"]),
+        # A charge paid elsewhere, named a sentence before or by what was bought.
+        ("別の美容院で直してもらいました（5,500円）。最初の店の代金は返金不要なので、直しの代金だけ負担してもらえますか",
+         ["expense"]),
+        ("頭痛がして飲んだ市販薬の代金を出していただけますか", ["expense"]),
+    ],
+)
+def test_whose_words_and_whose_charge(text: str, expected: list[str]) -> None:
     assert claims.extract(text, ARRIVED)["requests"] == expected

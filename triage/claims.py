@@ -695,7 +695,7 @@ _SERVICE_ASK = (r"^.{0,10}?(?:ください|下さい|ほしい|欲しい|もら�
                  r"|^\s?(?:か[、,]|かまたは|[、,]?\s?(?:または|もしくは|あるいは)|か(?=[^。\n]{0,20}?(?:どちらか|いずれか)))"
                  # One item of a list the sentence asks for ("作り直しと、薬代を出していただけますか"), or the
                  # first choice before its fallback ("交換できないなら返金して").
-                 r"|^\s?と[、,]?(?=[^。\n]{0,40}?(?:ください|下さい|お願い|いただけ|頂け|ほしい|欲しい|もらえ|求め))"
+                 r"|^\s?と[、,]?(?=[^。\n]{0,60}?(?:ください|下さい|お願い|いただけ|頂け|ほしい|欲しい|もらえ|求め))"
                  r"|^(?:が|は)?\s?(?:でき|無理|難し|不可)[^。\n]{0,6}?(?:なら|場合|ようなら)")
 _anchor("other", "再送 送り直 贈り直 届け直 再配送 再配達 再発送 出し直 振り替え 振替 アップグレード 優先 延長 取り直 無料期間 "
                  "交換して 交換を 交換の 取り替え 取替え 取替 取り換え お取り替え 刷り直 縫い直 仕立て直 再ダウンロード 再インストール "
@@ -709,10 +709,10 @@ _anchor("other", "交換 修理 取り替え", after=r"^(?:を|は)?\s?(?:お願
 _GOODS = (r"(?:交換品|代替品|代わりの(?:品|商品|もの|物)?|代わり|新しい(?:の|もの|物|商品|品)|新品|正しい[^。\n、]{0,8}?(?:商品|品|もの|物|の)"
           r"|足ら?ん分|足りない分|足りない物|不足分|不足している分|欠品|残りの?(?:分|商品|品)|部品|付属品|パーツ|蓋|ふた)")
 _anchor("other", "送って 送り 届けて 発送して 発送を 送付して 届き 届く 届か",
-        before=_GOODS + r"(?:を|は|が|も|だけ|のみ|、|\s)*(?:いつ|まだ|早く|至急|すぐ|今すぐ|急いで)?[、\s]?$", reach=30)
+        before=_GOODS + r"[一-龥ァ-ヴー]{0,4}(?:を|は|が|も|だけ|のみ|、|\s)*(?:いつ|まだ|早く|至急|すぐ|今すぐ|急いで)?[、\s]?$", reach=30)
 _anchor("other", "replacement resend reship", after=r"^(?!\s?card)")
 # Anything else made again (a lens, a print), not a card (its fee is reissue_fee above).
-_anchor("other", "作り直", before=r"(?<!カード)(?<!カードの)(?<!証)(?<!証の)$", reach=4, after=_SERVICE_ASK)
+_anchor("other", "作り直 作り直し", before=r"(?<!カード)(?<!カードの)(?<!証)(?<!証の)$", reach=4, after=_SERVICE_ASK)
 _anchor("other", "お詫びの品 おわびの品")
 _anchor("other", "延ば のば 伸ば", before=r"(?:期限|期間|期日|有効期限|猶予)[^。\n]{0,10}$", reach=16)
 _anchor("other", "期間延長 期限延長 撮り直 やり直 受け直 再受講 再受験 無料受験 復旧させ 継続して 継続を 代わりの品 代替品 代品 同じ商品 正しい商品 "
@@ -784,7 +784,8 @@ _BORNE_STRONG = re.compile(r"かかっ|かかり|掛かっ|掛かり|自費|自�
                            r"|別の(?:病院|薬局|ホテル|店|クリニック|便|業者)")
 # Getting a service from someone else: staying, hiring, renting, buying.
 _NOT_MONEY_OBJECT = re.compile(r"(?:責任者|上司|上の(?:人|者|方)|担当者?|社長|店長|支配人|代表者?|謝罪文?|説明|回答|返事|結論|答え|誠意)を\s?$")
-_PAID_ELSEWHERE = re.compile(r"別の|他の|他社|ほかの|よその|近くの|に(?:払|支払)|かかっ|かかり|掛かっ|借り|預け|泊ま|頼ん|依頼し|買っ|購入")
+_PAID_ELSEWHERE = re.compile(r"別の|他の|他社|ほかの|よその|近くの|に(?:払|支払)|かかっ|かかり|掛かっ|借り|預け|泊ま|頼ん|依頼し|買っ|購入"
+                             r"|市販|飲んだ|薬局|ドラッグストア")
 _REISSUE_CONTEXT = re.compile(
     r"(?:カード|クレジット|クレカ|かーど|card)[^\n]{0,40}?(?:再発行|作り直|再交付|発行し直|さいはっこう)"
     r"|(?:再発行|作り直|再交付|さいはっこう)[^。\n]{0,12}?(?:カード|かーど)|再発行手数料"
@@ -902,6 +903,8 @@ _REPORTED = re.compile(r"\s?(?:という|といった|とのこと|との(?:連�
                        r"|って(?:言われ|いわれ|書い|あっ|話|電話|メール)|の(?:電話|メール|SMS))")
 # A quoted e-mail or a forwarded message: the company's words, not the customer's ask.
 _QUOTED_LINE = re.compile(r"(?:^|\n)\s?[>＞][^\n]*")
+# The subject of a mail replied to or forwarded is the sender's words: "Re: 返金手続きのご案内".
+_REPLY_SUBJECT = re.compile(r"(?:^|\n)\s?(?:件名\s?[:：]\s?)?(?:Re|RE|Fw|FW|Fwd|FWD)\s?[:：][^\n]*")
 _FORWARDED = re.compile(r"-{3,}\s?(?:Forwarded|Original|転送|元の)|Forwarded message|-----Original")
 # What makes cash an apology rather than a refund: an apology offered, in kind or in points.
 _APOLOGY_CONTEXT = re.compile(r"お詫び|おわび|お見舞|見舞金|迷惑料|慰謝|クーポン|ポイント|ギフト|商品券|金券|品物|図書カード|QUOカード|クオカード|電子マネー")
@@ -982,7 +985,8 @@ def _resolve(kind: str, norm: str, start: int, reissue: bool) -> str:
     if group == "charge":
         # A charge paid to someone else is a cost borne ("別のホテルの料金", "税理士に追加料金を払う"),
         # otherwise the company bears its own charge: "追加料金はそちらで負担して".
-        return "expense" if _PAID_ELSEWHERE.search(window) else "fee_waiver"
+        # The place paid may be named a sentence earlier ("別のサロンで直してもらいました（6,600円）。…直しの代金だけ").
+        return "expense" if _PAID_ELSEWHERE.search(norm, max(0, start - 90), start) else "fee_waiver"
     if group in ("borne", "fee", "paid", "amount"):
         return "expense"
     if group == "points":
@@ -1016,6 +1020,8 @@ def _names_cost(norm: str, start: int) -> bool:
 def _not_customer_spans(norm: str) -> list[tuple[int, int]]:
     """Return the spans of words that are not the customer's: reported speech, quoted or forwarded mail."""
     spans = [(m.start(), m.end()) for m in _QUOTE.finditer(norm) if _REPORTED.match(norm, m.end())]
+    if ":" in norm:
+        spans += [(m.start(), m.end()) for m in _REPLY_SUBJECT.finditer(norm)]
     if ">" in norm:
         spans += [(m.start(), m.end()) for m in _QUOTED_LINE.finditer(norm)]
     forwarded = _FORWARDED.search(norm)
@@ -1033,7 +1039,7 @@ def _requests(norm: str) -> list[str]:
     if not hits:
         return []
     outside = _not_customer_spans(norm) if ("「" in norm or "『" in norm or '"' in norm or "“" in norm or ">" in norm
-                                            or "Forward" in norm or "---" in norm) else []
+                                            or "Forward" in norm or "---" in norm or "Re" in norm or "RE" in norm or "Fw" in norm or "FW" in norm) else []
     sentences = _sentences(norm)
     sentence_of = [next(k for k, (s, e) in enumerate(sentences) if s <= h[0] < e) for h in hits]
     # Sentences naming a remedy of their own (a verb such as "払って" refers back instead).
@@ -1081,8 +1087,10 @@ def _requests(norm: str) -> list[str]:
         quoted = next((q for q in outside if q[0] <= start < q[1]), None)
         if quoted is not None:
             # In the company's (or a scammer's) words: asked only when the customer presses right after.
-            stop = sentences[min(i + 2, len(sentences) - 1)][1]  # "…と言われました。その後どうですか？まだです"
-            if not _PRESSING.search(norm, quoted[1], max(quoted[1], stop)):
+            # Two sentences on: "…と言われました。その後どうなっていますか？まだ振り込まれていません".
+            stop = sentences[min(i + 2, len(sentences) - 1)][1]
+            if not any(not any(q[0] <= p.start() < q[1] for q in outside)  # a word of another quote is no pressing
+                       for p in _PRESSING.finditer(norm, quoted[1], max(quoted[1], stop))):
                 continue
         elif _DONE.match(after) or (kind in (NOUN, "cash") and (
                 _OFFERED.match(after) or _GIVEN_BEFORE.search(norm, max(0, start - 14), start))):
