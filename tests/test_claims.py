@@ -687,3 +687,25 @@ def test_a_service_or_goods_asked_instead(text: str, expected: list[str]) -> Non
 )
 def test_whose_words_and_whose_charge(text: str, expected: list[str]) -> None:
     assert claims.extract(text, ARRIVED)["requests"] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # The customer's property damaged: repairing it is a loss made good, not a cost borne.
+        ("配達員が車にぶつけて傷がつきました。板金の見積もりは3万円です。払ってください", ["damages"]),
+        ("作業員が床を傷つけました。補修費用は約5万円です。補償をお願いします", ["damages"]),
+        ("この傷の分はどうしてくれるんですか", ["damages"]),
+        # A cost borne without damage stays an expense; a lock changed after a leak too.
+        ("タクシー代が3千円かかりました。払ってください", ["expense"]),
+        ("ドアが壊されたので鍵交換の費用8,000円を負担してください", ["expense"]),
+        # Treated as self-paid by the company itself: the difference is a refund.
+        ("保険適用のはずが自費扱いで請求されました。差額を返してください", ["refund"]),
+        # Return shipping is the customer's cost.
+        ("交換の往復送料1,540円を返してほしいです", ["expense"]),
+        # Cash drawn out is no consolation.
+        ("電子マネーが使えず現金を下ろしました。ATM手数料220円、請求していいですか？", ["expense"]),
+    ],
+)
+def test_damage_to_property_and_costs_borne(text: str, expected: list[str]) -> None:
+    assert claims.extract(text, ARRIVED)["requests"] == expected

@@ -649,8 +649,10 @@ _anchor("consolation", "慰謝料 いしゃりょう 見舞金 見舞い金 迷�
 _anchor("consolation", "お詫びの額 お詫びの金額 おわびの額 和解金 解決金")
 # Cash instead of the apology offered ("ギフト券ではなく現金で", "現金がいいの"); not "現金で返金" (a refund).
 _anchor("consolation", "現金 お金で", kind="cash",
-        after=r"^(?!書留|に(?:換え|替え|交換|変え)|化|で?(?:の)?(?:返金|返し|返還|払い戻|払戻|返って|戻っ|戻して|返す))")
+        after=r"^(?!書留|を(?:下ろ|おろ|引き出)|に(?:換え|替え|交換|変え)|化|で?(?:の)?(?:返金|返し|返還|払い戻|払戻|返って|戻っ|戻して|返す))")
 _anchor("damages", "損害賠償 賠償 弁償 休業補償 休業損害 damages")
+# "この傷の分はどうしてくれるんですか": the loss asked to be made good.
+_anchor("damages", "どうしてくれる どうしてくれん", kind=GENERIC)
 _anchor("damages", "損害 損失 被害", after=r"^[^0-9。\n]{0,12}?(?:補填|補償|負担|支払|払|賠償|弁償|請求)")
 _anchor("points", "ポイント", after=r"^(?!カード|サイト)")
 _anchor("points", "マイル ぽいんと miles points")
@@ -769,7 +771,7 @@ _OBJECT = re.compile(
     r"|(?P<loss>損失|損害(?!金)|逸失|値下がり|売上|被害|不正利用|盗まれ|補償金)"
     r"|(?P<points>ポイント|マイル|pt(?![A-Za-z]))"
     r"|(?P<item>アイテム|ジェム|ガチャ石|[有無]償石|キャラ|チケット(?!代))"
-    r"|(?P<borne>振込手数料|振り込み手数料|変更手数料|事務手数料|延滞金|延滞料|延滞手数料|遅延損害金|利息|自費|自腹|実費"
+    r"|(?P<borne>振込手数料|振り込み手数料|変更手数料|事務手数料|延滞金|延滞料|延滞手数料|遅延損害金|利息|自費(?!扱い)|自腹|実費"
     r"|立て?替|通話料|電話代|交通費|タクシー|差額|日当|休んだ分|[1一]日分|上がった分|増えた分|負担分|新幹線|郵送料|返送料"
     r"|返送の送料|送料|切手代|書留|(?i:difference|taxi|hotel|train|phone bill|transport)|(?<!料)費用?|代(?!金|引)"
     r"|(?<![手数送険謝])料(?!金))"
@@ -779,9 +781,12 @@ _OBJECT = re.compile(
     r"|(?P<amount>円|ドル|\$|¥|yen|USD)"
 )
 # A cost the customer bore, strong enough to turn "返して" into expense rather than a refund.
-_BORNE_STRONG = re.compile(r"かかっ|かかり|掛かっ|掛かり|自費|自腹|実費|立て?替|通話料|電話代|交通費|タクシー|購入し|買い|買っ|加入"
+_BORNE_STRONG = re.compile(r"かかっ|かかり|掛かっ|掛かり|自費(?!扱い)|自腹|実費|返送料|往復(?:の)?送料|立て?替|通話料|電話代|交通費|タクシー|購入し|買い|買っ|加入"
                            r"|振込手数料|振り込み手数料|延滞金|延滞料|延滞手数料|利息"
                            r"|別の(?:病院|薬局|ホテル|店|クリニック|便|業者)")
+# The customer's property damaged, and what repairing it costs: a loss made good (damages), not a cost borne.
+_DAMAGED = re.compile(r"壊れ|壊さ|壊し|傷(?!病)|破損|ぶつけ|ぶつか|はげ|剥げ|焦げ|焦が|割れ|割ら|へこ|凹|穴を|穴が|破れ|破ら|折れ|欠け|汚さ|シミ|染み")
+_REPAIR = re.compile(r"修理|修繕|補修|塗装|塗り直|張り替え|張替|交換代|交換費|見積")
 # Getting a service from someone else: staying, hiring, renting, buying.
 _NOT_MONEY_OBJECT = re.compile(r"(?:責任者|上司|上の(?:人|者|方)|担当者?|社長|店長|支配人|代表者?|謝罪文?|説明|回答|返事|結論|答え|誠意)を\s?$")
 _PAID_ELSEWHERE = re.compile(r"別の|他の|他社|ほかの|よその|近くの|に(?:払|支払)|かかっ|かかり|掛かっ|借り|預け|泊ま|頼ん|依頼し|買っ|購入"
@@ -975,6 +980,9 @@ def _resolve(kind: str, norm: str, start: int, reissue: bool) -> str:
         return "refund" if group in ("paid", "charge") else "other"
     if group == "loss" and kind in (COVER_VERB, GENERIC):
         return "damages"
+    if kind in (COVER_VERB, GENERIC) and group in ("borne", "amount") and _DAMAGED.search(norm) \
+            and (_REPAIR.search(window) or group == "amount") and "鍵" not in window:
+        return "damages"  # "ミラー交換代27,500円、払って", "修繕費用は約12万円です。補償を": the customer's property made good
     if kind in (REFUND_VERB, RETURN_VERB):
         # "注文分を返金して" stays a refund even after "近所の店で買いました"; "自費で買った薬代を返して" does not.
         # The word 返金 itself turns into expense only for a cost named in its own sentence.
