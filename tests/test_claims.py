@@ -709,3 +709,17 @@ def test_whose_words_and_whose_charge(text: str, expected: list[str]) -> None:
 )
 def test_damage_to_property_and_costs_borne(text: str, expected: list[str]) -> None:
     assert claims.extract(text, ARRIVED)["requests"] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # The next sentence asks for a cost named before only when its verb has no other object.
+        ("歯科の治療費、保険適用のはずが自費扱いで1万円請求されました。差額を返してください", ["refund"]),
+        ("駐車場代の500円は自腹でした。これも出してもらえますか", ["expense"]),
+        # A verb set aside sets aside the cost it refers back to.
+        ("往復のバス代460円が無駄になりました。返してほしいとまでは言わないけど、システムは直してください", []),
+    ],
+)
+def test_what_the_next_sentence_asks_for(text: str, expected: list[str]) -> None:
+    assert claims.extract(text, ARRIVED)["requests"] == expected

@@ -683,8 +683,9 @@ _anchor("fee_waiver", "キャンセル料 違約金 手数料 解約金 延滞�
         after=rf"^{_AMOUNT_GAP}(?:を|は|が|も|って)?(?:取り?消|なしに|無しに|なしで|無しで|無料に|免除|ゼロ|タダ|かからない|つかない|付かない"
               r"|取らない|とらない|取られない|請求しない|引かない)")
 _anchor("expense", "電話代 通話料 通信費 通話代 交通費 タクシー代 電車代 バス代 ガソリン代 駐車代 駐車場代 医療費 治療費 診察代 診察料 "
-                   "診察費 診療費 薬代 通院費 病院代 郵送料 切手代 実費 自費 自腹 立て替え 立替え 立替 鍵交換 鍵の交換 鍵を交換 "
+                   "診察費 診療費 薬代 通院費 病院代 郵送料 切手代 実費 自腹 立て替え 立替え 立替 鍵交換 鍵の交換 鍵を交換 "
                    "電話料金 電話の料金 通信料")
+_anchor("expense", "自費", after=r"^(?!扱い)")  # "自費扱いで請求された": the company's own charge
 _anchor("expense", "引越 引っ越", after=r"^し?(?:の)?(?:費用|代)")
 _anchor("expense", "転居", after=r"^(?:の)?費用")
 _anchor("expense", "カウンセリング", after=r"^(?:代|料|費)")
@@ -1058,6 +1059,14 @@ def _requests(norm: str) -> list[str]:
     reissue = _REISSUE_CONTEXT.search(norm) is not None or any(h[2] == "reissue_fee" for h in hits)
     waivers = [h[0] for h in hits if h[2] == "fee_waiver"]
     vouchers = [h[1] for h in hits if h[2] == "voucher"]
+    # What the verbs of each sentence ask for: "治療費…請求されました。差額を返して" asks the refund, not the 治療費.
+    verbs_ask: dict[int, set[str]] = {}
+    for (start, _end, _name, kind), i in zip(hits, sentence_of, strict=True):
+        # Only a verb with an object of its own sentence ("これも出して" refers back, and asks for it).
+        if kind not in (NOUN, "cash", GENERIC) and any(
+                m.lastgroup in ("borne", "fee", "charge", "reissue", "loss") for m in _OBJECT.finditer(norm, sentences[i][0], start)):
+            if object_of := _resolve(kind, norm, start, reissue):
+                verbs_ask.setdefault(i, set()).add(object_of)
     found: set[str] = set()
     rejected: set[str] = set()
     generic = False
@@ -1077,6 +1086,11 @@ def _requests(norm: str) -> list[str]:
             # "ポイントではなくマイルで": the same remedy named again right after is still asked.
             if kind in (NOUN, "cash") and not any(h[2] == name and 0 < h[0] - end <= 14 for h in hits):
                 rejected.add(name)
+            elif kind in (REFUND_VERB, RETURN_VERB, COVER_VERB) and declined.group().find("まで") >= 0:
+                # "バス代が無駄になりました。返してほしいとまでは言わない": the cost named before is set aside too.
+                if (object_of := _resolve(kind, norm, start, reissue)) not in ("", "refund"):
+                    rejected.add(object_of)
+                rejected.update(h[2] for h in hits if h[3] == NOUN and 0 <= start - h[1] <= 40)
             continue
         if kind in (NOUN, "cash") and _INSUFFICIENT.match(after):
             continue
@@ -1115,7 +1129,8 @@ def _requests(norm: str) -> list[str]:
         s, e = sentences[i]
         # The next sentence asks for this one only when it names no remedy itself ("3,300円かかりました。出して").
         asked = (_ASK.search(norm, s, start) or _ASK.search(norm, start, e) or _FALLBACK.search(norm, s, e)
-                 or (i + 1 < len(sentences) and i + 1 not in with_hits and _ASK.search(norm, *sentences[i + 1]))
+                 or (i + 1 < len(sentences) and i + 1 not in with_hits and _ASK.search(norm, *sentences[i + 1])
+                     and name in verbs_ask.get(i + 1, {name}))
                  or (header is not None and header.start() < start) or (footer is not None and start < footer.start()))
         if not asked:
             continue
