@@ -723,3 +723,24 @@ def test_damage_to_property_and_costs_borne(text: str, expected: list[str]) -> N
 )
 def test_what_the_next_sentence_asks_for(text: str, expected: list[str]) -> None:
     assert claims.extract(text, ARRIVED)["requests"] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A repair free of charge, a wrong bill made right (the refund when the excess was paid).
+        ("保証期間内なので、無料で修理していただけますか", ["fee_waiver", "other"]),
+        ("検針ミスです。正しい金額で請求し直してください", ["fee_waiver"]),
+        ("正しい金額で再請求していただき、多く払った分は返金してください", ["refund"]),
+        # The reissue fee waived is the reissue fee.
+        ("カードの再発行は有料と言われましたが、手数料を無料にしてもらえますか", ["reissue_fee"]),
+        # Items under a header of claims name their remedy by their cost.
+        ("【ご請求内容】\n・商品代金 5,480円\n・返送料 1,210円\n・慰謝料\n注文番号：SP-1", ["refund", "consolation", "expense"]),
+        ("【ご請求内容】\n・商品代金 3,000円", ["refund"]),
+        # A verb after a remedy noun asks for its own object when one is named between.
+        ("カーテン代の弁償と、ストーブは返品で代金を返してほしい", ["refund", "damages"]),
+        ("慰謝料を払ってください", ["consolation"]),
+    ],
+)
+def test_waivers_lists_and_objects(text: str, expected: list[str]) -> None:
+    assert claims.extract(text, ARRIVED)["requests"] == expected

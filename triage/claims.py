@@ -666,6 +666,11 @@ _anchor("fee_waiver", "まけて まけろ まけと まけてくれ", before=r"
 _anchor("fee_waiver", "差し引 差引", after=r"^(?!かず|かない|かれ|きせず)")
 # "送料無料で送って": the charge is not made.
 _anchor("fee_waiver", "無料で", before=r"(?:送料|手数料|費用|料金)$", reach=4)
+# A repair or an exchange free of charge: "無料で修理か交換をしていただけますか".
+_anchor("fee_waiver", "無料で 無償で タダで", after=r"^\s?(?:修理|交換|直|対応|再|取り替え|取替|やり直)")
+# A wrong bill made right: "正しい金額で請求し直してください", "正しい金額に直してもらう".
+_anchor("fee_waiver", "請求し直 請求をし直 請求書を作り直 請求を訂正 請求を修正 請求額を訂正 請求額を修正 正しい金額に 正しい金額で 正しい額に "
+                      "正しい額で 正しい料金に 正しい料金で")
 _anchor("fee_waiver", "割引", after=r"^(?!券|クーポン|で|価格|後|率|が適用|が消え|が外れ|を継続|の継続|を続け)")
 _anchor("fee_waiver", "引き落とさない 引き落とさず 引き落としをしない 引き落としを止め 引き落としを停止 請求しない 請求を止め")
 # A charge already made, cancelled: "二重になった1件分の取消", "2回分を取り消して" is a refund.
@@ -696,9 +701,9 @@ _SERVICE_ASK = (r"^.{0,10}?(?:ください|下さい|ほしい|欲しい|もら�
                  r"|して(?:よ|ね|[〜~ー!！。]|\s?$))"
                  # One side of a choice: the sentence's ask covers both ("交換か、値引きをしてください").
                  r"|^\s?(?:か[、,]|かまたは|[、,]?\s?(?:または|もしくは|あるいは)|か(?=[^。\n]{0,20}?(?:どちらか|いずれか)))"
-                 # One item of a list the sentence asks for ("作り直しと、薬代を出していただけますか"), or the
-                 # first choice before its fallback ("交換できないなら返金して").
-                 r"|^\s?と[、,]?(?=[^。\n]{0,60}?(?:ください|下さい|お願い|いただけ|頂け|ほしい|欲しい|もらえ|求め))"
+                 # One item of a list the sentence asks for ("作り直しと、薬代を出していただけますか": the sentence's
+                 # ask is checked later), or the first choice before its fallback ("交換できないなら返金して").
+                 r"|^\s?と[、,]"
                  r"|^(?:が|は)?\s?(?:でき|無理|難し|不可)[^。\n]{0,6}?(?:なら|場合|ようなら)")
 _anchor("other", "再送 送り直 贈り直 届け直 再配送 再配達 再発送 出し直 振り替え 振替 アップグレード 優先 延長 取り直 無料期間 "
                  "交換して 交換を 交換の 取り替え 取替え 取替 取り換え お取り替え 刷り直 縫い直 仕立て直 再ダウンロード 再インストール "
@@ -1039,14 +1044,35 @@ def _not_customer_spans(norm: str) -> list[tuple[int, int]]:
     return spans
 
 
+# An item of a list under a header of claims: "【ご請求内容】\n・商品代金 5,480円\n・返送料 1,210円".
+_BULLET = re.compile(r"(?:^|\n)\s?(?:[・\-*●•]|[0-9]{1,2}[.)．）])\s?(?P<item>[^\n]{1,40})")
+_LISTED = {"charge": "refund", "paid": "refund", "borne": "expense", "fee": "expense", "loss": "damages"}
+
+
+def _listed(norm: str, hits: list[tuple[int, int, str, str]]) -> set[str]:
+    """Return the remedies named only by a cost in the bulleted items under a header of claims (no remedy word)."""
+    header = _ASK_HEADER.search(norm)
+    if header is None:
+        return set()
+    out = set()
+    for m in _BULLET.finditer(norm, header.end()):
+        if any(m.start("item") <= h[0] < m.end("item") for h in hits):
+            continue  # the item names its remedy ("・慰謝料")
+        groups = [o.lastgroup for o in _OBJECT.finditer(norm, m.start("item"), m.end("item")) if o.lastgroup != "amount"]
+        if groups and groups[0] in _LISTED:
+            out.add(_LISTED[groups[0]])
+    return out
+
+
 def _requests(norm: str) -> list[str]:
     hits = _hits(norm)
     if _REISSUE_CONTEXT.search(norm) is None and not any(
             h[2] == "reissue_fee" and norm[h[0] : h[1]] != "発行手数料" for h in hits):
         # "発行手数料" alone (a certificate, a first card) is no reissue.
         hits = [h for h in hits if norm[h[0] : h[1]] != "発行手数料"]
+    listed = _listed(norm, hits) if ("・" in norm or "-" in norm or "*" in norm or "●" in norm) else set()
     if not hits:
-        return []
+        return [r for r in REQUESTS if r in listed]
     outside = _not_customer_spans(norm) if ("「" in norm or "『" in norm or '"' in norm or "“" in norm or ">" in norm
                                             or "Forward" in norm or "---" in norm or "Re" in norm or "RE" in norm or "Fw" in norm or "FW" in norm) else []
     sentences = _sentences(norm)
@@ -1138,10 +1164,19 @@ def _requests(norm: str) -> list[str]:
             kind = NOUN
         if name == "expense" and kind == NOUN and any(0 <= w - end <= 8 for w in waivers):
             continue  # "この通話料だけ免除して": the charge is waived, not reimbursed
+        if name == "fee_waiver" and norm.startswith(("正しい", "請求"), start) \
+                and _REFUND_WORD.search(norm, end, sentences[i][1]):
+            continue  # "正しい金額で再請求して、多く払った分は返金して": the bill made right is the refund asked
+        if name == "fee_waiver" and reissue and (norm.startswith("手数料", start) or re.search(
+                r"(?:再発行|発行)?手数料(?:を|は|も)?\s?$", norm[max(0, start - 8) : start])) \
+                and re.search(r"再発行|再交付|作り直", norm[max(0, start - 60) : start]):
+            name = "reissue_fee"  # "カードの再発行は有料と言われましたが、手数料無料にして": the reissue fee waived
         if name == "fee_waiver" and any(0 <= start - v <= 12 for v in vouchers):
             continue  # "クーポン（800円引き）": the coupon's face value
         if kind != NOUN:
-            if any(0 <= start - n <= 14 and not re.search(r"なし|無し|抜き", norm[n:start]) for n in nouns):
+            if any(0 <= start - n <= 14 and not re.search(r"なし|無し|抜き", norm[n:start])
+                   and not any(m.lastgroup in ("charge", "paid", "borne") for m in _OBJECT.finditer(norm, n, start))
+                   for n in nouns):
                 continue  # 再発行手数料を返金して, 慰謝料を払って: the noun is the remedy (not "手数料なしで返金して")
             name = _resolve(kind, norm, start, reissue)
             if not name or (name in ("expense", "damages") and any(0 <= start - n <= 45 for n in nouns)
@@ -1159,6 +1194,7 @@ def _requests(norm: str) -> list[str]:
         named_at.setdefault(name, set()).add(i)
         if name in _SPECIFIC and kind == NOUN:
             nouns.append(end)
+    found |= listed
     found -= rejected
     # "補償して" alone is damages; next to another remedy it is usually that remedy's word ("返金などの補償"),
     # unless it asks in a sentence of its own ("料金は返して。値引きした分の補償もお願いします").
