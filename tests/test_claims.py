@@ -744,3 +744,20 @@ def test_what_the_next_sentence_asks_for(text: str, expected: list[str]) -> None
 )
 def test_waivers_lists_and_objects(text: str, expected: list[str]) -> None:
     assert claims.extract(text, ARRIVED)["requests"] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Asked as a wish noted by the agent, or pressed for: the shortfall, the family's share.
+        ("内容：\n - 差額500円の返金も要望。", ["refund"]),
+        ("「一律1,000円のお詫び金」とありましたが、780円しか入金されていません。不足分を振り込んでください", ["consolation"]),
+        ("お詫びのギフト券をくれるって話ですけど、家族の分ももらえるの？", ["voucher"]),
+        # Cash by bank transfer instead of the voucher offered.
+        ("お詫びはギフト券とのことですが、ギフト券ではなく銀行振込でいただけないでしょうか", ["consolation"]),
+        # The customer's own discount to a client is no waiver asked.
+        ("納品が遅れて取引先に2万円値引きしました。値引きした分の補償をお願いします", ["damages"]),
+    ],
+)
+def test_wishes_shortfalls_and_whose_discount(text: str, expected: list[str]) -> None:
+    assert claims.extract(text, ARRIVED)["requests"] == expected
