@@ -1053,11 +1053,11 @@ _BULLET = re.compile(r"(?:^|\n)\s?(?:[・\-*●•]|[0-9]{1,2}[.)．）])\s?(?P<
 _LISTED = {"charge": "refund", "paid": "refund", "borne": "expense", "fee": "expense", "loss": "damages"}
 
 
-def _listed(norm: str, hits: list[tuple[int, int, str, str]]) -> set[str]:
+_HEADER_WORDS = ("請求", "要望", "希望", "依頼", "リクエスト", "要求", "お願い", "求め", "補償", "負担")
+
+
+def _listed(norm: str, header: re.Match[str], hits: list[tuple[int, int, str, str]]) -> set[str]:
     """Return the remedies named only by a cost in the bulleted items under a header of claims (no remedy word)."""
-    header = _ASK_HEADER.search(norm)
-    if header is None:
-        return set()
     out = set()
     for m in _BULLET.finditer(norm, header.end()):
         if any(m.start("item") <= h[0] < m.end("item") for h in hits):
@@ -1074,7 +1074,9 @@ def _requests(norm: str) -> list[str]:
             h[2] == "reissue_fee" and norm[h[0] : h[1]] != "発行手数料" for h in hits):
         # "発行手数料" alone (a certificate, a first card) is no reissue.
         hits = [h for h in hits if norm[h[0] : h[1]] != "発行手数料"]
-    listed = _listed(norm, hits) if ("・" in norm or "-" in norm or "*" in norm or "●" in norm) else set()
+    # Every header of claims holds one of these words: look for one only then.
+    header = _ASK_HEADER.search(norm) if any(w in norm for w in _HEADER_WORDS) else None
+    listed = _listed(norm, header, hits) if header is not None else set()
     if not hits:
         return [r for r in REQUESTS if r in listed]
     outside = _not_customer_spans(norm) if ("「" in norm or "『" in norm or '"' in norm or "“" in norm or ">" in norm
@@ -1084,7 +1086,6 @@ def _requests(norm: str) -> list[str]:
     # Sentences naming a remedy of their own (a verb such as "払って" refers back instead).
     with_hits = {i for h, i in zip(hits, sentence_of, strict=True) if h[3] in (NOUN, "cash")}
     apology = any(h[3] == "cash" for h in hits) and _APOLOGY_CONTEXT.search(norm) is not None
-    header = _ASK_HEADER.search(norm)
     footer = _ASK_FOOTER.search(norm)
     reissue = _REISSUE_CONTEXT.search(norm) is not None or any(h[2] == "reissue_fee" for h in hits)
     waivers = [h[0] for h in hits if h[2] == "fee_waiver"]
