@@ -1090,14 +1090,17 @@ def _requests(norm: str) -> list[str]:
     reissue = _REISSUE_CONTEXT.search(norm) is not None or any(h[2] == "reissue_fee" for h in hits)
     waivers = [h[0] for h in hits if h[2] == "fee_waiver"]
     vouchers = [h[1] for h in hits if h[2] == "voucher"]
-    # What the verbs of each sentence ask for: "治療費…請求されました。差額を返して" asks the refund, not the 治療費.
-    verbs_ask: dict[int, set[str]] = {}
-    for (start, _end, _name, kind), i in zip(hits, sentence_of, strict=True):
-        # Only a verb with an object of its own sentence ("これも出して" refers back, and asks for it).
-        if kind not in (NOUN, "cash", GENERIC) and any(
-                m.lastgroup in ("borne", "fee", "charge", "reissue", "loss") for m in _OBJECT.finditer(norm, sentences[i][0], start)):
-            if object_of := _resolve(kind, norm, start, reissue):
-                verbs_ask.setdefault(i, set()).add(object_of)
+
+    def verbs_ask(k: int, name: str) -> bool:
+        """Return True unless sentence k's verbs ask for another remedy than name, each on an object of its own.
+
+        "治療費…請求されました。差額を返して" asks the refund, not the 治療費; "これも出して" refers back.
+        """
+        asks = {_resolve(kind, norm, start, reissue) for (start, _e, _n, kind), j in zip(hits, sentence_of, strict=True)
+                if j == k and kind not in (NOUN, "cash", GENERIC)
+                and any(m.lastgroup in ("borne", "fee", "charge", "reissue", "loss")
+                        for m in _OBJECT.finditer(norm, sentences[k][0], start))} - {""}
+        return not asks or name in asks
     found: set[str] = set()
     rejected: set[str] = set()
     generic = False
@@ -1161,7 +1164,7 @@ def _requests(norm: str) -> list[str]:
         # The next sentence asks for this one only when it names no remedy itself ("3,300円かかりました。出して").
         asked = (_ASK.search(norm, s, start) or _ASK.search(norm, start, e) or _FALLBACK.search(norm, s, e)
                  or (i + 1 < len(sentences) and i + 1 not in with_hits and _ASK.search(norm, *sentences[i + 1])
-                     and name in verbs_ask.get(i + 1, {name}))
+                     and verbs_ask(i + 1, name))
                  or (header is not None and header.start() < start) or (footer is not None and start < footer.start()))
         if not asked:
             continue
