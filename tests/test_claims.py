@@ -583,3 +583,181 @@ def test_what_a_remedy_is_declined_told_or_paid(text: str, expected: list[str]) 
 )
 def test_settling_for_or_pressing_for_a_remedy(text: str, expected: list[str]) -> None:
     assert claims.extract(text, ARRIVED)["requests"] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A decline reaches over a parenthesis but not into the next sentence.
+        ("カードの作り直しにかかった費用（1,100円）は結構です。経緯を説明してください", []),
+        ("返金を希望します。月額ではなく年額の3,000円です", ["refund"]),
+        # Not asked, whatever the politeness or the words between.
+        ("私は何も返金を頼んでいません。どういうことですか？", []),
+        ("補償等は求めておりません。調査だけお願いします", []),
+        ("お詫びのクーポンとか送られても使わないので結構です", []),
+        ("払い戻しをしてほしいとまでは言わないけど、改善してください", []),
+        ("ギフト券でお詫びとか言われても困ります。返金してください", ["refund"]),
+        # A resignation after a condition is no threat.
+        ("慰謝料が出ないなら仕方ないです", []),
+        ("慰謝料が出ないなら弁護士に相談します", ["consolation"]),
+        # "は不要と聞いていた" is what the company said, not a decline.
+        ("再発行手数料は不要と聞いていましたが、請求されています。返してください", ["reissue_fee"]),
+    ],
+)
+def test_the_scope_of_a_decline(text: str, expected: list[str]) -> None:
+    assert claims.extract(text, ARRIVED)["requests"] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Indirect asks: a hope, a dispute of who pays, an elided "も。", a fallback "…なら返金で".
+        ("お詫びのマイルがあると嬉しいです", ["points"]),
+        ("再発行料500円は私が払うものではないと思います", ["reissue_fee"]),
+        ("1回分は返金してください。あと、来店した分の交通費も。", ["refund", "expense"]),
+        ("振替便が無理なら全額払い戻しで。", ["refund"]),
+        ("その分の延滞金は請求しないでよ。", ["fee_waiver"]),
+        ("「見舞金をお支払いします」と言われました。その後どうなっていますか？", ["consolation"]),
+        ("レッカー代は自分で払いました。これは保険で出るんでしょうか", ["expense"]),
+        ("修理代2万円、払ってちょうだい", ["expense"]),
+        ("皮膚科の費用の支払いを求めます", ["expense"]),
+        ("返送料はそちらでお願いします", ["expense"]),
+        ("この費用、メーカーさんで持ってもらえませんか", ["expense"]),
+        ("返送料はそちらもちでお願いします", ["expense"]),
+    ],
+)
+def test_indirect_asks(text: str, expected: list[str]) -> None:
+    assert claims.extract(text, ARRIVED)["requests"] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Asked before and answered, done, or a cost given as a reason for something else.
+        ("払い戻しをお願いしたところ、払戻手数料が500円かかるとのこと。手数料は取らないでほしい", ["fee_waiver"]),
+        ("払い戻しはしてもらえましたが、駐車場代は自腹でした。これも出してもらえますか", ["expense"]),
+        ("電話代がかさむので、折り返しの電話をお願いします", []),
+        ("交通費がもったいないので着払いで送ってください", []),
+        ("電子マネーの支払いができず困りました。説明してください", []),
+        # 金曜 is no money; an item that came back is no refund.
+        ("金曜に預けた鞄が壊れて返ってきました。弁償してください", ["damages"]),
+        ("「返金があるのでATMへ」と。注意した方がいいと思います", []),
+    ],
+)
+def test_told_done_or_a_reason(text: str, expected: list[str]) -> None:
+    assert claims.extract(text, ARRIVED)["requests"] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Goods sent instead, or what is missing, asked for or pressed for.
+        ("届いた靴のサイズが違いました。正しいサイズの靴を送ってください", ["other"]),
+        ("新しいのを届けてほしい", ["other"]),
+        ("ネジが足りない分、送ってもらえますか", ["other"]),
+        ("部品だけ送ってもらえれば十分です", ["other"]),
+        ("交換品はいつ届くんですか？", ["other"]),
+        ("Please send a replacement.", ["other"]),
+        ("交換品が届きました。ありがとうございました", []),
+        # A repair, an exchange, a thing made again; the first choice before its fallback.
+        ("保証期間内なので修理してくれますか", ["other"]),
+        ("新品とのお取り替え、または代金のご返金をお願いします", ["refund", "other"]),
+        ("名刺の刷り直しをお願いします", ["other"]),
+        ("眼鏡の作り直しと、薬代を出していただけますか", ["expense", "other"]),
+        ("交換できないなら代金を返金してください", ["refund", "other"]),
+        ("購入した曲を再ダウンロードできるようにしてください", ["other"]),
+        ("修理に出したら傷が増えていました", []),
+    ],
+)
+def test_a_service_or_goods_asked_instead(text: str, expected: list[str]) -> None:
+    assert claims.extract(text, ARRIVED)["requests"] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # The subject of a mail replied to is the sender's words; a word of another quote presses nothing.
+        ("Re: 返金手続きのご案内\n\nこのメールは本物ですか？「返金手続きはこちら」とあって怪しいです。", []),
+        ("Re: 返金のご案内\n\n返金はまだですか？", ["refund"]),
+        # A charge paid elsewhere, named a sentence before or by what was bought.
+        ("別の美容院で直してもらいました（5,500円）。最初の店の代金は返金不要なので、直しの代金だけ負担してもらえますか",
+         ["expense"]),
+        ("頭痛がして飲んだ市販薬の代金を出していただけますか", ["expense"]),
+    ],
+)
+def test_whose_words_and_whose_charge(text: str, expected: list[str]) -> None:
+    assert claims.extract(text, ARRIVED)["requests"] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # The customer's property damaged: repairing it is a loss made good, not a cost borne.
+        ("配達員が車にぶつけて傷がつきました。板金の見積もりは3万円です。払ってください", ["damages"]),
+        ("作業員が床を傷つけました。補修費用は約5万円です。補償をお願いします", ["damages"]),
+        ("この傷の分はどうしてくれるんですか", ["damages"]),
+        # A cost borne without damage stays an expense; a lock changed after a leak too.
+        ("タクシー代が3千円かかりました。払ってください", ["expense"]),
+        ("ドアが壊されたので鍵交換の費用8,000円を負担してください", ["expense"]),
+        # Treated as self-paid by the company itself: the difference is a refund.
+        ("保険適用のはずが自費扱いで請求されました。差額を返してください", ["refund"]),
+        # Return shipping is the customer's cost.
+        ("交換の往復送料1,540円を返してほしいです", ["expense"]),
+        # Cash drawn out is no consolation.
+        ("電子マネーが使えず現金を下ろしました。ATM手数料220円、請求していいですか？", ["expense"]),
+    ],
+)
+def test_damage_to_property_and_costs_borne(text: str, expected: list[str]) -> None:
+    assert claims.extract(text, ARRIVED)["requests"] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # The next sentence asks for a cost named before only when its verb has no other object.
+        ("歯科の治療費、保険適用のはずが自費扱いで1万円請求されました。差額を返してください", ["refund"]),
+        ("駐車場代の500円は自腹でした。これも出してもらえますか", ["expense"]),
+        # A verb set aside sets aside the cost it refers back to.
+        ("往復のバス代460円が無駄になりました。返してほしいとまでは言わないけど、システムは直してください", []),
+    ],
+)
+def test_what_the_next_sentence_asks_for(text: str, expected: list[str]) -> None:
+    assert claims.extract(text, ARRIVED)["requests"] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A repair free of charge, a wrong bill made right (the refund when the excess was paid).
+        ("保証期間内なので、無料で修理していただけますか", ["fee_waiver", "other"]),
+        ("検針ミスです。正しい金額で請求し直してください", ["fee_waiver"]),
+        ("正しい金額で再請求していただき、多く払った分は返金してください", ["refund"]),
+        # The reissue fee waived is the reissue fee.
+        ("カードの再発行は有料と言われましたが、手数料を無料にしてもらえますか", ["reissue_fee"]),
+        # Items under a header of claims name their remedy by their cost.
+        ("【ご請求内容】\n・商品代金 5,480円\n・返送料 1,210円\n・慰謝料\n注文番号：SP-1", ["refund", "consolation", "expense"]),
+        ("【ご請求内容】\n・商品代金 3,000円", ["refund"]),
+        # A verb after a remedy noun asks for its own object when one is named between.
+        ("カーテン代の弁償と、ストーブは返品で代金を返してほしい", ["refund", "damages"]),
+        ("慰謝料を払ってください", ["consolation"]),
+    ],
+)
+def test_waivers_lists_and_objects(text: str, expected: list[str]) -> None:
+    assert claims.extract(text, ARRIVED)["requests"] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Asked as a wish noted by the agent, or pressed for: the shortfall, the family's share.
+        ("内容：\n - 差額500円の返金も要望。", ["refund"]),
+        ("「一律1,000円のお詫び金」とありましたが、780円しか入金されていません。不足分を振り込んでください", ["consolation"]),
+        ("お詫びのギフト券をくれるって話ですけど、家族の分ももらえるの？", ["voucher"]),
+        # Cash by bank transfer instead of the voucher offered.
+        ("お詫びはギフト券とのことですが、ギフト券ではなく銀行振込でいただけないでしょうか", ["consolation"]),
+        # The customer's own discount to a client is no waiver asked.
+        ("納品が遅れて取引先に2万円値引きしました。値引きした分の補償をお願いします", ["damages"]),
+    ],
+)
+def test_wishes_shortfalls_and_whose_discount(text: str, expected: list[str]) -> None:
+    assert claims.extract(text, ARRIVED)["requests"] == expected

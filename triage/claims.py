@@ -648,9 +648,11 @@ _anchor("reissue_fee", "reissue fee", before=r"(?i:card\s)$", reach=5)
 _anchor("consolation", "慰謝料 いしゃりょう 見舞金 見舞い金 迷惑料 お詫び金 おわび金 詫び料 お詫びのお金 おわびのお金 consolation")
 _anchor("consolation", "お詫びの額 お詫びの金額 おわびの額 和解金 解決金")
 # Cash instead of the apology offered ("ギフト券ではなく現金で", "現金がいいの"); not "現金で返金" (a refund).
-_anchor("consolation", "現金 お金で", kind="cash",
-        after=r"^(?!書留|に(?:換え|替え|交換|変え)|化|で?(?:の)?(?:返金|返し|返還|払い戻|払戻|返って|戻っ|戻して|返す))")
+_anchor("consolation", "現金 お金で 銀行振込 振込で 振り込みで", kind="cash",
+        after=r"^(?!書留|を(?:下ろ|おろ|引き出)|に(?:換え|替え|交換|変え)|化|で?(?:の)?(?:返金|返し|返還|払い戻|払戻|返って|戻っ|戻して|返す))")
 _anchor("damages", "損害賠償 賠償 弁償 休業補償 休業損害 damages")
+# "この傷の分はどうしてくれるんですか": the loss asked to be made good.
+_anchor("damages", "どうしてくれる どうしてくれん", kind=GENERIC)
 _anchor("damages", "損害 損失 被害", after=r"^[^0-9。\n]{0,12}?(?:補填|補償|負担|支払|払|賠償|弁償|請求)")
 _anchor("points", "ポイント", after=r"^(?!カード|サイト)")
 _anchor("points", "マイル ぽいんと miles points")
@@ -658,12 +660,19 @@ _anchor("points", "pt P PT Pt", before=r"[0-9]$", after=r"^(?![A-Za-z])")
 _anchor("voucher", "商品券 ギフト券 ギフトカード クーポン 割引券 図書カード QUOカード クオカード 金券 Amazonギフト アマゾンギフト "
                    "お買物券 買物券 買い物券 お買い物券 優待券 無料券 カタログギフト プリペイドカード 電子マネー 電子ギフト "
                    "図書券 招待券 お詫び券 おわび券 食事券 宿泊券 利用券 voucher coupon")
-_anchor("fee_waiver", "免除 割り引 値引 減額 相殺 タダに waive Waive "
+# The customer's own discount to a client is no waiver asked: "取引先に値引きを求められ、2万円値引きしました".
+_anchor("fee_waiver", "値引", after=r"^(?!き?(?:した|しました|を求められ|を要求され|させられ))")
+_anchor("fee_waiver", "免除 割り引 減額 相殺 タダに waive Waive "
                       "払わなくて 払わなくても 支払わなくて 払わずに 払わないで")
 _anchor("fee_waiver", "まけて まけろ まけと まけてくれ", before=r"(?:料|代|金|額|円|分|費)(?:を|は|も|、)?[^。\n]{0,8}$", reach=16)
 _anchor("fee_waiver", "差し引 差引", after=r"^(?!かず|かない|かれ|きせず)")
 # "送料無料で送って": the charge is not made.
 _anchor("fee_waiver", "無料で", before=r"(?:送料|手数料|費用|料金)$", reach=4)
+# A repair or an exchange free of charge: "無料で修理か交換をしていただけますか".
+_anchor("fee_waiver", "無料で 無償で タダで", after=r"^\s?(?:修理|交換|直|対応|再|取り替え|取替|やり直)")
+# A wrong bill made right: "正しい金額で請求し直してください", "正しい金額に直してもらう".
+_anchor("fee_waiver", "請求し直 請求をし直 請求書を作り直 請求を訂正 請求を修正 請求額を訂正 請求額を修正 正しい金額に 正しい金額で 正しい額に "
+                      "正しい額で 正しい料金に 正しい料金で")
 _anchor("fee_waiver", "割引", after=r"^(?!券|クーポン|で|価格|後|率|が適用|が消え|が外れ|を継続|の継続|を続け)")
 _anchor("fee_waiver", "引き落とさない 引き落とさず 引き落としをしない 引き落としを止め 引き落としを停止 請求しない 請求を止め")
 # A charge already made, cancelled: "二重になった1件分の取消", "2回分を取り消して" is a refund.
@@ -681,8 +690,9 @@ _anchor("fee_waiver", "キャンセル料 違約金 手数料 解約金 延滞�
         after=rf"^{_AMOUNT_GAP}(?:を|は|が|も|って)?(?:取り?消|なしに|無しに|なしで|無しで|無料に|免除|ゼロ|タダ|かからない|つかない|付かない"
               r"|取らない|とらない|取られない|請求しない|引かない)")
 _anchor("expense", "電話代 通話料 通信費 通話代 交通費 タクシー代 電車代 バス代 ガソリン代 駐車代 駐車場代 医療費 治療費 診察代 診察料 "
-                   "診察費 診療費 薬代 通院費 病院代 郵送料 切手代 実費 自費 自腹 立て替え 立替え 立替 鍵交換 鍵の交換 鍵を交換 "
+                   "診察費 診療費 薬代 通院費 病院代 郵送料 切手代 実費 自腹 立て替え 立替え 立替 鍵交換 鍵の交換 鍵を交換 "
                    "電話料金 電話の料金 通信料")
+_anchor("expense", "自費", after=r"^(?!扱い)")  # "自費扱いで請求された": the company's own charge
 _anchor("expense", "引越 引っ越", after=r"^し?(?:の)?(?:費用|代)")
 _anchor("expense", "転居", after=r"^(?:の)?費用")
 _anchor("expense", "カウンセリング", after=r"^(?:代|料|費)")
@@ -692,22 +702,38 @@ _anchor("expense", "変更 交換", before=r"(?:番号|アドレス|メアド|�
 _SERVICE_ASK = (r"^.{0,10}?(?:ください|下さい|ほしい|欲しい|もらえ|貰え|いただけ|頂け|くれ|お願い|希望|願"
                  r"|して(?:よ|ね|[〜~ー!！。]|\s?$))"
                  # One side of a choice: the sentence's ask covers both ("交換か、値引きをしてください").
-                 r"|^\s?(?:か[、,]|かまたは|または|もしくは|か(?=[^。\n]{0,20}?(?:どちらか|いずれか)))")
+                 r"|^\s?(?:か[、,]|かまたは|[、,]?\s?(?:または|もしくは|あるいは)|か(?=[^。\n]{0,20}?(?:どちらか|いずれか)))"
+                 # One item of a list the sentence asks for ("作り直しと、薬代を出していただけますか": the sentence's
+                 # ask is checked later), or the first choice before its fallback ("交換できないなら返金して").
+                 r"|^\s?と[、,]"
+                 r"|^(?:が|は)?\s?(?:でき|無理|難し|不可)[^。\n]{0,6}?(?:なら|場合|ようなら)")
 _anchor("other", "再送 送り直 贈り直 届け直 再配送 再配達 再発送 出し直 振り替え 振替 アップグレード 優先 延長 取り直 無料期間 "
-                 "交換して 交換を 交換の",
+                 "交換して 交換を 交換の 取り替え 取替え 取替 取り換え お取り替え 刷り直 縫い直 仕立て直 再ダウンロード 再インストール "
+                 "再施工 再工事 修理して 修理を 修理か 無償修理 無料修理 再修理",
         after=_SERVICE_ASK)
 # A bare "交換" asked right away or offered as one side of a choice ("交換お願いできますか", "交換か返金を").
-_anchor("other", "交換", after=r"^(?:を|は)?\s?(?:お願い|希望|でも|で(?:いい|構)|して(?:ください|下さい|ほし|欲し|もら|いただ|頂|くれ))"
-                              r"|^\s?(?:か[、,]?|または|もしくは)")
+_anchor("other", "交換 修理 取り替え", after=r"^(?:を|は)?\s?(?:お願い|希望|でも|で(?:いい|構)|して(?:ください|下さい|ほし|欲し|もら|いただ|頂|くれ))"
+                              r"|^\s?(?:か[、,]?|[、,]?\s?(?:または|もしくは|あるいは))|^(?:が|は)?\s?(?:でき|無理|難し|不可)[^。\n]{0,6}?(?:なら|場合|ようなら)")
+# Goods sent instead or what is missing: "交換品を送ってほしい", "新しいのを送って", "足らん分送ってくれへん",
+# "蓋だけ送ってもらえれば", "交換品はいつ届きますか", "Please send a replacement".
+_GOODS = (r"(?:交換品|代替品|代わりの(?:品|商品|もの|物)?|代わり|新しい(?:の|もの|物|商品|品)|新品|正しい[^。\n、]{0,8}?(?:商品|品|もの|物|の)"
+          r"|足ら?ん分|足りない分|足りない物|不足分|不足している分|欠品|残りの?(?:分|商品|品)|部品|付属品|パーツ|蓋|ふた)")
+_anchor("other", "送って 送り 届けて 発送して 発送を 送付して 届き 届く 届か",
+        before=_GOODS + r"[一-龥ァ-ヴー]{0,4}(?:を|は|が|も|だけ|のみ|、|\s)*(?:いつ|まだ|早く|至急|すぐ|今すぐ|急いで)?[、\s]?$", reach=30)
+_anchor("other", "replacement resend reship", after=r"^(?!\s?card)")
+# Anything else made again (a lens, a print), not a card (its fee is reissue_fee above).
+_anchor("other", "作り直 作り直し", before=r"(?<!カード)(?<!カードの)(?<!証)(?<!証の)$", reach=4, after=_SERVICE_ASK)
 _anchor("other", "お詫びの品 おわびの品")
 _anchor("other", "延ば のば 伸ば", before=r"(?:期限|期間|期日|有効期限|猶予)[^。\n]{0,10}$", reach=16)
 _anchor("other", "期間延長 期限延長 撮り直 やり直 受け直 再受講 再受験 無料受験 復旧させ 継続して 継続を 代わりの品 代替品 代品 同じ商品 正しい商品 "
                  "別の日に 別日に 旧料金で", after=r"^[^。\n]{0,24}?(?:ください|下さい|ほしい|欲しい|もらえ|貰え|いただけ|頂け|くれ|お願い|希望|願|たい)")
-_anchor("refund", "返金 払い戻 払戻 返還 へんきん ヘンキン refund Refund REFUND", kind=REFUND_VERB)
+_anchor("refund", "返金 払い戻 払戻 返還 へんきん ヘンキン refund Refund REFUND", kind=REFUND_VERB,
+        after=r"^(?!し?(?:手数料|料))")  # "払戻手数料が3,000円": a fee, not the refund
 # "返して" is a refund when money was named shortly before ("5千円払ってんだども それって返してもらえ").
 _anchor("other", "復活 復元", kind=RESTORE_VERB)
 _anchor("refund", "返し 返せ 返っ 戻し 戻っ 返す 戻す 戻る 返る",
-        before=r"(?:代|料|金|費|円|分|額|ドル|\$|ポイント|マイル|pt|アイテム|ジェム|石|チケット)", reach=40, kind=RETURN_VERB)
+        before=r"(?:代|料|金(?!曜)|費|円|分|額|ドル|\$|ポイント|マイル|pt|アイテム|ジェム|石|チケット)", reach=40, kind=RETURN_VERB,
+        after=r"^(?!って?き(?:まし)?た|ってくる|ってきて)")  # "壊れて返ってきました": the item came back
 _COVER_AFTER = r"^(?!した|しま|して(?:い(?!ただ)|お(?!願))|する(?!の|ん)|が|感)"
 _anchor("expense", "負担 reimburse Reimburse", after=_COVER_AFTER, kind=COVER_VERB)
 _anchor("damages", "補填 穴埋め", after=_COVER_AFTER, kind=GENERIC)
@@ -719,11 +745,17 @@ _anchor("refund", "reverse Reverse", after=r"^\s?(?:the|one of the|this|that|the
 _anchor("refund", "back", before=r"(?i:fee|money|charge|payment|deposit|price|[0-9])\b[^.\n]{0,20}\s$", reach=30, kind=REFUND_VERB)
 _anchor("expense", "cover pay", after=r"^\s?(?:the\s)?(?:cost|it|this|that|for|difference)", kind=COVER_VERB)
 # "そちら持ち" asks the company to bear it; "こっち持ち" says the customer does.
-_anchor("expense", "持って 持ち", before=r"(?:そちら|そっち|御社|貴社|お宅|おたく)(?:で|が|の)?$", after=_COVER_AFTER, kind=COVER_VERB)
+_anchor("expense", "持って 持ち もって もち", before=r"(?:そちら|そっち|御社|貴社|お宅|おたく|さん|社|側|店|ショップ)(?:で|が|の)?$",
+        after=_COVER_AFTER, kind=COVER_VERB)
+# "振込手数料もそちらでお願いします": the company is asked to bear what was named.
+_anchor("expense", "そちらで そちら側で 御社で 貴社で 御社側で 貴社側で", kind=COVER_VERB,
+        after=r"^\s?(?:お願い|願|よろしく|対応して|持って|もって)")
 _anchor("expense", "払って 支払って お支払い 出して", kind=COVER_VERB,
-        after=r"^(?:ください|下さい|くれ|ほし|欲し|もら|いただ|頂|ね|よ[!！。]|\s?[?？]|$)")
+        after=r"^(?:ください|下さい|くれ|ほし|欲し|もら|いただ|頂|ちょうだい|頂戴|ね|よ[!！。]|\s?[?？]|$)")
+# "皮膚科の費用の支払いを求めます": the payment asked, its object named before.
+_anchor("expense", "支払い 支払", kind=COVER_VERB, after=r"^を\s?(?:求め|要求|請求|お願い|希望)")
 _anchor("expense", "出ます", kind=COVER_VERB, after=r"^(?:か|よね)")
-_anchor("expense", "出る 払う", kind=COVER_VERB, after=r"^(?:の|ん(?:です|だ)?か|\s?[?？])")
+_anchor("expense", "出る 払う", kind=COVER_VERB, after=r"^(?:の|ん(?:です|だ|でしょう)?か|\s?[?？])")
 _anchor("expense", "出せ 払え", after=r"^(?!ず|ない|なかった|なく|る)", kind=COVER_VERB)
 _anchor("expense", "請求し 請求いたし 請求でき 請求させ", after=r"^(?!ない|ません|された|されて)", kind=COVER_VERB)
 _anchor("damages", "補償 ほしょう 償い compensat Compensat", after=r"^(?!方針|が切れ|期間|の?(?:窓口|担当|部署|係))", kind=GENERIC)
@@ -747,7 +779,7 @@ _OBJECT = re.compile(
     r"|(?P<loss>損失|損害(?!金)|逸失|値下がり|売上|被害|不正利用|盗まれ|補償金)"
     r"|(?P<points>ポイント|マイル|pt(?![A-Za-z]))"
     r"|(?P<item>アイテム|ジェム|ガチャ石|[有無]償石|キャラ|チケット(?!代))"
-    r"|(?P<borne>振込手数料|振り込み手数料|変更手数料|事務手数料|延滞金|延滞料|延滞手数料|遅延損害金|利息|自費|自腹|実費"
+    r"|(?P<borne>振込手数料|振り込み手数料|変更手数料|事務手数料|延滞金|延滞料|延滞手数料|遅延損害金|利息|自費(?!扱い)|自腹|実費"
     r"|立て?替|通話料|電話代|交通費|タクシー|差額|日当|休んだ分|[1一]日分|上がった分|増えた分|負担分|新幹線|郵送料|返送料"
     r"|返送の送料|送料|切手代|書留|(?i:difference|taxi|hotel|train|phone bill|transport)|(?<!料)費用?|代(?!金|引)"
     r"|(?<![手数送険謝])料(?!金))"
@@ -757,12 +789,16 @@ _OBJECT = re.compile(
     r"|(?P<amount>円|ドル|\$|¥|yen|USD)"
 )
 # A cost the customer bore, strong enough to turn "返して" into expense rather than a refund.
-_BORNE_STRONG = re.compile(r"かかっ|かかり|掛かっ|掛かり|自費|自腹|実費|立て?替|通話料|電話代|交通費|タクシー|購入し|買い|買っ|加入"
+_BORNE_STRONG = re.compile(r"かかっ|かかり|掛かっ|掛かり|自費(?!扱い)|自腹|実費|返送料|往復(?:の)?送料|立て?替|通話料|電話代|交通費|タクシー|購入し|買い|買っ|加入"
                            r"|振込手数料|振り込み手数料|延滞金|延滞料|延滞手数料|利息"
                            r"|別の(?:病院|薬局|ホテル|店|クリニック|便|業者)")
+# The customer's property damaged, and what repairing it costs: a loss made good (damages), not a cost borne.
+_DAMAGED = re.compile(r"壊れ|壊さ|壊し|傷(?!病)|破損|ぶつけ|ぶつか|はげ|剥げ|焦げ|焦が|割れ|割ら|へこ|凹|穴を|穴が|破れ|破ら|折れ|欠け|汚さ|シミ|染み")
+_REPAIR = re.compile(r"修理|修繕|補修|塗装|塗り直|張り替え|張替|交換代|交換費|見積")
 # Getting a service from someone else: staying, hiring, renting, buying.
 _NOT_MONEY_OBJECT = re.compile(r"(?:責任者|上司|上の(?:人|者|方)|担当者?|社長|店長|支配人|代表者?|謝罪文?|説明|回答|返事|結論|答え|誠意)を\s?$")
-_PAID_ELSEWHERE = re.compile(r"別の|他の|他社|ほかの|よその|近くの|に(?:払|支払)|かかっ|かかり|掛かっ|借り|預け|泊ま|頼ん|依頼し|買っ|購入")
+_PAID_ELSEWHERE = re.compile(r"別の|他の|他社|ほかの|よその|近くの|に(?:払|支払)|かかっ|かかり|掛かっ|借り|預け|泊ま|頼ん|依頼し|買っ|購入"
+                             r"|市販|飲んだ|薬局|ドラッグストア")
 _REISSUE_CONTEXT = re.compile(
     r"(?:カード|クレジット|クレカ|かーど|card)[^\n]{0,40}?(?:再発行|作り直|再交付|発行し直|さいはっこう)"
     r"|(?:再発行|作り直|再交付|さいはっこう)[^。\n]{0,12}?(?:カード|かーど)|再発行手数料"
@@ -775,7 +811,7 @@ _REISSUE_CONTEXT = re.compile(
 _ASK = re.compile(
     r"ください|下さい|くださ|ほしい|欲しい|たい|お願い|願い|頂け|いただけ|いただき|頂き|もらえ|貰え|もらい|貰い|くれ|求め(?!られ)"
     r"|請求(?:を|も)?(?:し(?!ない)|いた|させ|でき|する|考え|検討|予定|について|の件|に関して)"
-    r"|要求(?!され)|希望|ちょうだい|頂戴|手を打|で(?:納得|我慢|勘弁)(?:し|す)|がいい|が良い|でも(?:構い|かまい|いい|良い)|で(?:構い|かまい)ません|でいい(?:ので|から|です)|持ちで(?:[。!！\s]|$)|でも\s?[。!！]?\s?$"
+    r"|要求(?!され)|希望|要望|ちょうだい|頂戴|手を打|で(?:納得|我慢|勘弁)(?:し|す)|がいい|が良い|でも(?:構い|かまい|いい|良い)|で(?:構い|かまい)ません|でいい(?:ので|から|です)|持ちで(?:[。!！\s]|$)|でも\s?[。!！]?\s?$"
     r"|オネガイ|クダサイ|ホシイ|モラエ|イタダケ"  # written in (half-width) katakana
     r"|べき|しろ|せよ|払え|返せ|出せ|寄越|よこせ|か[?？。]|か$|\?|？|でしょうか|ですか|ますか|のか|んですか|だろう|かな|まだ|いつ|いくら|どう"
     r"|(?:反映され|届い|入っ|振り?込まれ|付与され|付い|戻っ|され)て(?:い)?(?:ない|ませ)|届かない|届きませ|ありません|ないの|検討|対応して"
@@ -784,12 +820,17 @@ _ASK = re.compile(
     r"|しないなら|されないなら|しなければ|されなければ|が済むまで|されるまで|待って(?:い)?ます|待たされ|待ってる"
     # A condition with a threat ("払わないなら裁判", "タダにしねえなら"), a negative imperative ("請求しないで。"),
     # an elided verb ("代金の返金を。").
-    r"|(?:ない|ねえ|ねぇ|なきゃ|ん)なら|ないで\s?(?:[!！。]|$)|を\s?(?:[!！。]|$)"
+    r"|(?:ない|ねえ|ねぇ|なきゃ|ん)なら|ないで(?:よ|ね|な)?\s?(?:[!！。]|$)|(?:を|も)\s?(?:[!！。]|$)"
+    # Hoping or disputing rather than asking: "ポイントがあれば嬉しいです", "私が払うものではないと思います".
+    r"|(?:あれば|あると|いただけると|頂けると|もらえると|いただければ|頂ければ)(?:嬉し|うれし|助か|幸い|ありがた)"
+    r"|(?:もの|筋合い)(?:では|じゃ|は)(?:ない|ありませ|なかろう)|おかしい|おかしくない"
     r"|して(?!い|お|あ|しま|た|から|も|は)|て(?:よ|ね|な|や|って)?[!！。?？\s]*$"
     # ... and the plain imperative: "額を考え直せ。", "払え！"
     r"|[えけせてへめれげべろ]よ?[!！。]"
     r"|(?i:please|can you|could you|would you|i want|i'd like|i would like|waiting for|still wait)"
 )
+# The fallback of a choice, read over the whole sentence: "再ダウンロードできないなら返金で。", "振替が無理なら全額払い戻しで".
+_FALLBACK = re.compile(r"なら[^。\n]{0,24}?で\s?(?:[!！。]|$)")
 # A header over a list of claims: "【ご請求内容】", "ご要望："; every line after it asks.
 # A list closed by "以上、よろしくお願いします": every item before it asks.
 _ASK_FOOTER = re.compile(r"(?:^|\n)\s?以上[、,]?\s?[^\n]{0,10}(?:お願い|よろしく)")
@@ -797,18 +838,25 @@ _ASK_HEADER = re.compile(r"【[^】\n]{0,10}(?:請求|要望|希望|依頼)[^】
                          r"|(?:^|\n)\s?(?:要望|希望|リクエスト|依頼内容|ご依頼|要求)\s?[:：]"
                          r"|(?:以下|下記)[^\n。]{0,15}?(?:請求|お願い|求め|要望|希望|補償|負担)")
 _PAREN = r"(?:[（(][^）)\n]{0,20}[）)])?"
+# Up to N steps of the same sentence after a remedy, a parenthesis ("費用（1,100円）は結構です") being one step.
+_SAME_SENTENCE = r"(?:[^。！!？?\n（(]|[（(][^）)\n]{0,20}[）)])"
 # A remedy turned down anywhere in the inquiry is not asked for: "クーポンは使い道がないので不要です".
 _REJECTED = re.compile(
-    rf"^{_PAREN}.{{0,12}}?(?:要ら|いら(?:ない|ん|ね)|要りませ|いりませ|は結構|はけっこう|は不要|不要です|不要なので|では意味が|じゃ意味が"
+    rf"^{_PAREN}{_SAME_SENTENCE}{{0,12}}?(?:要ら|いら(?:ない|ん|ね)|要りませ|いりませ|は結構|はけっこう|は不要(?!と)|不要です|不要なので|では意味が|じゃ意味が"
     r"|意味がない|使い道が|使う予定がない|辞退|ではなく|じゃなくて|じゃなく|でなく|より.{0,4}がいい|でごまかさ|でごまかす"
     r"|^より(?:も)?[、,]|はいいので|はいいです|はいいから|はいいけど|はもういい"
-    r"|と言われても困|って言われても困|求めて(?:い)?(?:ませ|な)|求めるつもり|望んで(?:い)?(?:ませ|な)|必要(?:は)?(?:ありませ|ない)"
+    r"|(?:と|って|とか)言われても困|(?:とか|など|なんか)?送られても|使わない(?:ので|から|し)|使いません"
+    # "何も返金を頼んでいません", "補償等は求めておりません": not asked, whatever the politeness.
+    r"|(?:求め|お願いし|依頼し|要求し|請求し)て(?:い|お)?(?:り)?(?:ませ|ない|ねえ)|(?:望ん|頼ん)で(?:い|お)?(?:り)?(?:ませ|ない|ねえ)|求めるつもり|必要(?:は)?(?:ありませ|ない)"
     r"|つもりは(?:あり|な)|わけでは(?:あり|な)"
     # "慰謝料とまでは言いませんが", "迷惑料を払えとは言いません", "返金までは求めませんが"
-    r"|(?:まで|と|とまで)は(?:言い|いい|申し|求め|望み|要求し|請求し)ませ|求めませ|要求しませ|請求しませ)"
+    r"|(?:まで|と|とまで)は(?:言い|いい|申し|求め|望み|要求し|請求し)ませ|(?:まで|と|とまで)は(?:言わ|いわ)(?:ない|ん|ず)"
+    # A resignation is no threat: "慰謝料が出ないなら仕方ないです", "返金されないなら諦めます".
+    r"|ない(?:の)?なら(?:ば)?[、,]?[^。\n]{0,6}?(?:仕方|しかた|しょうがな|諦め|あきらめ|結構|構いませ|かまいませ|いいです)"
+    r"|求めませ|要求しませ|請求しませ)"
 )
 # Named as not enough: this mention asks for nothing ("クオカードだけでは納得できません"), a later one may ("1,000ptにして").
-_INSUFFICIENT = re.compile(rf"^{_PAREN}.{{0,12}}?(?:では少な|じゃ少な|だけでは|だけじゃ|では納得|じゃ納得|では足り|じゃ足り"
+_INSUFFICIENT = re.compile(rf"^{_PAREN}{_SAME_SENTENCE}{{0,12}}?(?:では少な|じゃ少な|だけでは|だけじゃ|では納得|じゃ納得|では足り|じゃ足り"
                            r"|(?:では|じゃ)[、,]?\s?(?:とても|到底|とうてい|全然|全く|まったく|ちょっと)(?:納得|足り|少な))")
 # Mentioned but not asked: received, free already, done
 # (offers and quotes are _OFFERED and _QUOTE, which let pressing through).
@@ -823,9 +871,11 @@ _TOLD = re.compile(r"^[^。\n]{0,10}?、?(?:と|って)(?:言われ|いわれ|�
 # Done, or told by the company, rather than asked: "航空券は払い戻されましたが", "代金は戻ったんですけど",
 # "返金していただきました", "返金いただけると伺っています", "全額戻ってくることになりました".
 _DONE = re.compile(
-    r"(?:金|分|額|手続き)?(?:を|は|が|も)?\s?(?:"
-    r"(?:され|し|っ)?(?:て(?:もらい|いただき|頂き|くれ)|いただき|頂き|もらい)?(?:まし)?た(?![いくらりめ])"
+    r"し?(?:金|分|額|手続き)?(?:を|は|が|も)?\s?(?:"
+    r"(?:され|し|っ)?(?:て(?:もらい|もらえ|いただき|いただけ|頂き|頂け|くれ)|いただき|頂き|もらい)?(?:まし)?た(?![いくらりめ])"
     r"(?:が|けど|けれど|ものの|[。、,]|の[でにはも]|ん|\s|$)"
+    # Asked before, and the answer is what follows: "払い戻しをお願いしたところ、手数料が3,000円かかると".
+    r"|(?:を|は)?(?:お願い|依頼|申請|相談)し(?:まし)?た(?:ところ|ら|が|けど)"
     r"|(?:いただける|頂ける|される|してもらえる|できる|する|します|いたします|してくれる)(?:と|って|との|という)"
     r"(?:伺|聞|言われ|書|案内|連絡|説明|お話|話|回答|返事)"
     r"|(?:てくる|される|する)?ことに(?:なりました|なった)|(?:の|される|いたす)?予定(?:です|とのこと|と(?:の|伺|聞))"
@@ -833,10 +883,12 @@ _DONE = re.compile(
 )
 # ... unless the customer presses for it: "送ると書いてありましたが、まだ届いていません", "いつ届きますか".
 _PRESSING = re.compile(
-    r"まだ|届いて(?:い)?(?:ない|ませ)|届かない|届きませ|入って(?:い)?(?:ない|ませ)|付与されて(?:い)?(?:ない|ませ)"
+    r"まだ|どうなって|届いて(?:い)?(?:ない|ませ)|届かない|届きませ|入って(?:い)?(?:ない|ませ)|付与されて(?:い)?(?:ない|ませ)"
     r"|いつ(?:届|頃|ごろ|になり|まで|入|付与|振り?込|もらえ|反映|戻)|両方|申請|申し?込|希望し|手続き|どうやって|どうすれば"
     # Not yet paid or sent, or asked to hurry: "お約束のお詫び金が未入金です。至急", "本当に届くのでしょうか".
-    r"|未入金|未払い?|未着|未送付|未付与|至急|早急|早く|届くの(?:でしょうか|ですか|か)|もらえるの(?:でしょうか|ですか|か)"
+    r"|未入金|未払い?|未着|未送付|未付与|至急|早急|早く|届くの(?:でしょうか|ですか|か)|もらえるの(?:でしょうか|ですか|か|\s?[?？])"
+    # The rest of what was promised: "780円しか入金されていません。不足分を振り込んでください".
+    r"|不足分|足りない分|残りの?(?:分|金額)"
 )
 # Offered, or only described, not asked: "500ポイントを付与するというメールが来ましたが", "500円のクーポンで済ませる気か".
 _OFFERED = re.compile(
@@ -849,7 +901,9 @@ _OFFERED = re.compile(
 )
 # A remedy's name used for something else: a balance, a validity date, a code, what was stolen or spent.
 _STATE = re.compile(
-    r"^(?:の|が|は|を)?(?:残高|履歴|数|の?有効期限|の?期限|コード|番号|サイト|アプリ|カード)"
+    r"^(?:の|が|は|を)?(?:残高|履歴|数|の?有効期限|の?期限|コード|番号|サイト|アプリ|カード|での?支払|の支払|決済)"
+    # A cost as the reason for something else: "電話代がかさむので折り返しを", "交通費がもったいないので送って".
+    r"|^[^。\n]{0,4}?が(?:かさむ|かさみ|もったいない|勿体ない|高い|高く)(?:ので|から|し|[、,])"
     r"|^[^。\n]{0,8}?(?:が|は|を|も)(?:今も|まだ|勝手に|不正に|全部)?(?:減|消え|表示|使われ|盗まれ|失効|切れ|抜かれ|乗っ取)"
     r"|^[^。\n]{0,4}?(?:は|を|って)?、?(?:いつまでに|どこで|どうやって|どう)?使(?:え|う|い|っ)"
     r"|^\s?(?:あり|ある|あっ|残って|貯ま|たま|→|->)"
@@ -860,10 +914,12 @@ _GIVEN_BEFORE = re.compile(r"(?:付与された|付与いただいた|いただ�
                            r"|使われた|盗まれた|→|->)(?:お詫びの?)?\s?[0-9,]*\s?$")
 # Reported speech: "「補償金をお支払いするので…」というSMS", "「返金のため…」と言われました".
 _QUOTE = re.compile(r"[「『\"“]([^」』\"”\n]{1,120})[」』\"”]")
-_REPORTED = re.compile(r"\s?(?:という|といった|とのこと|との(?:連絡|案内|電話|メール|声|話|説明)|と(?:言われ|いわれ|言って|書い|書か|あり|あっ|名乗|称|の)"
+_REPORTED = re.compile(r"\s?(?:という|といった|とのこと|との(?:連絡|案内|電話|メール|声|話|説明)|と(?:言われ|いわれ|言って|書い|書か|あり|あっ|名乗|称|の|\s?。)"
                        r"|って(?:言われ|いわれ|書い|あっ|話|電話|メール)|の(?:電話|メール|SMS))")
 # A quoted e-mail or a forwarded message: the company's words, not the customer's ask.
 _QUOTED_LINE = re.compile(r"(?:^|\n)\s?[>＞][^\n]*")
+# The subject of a mail replied to or forwarded is the sender's words: "Re: 返金手続きのご案内".
+_REPLY_SUBJECT = re.compile(r"(?:^|\n)\s?(?:件名\s?[:：]\s?)?(?:Re|RE|Fw|FW|Fwd|FWD)\s?[:：][^\n]*")
 _FORWARDED = re.compile(r"-{3,}\s?(?:Forwarded|Original|転送|元の)|Forwarded message|-----Original")
 # What makes cash an apology rather than a refund: an apology offered, in kind or in points.
 _APOLOGY_CONTEXT = re.compile(r"お詫び|おわび|お見舞|見舞金|迷惑料|慰謝|クーポン|ポイント|ギフト|商品券|金券|品物|図書カード|QUOカード|クオカード|電子マネー")
@@ -934,6 +990,9 @@ def _resolve(kind: str, norm: str, start: int, reissue: bool) -> str:
         return "refund" if group in ("paid", "charge") else "other"
     if group == "loss" and kind in (COVER_VERB, GENERIC):
         return "damages"
+    if kind in (COVER_VERB, GENERIC) and group in ("borne", "amount") and _DAMAGED.search(norm) \
+            and (_REPAIR.search(window) or group == "amount") and "鍵" not in window:
+        return "damages"  # "ミラー交換代27,500円、払って", "修繕費用は約12万円です。補償を": the customer's property made good
     if kind in (REFUND_VERB, RETURN_VERB):
         # "注文分を返金して" stays a refund even after "近所の店で買いました"; "自費で買った薬代を返して" does not.
         # The word 返金 itself turns into expense only for a cost named in its own sentence.
@@ -944,7 +1003,8 @@ def _resolve(kind: str, norm: str, start: int, reissue: bool) -> str:
     if group == "charge":
         # A charge paid to someone else is a cost borne ("別のホテルの料金", "税理士に追加料金を払う"),
         # otherwise the company bears its own charge: "追加料金はそちらで負担して".
-        return "expense" if _PAID_ELSEWHERE.search(window) else "fee_waiver"
+        # The place paid may be named a sentence earlier ("別のサロンで直してもらいました（6,600円）。…直しの代金だけ").
+        return "expense" if _PAID_ELSEWHERE.search(norm, max(0, start - 90), start) else "fee_waiver"
     if group in ("borne", "fee", "paid", "amount"):
         return "expense"
     if group == "points":
@@ -978,6 +1038,8 @@ def _names_cost(norm: str, start: int) -> bool:
 def _not_customer_spans(norm: str) -> list[tuple[int, int]]:
     """Return the spans of words that are not the customer's: reported speech, quoted or forwarded mail."""
     spans = [(m.start(), m.end()) for m in _QUOTE.finditer(norm) if _REPORTED.match(norm, m.end())]
+    if ":" in norm:
+        spans += [(m.start(), m.end()) for m in _REPLY_SUBJECT.finditer(norm)]
     if ">" in norm:
         spans += [(m.start(), m.end()) for m in _QUOTED_LINE.finditer(norm)]
     forwarded = _FORWARDED.search(norm)
@@ -986,26 +1048,59 @@ def _not_customer_spans(norm: str) -> list[tuple[int, int]]:
     return spans
 
 
+# An item of a list under a header of claims: "【ご請求内容】\n・商品代金 5,480円\n・返送料 1,210円".
+_BULLET = re.compile(r"(?:^|\n)\s?(?:[・\-*●•]|[0-9]{1,2}[.)．）])\s?(?P<item>[^\n]{1,40})")
+_LISTED = {"charge": "refund", "paid": "refund", "borne": "expense", "fee": "expense", "loss": "damages"}
+
+
+_HEADER_WORDS = ("請求", "要望", "希望", "依頼", "リクエスト", "要求", "お願い", "求め", "補償", "負担")
+
+
+def _listed(norm: str, header: re.Match[str], hits: list[tuple[int, int, str, str]]) -> set[str]:
+    """Return the remedies named only by a cost in the bulleted items under a header of claims (no remedy word)."""
+    out = set()
+    for m in _BULLET.finditer(norm, header.end()):
+        if any(m.start("item") <= h[0] < m.end("item") for h in hits):
+            continue  # the item names its remedy ("・慰謝料")
+        groups = [o.lastgroup for o in _OBJECT.finditer(norm, m.start("item"), m.end("item")) if o.lastgroup != "amount"]
+        if groups and groups[0] in _LISTED:
+            out.add(_LISTED[groups[0]])
+    return out
+
+
 def _requests(norm: str) -> list[str]:
     hits = _hits(norm)
     if _REISSUE_CONTEXT.search(norm) is None and not any(
             h[2] == "reissue_fee" and norm[h[0] : h[1]] != "発行手数料" for h in hits):
         # "発行手数料" alone (a certificate, a first card) is no reissue.
         hits = [h for h in hits if norm[h[0] : h[1]] != "発行手数料"]
+    # Every header of claims holds one of these words: look for one only then.
+    header = _ASK_HEADER.search(norm) if any(w in norm for w in _HEADER_WORDS) else None
+    listed = _listed(norm, header, hits) if header is not None else set()
     if not hits:
-        return []
+        return [r for r in REQUESTS if r in listed]
     outside = _not_customer_spans(norm) if ("「" in norm or "『" in norm or '"' in norm or "“" in norm or ">" in norm
-                                            or "Forward" in norm or "---" in norm) else []
+                                            or "Forward" in norm or "---" in norm or "Re" in norm or "RE" in norm or "Fw" in norm or "FW" in norm) else []
     sentences = _sentences(norm)
     sentence_of = [next(k for k, (s, e) in enumerate(sentences) if s <= h[0] < e) for h in hits]
     # Sentences naming a remedy of their own (a verb such as "払って" refers back instead).
     with_hits = {i for h, i in zip(hits, sentence_of, strict=True) if h[3] in (NOUN, "cash")}
     apology = any(h[3] == "cash" for h in hits) and _APOLOGY_CONTEXT.search(norm) is not None
-    header = _ASK_HEADER.search(norm)
     footer = _ASK_FOOTER.search(norm)
     reissue = _REISSUE_CONTEXT.search(norm) is not None or any(h[2] == "reissue_fee" for h in hits)
     waivers = [h[0] for h in hits if h[2] == "fee_waiver"]
     vouchers = [h[1] for h in hits if h[2] == "voucher"]
+
+    def verbs_ask(k: int, name: str) -> bool:
+        """Return True unless sentence k's verbs ask for another remedy than name, each on an object of its own.
+
+        "治療費…請求されました。差額を返して" asks the refund, not the 治療費; "これも出して" refers back.
+        """
+        asks = {_resolve(kind, norm, start, reissue) for (start, _e, _n, kind), j in zip(hits, sentence_of, strict=True)
+                if j == k and kind not in (NOUN, "cash", GENERIC)
+                and any(m.lastgroup in ("borne", "fee", "charge", "reissue", "loss")
+                        for m in _OBJECT.finditer(norm, sentences[k][0], start))} - {""}
+        return not asks or name in asks
     found: set[str] = set()
     rejected: set[str] = set()
     generic = False
@@ -1025,6 +1120,11 @@ def _requests(norm: str) -> list[str]:
             # "ポイントではなくマイルで": the same remedy named again right after is still asked.
             if kind in (NOUN, "cash") and not any(h[2] == name and 0 < h[0] - end <= 14 for h in hits):
                 rejected.add(name)
+            elif kind in (REFUND_VERB, RETURN_VERB, COVER_VERB) and declined.group().find("まで") >= 0:
+                # "バス代が無駄になりました。返してほしいとまでは言わない": the cost named before is set aside too.
+                if (object_of := _resolve(kind, norm, start, reissue)) not in ("", "refund"):
+                    rejected.add(object_of)
+                rejected.update(h[2] for h in hits if h[3] == NOUN and 0 <= start - h[1] <= 40)
             continue
         if kind in (NOUN, "cash") and _INSUFFICIENT.match(after):
             continue
@@ -1043,8 +1143,10 @@ def _requests(norm: str) -> list[str]:
         quoted = next((q for q in outside if q[0] <= start < q[1]), None)
         if quoted is not None:
             # In the company's (or a scammer's) words: asked only when the customer presses right after.
-            stop = sentences[i + 1][1] if i + 1 < len(sentences) else sentences[i][1]
-            if not _PRESSING.search(norm, quoted[1], max(quoted[1], stop)):
+            # Two sentences on: "…と言われました。その後どうなっていますか？まだ振り込まれていません".
+            stop = sentences[min(i + 2, len(sentences) - 1)][1]
+            if not any(not any(q[0] <= p.start() < q[1] for q in outside)  # a word of another quote is no pressing
+                       for p in _PRESSING.finditer(norm, quoted[1], max(quoted[1], stop))):
                 continue
         elif _DONE.match(after) or (kind in (NOUN, "cash") and (
                 _OFFERED.match(after) or _GIVEN_BEFORE.search(norm, max(0, start - 14), start))):
@@ -1060,8 +1162,9 @@ def _requests(norm: str) -> list[str]:
             continue  # "再請求して": the company bills again
         s, e = sentences[i]
         # The next sentence asks for this one only when it names no remedy itself ("3,300円かかりました。出して").
-        asked = (_ASK.search(norm, s, start) or _ASK.search(norm, start, e)
-                 or (i + 1 < len(sentences) and i + 1 not in with_hits and _ASK.search(norm, *sentences[i + 1]))
+        asked = (_ASK.search(norm, s, start) or _ASK.search(norm, start, e) or _FALLBACK.search(norm, s, e)
+                 or (i + 1 < len(sentences) and i + 1 not in with_hits and _ASK.search(norm, *sentences[i + 1])
+                     and verbs_ask(i + 1, name))
                  or (header is not None and header.start() < start) or (footer is not None and start < footer.start()))
         if not asked:
             continue
@@ -1069,10 +1172,19 @@ def _requests(norm: str) -> list[str]:
             kind = NOUN
         if name == "expense" and kind == NOUN and any(0 <= w - end <= 8 for w in waivers):
             continue  # "この通話料だけ免除して": the charge is waived, not reimbursed
+        if name == "fee_waiver" and norm.startswith(("正しい", "請求"), start) \
+                and _REFUND_WORD.search(norm, end, sentences[i][1]):
+            continue  # "正しい金額で再請求して、多く払った分は返金して": the bill made right is the refund asked
+        if name == "fee_waiver" and reissue and (norm.startswith("手数料", start) or re.search(
+                r"(?:再発行|発行)?手数料(?:を|は|も)?\s?$", norm[max(0, start - 8) : start])) \
+                and re.search(r"再発行|再交付|作り直", norm[max(0, start - 60) : start]):
+            name = "reissue_fee"  # "カードの再発行は有料と言われましたが、手数料無料にして": the reissue fee waived
         if name == "fee_waiver" and any(0 <= start - v <= 12 for v in vouchers):
             continue  # "クーポン（800円引き）": the coupon's face value
         if kind != NOUN:
-            if any(0 <= start - n <= 14 and not re.search(r"なし|無し|抜き", norm[n:start]) for n in nouns):
+            if any(0 <= start - n <= 14 and not re.search(r"なし|無し|抜き", norm[n:start])
+                   and not any(m.lastgroup in ("charge", "paid", "borne") for m in _OBJECT.finditer(norm, n, start))
+                   for n in nouns):
                 continue  # 再発行手数料を返金して, 慰謝料を払って: the noun is the remedy (not "手数料なしで返金して")
             name = _resolve(kind, norm, start, reissue)
             if not name or (name in ("expense", "damages") and any(0 <= start - n <= 45 for n in nouns)
@@ -1090,6 +1202,7 @@ def _requests(norm: str) -> list[str]:
         named_at.setdefault(name, set()).add(i)
         if name in _SPECIFIC and kind == NOUN:
             nouns.append(end)
+    found |= listed
     found -= rejected
     # "補償して" alone is damages; next to another remedy it is usually that remedy's word ("返金などの補償"),
     # unless it asks in a sentence of its own ("料金は返して。値引きした分の補償もお願いします").
