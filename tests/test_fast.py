@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from triage.features import Segment
-from triage.tfidf import Block, Scorer
+from triage.native import Scorer, char_ngrams
+from triage.tfidf import Block
 
 TERMS = ["補償", "返金", "何", "漏れ", "弁護士", "x", "§legal", "¬返金"]
 WORDS = {t: i for i, t in enumerate(TERMS[:6])}  # the last two are unknown
@@ -83,3 +84,9 @@ def test_counts_keep_first_occurrence_order_and_drop_unknown_terms() -> None:
 def test_weights_that_do_not_match_the_vocabularies_are_refused() -> None:
     with pytest.raises(ValueError, match="do not match"):
         Scorer(WORDS, CHARS, WORD_IDF, CHAR_IDF, COEF[:-1], INTERCEPT)
+
+
+@given(st.text(alphabet="ab 😀ｱ", max_size=12), st.integers(0, 4), st.integers(0, 4))
+def test_char_ngrams_are_the_slices_in_order(piece: str, lo: int, more: int) -> None:
+    hi = lo + more
+    assert char_ngrams(piece, lo, hi) == [piece[i : i + n] for n in range(lo, hi + 1) for i in range(len(piece) - n + 1)]

@@ -11,7 +11,7 @@ from cpython.dict cimport PyDict_GetItem
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
 from cpython.long cimport PyLong_AsSsize_t
 from cpython.ref cimport PyObject
-from cpython.unicode cimport PyUnicode_GET_LENGTH, PyUnicode_READ_CHAR
+from cpython.unicode cimport PyUnicode_GET_LENGTH, PyUnicode_READ_CHAR, PyUnicode_Substring
 from libc.math cimport log, sqrt
 from libc.stdint cimport uint64_t
 from libc.stdlib cimport calloc, free, malloc
@@ -275,6 +275,16 @@ cdef void _fill(Py_ssize_t[::1] idx, double[::1] val, const Hit* terms, const do
     for j in range(k):
         idx[j] = terms[j].idx
         val[j] = values[j]
+
+
+def char_ngrams(str piece, Py_ssize_t lo, Py_ssize_t hi):
+    """Return every slice of ``piece`` of ``lo`` to ``hi`` characters, shortest first, each in text order."""
+    cdef Py_ssize_t n, i, size = PyUnicode_GET_LENGTH(piece)
+    cdef list out = []
+    for n in range(lo, hi + 1):
+        for i in range(size - n + 1):
+            out.append(PyUnicode_Substring(piece, i, i + n))
+    return out
 
 
 def counts(docs, dict vocab):

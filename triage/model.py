@@ -40,8 +40,9 @@ from threadpoolctl import threadpool_limits
 
 from .dataset import LABELS, LABELS_JA
 from .features import CONCEPT_PREFIX, CONCEPTS, REASONS, Analysis, Featurizer, Lexicon, shown_word, stack
+from .native import Scorer
 from .text import is_composing_mark, normalize, normalize_with_offsets, same_word
-from .tfidf import Block, Scorer
+from .tfidf import Block
 
 RANDOM_STATE = 0
 # Escalations routed to a senior or marked 要確認, out of all escalations, on unfamiliar text.

@@ -11,15 +11,7 @@ from itertools import repeat
 import numpy as np
 from scipy import sparse
 
-try:
-    from ._fast import Scorer
-    from ._fast import counts as _counts
-except ImportError as exc:  # a source tree used without `pip install -e .`
-    raise ImportError(
-        "triage._fast (compiled from triage/_fast.pyx) is missing or stale: run `pip install -e .` in the checkout."
-    ) from exc
-
-__all__ = ["Block", "Scorer", "tfidf_counts", "tfidf_row"]
+from .native import counts as _counts
 
 
 def tfidf_row(terms: list[str], vocab: dict[str, int], idf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
