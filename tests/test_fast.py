@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 
 from triage.features import Segment
 from triage.native import Scorer, char_ngrams
+from triage.registry import Registry
 from triage.tfidf import Block
 
 TERMS = ["補償", "返金", "何", "漏れ", "弁護士", "x", "§legal", "¬返金"]
@@ -90,3 +92,14 @@ def test_weights_that_do_not_match_the_vocabularies_are_refused() -> None:
 def test_char_ngrams_are_the_slices_in_order(piece: str, lo: int, more: int) -> None:
     hi = lo + more
     assert char_ngrams(piece, lo, hi) == [piece[i : i + n] for n in range(lo, hi + 1) for i in range(len(piece) - n + 1)]
+
+
+def test_a_model_that_has_scored_pickles_as_before(models_dir: Path) -> None:
+    import pickle
+
+    model = Registry(models_dir).load(Registry(models_dir).active() or "").router
+    model.predict("補償はありますか")
+    state = model.__getstate__()
+    assert "_scorer" not in state  # built on first use, never stored: the file format is unchanged
+    again = pickle.loads(pickle.dumps(model))
+    assert again.predict("補償はありますか").probabilities == model.predict("補償はありますか").probabilities
