@@ -22,6 +22,7 @@ import numpy as np
 from scipy import sparse
 
 from . import dataset
+from .native import char_ngrams
 from .text import KEEP_POS, located, normalize
 from .tfidf import Block
 
@@ -330,7 +331,7 @@ class Featurizer:
             if self.concept_features:
                 seg.words += [CONCEPT_PREFIX + c for c in seg.concepts]
             piece = " ".join(normalized[seg.start : seg.end].split())
-            seg.chars = [piece[i : i + n] for n in range(lo, hi + 1) for i in range(len(piece) - n + 1)]
+            seg.chars = char_ngrams(piece, lo, hi)  # [piece[i : i + n] for n in lo..hi for i ...], in C
         return Analysis(normalized, segments, tokens, concept_spans)
 
 

@@ -40,8 +40,9 @@ from threadpoolctl import threadpool_limits
 
 from .dataset import LABELS, LABELS_JA
 from .features import CONCEPT_PREFIX, CONCEPTS, REASONS, Analysis, Featurizer, Lexicon, shown_word, stack
+from .native import Scorer
 from .text import is_composing_mark, normalize, normalize_with_offsets, same_word
-from .tfidf import Block, tfidf_counts
+from .tfidf import Block
 
 RANDOM_STATE = 0
 # Escalations routed to a senior or marked 要確認, out of all escalations, on unfamiliar text.
@@ -275,15 +276,18 @@ class InquiryModel:
         self.concept_inputs = concept_inputs
         self._word_names: list[str] | None = None
         self._word_pull: np.ndarray | None = None
+        # The weights laid out for one text at a time (triage/_fast.pyx), made on first use; never pickled.
+        self._scorer: Scorer | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_word_names"] = None
         state["_word_pull"] = None
+        state.pop("_scorer", None)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update({"concept_inputs": False, "_word_pull": None, **state})
+        self.__dict__.update({"concept_inputs": False, "_word_pull": None, "_scorer": None, **state})
 
     # -- scoring ------------------------------------------------------------
     def analyse_texts(self, texts: Sequence[str]) -> list[Analysis]:
@@ -340,43 +344,29 @@ class InquiryModel:
         multi-sentence compensation or escalation, the combiner's sentence
         inputs, or an explanation, which also gets each sentence's word features).
         """
-        n_words = len(self.words.vocabulary)
         segments = analysis.segments
-        if len(segments) == 1:
-            whole_w, whole_c = Counter(segments[0].words), Counter(segments[0].chars)
-        else:
-            whole_w = Counter(itertools.chain.from_iterable(s.words for s in segments))
-            whole_c = Counter(itertools.chain.from_iterable(s.chars for s in segments))
-        # Each distinct term is looked up once in the big vocabularies (cache misses are
-        # most of the cost); the sentences then read small dictionaries of those.
-        local_w = dict(zip(whole_w, map(self.words.vocabulary.get, whole_w, itertools.repeat(-1)), strict=True))
-        local_c = dict(zip(whole_c, map(self.chars.vocabulary.get, whole_c, itertools.repeat(-1)), strict=True))
-        wi, wv = tfidf_counts(whole_w, local_w, self.words.idf)
-        ci, cv = tfidf_counts(whole_c, local_c, self.chars.idf)
-        whole_scores = wv @ self.coef[wi] + cv @ self.coef[ci + n_words] + self.intercept
+        # One C call (triage/_fast.pyx) looks up, counts and scores the whole text and every sentence:
+        # in Python, a dozen small numpy calls per sentence cost more than the arithmetic.
+        scorer = self._scorer
+        if scorer is None:
+            scorer = self._scorer = Scorer(self.words.vocabulary, self.chars.vocabulary, self.words.idf,
+                                           self.chars.idf, self.coef, self.intercept)
+        whole_scores, seg_scores, seg_words = scorer.score(segments, explained)
         whole = _softmax(whole_scores[None, :])
         # Without sentence inputs the combiner reads the whole text only: its answer is final now.
         final = None if self.sentence_inputs else self._final(analysis, whole, whole)
-        seg_words: list[tuple[np.ndarray, np.ndarray]] = []
         if len(segments) == 1:
             # One sentence: its features are the whole text's.
             seg = whole
-            seg_words = [(wi, wv)]
         elif explained or final is None or self.policy.route(
                 dict(zip(LABELS, final.tolist(), strict=True)))[0] != "faq":
-            seg_scores = np.empty((len(segments), len(LABELS)))
-            for i, segment in enumerate(segments):
-                swi, swv = tfidf_counts(Counter(segment.words), local_w, self.words.idf)
-                sci, scv = tfidf_counts(Counter(segment.chars), local_c, self.chars.idf)
-                seg_scores[i] = swv @ self.coef[swi] + scv @ self.coef[sci + n_words] + self.intercept
-                seg_words.append((swi, swv))
             seg = _softmax(seg_scores)
         else:
             # A faq route of several sentences shows no sentence and no reason.
             seg = np.repeat(whole, len(segments), axis=0)
         if final is None:
             final = self._final(analysis, whole, seg)
-        return self._route(analysis, final, seg), seg_words
+        return self._route(analysis, final, seg), seg_words or []
 
     def _final(self, analysis: Analysis, whole: np.ndarray, seg: np.ndarray) -> np.ndarray:
         """Return the combiner's probabilities of one text from its whole-text and sentence probabilities."""

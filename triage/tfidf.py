@@ -11,6 +11,8 @@ from itertools import repeat
 import numpy as np
 from scipy import sparse
 
+from .native import counts as _counts
+
 
 def tfidf_row(terms: list[str], vocab: dict[str, int], idf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return one text's l2-normalised sublinear tf-idf as (indices, values), like TfidfVectorizer."""
@@ -53,21 +55,8 @@ class Block:
 
     def counts(self, docs: Sequence[Sequence[str]]) -> sparse.csr_matrix:
         """Return the term counts of each document (rows) over this vocabulary."""
-        get = self.vocabulary.get
-        indptr = np.zeros(len(docs) + 1, dtype=np.int64)
-        all_idx: list[np.ndarray] = []
-        all_val: list[np.ndarray] = []
-        for k, doc in enumerate(docs):
-            # Count in C, then look up only the distinct terms, also in C.
-            c = Counter(doc)
-            idx = np.fromiter(map(get, c, repeat(-1)), dtype=np.int64, count=len(c))
-            val = np.fromiter(c.values(), dtype=float, count=len(c))
-            known = idx >= 0
-            all_idx.append(idx[known])
-            all_val.append(val[known])
-            indptr[k + 1] = indptr[k] + int(known.sum())
-        indices = np.concatenate(all_idx) if all_idx else np.zeros(0, dtype=np.int64)
-        data = np.concatenate(all_val) if all_val else np.zeros(0)
+        # Counted and looked up in C (triage/_fast.pyx), terms in first-occurrence order within a row.
+        data, indices, indptr = _counts(docs, self.vocabulary)
         return sparse.csr_matrix((data, indices, indptr), shape=(len(docs), len(self.vocabulary)))
 
     def tfidf(self, counts: sparse.csr_matrix) -> sparse.csr_matrix:

@@ -1,0 +1,326 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""The per-inquiry hot loops in C: term look-ups, counts, sublinear tf-idf and scores (issue 10).
+
+Python spent most of a single prediction on interpreter overhead (Counters, a
+dozen small numpy calls per sentence), not on arithmetic. These loops give the
+same numbers as the array code they replace: terms keep their first-occurrence
+order, so rows and dot products are built in the same order as before.
+"""
+
+from cpython.dict cimport PyDict_GetItem
+from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
+from cpython.long cimport PyLong_AsSsize_t
+from cpython.ref cimport PyObject
+from cpython.unicode cimport PyUnicode_GET_LENGTH, PyUnicode_READ_CHAR, PyUnicode_Substring
+from libc.math cimport log, sqrt
+from libc.stdint cimport uint64_t
+from libc.stdlib cimport calloc, free, malloc
+from libc.string cimport memset
+
+import numpy as np
+
+
+cdef struct Hit:
+    Py_ssize_t idx  # the term's column in its vocabulary
+    Py_ssize_t pos  # where it occurs in the text's term sequence
+    Py_ssize_t count
+
+
+cdef Py_ssize_t _table_size(Py_ssize_t n) noexcept nogil:
+    """Return a power of two of at least twice ``n`` (the scratch table of ``_distinct``)."""
+    cdef Py_ssize_t size = 16
+    while size < 2 * n:
+        size *= 2
+    return size
+
+
+cdef Py_ssize_t _distinct(const Hit* hits, Py_ssize_t n, Hit* out, Py_ssize_t* seen) noexcept nogil:
+    """Write each distinct term of ``hits`` once into ``out`` with its count, in first-occurrence order.
+
+    ``seen`` is scratch space of ``_table_size(n)`` entries: a small open-addressing
+    table from a term's column to its place in ``out`` (plus one), cleared here.
+    """
+    cdef Py_ssize_t i, h, k = 0, size = _table_size(n), mask = size - 1
+    memset(seen, 0, size * sizeof(Py_ssize_t))
+    for i in range(n):
+        h = <Py_ssize_t>((<uint64_t>hits[i].idx * 0x9E3779B97F4A7C15ULL) >> 32) & mask
+        while seen[h] != 0 and out[seen[h] - 1].idx != hits[i].idx:
+            h = (h + 1) & mask
+        if seen[h] != 0:
+            out[seen[h] - 1].count += 1
+        else:
+            out[k] = hits[i]
+            out[k].count = 1
+            k += 1
+            seen[h] = k
+    return k
+
+
+cdef Py_ssize_t _look_up(list terms, dict vocab, Hit* out, Py_ssize_t pos) except -1:
+    """Append the known terms of ``terms`` to ``out`` (positions from ``pos``); return how many."""
+    cdef Py_ssize_t i, k = 0, n = PyList_GET_SIZE(terms)
+    cdef PyObject* found
+    for i in range(n):
+        found = PyDict_GetItem(vocab, <object>PyList_GET_ITEM(terms, i))
+        if found is not NULL:
+            out[k].idx = PyLong_AsSsize_t(<object>found)
+            out[k].pos = pos + i
+            k += 1
+    return k
+
+
+cdef struct Slot:
+    uint64_t key  # up to three code points, each plus one, 21 bits apiece; 0 marks a free slot
+    Py_ssize_t idx
+
+
+cdef inline uint64_t _pack(str term) noexcept:
+    """Return the code points of a term of one to three characters as one key (0 for other lengths)."""
+    cdef Py_ssize_t i, n = PyUnicode_GET_LENGTH(term)
+    cdef uint64_t key = 0
+    if n == 0 or n > 3:
+        return 0
+    for i in range(n):
+        key |= (<uint64_t>PyUnicode_READ_CHAR(term, i) + 1) << (21 * i)
+    return key
+
+
+cdef inline Py_ssize_t _slot(uint64_t key, Py_ssize_t mask) noexcept nogil:
+    return <Py_ssize_t>((key * 0x9E3779B97F4A7C15ULL) >> 32) & mask
+
+
+cdef class Scorer:
+    """A model's vocabularies and weights laid out for scoring one text at a time.
+
+    Character n-grams are found by their code points in an open-addressing
+    table, and each feature's idf and weights sit side by side: a look-up in a
+    100k-entry dict and the reads of idf and weights are cache misses each,
+    and they were most of the time left once the loops were in C.
+    """
+
+    cdef Slot* table
+    cdef Py_ssize_t mask
+    cdef double* rows  # per feature: idf, then one weight per label
+    cdef double* intercept
+    cdef Py_ssize_t labels, stride, n_words
+    cdef dict words, chars
+    cdef bint long_chars  # some character terms have more than three code points: those go through the dict
+
+    def __cinit__(self, dict words, dict chars, const double[::1] word_idf, const double[::1] char_idf,
+                  const double[:, ::1] coef, const double[::1] intercept):
+        cdef Py_ssize_t n_words = word_idf.shape[0], n_chars = char_idf.shape[0], i, c, size = 1, h
+        cdef uint64_t key
+        if coef.shape[0] != n_words + n_chars or len(words) != n_words or len(chars) != n_chars:
+            raise ValueError("the weights do not match the vocabularies")
+        self.words, self.chars, self.n_words = words, chars, n_words
+        self.labels = coef.shape[1]
+        self.stride = 1 + self.labels
+        while size < 2 * n_chars + 2:
+            size *= 2
+        self.mask = size - 1
+        self.table = <Slot*>calloc(size, sizeof(Slot))
+        self.rows = <double*>malloc((n_words + n_chars) * self.stride * sizeof(double) + 1)
+        self.intercept = <double*>malloc(self.labels * sizeof(double) + 1)
+        if self.table is NULL or self.rows is NULL or self.intercept is NULL:
+            raise MemoryError()
+        for c in range(self.labels):
+            self.intercept[c] = intercept[c]
+        for i in range(n_words + n_chars):
+            self.rows[i * self.stride] = word_idf[i] if i < n_words else char_idf[i - n_words]
+            for c in range(self.labels):
+                self.rows[i * self.stride + 1 + c] = coef[i, c]
+        self.long_chars = False
+        for term, column in chars.items():
+            key = _pack(term)
+            if key == 0:
+                self.long_chars = True
+                continue
+            h = _slot(key, self.mask)
+            while self.table[h].key != 0:
+                h = (h + 1) & self.mask
+            self.table[h].key = key
+            self.table[h].idx = <Py_ssize_t>column + n_words
+
+    def __dealloc__(self):
+        free(self.table)
+        free(self.rows)
+        free(self.intercept)
+
+    cdef Py_ssize_t _words(self, list terms, Hit* out, Py_ssize_t pos) except -1:
+        cdef Py_ssize_t i, k = 0, n = PyList_GET_SIZE(terms)
+        cdef PyObject* found
+        for i in range(n):
+            found = PyDict_GetItem(self.words, <object>PyList_GET_ITEM(terms, i))
+            if found is not NULL:
+                out[k].idx = PyLong_AsSsize_t(<object>found)
+                out[k].pos = pos + i
+                k += 1
+        return k
+
+    cdef Py_ssize_t _chars(self, list terms, Hit* out, Py_ssize_t pos) except -1:
+        cdef Py_ssize_t i, h, k = 0, n = PyList_GET_SIZE(terms)
+        cdef uint64_t key
+        cdef PyObject* found
+        for i in range(n):
+            term = <str>PyList_GET_ITEM(terms, i)
+            key = _pack(term)
+            if key == 0:
+                found = PyDict_GetItem(self.chars, term) if self.long_chars else NULL
+                if found is not NULL:
+                    out[k].idx = PyLong_AsSsize_t(<object>found) + self.n_words
+                    out[k].pos = pos + i
+                    k += 1
+                continue
+            h = _slot(key, self.mask)
+            while self.table[h].key != 0:
+                if self.table[h].key == key:
+                    out[k].idx = self.table[h].idx
+                    out[k].pos = pos + i
+                    k += 1
+                    break
+                h = (h + 1) & self.mask
+        return k
+
+    cdef void _score(self, const Hit* terms, Py_ssize_t k, double* val, double* scores) noexcept nogil:
+        """Add the l2-normalised sublinear tf-idf of distinct terms, times their weights, to ``scores``."""
+        cdef Py_ssize_t j, c
+        cdef double norm = 0.0
+        cdef const double* row
+        for j in range(k):
+            val[j] = (1.0 + log(<double>terms[j].count)) * self.rows[terms[j].idx * self.stride]
+            norm += val[j] * val[j]
+        norm = sqrt(norm)
+        for j in range(k):
+            val[j] /= norm
+            row = self.rows + terms[j].idx * self.stride + 1
+            for c in range(self.labels):
+                scores[c] += val[j] * row[c]
+
+    def score(self, list segments, bint with_words):
+        """Return the scores of a text's segments, together and one by one, before the softmax.
+
+        ``segments`` are ``triage.features.Segment``s. Returns (whole scores,
+        segment scores (segments × labels), and when ``with_words`` each
+        segment's word tf-idf as (indices, values) arrays, else None).
+        """
+        cdef Py_ssize_t n_seg = len(segments), labels = self.labels
+        cdef Py_ssize_t s, c, total_w = 0, total_c = 0, kw, kc
+        cdef list seg_w = [None] * n_seg, seg_c = [None] * n_seg
+        for s in range(n_seg):
+            seg = segments[s]
+            seg_w[s] = <list?>seg.words
+            seg_c[s] = <list?>seg.chars
+            total_w += PyList_GET_SIZE(seg_w[s])
+            total_c += PyList_GET_SIZE(seg_c[s])
+        whole = np.empty(labels)
+        per_seg = np.empty((n_seg, labels))
+        cdef double[::1] whole_v = whole
+        cdef double[:, ::1] seg_v = per_seg
+        seg_words = [] if with_words else None
+        cdef Py_ssize_t size = total_w + total_c + 1
+        # One block: the hits of words then chars, their distinct terms, their values, bounds per segment.
+        cdef Hit* hits = <Hit*>malloc(2 * size * sizeof(Hit))
+        cdef double* val = <double*>malloc(size * sizeof(double))
+        cdef Py_ssize_t* bounds = <Py_ssize_t*>malloc(
+            (2 * (n_seg + 1) + _table_size(max(total_w, total_c))) * sizeof(Py_ssize_t))
+        if hits is NULL or val is NULL or bounds is NULL:
+            free(hits)
+            free(val)
+            free(bounds)
+            raise MemoryError()
+        cdef Py_ssize_t* seen = bounds + 2 * (n_seg + 1)
+        cdef Hit* word_hits = hits
+        cdef Hit* char_hits = hits + total_w
+        cdef Hit* distinct = hits + size
+        cdef double* out
+        cdef Py_ssize_t wpos = 0, cpos = 0
+        cdef Py_ssize_t* wb = bounds
+        cdef Py_ssize_t* cb = bounds + n_seg + 1
+        try:
+            wb[0] = 0
+            cb[0] = 0
+            for s in range(n_seg):
+                wb[s + 1] = wb[s] + self._words(seg_w[s], word_hits + wb[s], wpos)
+                cb[s + 1] = cb[s] + self._chars(seg_c[s], char_hits + cb[s], cpos)
+                wpos += PyList_GET_SIZE(seg_w[s])
+                cpos += PyList_GET_SIZE(seg_c[s])
+            for c in range(labels):
+                whole_v[c] = self.intercept[c]
+            kw = _distinct(word_hits, wb[n_seg], distinct, seen)
+            self._score(distinct, kw, val, &whole_v[0])
+            kc = _distinct(char_hits, cb[n_seg], distinct, seen)
+            self._score(distinct, kc, val, &whole_v[0])
+            for s in range(n_seg):
+                out = &seg_v[s, 0]
+                for c in range(labels):
+                    out[c] = self.intercept[c]
+                kw = _distinct(word_hits + wb[s], wb[s + 1] - wb[s], distinct, seen)
+                self._score(distinct, kw, val, out)
+                if with_words:
+                    idx_a = np.empty(kw, dtype=np.intp)
+                    val_a = np.empty(kw)
+                    _fill(idx_a, val_a, distinct, val, kw)
+                    seg_words.append((idx_a, val_a))
+                kc = _distinct(char_hits + cb[s], cb[s + 1] - cb[s], distinct, seen)
+                self._score(distinct, kc, val, out)
+        finally:
+            free(hits)
+            free(val)
+            free(bounds)
+        return whole, per_seg, seg_words
+
+
+cdef void _fill(Py_ssize_t[::1] idx, double[::1] val, const Hit* terms, const double* values, Py_ssize_t k):
+    cdef Py_ssize_t j
+    for j in range(k):
+        idx[j] = terms[j].idx
+        val[j] = values[j]
+
+
+def char_ngrams(str piece, Py_ssize_t lo, Py_ssize_t hi):
+    """Return every slice of ``piece`` of ``lo`` to ``hi`` characters, shortest first, each in text order."""
+    cdef Py_ssize_t n, i, size = PyUnicode_GET_LENGTH(piece)
+    cdef list out = []
+    for n in range(lo, hi + 1):
+        for i in range(size - n + 1):
+            out.append(PyUnicode_Substring(piece, i, i + n))
+    return out
+
+
+def counts(docs, dict vocab):
+    """Return CSR parts (data, indices, indptr) of the term counts of each document over ``vocab``.
+
+    Within a row, terms come in first-occurrence order, unknown ones left out.
+    """
+    cdef list rows = [doc if type(doc) is list else list(doc) for doc in docs]
+    cdef Py_ssize_t n = len(rows), d, total = 0, k, j, nnz = 0, longest = 0, m
+    for d in range(n):
+        m = PyList_GET_SIZE(rows[d])
+        total += m
+        if m > longest:
+            longest = m
+    data = np.empty(total)
+    indices = np.empty(total, dtype=np.int64)
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    cdef double[::1] data_v = data
+    cdef long long[::1] ind_v = indices
+    cdef long long[::1] ptr_v = indptr
+    cdef Hit* hits = <Hit*>malloc(2 * (longest + 1) * sizeof(Hit))
+    cdef Py_ssize_t* seen = <Py_ssize_t*>malloc(_table_size(longest) * sizeof(Py_ssize_t))
+    if hits is NULL or seen is NULL:
+        free(hits)
+        free(seen)
+        raise MemoryError()
+    cdef Hit* distinct = hits + longest + 1
+    try:
+        for d in range(n):
+            k = _distinct(hits, _look_up(<list>rows[d], vocab, hits, 0), distinct, seen)
+            for j in range(k):
+                data_v[nnz + j] = distinct[j].count
+                ind_v[nnz + j] = distinct[j].idx
+            nnz += k
+            ptr_v[d + 1] = nnz
+    finally:
+        free(hits)
+        free(seen)
+    return data[:nnz], indices[:nnz], indptr
