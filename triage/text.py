@@ -52,13 +52,22 @@ def _placeholders(base: str) -> str:
 _SURROGATES = re.compile("[\ud800-\udfff]")
 
 
+_local = threading.local()
+
+
 def normalize(text: str) -> str:
-    """Return the text as features see it: NFKC, lower case, PII as placeholders."""
+    """Return the text as features see it: NFKC, lower case, PII as placeholders (this thread's last text remembered)."""
+    # One classify request normalizes the same text for the route, the FAQ search and the topic words.
+    last = getattr(_local, "normalized", None)
+    if last is not None and last[0] == text:
+        return last[1]
     # Lone surrogates (possible through JSON escapes) cannot reach MeCab's UTF-8.
-    text = unicodedata.normalize("NFKC", _SURROGATES.sub("\ufffd", text)).lower()
+    out = unicodedata.normalize("NFKC", _SURROGATES.sub("\ufffd", text)).lower()
     # Digits carry no meaning for routing once identifiers are gone ("3万円"
     # and "5万円" ask the same thing), so all become 0.
-    return _placeholders(text).translate(_DIGITS)
+    out = _placeholders(out).translate(_DIGITS)
+    _local.normalized = (text, out)
+    return out
 
 
 def normalize_many(texts: Iterable[str]) -> list[str]:
@@ -91,6 +100,7 @@ def normalize_with_offsets(text: str) -> tuple[str, list[int]]:
     """Return ``normalize(text)`` and, for each of its characters, its index in ``text``."""
     chars: list[str] = []
     offsets: list[int] = []
+    raw = text
     text = _SURROGATES.sub("\ufffd", text)
     cache = _CHAR_NFKC
     for i, ch in enumerate(text):
@@ -113,7 +123,9 @@ def normalize_with_offsets(text: str) -> tuple[str, list[int]]:
         offsets = [min(len(text) - 1, j * len(text) // max(1, len(base))) for j in range(len(base))]
     base, offsets = _placeholders_with_offsets(base, offsets, pii.PERSONAL)
     base, offsets = _placeholders_with_offsets(base, offsets, pii.FEATURE_ONLY)
-    return base.translate(_DIGITS), offsets
+    base = base.translate(_DIGITS)
+    _local.normalized = (raw, base)  # the same text as normalize(raw) gives (a test checks)
+    return base, offsets
 
 
 def is_composing_mark(ch: str) -> bool:
@@ -138,7 +150,6 @@ KEEP_POS = frozenset(
     ["名詞", "代名詞", "動詞", "形容詞", "形状詞", "副詞", "連体詞", "感動詞", "接頭辞", "接尾辞", "助動詞"]
 )
 
-_local = threading.local()
 
 
 # MeCab writes "pos<TAB>lemma<TAB>surface" per token in one C call; reading a
