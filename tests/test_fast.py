@@ -100,6 +100,6 @@ def test_a_model_that_has_scored_pickles_as_before(models_dir: Path) -> None:
     model = Registry(models_dir).load(Registry(models_dir).active() or "").router
     model.predict("補償はありますか")
     state = model.__getstate__()
-    assert "_scorer" not in state  # built on first use, never stored: the file format is unchanged
+    assert "_scorer" not in state  # rebuilt on load, never stored: the file format is unchanged
     again = pickle.loads(pickle.dumps(model))
     assert again.predict("補償はありますか").probabilities == model.predict("補償はありますか").probabilities

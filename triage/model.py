@@ -276,8 +276,8 @@ class InquiryModel:
         self.concept_inputs = concept_inputs
         self._word_names: list[str] | None = None
         self._word_pull: np.ndarray | None = None
-        # The weights laid out for one text at a time (triage/_fast.pyx), made on first use; never pickled.
-        self._scorer: Scorer | None = None
+        # The weights laid out for one text at a time (triage/_fast.pyx); rebuilt on load, never pickled.
+        self._scorer = self._make_scorer()
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -287,7 +287,13 @@ class InquiryModel:
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update({"concept_inputs": False, "_word_pull": None, "_scorer": None, **state})
+        self.__dict__.update({"concept_inputs": False, "_word_pull": None, **state})
+        # Built here, when a worker loads the model (about 25 ms), not by whichever request comes first.
+        self._scorer = self._make_scorer()
+
+    def _make_scorer(self) -> Scorer:
+        return Scorer(self.words.vocabulary, self.chars.vocabulary, self.words.idf, self.chars.idf,
+                      self.coef, self.intercept)
 
     # -- scoring ------------------------------------------------------------
     def analyse_texts(self, texts: Sequence[str]) -> list[Analysis]:
@@ -347,11 +353,7 @@ class InquiryModel:
         segments = analysis.segments
         # One C call (triage/_fast.pyx) looks up, counts and scores the whole text and every sentence:
         # in Python, a dozen small numpy calls per sentence cost more than the arithmetic.
-        scorer = self._scorer
-        if scorer is None:
-            scorer = self._scorer = Scorer(self.words.vocabulary, self.chars.vocabulary, self.words.idf,
-                                           self.chars.idf, self.coef, self.intercept)
-        whole_scores, seg_scores, seg_words = scorer.score(segments, explained)
+        whole_scores, seg_scores, seg_words = self._scorer.score(segments, explained)
         whole = _softmax(whole_scores[None, :])
         # Without sentence inputs the combiner reads the whole text only: its answer is final now.
         final = None if self.sentence_inputs else self._final(analysis, whole, whole)

@@ -151,7 +151,6 @@ KEEP_POS = frozenset(
 )
 
 
-
 # MeCab writes "pos<TAB>lemma<TAB>surface" per token in one C call; reading a
 # Node's features from Python costs more than the analysis itself. Backslashes
 # are doubled because fugashi splits the arguments like a shell.
