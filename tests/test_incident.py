@@ -86,11 +86,11 @@ def test_an_argument_without_equals_is_refused() -> None:
     ("label", "reason", "expected"),
     [
         ("escalation", "person_at_risk", Instruction("通話を切らずに責任者へ転送", "内線 2001")),
-        ("escalation", "press", incident.Instruction(*incident.DEFAULT_INSTRUCTIONS["press"])),
-        ("escalation", None, incident.Instruction(*incident.DEFAULT_INSTRUCTIONS["escalation"])),
-        ("escalation", "a_reason_of_a_newer_model", incident.Instruction(*incident.DEFAULT_INSTRUCTIONS["other"])),
-        ("compensation", None, incident.Instruction(*incident.DEFAULT_INSTRUCTIONS["compensation"])),
-        ("faq", "legal", incident.Instruction(*incident.DEFAULT_INSTRUCTIONS["faq"])),
+        ("escalation", "press", incident.DEFAULT_INSTRUCTIONS["press"]),
+        ("escalation", None, incident.DEFAULT_INSTRUCTIONS["escalation"]),
+        ("escalation", "a_reason_of_a_newer_model", incident.DEFAULT_INSTRUCTIONS["other"]),
+        ("compensation", None, incident.DEFAULT_INSTRUCTIONS["compensation"]),
+        ("faq", "legal", incident.DEFAULT_INSTRUCTIONS["faq"]),
     ],
 )
 def test_instruction_for_route_and_reason(label: str, reason: str | None, expected: Instruction) -> None:
@@ -100,8 +100,8 @@ def test_instruction_for_route_and_reason(label: str, reason: str | None, expect
 def test_every_route_and_reason_has_a_japanese_default_and_name() -> None:
     assert set(incident.DEFAULT_INSTRUCTIONS) == set(incident.INSTRUCTION_KEYS)
     assert set(REASONS) <= set(incident.INSTRUCTION_KEYS)
-    for key, (text, _transfer) in incident.DEFAULT_INSTRUCTIONS.items():
-        assert text and key in incident.INSTRUCTION_JA
+    for key, default in incident.DEFAULT_INSTRUCTIONS.items():
+        assert default.text and default.transfer and key in incident.INSTRUCTION_JA
 
 
 def test_first_revision_comes_from_the_settings_and_changes_are_new_revisions(tmp_path: Path) -> None:

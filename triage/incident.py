@@ -46,19 +46,34 @@ INSTRUCTION_JA = {
     **{reason: name for reason, name in CONCEPTS.values() if reason},
     "other": "その他のエスカレーション",
 }
-DEFAULT_INSTRUCTIONS = {
-    "faq": ("FAQの回答を読み上げ、ほかにご不明点がないか確認する", "転送不要"),
-    "compensation": ("補償の手続きを案内し、補償窓口へ転送する", "補償窓口（内線 3001）"),
-    "escalation": ("保留にして責任者へ転送する", "責任者（内線 2000）"),
-    "person_at_risk": ("通話を切らずに責任者へ転送", "内線 2001"),
-    "threat": ("反論せず要件を記録し、責任者へ転送", "内線 2002"),
-    "fraud_now": ("被害の日時と金額を聞き取り、不正利用対応窓口へ転送", "不正利用対応窓口（内線 2003）"),
-    "legal": ("見解を述べず、法務担当へ転送", "法務担当（内線 2004）"),
-    "press": ("コメントせず、広報へ転送", "広報（内線 2005）"),
-    "leadership": ("責任者から折り返すと伝え、責任者へ転送", "責任者（内線 2000）"),
-    "records": ("本人確認のうえ、個人情報窓口へ転送", "個人情報窓口（内線 2006）"),
-    "other": ("要件を記録し、責任者へ転送", "責任者（内線 2000）"),
+
+
+@dataclass(frozen=True)
+class Instruction:
+    """What an agent does with an inquiry of one route or escalation reason."""
+
+    text: str
+    transfer: str
+
+    def to_dict(self) -> dict[str, str]:
+        """Return the instruction as JSON-ready data."""
+        return {"text": self.text, "transfer": self.transfer}
+
+
+DEFAULT_INSTRUCTIONS: dict[str, Instruction] = {
+    "faq": Instruction("FAQの回答を読み上げ、ほかにご不明点がないか確認する", "転送不要"),
+    "compensation": Instruction("補償の手続きを案内し、補償窓口へ転送する", "補償窓口（内線 3001）"),
+    "escalation": Instruction("保留にして責任者へ転送する", "責任者（内線 2000）"),
+    "person_at_risk": Instruction("通話を切らずに責任者へ転送", "内線 2001"),
+    "threat": Instruction("反論せず要件を記録し、責任者へ転送", "内線 2002"),
+    "fraud_now": Instruction("被害の日時と金額を聞き取り、不正利用対応窓口へ転送", "不正利用対応窓口（内線 2003）"),
+    "legal": Instruction("見解を述べず、法務担当へ転送", "法務担当（内線 2004）"),
+    "press": Instruction("コメントせず、広報へ転送", "広報（内線 2005）"),
+    "leadership": Instruction("責任者から折り返すと伝え、責任者へ転送", "責任者（内線 2000）"),
+    "records": Instruction("本人確認のうえ、個人情報窓口へ転送", "個人情報窓口（内線 2006）"),
+    "other": Instruction("要件を記録し、責任者へ転送", "責任者（内線 2000）"),
 }
+
 EXTRA_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 MAX_VALUE_CHARS = 500
 MAX_INSTRUCTION_CHARS = 200
@@ -122,18 +137,6 @@ def key_label_ja(key: str) -> str:
 
 
 @dataclass(frozen=True)
-class Instruction:
-    """What an agent does with an inquiry of one route or escalation reason."""
-
-    text: str
-    transfer: str
-
-    def to_dict(self) -> dict[str, str]:
-        """Return the instruction as JSON-ready data."""
-        return {"text": self.text, "transfer": self.transfer}
-
-
-@dataclass(frozen=True)
 class Profile:
     """One revision of the incident profile."""
 
@@ -155,8 +158,7 @@ class Profile:
         found = self.instructions.get(label)
         if found is not None:
             return found
-        text, transfer = DEFAULT_INSTRUCTIONS.get(label, DEFAULT_INSTRUCTIONS["escalation"])
-        return Instruction(text, transfer)
+        return DEFAULT_INSTRUCTIONS.get(label, DEFAULT_INSTRUCTIONS["escalation"])
 
     def to_data(self) -> dict[str, Any]:
         """Return the JSON stored in the database."""
@@ -169,7 +171,7 @@ class Profile:
     @classmethod
     def from_data(cls, data: dict[str, Any], revision: int | None = None) -> Profile:
         """Build a profile from stored JSON; instructions missing in old revisions get the defaults."""
-        instructions = {k: Instruction(*v) for k, v in DEFAULT_INSTRUCTIONS.items()}
+        instructions = dict(DEFAULT_INSTRUCTIONS)
         for k, v in (data.get("instructions") or {}).items():
             if k in INSTRUCTION_KEYS:
                 instructions[k] = Instruction(str(v.get("text", "")), str(v.get("transfer", "")))
@@ -180,7 +182,7 @@ class Profile:
         out = [(k, self.facts.get(k, "")) for k in STANDARD]
         out += sorted(self.extra.items())
         for k in INSTRUCTION_KEYS:
-            ins = self.instructions.get(k) or Instruction(*DEFAULT_INSTRUCTIONS[k])
+            ins = self.instructions.get(k) or DEFAULT_INSTRUCTIONS[k]
             out += [(f"instruction.{k}", ins.text), (f"transfer.{k}", ins.transfer)]
         return out
 
@@ -214,7 +216,7 @@ class Profile:
                 if len(value) > limit:
                     problems.append(Problem(key, "too_long", limit))
                     continue
-                old = instructions.get(target) or Instruction(*DEFAULT_INSTRUCTIONS[target])
+                old = instructions.get(target) or DEFAULT_INSTRUCTIONS[target]
                 new = Instruction(value, old.transfer) if kind == "instruction" else Instruction(old.text, value)
                 if new != instructions.get(target):
                     instructions[target] = new
@@ -267,7 +269,7 @@ def parse_assignments(args: list[str] | tuple[str, ...]) -> dict[str, str]:
 def default_profile(settings: dict[str, Any]) -> Profile:
     """Return the first revision: facts from the TRIAGE_* settings, the default instructions."""
     facts = {k: str(settings.get(setting) or "") for k, setting in STANDARD.items()}
-    return Profile(facts, {}, {k: Instruction(*v) for k, v in DEFAULT_INSTRUCTIONS.items()})
+    return Profile(facts, {}, dict(DEFAULT_INSTRUCTIONS))
 
 
 # -- in the database ----------------------------------------------------------
