@@ -88,8 +88,9 @@ def main() -> None:
         if args.only and name not in args.only:
             continue
         t0 = time.perf_counter()
-        args = {**PLAIN, **spec}
-        result = train(data.texts, data.labels, groups=data.groups, **{**args, "lexicon": lexicon if args["lexicon"] else None})
+        kwargs = {**PLAIN, **spec}
+        # The command-line args must survive this loop: the next design and --test read them.
+        result = train(data.texts, data.labels, groups=data.groups, **{**kwargs, "lexicon": lexicon if kwargs["lexicon"] else None})
         entry: dict[str, Any] = {
             "grouped_cv": _summary(data.labels, result.oof),
             "cv_by_writer": result.report.get("by_writer", {}),

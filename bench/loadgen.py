@@ -5,11 +5,12 @@
         --user U --password P --database-url sqlite:///instance/triage.sqlite --rate 50 --duration 60
 
 Traffic: the agent's web form (after login, with the CSRF token), API classify, API batch of 20, signed
-webhooks. Requests leave at their scheduled time whatever the server does (open loop) and latency runs
-from that time, so a server that falls behind shows it; a spike runs between two halves at --rate.
-Then every acknowledged webhook must be stored exactly once, under the inquiry id it was answered
-with, in the server's database; and the same check must catch a corrupted copy of the acknowledgements. Loopback only, bounded in time. Exit status 1 on any unexpected answer or any lost,
-doubled or mismatched webhook; 2 when it cannot start.
+webhooks, sent by locust (`bench/locustfile.py`, OpenLoop): requests leave at their scheduled time
+whatever the server does (open loop) and latency runs from that time, so a server that falls behind
+shows it; a spike runs between two halves at --rate. Then every acknowledged webhook must be stored
+exactly once, under the inquiry id it was answered with, in the server's database; and the same check
+must catch a corrupted copy of the acknowledgements. Loopback only, bounded in time. Exit status 1 on
+any unexpected answer or any lost, doubled or mismatched webhook; 2 when it cannot start.
 """
 
 from __future__ import annotations
@@ -19,77 +20,32 @@ import base64
 import csv
 import hashlib
 import hmac
-import http.client
 import ipaddress
 import json
 import random
 import re
+import resource
+import subprocess
 import sys
-import threading
+import tempfile
 import time
 import urllib.parse
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import sqlalchemy
-
-from bench import ROOT
+from bench import ROOT, own_env
 
 KINDS = ("web", "classify", "batch", "webhook")
 EXPECTED = {"web": 200, "classify": 201, "batch": 200, "webhook": 200, "healthz": 200}
 LABEL = {"web": "POST / (agent form)", "classify": "POST /api/v1/classify", "batch": "POST /api/v1/classify/batch",
-         "webhook": "POST /api/v1/webhooks/inquiries"}
+         "webhook": "POST /api/v1/webhooks/inquiries", "healthz": "GET /healthz"}
 BATCH_ITEMS = 20
-Check = Callable[[dict[str, int]], dict[str, Any]]
-
-
-@dataclass(frozen=True)
-class Slot:
-    """One scheduled request."""
-
-    seq: int
-    due: float  # seconds after the start
-    phase: str
-    kind: str
-
-
-@dataclass
-class Outcome:
-    """What happened to one slot (times in seconds after the start; sent_at None: not sent in time)."""
-
-    sent_at: float | None = None
-    ended_at: float | None = None
-    status: int | None = None
-    error: str | None = None
-    webhook_id: str | None = None
-    inquiry_id: int | None = None
-    duplicate: bool | None = None
-
-
-def phases(rate: float, duration: float, spike_rate: float, spike_duration: float) -> list[tuple[str, float, float]]:
-    """Return (name, rate, seconds) of each phase."""
-    if spike_rate > 0 and spike_duration > 0:
-        return [("base", rate, duration / 2), ("spike", spike_rate, spike_duration), ("after", rate, duration / 2)]
-    return [("base", rate, duration)]
-
-
-def schedule(plan: list[tuple[str, float, float]], mix: dict[str, float], seed: int) -> list[Slot]:
-    """Evenly spaced slots at each phase's rate; kinds drawn from the mix (seeded)."""
-    rng = random.Random(seed)
-    kinds = [k for k in KINDS if mix.get(k, 0) > 0]
-    slots: list[Slot] = []
-    start = 0.0
-    for name, rate, seconds in plan:
-        for j in range(round(rate * seconds)):
-            slots.append(Slot(len(slots), start + j / rate, name, rng.choices(kinds, [mix[k] for k in kinds])[0]))
-        start += seconds
-    return slots
+MIX = {"web": 2, "classify": 3, "batch": 1, "webhook": 4}  # weights of the kinds
+MAX_LATENESS = 2.0  # seconds after its time a request is still sent (later: counted as not sent in time)
 
 
 def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
@@ -106,62 +62,16 @@ def load_texts(n: int, seed: int, path: Path = ROOT / "data" / "test.csv") -> li
     return random.Random(seed).sample(texts, min(n, len(texts)))
 
 
-class Client:
-    """Builds each kind of request; one instance shared by every thread (read-only after login)."""
+class Requests:
+    """Builds each kind of request (read-only: every locust user shares one)."""
 
-    def __init__(self, host: str, port: int, token: str | None, webhook_secret: str | None, texts: list[str],
-                 run_id: str, timeout: float) -> None:
-        self.host, self.port, self.timeout = host, port, timeout
+    def __init__(self, token: str | None, webhook_secret: str | None, texts: list[str], run_id: str,
+                 cookie: str = "", csrf: str = "") -> None:
         self.token, self.webhook_secret, self.texts, self.run_id = token, webhook_secret, texts, run_id
-        self.cookie = self.csrf = ""
+        self.cookie, self.csrf = cookie, csrf
         self.batches = [json.dumps({"items": [{"text": texts[(k * BATCH_ITEMS + j) % len(texts)], "id": f"b{j}"}
                                               for j in range(BATCH_ITEMS)]}, ensure_ascii=False).encode()
                         for k in range(16)]
-
-    def connection(self) -> http.client.HTTPConnection:
-        return http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
-
-    def once(self, method: str, path: str, body: bytes | None = None,
-             headers: dict[str, str] | None = None) -> tuple[int, bytes, http.client.HTTPMessage]:
-        """Send one request on a connection of its own."""
-        from tests.servers import send_once
-
-        return send_once(self.host, self.port, method, path, body, headers, self.timeout)
-
-    def _page(self, method: str, path: str, body: bytes | None = None, expect: int = 200) -> bytes:
-        """Send with the session cookie, keep the cookies it sets, return the body."""
-        headers = {"Cookie": self.cookie, "Content-Type": "application/x-www-form-urlencoded"}
-        status, page, answer = self.once(method, path, body, headers)
-        if status != expect:
-            raise RuntimeError(f"{method} {path} answered {status} (wrong user or password, or rate limited?)")
-        jar = dict(c.split("=", 1) for c in self.cookie.split("; ") if "=" in c)
-        for raw in answer.get_all("Set-Cookie") or []:
-            name, _, value = raw.split(";", 1)[0].partition("=")
-            jar[name.strip()] = value
-        self.cookie = "; ".join(f"{k}={v}" for k, v in jar.items())
-        return page
-
-    def login(self, user: str, password: str) -> None:
-        """Log in once (the login limit is a few per minute); keep the session and the form's CSRF token."""
-        def csrf(page: bytes) -> str:
-            m = re.search(r'name="csrf_token" value="([^"]+)"', page.decode("utf-8", errors="replace"))
-            if m is None:
-                raise RuntimeError("no csrf_token in the page")
-            return m.group(1)
-
-        form = {"name": user, "password": password, "csrf_token": csrf(self._page("GET", "/login"))}
-        self._page("POST", "/login", urllib.parse.urlencode(form).encode(), expect=302)
-        # The login cleared the session, and its CSRF token with it: take the form page's new one.
-        self.csrf = csrf(self._page("GET", "/"))
-
-    def warm_up(self, kinds: tuple[str, ...], rounds: int) -> None:
-        """Send a few of each kind outside the clock (lazy imports, the FAQ index, first queries, every worker)."""
-        for k in range(rounds):
-            for kind in kinds:
-                method, path, body, headers, _ = self.request(kind, k)
-                status, raw, _ = self.once(method, path, body, headers)
-                if status != EXPECTED[kind]:
-                    raise RuntimeError(f"warm-up {LABEL[kind]} answered {status}: {raw[:300]!r}")
 
     def request(self, kind: str, seq: int) -> tuple[str, str, bytes | None, dict[str, str], str | None]:
         """Return (method, path, body, headers, webhook id) of the seq-th request of a kind."""
@@ -185,62 +95,66 @@ class Client:
             "webhook-signature": sign(self.webhook_secret or "", msg_id, ts, body)}, msg_id
 
 
-def run_traffic(client: Client, slots: list[Slot], concurrency: int, max_lateness: float) -> list[Outcome]:
-    """Send every slot at its time from `concurrency` threads, each keeping its connection."""
-    outcomes = [Outcome() for _ in slots]
-    lock = threading.Lock()
-    cursor = iter(range(len(slots)))
-    clock = time.perf_counter
-    t0 = clock() + 0.2  # every thread is waiting before the first slot is due
-    hard_stop = t0 + (slots[-1].due if slots else 0.0) + client.timeout + 10.0
+def login(host: str, port: int, user: str, password: str) -> tuple[str, str]:
+    """Log in once (the login limit is a few per minute); return the session cookie and the form's CSRF token."""
+    from tests.servers import send_once
 
-    def worker() -> None:
-        conn = client.connection()
-        try:
-            while True:
-                with lock:
-                    i = next(cursor, None)
-                if i is None:
-                    return
-                due = t0 + slots[i].due
-                if due > clock():
-                    time.sleep(due - clock())
-                now = clock()
-                if now - due > max_lateness or now > hard_stop:
-                    continue  # not sent: every thread was busy
-                out = outcomes[i]
-                method, path, body, headers, out.webhook_id = client.request(slots[i].kind, slots[i].seq)
-                out.sent_at = now - t0
-                try:
-                    conn.request(method, path, body=body, headers=headers)
-                    resp = conn.getresponse()
-                    data, out.status = resp.read(), resp.status
-                except (OSError, http.client.HTTPException) as exc:
-                    out.error, data = type(exc).__name__, b""
-                    conn.close()  # a fresh connection for the next request
-                out.ended_at = clock() - t0
-                if out.webhook_id and out.status is not None and 200 <= out.status < 300:
-                    try:
-                        answer = json.loads(data)
-                        out.inquiry_id, out.duplicate = int(answer["inquiry_id"]), bool(answer["duplicate"])
-                    except (ValueError, KeyError, TypeError):
-                        out.error = "bad webhook answer"
-        finally:
-            conn.close()
+    cookie = ""
 
-    threads = [threading.Thread(target=worker, daemon=True, name=f"load-{k}") for k in range(concurrency)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join(timeout=max(0.1, hard_stop + 5 - clock()))
-    for o in outcomes:
-        if o.sent_at is not None and o.ended_at is None and o.error is None:
-            o.error = "no answer by the hard stop"
-    return outcomes
+    def page(method: str, path: str, body: bytes | None = None, expect: int = 200) -> str:
+        nonlocal cookie
+        status, raw, answer = send_once(host, port, method, path, body, {
+            "Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"})
+        if status != expect:
+            raise RuntimeError(f"{method} {path} answered {status} (wrong user or password, or rate limited?)")
+        jar = dict(c.split("=", 1) for c in cookie.split("; ") if "=" in c)
+        jar.update(c.split(";", 1)[0].strip().split("=", 1) for c in answer.get_all("Set-Cookie") or [])
+        cookie = "; ".join(f"{k}={v}" for k, v in jar.items())
+        m = re.search(r'name="csrf_token" value="([^"]+)"', raw.decode("utf-8", errors="replace"))
+        return m.group(1) if m else ""
+
+    form = {"name": user, "password": password, "csrf_token": page("GET", "/login")}
+    page("POST", "/login", urllib.parse.urlencode(form).encode(), expect=302)
+    # The login cleared the session, and its CSRF token with it: take the form page's new one (and its cookie).
+    csrf = page("GET", "/")
+    return cookie, csrf
+
+
+def warm_up(host: str, port: int, requests: Requests, kinds: tuple[str, ...], rounds: int) -> None:
+    """Send a few of each kind outside the clock (lazy imports, the FAQ index, first queries, every worker)."""
+    from tests.servers import send_once
+
+    for k in range(rounds):
+        for kind in kinds:
+            method, path, body, headers, _ = requests.request(kind, k)
+            status, raw, _ = send_once(host, port, method, path, body, headers, 30.0)
+            if status != EXPECTED[kind]:
+                raise RuntimeError(f"warm-up {LABEL[kind]} answered {status}: {raw[:300]!r}")
+
+
+def locust(user: str, base_url: str, env: dict[str, str], prefix: Path, users: int, timeout: float,
+           reset_stats: bool = False) -> dict[str, Any]:
+    """Run one locust user class headless; return what it saved (stats rows, failures), its printout and CPU."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    proc = subprocess.run(
+        [sys.executable, "-m", "locust", "-f", str(ROOT / "bench" / "locustfile.py"), "--headless", "-H", base_url,
+         "-u", str(users), "-r", str(users * 10), *(["--reset-stats"] if reset_stats else []), "--only-summary",
+         "--logfile", f"{prefix}.log", "--stop-timeout", "10", user],
+        cwd=ROOT, env={**env, "BENCH_STATS": f"{prefix}.json"}, capture_output=True, text=True, timeout=timeout,
+        check=False)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    saved = Path(f"{prefix}.json")
+    if not saved.is_file():
+        log = Path(f"{prefix}.log")
+        raise RuntimeError(f"locust saved no statistics:\n{proc.stderr[-2000:]}{log.read_text()[-2000:]}")
+    return {**json.loads(saved.read_text(encoding="utf-8")), "printed": (proc.stdout + proc.stderr).strip(),
+            "client_cpu_s": after.ru_utime + after.ru_stime - usage.ru_utime - usage.ru_stime}
 
 
 def check_webhooks_in_db(database_url: str, run_id: str, acked: dict[str, int]) -> dict[str, Any]:
     """Every acknowledged id stored once, under the inquiry id it was answered with."""
+    import sqlalchemy
+
     engine = sqlalchemy.create_engine(database_url)
     try:
         with engine.connect() as conn:
@@ -258,7 +172,7 @@ def check_webhooks_in_db(database_url: str, run_id: str, acked: dict[str, int]) 
             "stored_without_ack": len([m for m in counts if m not in acked])}
 
 
-def self_test(check: Check, acked: dict[str, int]) -> bool | None:
+def self_test(check: Callable[[dict[str, int]], dict[str, Any]], acked: dict[str, int]) -> bool | None:
     """Corrupt a copy (an id never sent, two inquiry ids swapped): the check must report both (None: too few)."""
     if len(acked) < 2:
         return None
@@ -268,67 +182,9 @@ def self_test(check: Check, acked: dict[str, int]) -> bool | None:
     return got["lost"] == [canary] and got["mismatched"] == sorted([a, b])
 
 
-def _pct(values: list[float], q: float) -> float:
-    return float(np.percentile(values, q)) if values else float("nan")
-
-
-def summarise(slots: list[Slot], outcomes: list[Outcome], plan: list[tuple[str, float, float]]) -> dict[str, Any]:
-    """Counts, statuses, errors and latency percentiles per phase and per kind."""
-    def stats(pairs: list[tuple[Slot, Outcome]], seconds: float | None = None) -> dict[str, Any]:
-        sent = [(s, o) for s, o in pairs if o.sent_at is not None]
-        answered = [(s, o) for s, o in sent if o.ended_at is not None and o.status is not None]
-        latency = [(o.ended_at - s.due) * 1e3 for s, o in answered]  # from the scheduled time
-        lag = [(o.sent_at - s.due) * 1e3 for s, o in sent]  # how late the client sent: its own delay
-        out = {
-            "scheduled": len(pairs), "sent": len(sent), "not_sent_in_time": len(pairs) - len(sent),
-            "statuses": dict(sorted(Counter(str(o.status) for _, o in answered).items())),
-            "errors": dict(Counter(o.error for _, o in sent if o.error)),
-            "unexpected": sum(o.error is not None or o.status is None or not 200 <= o.status < 400 for _, o in sent),
-            "p50_ms": _pct(latency, 50), "p95_ms": _pct(latency, 95), "p99_ms": _pct(latency, 99),
-            "max_ms": max(latency, default=float("nan")), "send_lag_p95_ms": _pct(lag, 95),
-        }
-        if seconds:
-            out["target_rps"], out["sent_rps"] = len(pairs) / seconds, len(sent) / seconds
-        return out
-
-    pairs = list(zip(slots, outcomes, strict=True))
-    return {
-        "phases": {name: stats([p for p in pairs if p[0].phase == name], sec) for name, _, sec in plan},
-        "kinds": {k: stats([p for p in pairs if p[0].kind == k]) for k in KINDS if any(s.kind == k for s in slots)},
-        "all": stats(pairs, sum(p[2] for p in plan)),
-    }
-
-
-def print_summary(summary: dict[str, Any], webhooks: dict[str, Any], server: dict[str, Any]) -> None:
-    """Human-readable figures on stdout (the lines tests and readers look for start at the margin)."""
-    columns = ("scheduled", "sent", "not_sent_in_time", "unexpected", "p50_ms", "p95_ms", "p99_ms", "max_ms", "send_lag_p95_ms")
-    kinds = {LABEL[k]: v for k, v in summary["kinds"].items()}
-    for title, groups, cols in (("phase", summary["phases"], ("target_rps", "sent_rps", *columns)),
-                                ("kind", kinds, columns)):
-        heads = [c.removesuffix("_ms").replace("_", " ") for c in cols]
-        print(f"\n{title:<32}" + "".join(f"{h:>{max(7, len(h) + 2)}}" for h in heads) + "  statuses")
-        for name, g in groups.items():
-            statuses = [f"{s}:{n}" for s, n in g["statuses"].items()] + [f"{e}:{n}" for e, n in g["errors"].items()]
-            print(f"{name:<32}" + "".join(f"{g[c]:>{max(7, len(h) + 2)}.{1 if c.endswith('rps') else 0}f}"
-                                          for c, h in zip(cols, heads, strict=True)) + "  " + " ".join(statuses))
-    a = summary["all"]
-    print(f"\n(ms from the scheduled time) requests scheduled: {a['scheduled']}, sent: {a['sent']}, not sent in time: "
-          f"{a['not_sent_in_time']}; achieved {a['sent_rps']:.1f}/s of {a['target_rps']:.1f}/s; load generator CPU "
-          f"{summary['client_cpu_s']:.1f} s in {summary['wall_s']:.1f} s")
-    print(f"unexpected errors: {a['unexpected']}")
-    print(f"webhooks acknowledged: {webhooks['acknowledged']}, checked by {webhooks['method']}: stored "
-          f"{webhooks['stored']}, doubled: {len(webhooks['doubled'])}, mismatched: {len(webhooks['mismatched'])}, "
-          f"answered as duplicates: {webhooks['answered_duplicate']}")
-    print(f"lost events: {len(webhooks['lost'])}")
-    verdict = {True: "OK", False: "FAILED", None: "not run (fewer than 2 acknowledged webhooks)"}
-    print(f"webhook check self-test: {verdict[webhooks['self_test']]}")
-    if server:
-        print(f"server: {server}")
-
-
 def run(args: argparse.Namespace, base_url: str, database_url: str,
         server_info: Callable[[], dict[str, Any]] | None = None) -> int:
-    """Warm up, send the traffic, check the webhooks, print (and save) the figures; return the exit status."""
+    """Warm up, send the traffic with locust, check the webhooks, print (and save) the figures; return the exit status."""
     parts = urllib.parse.urlsplit(base_url)
     try:
         loopback = parts.hostname == "localhost" or ipaddress.ip_address(parts.hostname or "").is_loopback
@@ -336,41 +192,58 @@ def run(args: argparse.Namespace, base_url: str, database_url: str,
         loopback = False
     if parts.scheme != "http" or not loopback:
         raise SystemExit(f"--url must be http:// on a loopback address, not {base_url!r}")
-    run_id = uuid.uuid4().hex[:10]
-    client = Client(parts.hostname or "", parts.port or 80, args.token, args.webhook_secret,
-                    load_texts(400, args.seed), run_id, args.timeout)
+    host, port, run_id, texts = parts.hostname or "", parts.port or 80, uuid.uuid4().hex[:10], load_texts(400, 0)
     try:
-        if args.mix.get("web", 0) > 0:
-            client.login(args.user or "", args.password or "")
-        client.warm_up(tuple(k for k in ("web", "classify", "batch") if args.mix.get(k, 0) > 0), 4)  # not webhooks
-    except (RuntimeError, OSError, http.client.HTTPException) as exc:
+        cookie, csrf = login(host, port, args.user, args.password)
+        requests = Requests(args.token, args.webhook_secret, texts, run_id, cookie, csrf)
+        warm_up(host, port, requests, ("web", "classify", "batch"), 4)  # not webhooks: every id must be new
+    except (RuntimeError, OSError) as exc:
         print(f"cannot run: {exc}", file=sys.stderr)
         return 2
+    phases = [("base", args.rate, args.duration)]
+    if args.spike_rate > 0 and args.spike_duration > 0:
+        phases = [("base", args.rate, args.duration / 2), ("spike", args.spike_rate, args.spike_duration),
+                  ("after", args.rate, args.duration / 2)]
+    plan = {"phases": phases, "mix": MIX, "seed": 0, "max_lateness": MAX_LATENESS, "run_id": run_id,
+            "cookie": cookie, "csrf": csrf}
+    with tempfile.TemporaryDirectory(prefix="triage-load-") as tmp:
+        (Path(tmp) / "texts.json").write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
+        env = own_env(BENCH_TOKEN=args.token or "", BENCH_WEBHOOK_SECRET=args.webhook_secret or "",
+                      BENCH_TEXTS=f"{tmp}/texts.json", BENCH_PLAN=json.dumps(plan))
+        started = time.perf_counter()
+        load = locust("OpenLoop", base_url, env, Path(tmp) / "load", args.concurrency,
+                      sum(s for _, _, s in phases) + 180)
+        wall = time.perf_counter() - started
+    acked, total = load["acks"], load["rows"][-1]  # the last row: every request
+    summary = {"scheduled": load["scheduled"], "not_sent_in_time": load["not_sent_in_time"],
+               "sent": total["requests"], "unexpected": total["failures"],
+               **{k: total[k] for k in ("p50_ms", "p90_ms", "p99_ms", "max_ms")},
+               "requests": {f"{r['type']} {r['name']}": r["requests"] for r in load["rows"][:-1]},
+               "failures": load["failures"], "client_cpu_s": load["client_cpu_s"], "wall_s": wall}
 
-    plan = phases(args.rate, args.duration, args.spike_rate, args.spike_duration)
-    slots = schedule(plan, args.mix, args.seed)
-    cpu0, wall0 = time.process_time(), time.perf_counter()
-    outcomes = run_traffic(client, slots, args.concurrency, args.max_lateness)
-    summary = summarise(slots, outcomes, plan)
-    summary["client_cpu_s"], summary["wall_s"] = time.process_time() - cpu0, time.perf_counter() - wall0
-
-    acked = {o.webhook_id: o.inquiry_id for o in outcomes if o.webhook_id and o.inquiry_id is not None
-             and o.error is None}
     def check(a: dict[str, int]) -> dict[str, Any]:
         return check_webhooks_in_db(database_url, run_id, a)
 
-    webhooks = check(acked)
-    webhooks["answered_duplicate"] = sum(1 for o in outcomes if o.webhook_id and o.duplicate)  # all ids are new
-    webhooks["self_test"] = self_test(check, acked)
+    webhooks = {**check(acked), "self_test": self_test(check, acked)}
     server = server_info() if server_info else {}
-    print_summary(summary, webhooks, server)
-    failed = bool(summary["all"]["unexpected"] or webhooks["lost"] or webhooks["doubled"] or webhooks["mismatched"]
-                  or webhooks["answered_duplicate"] or webhooks["self_test"] is False
-                  or (server and not server["alive"]))
+    print(load["printed"])
+    print(f"\n(ms from the scheduled time) requests scheduled: {summary['scheduled']}, sent: {summary['sent']}, "
+          f"not sent in time: {summary['not_sent_in_time']}; load generator CPU {summary['client_cpu_s']:.1f} s "
+          f"in {wall:.1f} s")
+    print(f"unexpected errors: {summary['unexpected']}")
+    print(f"webhooks acknowledged: {webhooks['acknowledged']}, checked by {webhooks['method']}: stored "
+          f"{webhooks['stored']}, doubled: {len(webhooks['doubled'])}, mismatched: {len(webhooks['mismatched'])}")
+    print(f"lost events: {len(webhooks['lost'])}")
+    verdict = {True: "OK", False: "FAILED", None: "not run (fewer than 2 acknowledged webhooks)"}
+    print(f"webhook check self-test: {verdict[webhooks['self_test']]}")
+    if server:
+        print(f"server: {server}")
+    failed = bool(summary["unexpected"] or webhooks["lost"] or webhooks["doubled"] or webhooks["mismatched"]
+                  or webhooks["self_test"] is False or (server and not server["alive"]))
     print(f"result: {'FAIL' if failed else 'OK'}")
     if args.json_out:
         args.json_out.write_text(json.dumps({
-            "run_id": run_id, "plan": [{"phase": n, "rate": r, "seconds": s} for n, r, s in plan],
+            "run_id": run_id, "plan": [{"phase": n, "rate": r, "seconds": s} for n, r, s in phases],
             "summary": summary, "webhooks": {k: (len(v) if isinstance(v, list) else v) for k, v in webhooks.items()},
             "lost_ids": webhooks["lost"][:100], "server": server, "result": "FAIL" if failed else "OK",
         }, indent=2, ensure_ascii=False), encoding="utf-8")
@@ -394,7 +267,6 @@ def serving(models: Path, workers: int) -> Iterator[tuple[Any, dict[str, str]]]:
 def start_and_run(args: argparse.Namespace) -> int:
     """Run against a throwaway `triage serve` with a copy of the models (or the bundled default, trained first)."""
     import shutil
-    import tempfile
 
     from triage.lifecycle import ensure_model
     from triage.registry import Registry
@@ -418,14 +290,6 @@ def start_and_run(args: argparse.Namespace) -> int:
                                 "workers_after": sorted(server.worker_pids())})
 
 
-def parse_mix(raw: str) -> dict[str, float]:
-    """`web=2,classify=3` -> weights per kind."""
-    mix = {name.strip(): float(w) for name, _, w in (p.partition("=") for p in raw.split(","))}
-    if set(mix) - set(KINDS) or sum(mix.values()) <= 0:
-        raise argparse.ArgumentTypeError(f"--mix needs positive weights of {', '.join(KINDS)}, not {raw!r}")
-    return mix
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.loadgen", description=__doc__.split("\n\n")[0])
     ap.add_argument("--url", help="base URL of a running server (loopback only)")
@@ -441,13 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--duration", type=float, default=60.0, help="seconds at --rate (default 60)")
     ap.add_argument("--spike-rate", type=float, default=0.0, help="requests per second of the spike (0: none)")
     ap.add_argument("--spike-duration", type=float, default=0.0, help="seconds of the spike")
-    ap.add_argument("--mix", type=parse_mix, default=parse_mix("web=2,classify=3,batch=1,webhook=4"),
-                    help="weights of the kinds (default web=2,classify=3,batch=1,webhook=4)")
-    ap.add_argument("--concurrency", type=int, default=64, help="client threads = most requests in flight")
-    ap.add_argument("--max-lateness", type=float, default=2.0,
-                    help="seconds after its time a request is still sent (later: not sent in time)")
-    ap.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for one answer")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--concurrency", type=int, default=64, help="locust users = most requests in flight")
     ap.add_argument("--json-out", type=Path, help="also write every figure to this JSON file")
     args = ap.parse_args(argv)
     if bool(args.url) == bool(args.start_server):
@@ -457,12 +315,10 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("rate, duration, spike and concurrency must be positive and bounded")
     if args.start_server:
         return start_and_run(args)
-    needs = {"token": "classify batch webhook", "webhook_secret": "webhook", "user": "web", "password": "web"}
-    missing = [f"--{n.replace('_', '-')}" for n, kinds in needs.items()
-               if getattr(args, n) is None and any(args.mix.get(k, 0) > 0 for k in kinds.split())]
-    missing += [] if args.database_url else ["--database-url (the webhook check reads the server's database)"]
+    missing = [f"--{n.replace('_', '-')}" for n in ("token", "webhook_secret", "user", "password", "database_url")
+               if getattr(args, n) is None]
     if missing:
-        ap.error(f"with --url and this --mix, give {', '.join(missing)}")
+        ap.error(f"with --url, give {', '.join(missing)} (the webhook check reads the server's database)")
     return run(args, args.url, args.database_url)
 
 

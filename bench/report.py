@@ -1,7 +1,7 @@
 """Markdown for the figures of one `python -m bench` run (results.json holds the same figures, unrounded).
 
 The unique figures (targets, the floor ratio, the tokenizer comparison, the exactly-once check) get tables
-of their own; for the rest the report quotes what pytest-benchmark, bench.claims and bench.loadgen print.
+of their own; for the rest the report quotes what pytest-benchmark, locust and bench.loadgen print.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def targets(r: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
     """(target, measured, met or None when not measured) for every target of the issues."""
     single = _bench(r, "test_single_predict")
     floor = _ratio(_bench(r, "test_floor_predict_many"), _bench(r, "test_floor_raw_tokenize"))
-    claims = r.get("claims", {}).get("extract_vs_answer", {}).get("ratio_of_means")
+    claims = _ratio(_bench(r, "test_claims_extract"), _bench(r, "test_claims_answer"), "mean")
     phases = {p["endpoint"]: p for p in r.get("http", {}).get("phases", [])}
     shares = {e: (s, _ratio(phases.get(e), phases.get("GET /healthz"), "rps"))
               for e, s in (("POST /api/v1/classify", 0.5), ("POST /api/v1/webhooks/inquiries", 0.4))}
@@ -39,7 +39,7 @@ def targets(r: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
         ("single-inquiry `predict` median ≤ 0.5 ms, in process (issue 10)", single and single["median"],
          "{:.3f} ms", single and single["median"] <= 0.5),
         ("batch `predict_many` ≤ 2.5× raw tokenization (issue 10)", floor, "{:.2f}×", floor and floor <= 2.5),
-        ("claims extraction ≤ 20% of the classify work per inquiry (issue 15; `bench/claims.py`, mean/mean)",
+        ("claims extraction ≤ 20% of the classify work per inquiry (issue 15; `test_claims_*` of `bench/timings.py`, mean/mean)",
          claims, "{:.1%}", claims is not None and claims <= 0.2),
         *((f"`{e}` ≥ {s:.0%} of `/healthz` requests/s, keep-alive, concurrency 8 (issue 17)", got, "{:.0%}",
            got is not None and got >= s) for e, (s, got) in shares.items()),
@@ -56,7 +56,7 @@ def targets(r: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
         w = load["webhooks"]
         out.append(("every acknowledged webhook stored exactly once under load (`bench/loadgen.py`)",
                     f"{w['acknowledged']} acknowledged: {w['lost']} lost, {w['doubled']} doubled, "
-                    f"{w['mismatched']} mismatched; {load['summary']['all']['unexpected']} unexpected answers",
+                    f"{w['mismatched']} mismatched; {load['summary']['unexpected']} unexpected answers",
                     load["result"] == "OK"))
     return out
 
@@ -75,9 +75,12 @@ def _in_process(r: dict[str, Any]) -> list[str]:
                   f"| `raw_tokenize` of each raw text | {raw['min'] / n:.3f} | {raw['median'] / n:.3f} | 1.00× | 1.00× |",
                   (f"| **`predict_many`** | {batch['min'] / n:.3f} | {batch['median'] / n:.3f} | "
                    f"**{_ratio(batch, raw):.2f}×** | {_ratio(batch, raw, 'min'):.2f}× |")]
-    claims = r.get("claims")
-    lines += ["", "Claims extraction (`bench/claims.py` on the same model):", "",
-              *(_failed(claims) or claims["printed"].strip().splitlines())]
+    extract = _bench(r, "test_claims_extract")
+    if extract:
+        lines += ["", "Claims extraction (`claims.extract`) as a share of the same inquiries' classify work, mean/mean: "
+                  f"{_ratio(extract, _bench(r, 'test_single_predict'), 'mean'):.1%} of `predict` (the bare route), "
+                  f"{_ratio(extract, _bench(r, 'test_claims_answer'), 'mean'):.1%} of a classify answer "
+                  "(`predict_explained` plus FAQ suggestions for faq routes)."]
     return lines + [f"\nSkipped: {s}" for s in t["skipped"]]
 
 
@@ -134,11 +137,11 @@ def _load(r: dict[str, Any]) -> list[str]:
     if h is None or "load" not in h:
         return _failed(h) or ["Not run."]
     load = h["load"]
-    return [(f"`{load['command']}` against the same server, exit status {load['exit_status']}: open loop (each "
-             "request leaves at its scheduled time whatever the server does; latency counts from that time), agent "
-             "form, classify, batch of 20 and signed webhooks, then every acknowledged webhook is looked up in the "
-             "database, and the check must report a corrupted copy of the acknowledgements (self-test)."), "",
-            "```", load["printed"], "```"]
+    return [(f"`{load['command']}` against the same server, exit status {load['exit_status']}: open loop (locust's "
+             "`OpenLoop` user of `bench/locustfile.py`: each request leaves at its scheduled time whatever the server "
+             "does, and its latency counts from that time), agent form, classify, batch of 20 and signed webhooks, "
+             "then every acknowledged webhook is looked up in the database, and the check must report a corrupted "
+             "copy of the acknowledgements (self-test)."), "", "```", load["printed"], "```"]
 
 
 def render(r: dict[str, Any]) -> str:

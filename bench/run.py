@@ -1,8 +1,8 @@
 """`python -m bench OUTDIR [--quick]`: every measurement in one run, then OUTDIR/report.md and results.json.
 
 1. trains the model under test into OUTDIR/models (what `triage train` does, without the gate);
-2. runs bench/timings.py under pytest-benchmark (in-process timings and the tokenizer comparison),
-   then bench.claims (claims extraction against classify) on the same model;
+2. runs bench/timings.py under pytest-benchmark (in-process timings, claims extraction against classify,
+   the tokenizer comparison);
 3. starts `triage serve` with the test suite's launcher and drives it with locust (keep-alive, concurrency 8);
 4. runs bench/loadgen.py against the same server (open-loop mixed traffic, exactly-once webhook check).
 """
@@ -19,7 +19,6 @@ import json
 import os
 import platform
 import random
-import resource
 import subprocess
 import sys
 import tempfile
@@ -31,7 +30,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from bench import ROOT, claims, loadgen, own_env, report, shown, tokenizers
+from bench import ROOT, loadgen, own_env, report, shown, tokenizers
 
 LEXICON = ROOT / "data" / "lexicon.csv"
 CONCURRENCY = 8
@@ -100,22 +99,13 @@ def timings(out: Path, tmp: Path, train_csv: Path, test_csv: Path, quick: bool) 
     sys.stderr.write(proc.stdout)
     if proc.returncode != 0:
         raise RuntimeError(f"pytest bench/timings.py exited {proc.returncode}:\n{proc.stdout[-4000:]}")
-    results = {b["name"]: {**{k: b["stats"][k] * 1e3 for k in ("min", "median")}, **b["extra_info"]}
+    results = {b["name"]: {**{k: b["stats"][k] * 1e3 for k in ("min", "median", "mean")}, **b["extra_info"]}
                for b in json.loads((out / "timings.json").read_text(encoding="utf-8"))["benchmarks"]}
     lines = proc.stdout.splitlines()
     table = [line for line in lines if line.startswith(("Name (time in", "test_", "---"))]
     skipped = [line.split("] ", 1)[-1] for line in lines if line.startswith("SKIPPED")]
     return {"benchmarks": results, "table": "\n".join(table), "skipped": skipped,
             "tokenizers": {n: tokenizers.describe(n) for n in tokenizers.TOKENIZERS}}
-
-
-def claims_cost(tmp: Path, test_csv: Path, quick: bool) -> dict[str, Any]:
-    """Run `python -m bench.claims` on the model under test; return its figures and its tables."""
-    printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):
-        claims.main(["--models-dir", str(tmp / "models"), "--csv", str(test_csv), "--out", str(tmp / "claims.json"),
-                     *(["--limit", "200", "--rounds", "2"] if quick else [])])
-    return {**json.loads((tmp / "claims.json").read_text(encoding="utf-8")), "printed": printed.getvalue()}
 
 
 def _cpu_seconds(pids: set[int]) -> float:
@@ -127,33 +117,6 @@ def _cpu_seconds(pids: set[int]) -> float:
         with contextlib.suppress(psutil.Error):
             total += sum(psutil.Process(pid).cpu_times()[:2])
     return total
-
-
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def _locust(user: str, base_url: str, seconds: float, env: dict[str, str], tmp: Path) -> dict[str, Any]:
-    """One closed-loop phase: CONCURRENCY locust users, each on its own kept connection, back to back."""
-    prefix, client = tmp / f"locust-{user.lower()}", _children_cpu()
-    subprocess.run(
-        [sys.executable, "-m", "locust", "-f", str(ROOT / "bench" / "locustfile.py"), "--headless",
-         "-H", base_url, "-u", str(CONCURRENCY), "-r", str(CONCURRENCY * 10),
-         "--reset-stats", "--only-summary", "--csv", str(prefix), "--logfile", f"{prefix}.log",
-         "--stop-timeout", "10", user],
-        cwd=ROOT, env={**env, "BENCH_SECONDS": str(seconds)}, capture_output=True, text=True,
-        timeout=seconds + 120, check=False)
-    stats = Path(f"{prefix}_stats.csv")
-    rows = list(csv.DictReader(stats.open(encoding="utf-8"))) if stats.is_file() else []
-    row = next((r for r in rows if r["Name"] == ENDPOINTS[user]), None)
-    if row is None:
-        log = Path(f"{prefix}.log")
-        raise RuntimeError(f"locust sent no {ENDPOINTS[user]}:\n{log.read_text()[-3000:] if log.is_file() else ''}")
-    return {"endpoint": ENDPOINTS[user], "requests": int(row["Request Count"]), "failures": int(row["Failure Count"]),
-            "rps": float(row["Requests/s"]), "p50_ms": float(row["50%"]), "p90_ms": float(row["90%"]),
-            "p99_ms": float(row["99%"]), "max_ms": float(row["Max Response Time"]),
-            "client_cpu_s": _children_cpu() - client}
 
 
 def _keeps_alive(host: str, port: int) -> bool:
@@ -177,14 +140,20 @@ def http_and_load(tmp: Path, test_csv: Path, quick: bool) -> dict[str, Any]:
         env = own_env(BENCH_TOKEN=creds["token"], BENCH_WEBHOOK_SECRET=creds["webhook_secret"],
                       BENCH_TEXTS=str(tmp / "texts.json"))
         host, port = "127.0.0.1", int(server.base_url.rsplit(":", 1)[1])
-        loadgen.Client(host, port, creds["token"], creds["webhook_secret"], texts, "warmup", 30.0).warm_up(
-            ("classify", "batch"), 20)
+        loadgen.warm_up(host, port, loadgen.Requests(creds["token"], creds["webhook_secret"], texts, "warmup"),
+                        ("classify", "batch"), 20)
         phases = []
-        for user in ENDPOINTS:
+        for user, endpoint in ENDPOINTS.items():
             pids = {server.pid, *server.worker_pids()}
             cpu = _cpu_seconds(pids)
-            phases.append(_locust(user, server.base_url, seconds, env, tmp))
-            phases[-1]["server_cpu_s"] = _cpu_seconds(pids) - cpu
+            # One closed-loop phase: CONCURRENCY users, each on its own kept connection, back to back.
+            got = loadgen.locust(user, server.base_url, {**env, "BENCH_SECONDS": str(seconds)}, tmp / user.lower(),
+                                 CONCURRENCY, seconds + 120, reset_stats=True)
+            row = next((r for r in got["rows"] if r["name"] == endpoint), None)
+            if row is None:
+                raise RuntimeError(f"locust sent no {endpoint}:\n{got['printed'][-3000:]}")
+            phases.append({"endpoint": endpoint, **{k: v for k, v in row.items() if k not in ("type", "name")},
+                           "client_cpu_s": got["client_cpu_s"], "server_cpu_s": _cpu_seconds(pids) - cpu})
         result: dict[str, Any] = {"workers": WORKERS, "concurrency": CONCURRENCY, "seconds": seconds,
                                   "keep_alive": _keeps_alive(host, port), "phases": phases}
         # Section 4: the open-loop mixed traffic and its exactly-once check, on the same server.
@@ -233,7 +202,6 @@ def main(argv: list[str] | None = None) -> int:
             ("model", lambda: train_model(tmp / "models", train_csv, f"a {QUICK_ROWS:,}-row stratified sample of "
                                           f"{shown(args.train_csv)}" if args.quick else shown(args.train_csv))),
             ("timings", lambda: timings(out, tmp, train_csv, args.test_csv, args.quick)),
-            ("claims", lambda: claims_cost(tmp, args.test_csv, args.quick)),
             ("http", lambda: http_and_load(tmp, args.test_csv, args.quick)),
         ]
         failed = False

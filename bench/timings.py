@@ -19,8 +19,9 @@ from typing import Any
 
 import pytest
 
-from bench import tokenizers
-from triage import dataset
+from bench import ROOT, tokenizers
+from triage import claims, dataset
+from triage.faq import build, read_entries
 from triage.features import read_lexicon
 from triage.model import InquiryModel, metrics, train
 from triage.registry import Registry
@@ -98,6 +99,26 @@ def test_single_predict_explained(benchmark: Any, model: InquiryModel,
 @pytest.mark.benchmark(group="single")
 def test_single_raw_tokenize(benchmark: Any, test_rows: tuple[list[str], list[str]]) -> None:
     benchmark.pedantic(raw_tokenize, setup=_cycle(test_rows[0]), rounds=SINGLE_ROUNDS, warmup_rounds=100)
+
+
+# -- claims extraction against the classify work of the same inquiries (issue 15: at most 20%) --------------
+
+
+@pytest.mark.benchmark(group="claims")
+def test_claims_extract(benchmark: Any, test_rows: tuple[list[str], list[str]]) -> None:
+    benchmark.pedantic(claims.extract, setup=_cycle(test_rows[0]), rounds=SINGLE_ROUNDS, warmup_rounds=100)
+
+
+@pytest.mark.benchmark(group="claims")
+def test_claims_answer(benchmark: Any, model: InquiryModel, test_rows: tuple[list[str], list[str]]) -> None:
+    """What a classify answer computes besides the claim: the explained route, FAQ suggestions for faq routes."""
+    kb = build(read_entries(ROOT / "data" / "faq.csv"))  # the bundled FAQ, as a fresh install serves it
+
+    def answer(text: str) -> None:
+        if model.predict_explained(text)[0].label == "faq":
+            kb.suggest(text)
+
+    benchmark.pedantic(answer, setup=_cycle(test_rows[0]), rounds=SINGLE_ROUNDS, warmup_rounds=100)
 
 
 # -- the same features read by another tokenizer ---------------------------------------------------------------

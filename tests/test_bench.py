@@ -24,6 +24,17 @@ HEADINGS = (
     "## 3. HTTP",
     "## 4. Webhooks exactly once under load",
 )
+# The start of every target row: each must be measured (MET or NOT MET), whatever the verdict.
+TARGETS = (
+    "| single-inquiry `predict` median",
+    "| batch `predict_many` ≤ 2.5× raw tokenization",
+    "| claims extraction ≤ 20% of the classify work",
+    "| `POST /api/v1/classify` ≥ 50% of `/healthz`",
+    "| `POST /api/v1/webhooks/inquiries` ≥ 40% of `/healthz`",
+    "| p99 < 50 ms at concurrency 8",
+    "| zero errors at concurrency 8",
+    "| every acknowledged webhook stored exactly once under load",
+)
 # Quick mode takes under two minutes on a 2-core machine; this only bounds a hang.
 TIMEOUT = 600
 
@@ -41,3 +52,6 @@ def test_quick_benchmark_writes_a_report_with_every_section(tmp_path: Path) -> N
     lines = (out / "report.md").read_text(encoding="utf-8").splitlines()
     missing = [h for h in HEADINGS if h not in lines]
     assert not missing, f"report.md lacks the section headings {missing}"
+    rows = {t: next((line for line in lines if line.startswith(t)), "") for t in TARGETS}
+    unmeasured = [t for t, line in rows.items() if not line.endswith(("| MET |", "| **NOT MET** |"))]
+    assert not unmeasured, f"targets not measured: {unmeasured}"

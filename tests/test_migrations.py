@@ -9,10 +9,13 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from click.testing import CliRunner
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import MetaData, Table, create_engine, inspect, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.schema import CreateTable
 
 from triage import migrate
 from triage.cli import cli
+from triage.migrations import columns, ops
 from triage.store import Base, Store
 
 FIRST_RELEASE = Path(__file__).parent / "data" / "first_release.sql"
@@ -80,3 +83,24 @@ def test_db_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with engine.connect() as conn:
         assert conn.execute(text("select count(*) from inquiries")).scalar() == 1
     engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("dialect", "expected"),
+    [
+        (sqlite.dialect(), "id INTEGER NOT NULL, at DATETIME, who VARCHAR(80) NOT NULL, digest VARCHAR(64), PRIMARY KEY (id)"),
+        (postgresql.dialect(), "id SERIAL NOT NULL, at TIMESTAMP WITH TIME ZONE, who VARCHAR(80) NOT NULL, "
+         "digest VARCHAR(64), PRIMARY KEY (id)"),
+    ],
+)
+def test_column_kinds_are_frozen(dialect: object, expected: str) -> None:
+    # Revisions call these: a change to one would make new databases differ from migrated ones.
+    table = Table("t", MetaData(), columns.key(), columns.moment("at"), columns.account("who", nullable=False),
+                  columns.sha256("digest"))
+    ddl = " ".join(str(CreateTable(table).compile(dialect=dialect)).split())
+    assert ddl == f"CREATE TABLE t ( {expected} )"
+
+
+def test_columns_added_to_a_table_in_use_must_be_nullable() -> None:
+    with pytest.raises(ValueError, match="must be nullable"):
+        ops.add_columns("inquiries", columns.moment("due_at", nullable=False))

@@ -16,7 +16,7 @@ down_revision = "0001"
 
 def upgrade() -> None:
     """Apply this revision."""
-    add_columns("inquiries", sa.Column("claim", sa.JSON(), nullable=True))
+    add_columns("inquiries", sa.Column("claim", sa.JSON()))
 
 
 def downgrade() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from triage.migrations.columns import account
 from triage.migrations.ops import add_columns, drop_columns
 
 revision = "d001"
@@ -16,11 +17,7 @@ down_revision = "o001"
 
 def upgrade() -> None:
     """Apply this revision."""
-    add_columns(
-        "inquiries",
-        sa.Column("reason", sa.String(length=32), nullable=True),
-        sa.Column("assignee", sa.String(length=80), nullable=True),
-    )
+    add_columns("inquiries", sa.Column("reason", sa.String(length=32)), account("assignee"))
 
 
 def downgrade() -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from triage.migrations.columns import key, moment, sha256
 from triage.migrations.ops import add_columns, create_indexes, drop_columns, drop_indexes
 
 revision = 'h001'
@@ -24,10 +25,9 @@ down_revision = 'i001'
 def upgrade() -> None:
     """Apply this revision."""
     op.create_table('login_failures',
-    sa.Column('id', sa.Integer(), nullable=False),
+    key(),
     sa.Column('key', sa.String(length=120), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('id')
+    moment('created_at', nullable=False)
     )
     with op.batch_alter_table('login_failures', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_login_failures_created_at'), ['created_at'], unique=False)
@@ -36,22 +36,22 @@ def upgrade() -> None:
     op.create_table('auth_sessions',
     sa.Column('id', sa.String(length=64), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('last_seen_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
+    moment('created_at', nullable=False),
+    moment('last_seen_at', nullable=False),
+    moment('revoked_at'),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
     )
     create_indexes('auth_sessions', 'user_id')
 
-    add_columns('inquiries', sa.Column('payload_sha256', sa.String(length=64), nullable=True))
+    add_columns('inquiries', sha256('payload_sha256'))
 
     add_columns(
         'training_jobs',
-        sa.Column('pid', sa.Integer(), nullable=True),
-        sa.Column('host', sa.String(length=255), nullable=True),
-        sa.Column('heartbeat_at', sa.DateTime(timezone=True), nullable=True),
-        sa.Column('upload_path', sa.Text(), nullable=True),
+        sa.Column('pid', sa.Integer()),
+        sa.Column('host', sa.String(length=255)),
+        moment('heartbeat_at'),
+        sa.Column('upload_path', sa.Text()),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from triage.migrations.columns import account, key, moment, sha256
 from triage.migrations.ops import create_indexes, drop_indexes
 
 revision = 'i001'
@@ -16,40 +17,37 @@ def upgrade() -> None:
     op.create_table('live_pointers',
     sa.Column('name', sa.String(length=32), nullable=False),
     sa.Column('value', sa.String(length=200), nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('updated_by', sa.String(length=80), nullable=False),
+    moment('updated_at', nullable=False),
+    account('updated_by', nullable=False),
     sa.PrimaryKeyConstraint('name')
     )
     op.create_table('live_events',
-    sa.Column('id', sa.Integer(), nullable=False),
+    key(),
     sa.Column('name', sa.String(length=32), nullable=False),
     sa.Column('action', sa.String(length=32), nullable=False),
-    sa.Column('value', sa.String(length=200), nullable=True),
-    sa.Column('previous', sa.String(length=200), nullable=True),
-    sa.Column('actor', sa.String(length=80), nullable=False),
-    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('detail', sa.JSON(), nullable=True),
-    sa.PrimaryKeyConstraint('id')
+    sa.Column('value', sa.String(length=200)),
+    sa.Column('previous', sa.String(length=200)),
+    account('actor', nullable=False),
+    moment('at', nullable=False),
+    sa.Column('detail', sa.JSON())
     )
     create_indexes('live_events', 'at', 'name')
 
     op.create_table('faq_versions',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('created_by', sa.String(length=80), nullable=False),
+    key(),
+    moment('created_at', nullable=False),
+    account('created_by', nullable=False),
     sa.Column('filename', sa.String(length=255), nullable=False),
-    sa.Column('sha256', sa.String(length=64), nullable=False),
+    sha256('sha256', nullable=False),
     sa.Column('encoding', sa.String(length=16), nullable=False),
     sa.Column('n_entries', sa.Integer(), nullable=False),
-    sa.Column('entries', sa.JSON(), nullable=False),
-    sa.PrimaryKeyConstraint('id')
+    sa.Column('entries', sa.JSON(), nullable=False)
     )
     op.create_table('incident_profiles',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('created_by', sa.String(length=80), nullable=False),
-    sa.Column('data', sa.JSON(), nullable=False),
-    sa.PrimaryKeyConstraint('id')
+    key(),
+    moment('created_at', nullable=False),
+    account('created_by', nullable=False),
+    sa.Column('data', sa.JSON(), nullable=False)
     )
 
 

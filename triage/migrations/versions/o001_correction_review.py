@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from triage.migrations.columns import account, moment
 from triage.migrations.ops import add_columns, create_indexes, drop_columns, drop_indexes
 
 revision = 'o001'
@@ -12,12 +13,7 @@ down_revision = 'r001'
 
 def upgrade() -> None:
     """Apply this revision."""
-    add_columns(
-        'corrections',
-        sa.Column('review', sa.String(length=16), nullable=True),
-        sa.Column('reviewed_by', sa.String(length=80), nullable=True),
-        sa.Column('reviewed_at', sa.DateTime(timezone=True), nullable=True),
-    )
+    add_columns('corrections', sa.Column('review', sa.String(length=16)), account('reviewed_by'), moment('reviewed_at'))
     create_indexes('corrections', 'review')
 
 

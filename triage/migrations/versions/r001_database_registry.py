@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from triage.migrations.columns import account, key, moment, sha256
 from triage.migrations.ops import create_indexes, drop_indexes
 
 revision = 'r001'
@@ -15,8 +16,8 @@ def upgrade() -> None:
     """Apply this revision."""
     op.create_table('model_versions',
     sa.Column('version', sa.String(length=64), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('sha256', sa.String(length=64), nullable=False),
+    moment('created_at', nullable=False),
+    sha256('sha256', nullable=False),
     sa.Column('meta', sa.JSON(), nullable=False),
     sa.Column('model', sa.LargeBinary(), nullable=False),
     sa.Column('report', sa.Text(), nullable=False),
@@ -26,14 +27,13 @@ def upgrade() -> None:
     create_indexes('model_versions', 'created_at')
 
     op.create_table('model_events',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
+    key(),
+    moment('at', nullable=False),
     sa.Column('action', sa.String(length=32), nullable=False),
-    sa.Column('actor', sa.String(length=80), nullable=False),
-    sa.Column('version', sa.String(length=64), nullable=True),
-    sa.Column('previous', sa.String(length=64), nullable=True),
-    sa.Column('detail', sa.JSON(), nullable=True),
-    sa.PrimaryKeyConstraint('id')
+    account('actor', nullable=False),
+    sa.Column('version', sa.String(length=64)),
+    sa.Column('previous', sa.String(length=64)),
+    sa.Column('detail', sa.JSON())
     )
     create_indexes('model_events', 'at')
 

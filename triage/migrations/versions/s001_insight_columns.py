@@ -16,11 +16,7 @@ down_revision = 'h001'
 
 def upgrade() -> None:
     """Apply this revision."""
-    add_columns(
-        'inquiries',
-        sa.Column('faq_score', sa.Float(), nullable=True),
-        sa.Column('topic_terms', sa.Text(), nullable=True),
-    )
+    add_columns('inquiries', sa.Column('faq_score', sa.Float()), sa.Column('topic_terms', sa.Text()))
 
 
 def downgrade() -> None:
