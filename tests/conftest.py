@@ -22,7 +22,7 @@ DATA = ROOT / "data"
 
 @pytest.fixture(scope="session", autouse=True)
 def session_logs(tmp_path_factory: pytest.TempPathFactory):
-    """Keep every log line of the session (in-process and real servers) for test_zz_logs."""
+    """Keep every log line of the session (in-process and real servers) for test_log_privacy."""
     import logging
     import os
 
@@ -43,6 +43,11 @@ def session_logs(tmp_path_factory: pytest.TempPathFactory):
     root.setLevel(previous)
     handler.close()
     os.environ.pop("TRIAGE_TEST_LOG_DIR", None)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the tests marked after_all last (in their order): they check what the others logged."""
+    items.sort(key=lambda item: item.get_closest_marker("after_all") is not None)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

@@ -262,7 +262,7 @@ def running_server(env_overrides: dict[str, str], workers: int = 2) -> Iterator[
         workdir = Path(tmp)
         env = server_env(Path(env_overrides["TRIAGE_MODELS_DIR"]), workdir, env_overrides)
         port = free_port()
-        # Kept for the whole session when set, so that test_zz_logs can grep every line.
+        # Kept for the whole session when set, so that test_log_privacy can grep every line.
         log_dir = Path(os.environ.get("TRIAGE_TEST_LOG_DIR") or workdir)
         log_path = log_dir / f"server-{port}-{os.getpid()}.log"
         process = launch_serve(env, workdir, port, workers, log_path)

@@ -1,7 +1,8 @@
 """Personal data never reaches a log line: plant sentinels everywhere, then grep every log of the session.
 
-Named test_zz_* so that it runs last and its grep covers the log lines of the
-whole suite (in-process and every real server started by tests/servers.py).
+The grep is marked ``after_all``: tests/conftest.py moves it behind every other
+test, so that it covers the log lines of the whole suite (in-process and every
+real server started by tests/servers.py), whatever the file is called.
 """
 
 from __future__ import annotations
@@ -93,7 +94,11 @@ def test_plant_sentinels_through_every_channel(app, client, agent, auth_headers)
     assert not [n for n in NEEDLES if n in metrics]
 
 
-def test_no_log_line_of_the_session_holds_personal_data(session_logs: Path) -> None:
+@pytest.mark.after_all
+def test_no_log_line_of_the_session_holds_personal_data(session_logs: Path, request: pytest.FixtureRequest) -> None:
+    # Only other after_all checks may follow this one: otherwise their log lines escape the grep.
+    items = request.session.items
+    assert all(i.get_closest_marker("after_all") for i in items[items.index(request.node):])
     files = sorted(session_logs.glob("*.log"))
     assert files, "no log files were captured"
     lines = [line for f in files for line in f.read_text(encoding="utf-8", errors="replace").splitlines()]
