@@ -108,7 +108,7 @@ def receive() -> Any:
         _check_conflict(existing, digest)
         return jsonify(_answer(existing, duplicate=True)), 200
     row, created = intake.keep(text, result, source=SOURCE, external_id=msg_id, payload_sha256=digest)
-    if not created:  # the same id won a race on another worker
+    if not created:  # a repeat (a retry, or the same id racing on another worker): the stored route
         _check_conflict(row, digest)
     return jsonify(_answer(row, duplicate=not created)), 200
 
