@@ -153,3 +153,13 @@ def test_a_repeated_id_is_answered_from_the_store_before_the_model_runs(client, 
     for key in ("label", "label_ja", "confidence", "probabilities", "needs_review", "model_version", "explanation",
                 "faq_suggestions", "instruction"):
         assert body[key] == first[key], key
+
+
+def test_the_api_leaves_the_cookie_session_unopened(client, auth_headers) -> None:
+    # Token-authenticated calls neither read nor write the login cookie: no Vary: Cookie, no Set-Cookie.
+    client.set_cookie("session", "not-a-signed-session")
+    resp = client.post("/api/v1/classify", json={"text": "パスワードの変更方法を教えてください"}, headers=auth_headers)
+    assert resp.status_code == 201, resp.get_json()
+    assert "Cookie" not in resp.headers.get("Vary", "") and "Set-Cookie" not in resp.headers
+    page = client.get("/login")
+    assert "Cookie" in page.headers.get("Vary", "")  # the pages still use it

@@ -158,3 +158,15 @@ def test_an_id_resent_with_another_body_is_answered_as_stored_and_reported(clien
     assert len(lines) == 1 and "msg_conflict" in lines[0]
     assert "SECRET-TEXT" not in lines[0] and "弁護士" not in lines[0]
     assert app.extensions["triage.store"].count_inquiries() == 1
+
+
+@pytest.mark.parametrize("body", [b"not json", json.dumps({"text": ""}).encode()], ids=["not-json", "empty-text"])
+def test_a_repeat_whose_body_cannot_be_routed_gets_the_stored_answer(client, app, body: bytes) -> None:
+    first = client.post("/api/v1/webhooks/inquiries", data=BODY, headers=_headers(BODY, "msg_again")).get_json()
+    again = client.post("/api/v1/webhooks/inquiries", data=body, headers=_headers(body, "msg_again"))
+    assert again.status_code == 200, again.get_json()
+    assert again.get_json()["duplicate"] is True and again.get_json()["inquiry_id"] == first["inquiry_id"]
+    # A new id with the same body is refused as before.
+    assert client.post("/api/v1/webhooks/inquiries", data=body, headers=_headers(body, "msg_new")).status_code in (
+        400, 422)
+    assert app.extensions["triage.store"].count_inquiries() == 1

@@ -72,7 +72,7 @@ def classify() -> Any:
     body = json_body()
     text = intake.check_text(body.get("text"))
     external_id = _external_id(body.get("id"))
-    # A repeat is answered from the store before the model runs (as the webhook does): the stored route.
+    # A repeat is answered from the store before the model runs: the stored route (cheap for retries).
     if external_id is not None and (row := intake.store().find_external(SOURCE, external_id)) is not None:
         return jsonify({**intake.explained(row), "duplicate": True}), 200
     result = intake.analyse(text)

@@ -13,7 +13,8 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from flask import Flask, abort, current_app, g, request
+from flask import Flask, Request, abort, current_app, g, request
+from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from flask_login import LoginManager, UserMixin, current_user
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import delete, func, select
@@ -367,8 +368,24 @@ def require_role(role: str) -> Callable[[F], F]:
     return decorator
 
 
+# Paths authenticated per request (bearer token, webhook signature), never by a login cookie.
+API_PREFIX = "/api/"
+
+
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed session cookie, left unopened on the API (its calls carry a token or a signature)."""
+
+    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
+        """Return the cookie's session, or on the API a null session (no cookie read, none written)."""
+        if request.path.startswith(API_PREFIX):
+            # No signer built, no cookie parsed or set: a contact system's calls never log anyone in.
+            return self.make_null_session(app)
+        return super().open_session(app, request)
+
+
 def init_app(app: Flask) -> None:
-    """Wire Flask-Login and CSRF protection into the app."""
+    """Wire the session cookie, Flask-Login and CSRF protection into the app."""
+    app.session_interface = CookieSessions()
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "web.login"

@@ -7,6 +7,7 @@ writer); any SQLAlchemy URL through TRIAGE_DATABASE_URL.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -34,6 +35,8 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql as postgresql_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, selectinload, sessionmaker
@@ -385,6 +388,18 @@ class Store:
         """
         now = utcnow()
         values = {"received_at": now, "classified_at": now, "handled": False, **fields}
+        once = _INSERT_ONCE.get(self.engine.dialect.name) if fields.get("external_id") is not None else None
+        if once is not None:
+            # A repeated id is no error here: one statement inserts the row or does nothing (and returns no
+            # id), so that callers need not read before they write (a round trip per delivery).
+            with self._autocommit.connect() as conn:
+                pk = conn.execute(once, values).scalar()
+            if pk is not None:
+                return Inquiry(id=pk, **values), True
+            existing = self.find_external(fields["source"], fields["external_id"])
+            if existing is not None:
+                return existing, False
+            # The stored row was purged in between: insert as a new one below.
         try:
             # One prebuilt Core statement with bound parameters: its compiled form is cached, whereas
             # insert(Inquiry).values(**values) builds and keys a new ORM statement per row (3x the cost).
@@ -543,6 +558,15 @@ class Store:
 
 _INQUIRIES = Inquiry.__table__
 _INSERT_INQUIRY = _INQUIRIES.insert()
+# INSERT ... ON CONFLICT (source, external_id) DO NOTHING RETURNING id, where the database has it (SQLite 3.35+,
+# PostgreSQL); other databases take the plain INSERT and its IntegrityError.
+_INSERT_ONCE = {
+    name: dialect.insert(_INQUIRIES)
+    .on_conflict_do_nothing(index_elements=[_INQUIRIES.c.source, _INQUIRIES.c.external_id])
+    .returning(_INQUIRIES.c.id)
+    for name, dialect in (("sqlite", sqlite_dialect), ("postgresql", postgresql_dialect))
+    if name != "sqlite" or sqlite3.sqlite_version_info >= (3, 35)
+}
 _FIND_EXTERNAL = select(_INQUIRIES).where(_INQUIRIES.c.source == bindparam("source"),
                                           _INQUIRIES.c.external_id == bindparam("external_id"))
 

@@ -93,17 +93,22 @@ def receive() -> Any:
     body = read_body()
     msg_id = verify(secret, request.headers, body)
     digest = hashlib.sha256(body).hexdigest()
-    existing = intake.store().find_external(SOURCE, msg_id)
-    if existing is not None:
+    # No read before the write: the insert itself tells a new id from a repeat (store.add_inquiry), and
+    # a repeat is rare (a retry). One the new body cannot be routed from still gets the stored answer.
+    try:
+        if not request.mimetype == "application/json":
+            raise APIError(415, "send the body as JSON with 'Content-Type: application/json'")
+        payload = parse_json_object(body)
+        text = intake.check_text(payload.get("text"))
+        result = intake.analyse(text, explain=False)
+    except APIError:
+        existing = intake.store().find_external(SOURCE, msg_id)
+        if existing is None:
+            raise
         _check_conflict(existing, digest)
         return jsonify(_answer(existing, duplicate=True)), 200
-    if not request.mimetype == "application/json":
-        raise APIError(415, "send the body as JSON with 'Content-Type: application/json'")
-    payload = parse_json_object(body)
-    text = intake.check_text(payload.get("text"))
-    result = intake.analyse(text, explain=False)
     row, created = intake.keep(text, result, source=SOURCE, external_id=msg_id, payload_sha256=digest)
-    if not created:  # the same id won a race on another worker
+    if not created:  # a repeat (a retry, or the same id racing on another worker): the stored route
         _check_conflict(row, digest)
     return jsonify(_answer(row, duplicate=not created)), 200
 
