@@ -761,3 +761,17 @@ def test_waivers_lists_and_objects(text: str, expected: list[str]) -> None:
 )
 def test_wishes_shortfalls_and_whose_discount(text: str, expected: list[str]) -> None:
     assert claims.extract(text, ARRIVED)["requests"] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # The agent's turn offers; the customer asks only in a turn of their own.
+        ("オペ：お詫びに次回の送料を無料にいたします。\n客：送料より、原因が知りたいんです。", []),
+        ("担当：返金の手続きをご案内します。\n客：はい、分かりました。", []),
+        ("オペ：ポイントでのご対応となります。\n客：それなら1,000ポイントをお願いします。", ["points"]),
+        ("[10:02] オペレーター：商品券をお送りします。\n[10:03] 客：まだ届いていません、いつ届きますか", ["voucher"]),
+    ],
+)
+def test_the_agents_turn_is_not_the_customers_ask(text: str, expected: list[str]) -> None:
+    assert claims.extract(text, ARRIVED)["requests"] == expected

@@ -464,9 +464,13 @@ _ANSWER = re.compile(
 )
 # The value a few words after its label in the same sentence: "注文番号はですね、えー、W-61-2290",
 # "会員番号は口頭で 62-1190-5", "証券番号：ＫＬ－… いえ、KL-7789-1102".
-_NEAR = re.compile(rf"(?P<gap>[^\n。！!？?0-9]{{0,18}}?)(?<![A-Za-z0-9\-_])(?P<value>{_VALUE})")
-_NOT_IN_GAP = re.compile(r"番号|ID|No|コード|末尾|下|桁|けた|ケタ|電話|携帯|TEL|Tel|tel|FAX|郵便|〒|口座|カード|金額|合計|期限|日時|日付")
-_AFTER_NEAR_VALUE = re.compile(r"\s?(?:[円年月日時分%件回個人歳枚泊階]|ヶ|か月|カ月|ポイント|pt|マイル|ドル|yen|miles)")
+# The gap names no other number (電話, 口座, 末尾, another label) and no unit follows the value (an amount, a count).
+_NEAR = re.compile(
+    # Atomic: the first value after the shortest gap is the one judged, never a shorter part of it.
+    r"(?>(?P<gap>(?:(?!番号|ID|No|コード|末尾|下|桁|けた|ケタ|電話|携帯|TEL|Tel|tel|FAX|郵便|〒|口座|カード|金額|合計|期限|日時|日付)"
+    rf"[^\n。！!？?0-9]){{0,18}}?)(?<![A-Za-z0-9\-_])(?P<value>{_VALUE}))"
+    r"(?!\s?(?:[円年月日時分%件回個人歳枚泊階]|ヶ|か月|カ月|ポイント|pt|マイル|ドル|yen|miles))"
+)
 _PHONE = re.compile(r"0[0-9]{1,4}-[0-9]{1,4}-[0-9]{3,4}|0[5-9]0[0-9]{8}|0120[0-9]{6}")
 # A code written in groups: "SK 4471 0093", "8801 223 4" (at most 12 digits: a card is never read here).
 _SPACED = re.compile(r"(?:[A-Za-z]{1,4}|[0-9]{2,6})(?: [0-9]{2,6}){1,3}(?=\s?(?:$|\n|[、,。)]|です|で|の件))")
@@ -535,13 +539,12 @@ def _label_value(norm: str, pos: int, is_id: bool) -> tuple[str, int, int] | Non
     if m is not None and sum(c.isdigit() for c in m.group("value")) >= 4:
         return m.group("value"), m.start("value"), m.end("value")
     m = _NEAR.match(norm, pos)
-    if m is None or _NOT_IN_GAP.search(m.group("gap")):
+    if m is None:
         return None
     value = m.group("value")
     digits = sum(c.isdigit() for c in value)
     coded = "-" in value and any(c.isalpha() for c in value)
-    if (digits < 4 and not (coded and digits >= 2)) or _AFTER_NEAR_VALUE.match(norm, m.end()) \
-            or _PHONE.fullmatch(value) \
+    if (digits < 4 and not (coded and digits >= 2)) or _PHONE.fullmatch(value) \
             or (norm[m.end() : m.end() + 1] in ",." and norm[m.end() + 1 : m.end() + 2].isdigit()):
         return None  # an amount, a date, a count or a phone number
     return value, m.start("value"), m.end("value")
@@ -916,11 +919,20 @@ _GIVEN_BEFORE = re.compile(r"(?:付与された|付与いただいた|いただ�
 _QUOTE = re.compile(r"[「『\"“]([^」』\"”\n]{1,120})[」』\"”]")
 _REPORTED = re.compile(r"\s?(?:という|といった|とのこと|との(?:連絡|案内|電話|メール|声|話|説明)|と(?:言われ|いわれ|言って|書い|書か|あり|あっ|名乗|称|の|\s?。)"
                        r"|って(?:言われ|いわれ|書い|あっ|話|電話|メール)|の(?:電話|メール|SMS))")
-# A quoted e-mail or a forwarded message: the company's words, not the customer's ask.
-_QUOTED_LINE = re.compile(r"(?:^|\n)\s?[>＞][^\n]*")
-# The subject of a mail replied to or forwarded is the sender's words: "Re: 返金手続きのご案内".
-_REPLY_SUBJECT = re.compile(r"(?:^|\n)\s?(?:件名\s?[:：]\s?)?(?:Re|RE|Fw|FW|Fwd|FWD)\s?[:：][^\n]*")
-_FORWARDED = re.compile(r"-{3,}\s?(?:Forwarded|Original|転送|元の)|Forwarded message|-----Original")
+# Words that are not the customer's, one rule a line: (a string the text must hold for the rule to be tried,
+# the pattern, whether the span runs on to the end of the text). The company's or a scammer's words ask nothing
+# unless the customer presses right after them.
+_NOT_CUSTOMER: tuple[tuple[str, re.Pattern[str], bool], ...] = tuple((needle, re.compile(source), to_end) for needle, source, to_end in (
+    # A quoted e-mail: "> このたびはご迷惑をおかけしました。お詫びとしてQUOカード…".
+    (">", r"(?:^|\n)\s?[>＞][^\n]*", False),
+    # The subject of a mail replied to or forwarded: "Re: 返金手続きのご案内".
+    (":", r"(?:^|\n)\s?(?:件名\s?[:：]\s?)?(?:Re|RE|Fw|FW|Fwd|FWD)\s?[:：][^\n]*", False),
+    # A forwarded message, to its end.
+    ("-", r"-{3,}\s?(?:Forwarded|Original|転送|元の)|Forwarded message|-----Original", True),
+    # The agent's turn of a call or chat: "オペ：今月の基本料金を無料にさせていただきます。".
+    (":", r"(?:^|\n)\s?(?:\[?[0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?\]?\s?)?(?:オペ(?:レーター)?|担当(?:者)?|係(?:員)?|スタッフ|窓口|店員|サポート"
+          r"|Agent|agent|Operator|operator|Staff|staff)\s?[:：][^\n]*", False),
+))
 # What makes cash an apology rather than a refund: an apology offered, in kind or in points.
 _APOLOGY_CONTEXT = re.compile(r"お詫び|おわび|お見舞|見舞金|迷惑料|慰謝|クーポン|ポイント|ギフト|商品券|金券|品物|図書カード|QUOカード|クオカード|電子マネー")
 # A refund asked in the same sentence makes cash its form, not an apology.
@@ -1035,16 +1047,16 @@ def _names_cost(norm: str, start: int) -> bool:
     return group in ("borne", "fee")
 
 
+# A text holding none of these has no words of anyone else (the cheap test first).
+_NOT_CUSTOMER_CHARS = "「『\"“" + "".join(needle for needle, _p, _e in _NOT_CUSTOMER)
+
+
 def _not_customer_spans(norm: str) -> list[tuple[int, int]]:
     """Return the spans of words that are not the customer's: reported speech, quoted or forwarded mail."""
     spans = [(m.start(), m.end()) for m in _QUOTE.finditer(norm) if _REPORTED.match(norm, m.end())]
-    if ":" in norm:
-        spans += [(m.start(), m.end()) for m in _REPLY_SUBJECT.finditer(norm)]
-    if ">" in norm:
-        spans += [(m.start(), m.end()) for m in _QUOTED_LINE.finditer(norm)]
-    forwarded = _FORWARDED.search(norm)
-    if forwarded is not None:
-        spans.append((forwarded.start(), len(norm)))
+    for needle, pattern, to_end in _NOT_CUSTOMER:
+        if needle in norm:
+            spans += [(m.start(), len(norm) if to_end else m.end()) for m in pattern.finditer(norm)]
     return spans
 
 
@@ -1079,8 +1091,7 @@ def _requests(norm: str) -> list[str]:
     listed = _listed(norm, header, hits) if header is not None else set()
     if not hits:
         return [r for r in REQUESTS if r in listed]
-    outside = _not_customer_spans(norm) if ("「" in norm or "『" in norm or '"' in norm or "“" in norm or ">" in norm
-                                            or "Forward" in norm or "---" in norm or "Re" in norm or "RE" in norm or "Fw" in norm or "FW" in norm) else []
+    outside = _not_customer_spans(norm) if any(c in norm for c in _NOT_CUSTOMER_CHARS) else []
     sentences = _sentences(norm)
     sentence_of = [next(k for k, (s, e) in enumerate(sentences) if s <= h[0] < e) for h in hits]
     # Sentences naming a remedy of their own (a verb such as "払って" refers back instead).
