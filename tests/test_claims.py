@@ -855,3 +855,36 @@ def test_asked_as_owed_accepted_or_in_english(text: str, expected: list[str]) ->
 )
 def test_not_asked_or_pressed_for(text: str, expected: list[str]) -> None:
     assert claims.extract(text, ARRIVED)["requests"] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # The verb's own sentence names an amount: money comes back, whatever remedy an earlier sentence declined.
+        ("クーポンは要りません。先週二重に落ちた1,200円を戻してください", ["refund"]),
+        # In an agent's memo, what is quoted is the customer's own words.
+        ("【受付メモ】ご本人より「お詫び金を5,000円出してほしい」との要望。", ["consolation"]),
+        ("「お詫び金を5,000円出してほしい」と言われましたが、詐欺でしょうか", []),
+        # Reported by phone or mail, or seen in a notice: not the customer's ask.
+        ("「返金するのでカード番号を教えて」と電話がありました。本物ですか", []),
+        ("障害のお詫びに全員へ200ポイント付与と聞きました。障害はもう直りましたか", []),
+        # Handed over, proposed or thanked for: not asked.
+        ("受付で次回使える割引券を渡されましたが、説明が先だと思います", []),
+        ("お詫びのギフト券をお送りいただきありがとうございました", []),
+        ("治療費は市の助成で無料でしたので、ご心配なく", []),
+        # One side of a choice asked with its own verb.
+        ("受講期間を延長していただくか、受講料を返していただくか、どちらかでお願いします", ["refund", "other"]),
+        # A header in other brackets over items named by their cost.
+        ("<請求内容>\n・割れた皿の代金 1,650円\n・病院の診察代 2,300円", ["refund", "expense"]),
+        # A reissue fee of any document.
+        ("健診の結果票を再発行する手数料1,000円は、無料にしてください", ["reissue_fee"]),
+        # The company asked to answer for a repair, how to claim a cost, money for the trouble.
+        ("作業員が床に傷をつけました。補修の費用はそちらの責任でお願いします", ["damages"]),
+        ("停電でタクシーを使いました。このタクシー代はどこで請求すればいいですか", ["expense"]),
+        ("手紙に、お金をもらえると書いてあったんですが、本当ですか", ["damages"]),
+        # 負担 as a noun of worry, not the verb asked.
+        ("通院の負担を考えると、何らかの補償をお願いしたいです", ["damages"]),
+    ],
+)
+def test_whose_words_which_object_and_choices(text: str, expected: list[str]) -> None:
+    assert claims.extract(text, ARRIVED)["requests"] == expected

@@ -717,6 +717,8 @@ _SERVICE_ASK = (r"^.{0,10}?(?:ください|下さい|ほしい|欲しい|もら�
                  r"|して(?:よ|ね|[〜~ー!！。]|\s?$))"
                  # One side of a choice: the sentence's ask covers both ("交換か、値引きをしてください").
                  r"|^\s?(?:か[、,]|かまたは|[、,]?\s?(?:または|もしくは|あるいは)|か(?=[^。\n]{0,20}?(?:どちらか|いずれか)))"
+                 # "延長していただくか、返金か": one side of a choice asked with its own verb.
+                 r"|^.{0,12}?(?:いただく|頂く|もらう|貰う)か[、,]"
                  # One item of a list the sentence asks for ("作り直しと、薬代を出していただけますか": the sentence's
                  # ask is checked later), or the first choice before its fallback ("交換できないなら返金して").
                  r"|^\s?と[、,]"
@@ -741,7 +743,8 @@ _anchor("other", "作り直 作り直し", before=r"(?<!カード)(?<!カード�
 _anchor("other", "お詫びの品 おわびの品")
 _anchor("other", "延ば のば 伸ば", before=r"(?:期限|期間|期日|有効期限|猶予)[^。\n]{0,10}$", reach=16)
 _anchor("other", "期間延長 期限延長 撮り直 やり直 受け直 再受講 再受験 無料受験 復旧させ 継続して 継続を 代わりの品 代替品 代品 同じ商品 正しい商品 "
-                 "別の日に 別日に 旧料金で", after=r"^[^。\n]{0,24}?(?:ください|下さい|ほしい|欲しい|もらえ|貰え|いただけ|頂け|くれ|お願い|希望|願|たい)")
+                 "別の日に 別日に 旧料金で 代替機 代わりの機械", after=r"^[^。\n]{0,24}?(?:ください|下さい|ほしい|欲しい|もらえ|貰え|いただけ|頂け|くれ|お願い|希望|願|たい"
+                 r"|(?:もらう|いただく)か[、,])")
 _anchor("refund", "返金 払い戻 払戻 返還 へんきん ヘンキン refund Refund REFUND", kind=REFUND_VERB,
         after=r"^(?!し?(?:手数料|料))")  # "払戻手数料が3,000円": a fee, not the refund
 # "返して" is a refund when money was named shortly before ("5千円払ってんだども それって返してもらえ").
@@ -749,7 +752,7 @@ _anchor("other", "復活 復元 付け直 付与し直 再付与", kind=RESTORE_
 _anchor("refund", "返し 返せ 返っ 戻し 戻っ 返す 戻す 戻る 返る",
         before=r"(?:代|料|金(?!曜)|費|円|分|額|ドル|\$|ポイント|マイル|pt|アイテム|ジェム|石|チケット)", reach=40, kind=RETURN_VERB,
         after=r"^(?!って?き(?:まし)?た|ってくる|ってきて)")  # "壊れて返ってきました": the item came back
-_COVER_AFTER = r"^(?!した|しま|して(?:い(?!ただ)|お(?!願))|する(?!の|ん)|が|感)"
+_COVER_AFTER = r"^(?!した|しま|して(?:い(?!ただ)|お(?!願))|する(?!の|ん)|が|感|を考え|を思|になる|も大き)"
 _anchor("expense", "負担 reimburse Reimburse", after=_COVER_AFTER, kind=COVER_VERB)
 _anchor("damages", "補填 穴埋め", after=_COVER_AFTER, kind=GENERIC)
 _anchor("expense", "精算して 精算を ご精算", kind=COVER_VERB)
@@ -768,6 +771,13 @@ _anchor("expense", "持って 持ち もって もち", before=r"(?:そちら|�
 _COST_BEFORE = r"(?:代|費|料|費用|分|手数料|差額)(?:だけ|のみ|も|は|を|って)\s?$"
 _anchor("expense", "お願いします お願いしたい お願いでき お願い致します どうなりますか どうなるのか どうなるんですか どうなるんでしょう "
                    "どうなるのでしょう 見てもらえ 見ていただけ 見てください", before=_COST_BEFORE, reach=8, kind=COVER_VERB)
+# "この費用はそちらの責任でお願いします": the company is asked to bear what was named.
+_anchor("expense", "責任で", before=r"(?:そちら|そっち|御社|貴社|お宅|おたく|さん|社|側|店)の?$", reach=6, kind=COVER_VERB,
+        after=r"^\s?(?:お願い|払|支払|負担|対応|持|弁償|修理|直|処理)")
+# "どこで請求すればいいですか": how to claim a cost.
+_anchor("expense", "請求すれば 請求したい", kind=COVER_VERB)
+# "お金をくれるって書いてあるのかね", "何か出るの？": money for the incident, nothing named (damages).
+_anchor("damages", "お金をくれ お金をもらえ お金がもらえ お金が出 お金は出", kind=GENERIC)
 # Dialect of "払って": "それはそっちで払うてくれるんじゃろうね".
 _anchor("expense", "払うて 払ろて", kind=COVER_VERB)
 # "振込手数料もそちらでお願いします": the company is asked to bear what was named.
@@ -829,7 +839,7 @@ _REISSUE_CONTEXT = re.compile(
     r"|(?:再発行|作り直|再交付|さいはっこう)[^。\n]{0,12}?(?:カード|かーど)|再発行手数料"
     # Any card or document made again after a leak: 会員証, パスポート, 住民票 (its 発行手数料 is then a reissue fee).
     r"|(?:会員証|パスポート|旅券|免許証|保険証|住民票|証明書|通帳|印鑑証明|学生証|社員証|診察券)[^\n]{0,20}?(?:再発行|作り直|再交付|取り直|発行し直)"
-    r"|(?:もう一度|再度)発行"
+    r"|(?:もう一度|再度)発行|(?:再発行|再交付)[^。\n]{0,20}?手数料"
     r"|(?i:reissue|replacement card)",
     re.IGNORECASE,
 )
@@ -867,7 +877,7 @@ _FALLBACK = re.compile(r"なら[^。\n]{0,24}?で\s?(?:[!！。]|$)")
 # A header over a list of claims: "【ご請求内容】", "ご要望："; every line after it asks.
 # A list closed by "以上、よろしくお願いします": every item before it asks.
 _ASK_FOOTER = re.compile(r"(?:^|\n)\s?以上[、,]?\s?[^\n]{0,10}(?:お願い|よろしく)")
-_ASK_HEADER = re.compile(r"【[^】\n]{0,10}(?:請求|要望|希望|依頼)[^】\n]{0,6}】|(?:ご請求|ご要望|ご希望|請求内容|請求項目)[^\n]{0,6}[:：]"
+_ASK_HEADER = re.compile(r"[【<\[〈《][^】>\]〉》\n]{0,10}(?:請求|要望|希望|依頼)[^】>\]〉》\n]{0,6}[】>\]〉》]|(?:ご請求|ご要望|ご希望|請求内容|請求項目)[^\n]{0,6}[:：]"
                          r"|(?:^|\n)\s?(?:要望|希望|リクエスト|依頼内容|ご依頼|要求)\s?[:：]"
                          r"|(?:以下|下記)[^\n。]{0,15}?(?:請求|お願い|求め|要望|希望|補償|負担)")
 _PAREN = r"(?:[（(][^）)\n]{0,20}[）)])?"
@@ -900,6 +910,9 @@ _INSUFFICIENT = re.compile(rf"^{_PAREN}{_SAME_SENTENCE}{{0,12}}?(?:では少な|
 _NOT_ASKED = re.compile(
     rf"^{_PAREN}.{{0,10}}?(?:を?受け取りました|は受け取|受領し|を?頂きました|をいただきました|が届きました|を?もらいました"
     r"|は無料だった|は無料でした|はかからなかった|されました。|済みです"
+    # Thanked for: "QUOカードをお送りいただきありがとうございました", "補償のご案内ありがとうございます".
+    r"|(?:お送り|ご送付|お届け|ご提供|付与|ご案内|案内)?(?:を)?(?:いただき|頂き|くださり|下さり)?(?:まして)?[、,]?\s?(?:ありがと|感謝)"
+    r"|(?:は|も)[^。\n]{0,12}?で無料(?:でした|だった|になりました)"
     # Paid by someone else already: "治療費は保険で出ましたが", "交通費は会社から支払われました".
     r"|(?:で|から)(?:出ました|出た|出て(?:い)?ます|支払われ|払われ|補償され|カバーされ|賄われ|まかなわれ))"
 )
@@ -933,7 +946,9 @@ _PRESSING = re.compile(
 _OFFERED = re.compile(
     r"^[^。\n]{0,10}?、?と言われ(?:ました)?が"
     r"|^[^。\n]{0,8}?(?:を|が|は)?(?:付与|送付|お送り|お届け|進呈|配布|プレゼント|支給|お支払い|郵送)"
-    r"(?:する|します|いたします|して(?:おり|い)|される|させていただ|とのこと|と(?:の|書|あ))"
+    r"(?:する|します|いたします|して(?:おり|い)|される|させていただ|とのこと|と(?:の|書|あ|見|聞))"
+    # Handed over or proposed by the company: "割引券を渡されましたが", "宿泊割引を提案いただきましたが".
+    r"|^[^。\n]{0,8}?(?:を|が|は)?(?:渡され|手渡され|提示され|提案され|ご提案いただ|提案いただ|提案して(?:くれ|いただ|もら))"
     r"|^[^。\n]{0,6}?(?:を|が|は)?(?:発表|公表|告知)(?:し|され)"
     r"|^[^。\n]{0,12}?(?:って|と)(?:書いて|書かれ|あった|ありました|ある|話|言われ|言って|聞い|聞き|伺)"
     r"|^[^。\n]{0,10}?で(?:済ませ|済ます|済むと|済まそう|終わり|おしまい)"
@@ -953,7 +968,7 @@ _GIVEN_BEFORE = re.compile(r"(?:付与された|付与いただいた|いただ�
                            r"|使われた|盗まれた|→|->)(?:お詫びの?)?\s?[0-9,]*\s?$")
 # Reported speech: "「補償金をお支払いするので…」というSMS", "「返金のため…」と言われました".
 _QUOTE = re.compile(r"[「『\"“]([^」』\"”\n]{1,120})[」』\"”]")
-_REPORTED = re.compile(r"\s?(?:という|といった|とのこと|との(?:連絡|案内|電話|メール|声|話|説明)|と(?:言われ|いわれ|言って|書い|書か|あり|あっ|名乗|称|の|\s?。)"
+_REPORTED = re.compile(r"\s?(?:という|といった|とのこと|との(?:連絡|案内|電話|メール|声|話|説明)|と(?:言われ|いわれ|言って|書い|書か|あり|あっ|名乗|称|の|電話|メール|SMS|連絡|通知|\s?。)"
                        r"|って(?:言われ|いわれ|書い|あっ|話|電話|メール)|の(?:電話|メール|SMS))")
 # Words that are not the customer's, one rule a line: (a string the text must hold for the rule to be tried,
 # the pattern, whether the span runs on to the end of the text). The company's or a scammer's words ask nothing
@@ -1019,11 +1034,15 @@ def _resolve(kind: str, norm: str, start: int, reissue: bool) -> str:
         window = _WITHOUT.sub("", window)  # "振込手数料なしで返金して": not the object
     group = None
     previous = None
+    at = 0  # where the object found starts
+    # An amount in the verb's own sentence wins over a noun of an earlier one:
+    # "ポイントはいりません。それより二重に引き落とされた2,980円を返して" returns money, not points.
+    own = max(window.rfind("。"), window.rfind("\n")) + 1
     for m in _OBJECT.finditer(window):
-        if m.lastgroup != "amount" or group in (None, "amount"):
+        if m.lastgroup != "amount" or group in (None, "amount") or (at < own <= m.start()):
             if group not in (None, "amount"):
                 previous = group
-            group = m.lastgroup
+            group, at = m.lastgroup, m.start()
     if group == "paid" and previous in ("borne", "fee") and m.group().startswith(("払", "支払")):
         group = previous  # "振込手数料を220円払いました。返して": the fee, not the payment to the company
     if group is None and _BORNE_STRONG.search(window):
@@ -1083,13 +1102,16 @@ def _names_cost(norm: str, start: int) -> bool:
     return group in ("borne", "fee")
 
 
+_MEMO = re.compile(r"\s?[【\[(]?[^】\]\n)]{0,8}?(?:メモ|記録|対応履歴|応対履歴|受付内容)")
 # A text holding none of these has no words of anyone else (the cheap test first).
 _NOT_CUSTOMER_CHARS = "「『\"“" + "".join(needle for needle, _p, _e in _NOT_CUSTOMER)
 
 
 def _not_customer_spans(norm: str) -> list[tuple[int, int]]:
     """Return the spans of words that are not the customer's: reported speech, quoted or forwarded mail."""
-    spans = [(m.start(), m.end()) for m in _QUOTE.finditer(norm) if _REPORTED.match(norm, m.end())]
+    # In an agent's memo of a call, what is quoted is the customer's own words ("「迷惑料を払え」との要求").
+    memo = _MEMO.match(norm) is not None
+    spans = [(m.start(), m.end()) for m in _QUOTE.finditer(norm) if not memo and _REPORTED.match(norm, m.end())]
     for needle, pattern, to_end in _NOT_CUSTOMER:
         if needle in norm:
             spans += [(m.start(), len(norm) if to_end else m.end()) for m in pattern.finditer(norm)]
@@ -1226,7 +1248,7 @@ def _requests(norm: str) -> list[str]:
                 and _REFUND_WORD.search(norm, end, sentences[i][1]):
             continue  # "正しい金額で再請求して、多く払った分は返金して": the bill made right is the refund asked
         if name == "fee_waiver" and reissue and (norm.startswith("手数料", start) or re.search(
-                r"(?:再発行|発行)?手数料(?:を|は|も|ば)?\s?$", norm[max(0, start - 8) : start])) \
+                r"手数料(?:\s?[0-9,.]+\s?円)?(?:を|は|も|ば)?[、,]?\s?$", norm[max(0, start - 20) : start])) \
                 and re.search(r"再発行|再交付|作り直", norm[max(0, start - 60) : start]):
             name = "reissue_fee"  # "カードの再発行は有料と言われましたが、手数料無料にして": the reissue fee waived
         if name == "fee_waiver" and any(0 <= start - v <= 12 for v in vouchers):
