@@ -798,7 +798,22 @@ _anchor("damages", "何らかの", after=r"^(?:形|対応|補償|措置)", kind=
 _anchor("damages", "金銭", kind=GENERIC)
 for _word in [w for w in _ANCHORS if all("\u3041" <= ch <= "\u3096" for ch in w)]:
     _ANCHORS.setdefault("".join(chr(ord(ch) + 0x60) for ch in _word), list(_ANCHORS[_word]))
-_REQUEST = re.compile("|".join(re.escape(w) for w in sorted(_ANCHORS, key=len, reverse=True)))
+
+
+def _first_char_alternation(words: list[str]) -> str:
+    """Return a regex source matching the longest of the words, branching on the first character.
+
+    re tries a flat alternation's branches one by one at every position; grouped by their first
+    character, each position tries only the words that can start there.
+    """
+    groups: dict[str, list[str]] = {}
+    for w in words:
+        groups.setdefault(w[0], []).append(w[1:])
+    return "|".join(re.escape(first) + "(?:" + "|".join(re.escape(r) for r in sorted(rests, key=len, reverse=True)) + ")"
+                    for first, rests in groups.items())
+
+
+_REQUEST = re.compile(_first_char_alternation(list(_ANCHORS)))
 # Each anchor with the shorter anchors it starts with, longest first.
 _PREFIXES = {w: [w[:n] for n in range(len(w), 0, -1) if w[:n] in _ANCHORS] for w in _ANCHORS}
 _RULES = {word: [(remedy, re.compile(b) if b else None, re.compile(a) if a else None, reach, kind)
