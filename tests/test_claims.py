@@ -761,3 +761,130 @@ def test_waivers_lists_and_objects(text: str, expected: list[str]) -> None:
 )
 def test_wishes_shortfalls_and_whose_discount(text: str, expected: list[str]) -> None:
     assert claims.extract(text, ARRIVED)["requests"] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # The agent's turn offers; the customer asks only in a turn of their own.
+        ("オペ：お詫びに次回の送料を無料にいたします。\n客：送料より、原因が知りたいんです。", []),
+        ("担当：返金の手続きをご案内します。\n客：はい、分かりました。", []),
+        ("オペ：ポイントでのご対応となります。\n客：それなら1,000ポイントをお願いします。", ["points"]),
+        ("[10:02] オペレーター：商品券をお送りします。\n[10:03] 客：まだ届いていません、いつ届きますか", ["voucher"]),
+    ],
+)
+def test_the_agents_turn_is_not_the_customers_ask(text: str, expected: list[str]) -> None:
+    assert claims.extract(text, ARRIVED)["requests"] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A charge of the company's taken off, cut or not made, asked with a verb that names no remedy.
+        ("先月の請求に使っていない延長保証料1,650円が入っています。これは外してください", ["fee_waiver"]),
+        ("工事が3日遅れたので、その分の利用料はなしにしていただけますか", ["fee_waiver"]),
+        ("停電が続いたので、今月の電気料金は少し安くしてもらえたらと思います", ["fee_waiver"]),
+        ("予約の取り消しは店側の都合なので、キャンセル料の請求はご容赦いただけますか", ["fee_waiver"]),
+        ("点検に来なかったのですから、基本料の2,200円は今回いただかないということでよろしいですよね", ["fee_waiver"]),
+        ("解約後に届いた12月分の請求は取り下げてください", ["fee_waiver"]),
+        ("休会中なので月会費6,600円は止めてもらえますか", ["fee_waiver"]),
+        ("止まっていた3日分は、次回の請求から引いてもらえると助かります", ["fee_waiver"]),
+        ("そちらのミスで解約するのに、違約金を請求するなら消費者センターに相談します", ["fee_waiver"]),
+        # ... but not when nothing of the company's is named, or it is the customer's own doing.
+        ("担当を外してください", []),
+        ("荷物の配送を止めてもらえますか", []),
+    ],
+)
+def test_a_charge_taken_off_in_plain_verbs(text: str, expected: list[str]) -> None:
+    assert claims.extract(text, ARRIVED)["requests"] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A cost the customer bore, named right before an asking phrase that names no remedy.
+        ("代わりの宿まで歩けず、タクシーで2,800円かかりました。そのタクシー代だけお願いします", ["expense"]),
+        ("窓を割られたので鍵と窓を替えるつもりです。その費用はどうなるのでしょうか", ["expense"]),
+        ("店が閉まっていたので隣町まで電車で行きました。往復の交通費は見てもらえますか", ["expense"]),
+        ("乗り継ぎに間に合わずホテルに泊まった代金は、航空会社さんに持ってもらえるのでしょうか", ["expense"]),
+        # Dialect of 払って.
+        ("病院に行った薬代くらい、そっちで払うてくれんね", ["expense"]),
+        # A document other than a card issued again after the company's mistake: its fee is the reissue fee.
+        ("学生証の再発行に800円かかると言われました。この手数料は学校で持ってもらえませんか", ["reissue_fee"]),
+        ("住民票をもう一度発行してもらう手数料300円、こちらが払うのはおかしくないですか", ["reissue_fee"]),
+    ],
+)
+def test_a_cost_named_before_a_plain_ask(text: str, expected: list[str]) -> None:
+    assert claims.extract(text, ARRIVED)["requests"] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Asked as what is only right or owed, or accepted.
+        ("こっちは何も悪くないんだから、クリーニング代はそっちが出すのが筋でしょう", ["expense"]),
+        ("二度も届け忘れたのだから、迷惑料くらいもらわないと気が済みません", ["consolation"]),
+        ("これだけ待たされたら、来月の会費をタダにしてもらってもいいのでは", ["fee_waiver"]),
+        ("ご提示いただいた1,000円分のクオカードで結構です", ["voucher"]),
+        ("返金が難しいようなら、同額のギフト券でも我慢します", ["refund", "voucher"]),
+        ("お詫びのしょうひんけんがまだとどいていません", ["voucher"]),
+        # English: an expectation put on the company, a capitalised remedy, a decline before the noun.
+        ("The train was cancelled and I took a taxi. I expect you to cover the cost.", ["expense"]),
+        ("Could you upgrade my room for the rest of the stay?", ["other"]),
+        ("Replacementを至急送ってください", ["other"]),
+        ("Please refund the charge. I don't want points.", ["refund"]),
+    ],
+)
+def test_asked_as_owed_accepted_or_in_english(text: str, expected: list[str]) -> None:
+    assert claims.extract(text, ARRIVED)["requests"] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Not asked: a wish denied, a concession, a cover-up refused, a remedy not thought of, no bill.
+        ("ポイントが欲しいわけじゃないんです。原因を知りたいだけです", []),
+        ("返金してもらっても気が済まないので、再発防止策を出してください", []),
+        ("お詫びの商品券なんかで誤魔化さないでほしい", []),
+        ("慰謝料なんて考えていませんので、説明だけお願いします", []),
+        # A promise not kept is pressed: the remedy is asked.
+        ("「月末までに返金します」と言われたのに、まだ入金がありません", ["refund"]),
+        ("お詫び金として3,000円をお支払いすると言われましたが、どうやって受け取れますか", ["consolation"]),
+        ("お詫びの500ポイントが失効していました。付け直していただけますか", ["points"]),
+    ],
+)
+def test_not_asked_or_pressed_for(text: str, expected: list[str]) -> None:
+    assert claims.extract(text, ARRIVED)["requests"] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # The verb's own sentence names an amount: money comes back, whatever remedy an earlier sentence declined.
+        ("クーポンは要りません。先週二重に落ちた1,200円を戻してください", ["refund"]),
+        # In an agent's memo, what is quoted is the customer's own words.
+        ("【受付メモ】ご本人より「お詫び金を5,000円出してほしい」との要望。", ["consolation"]),
+        ("「お詫び金を5,000円出してほしい」と言われましたが、詐欺でしょうか", []),
+        # Reported by phone or mail, or seen in a notice: not the customer's ask.
+        ("「返金するのでカード番号を教えて」と電話がありました。本物ですか", []),
+        ("障害のお詫びに全員へ200ポイント付与と聞きました。障害はもう直りましたか", []),
+        # Handed over, proposed or thanked for: not asked.
+        ("受付で次回使える割引券を渡されましたが、説明が先だと思います", []),
+        ("お詫びのギフト券をお送りいただきありがとうございました", []),
+        ("治療費は市の助成で無料でしたので、ご心配なく", []),
+        # One side of a choice asked with its own verb.
+        ("受講期間を延長していただくか、受講料を返していただくか、どちらかでお願いします", ["refund", "other"]),
+        # A header in other brackets over items named by their cost.
+        ("<請求内容>\n・割れた皿の代金 1,650円\n・病院の診察代 2,300円", ["refund", "expense"]),
+        # A reissue fee of any document.
+        ("健診の結果票を再発行する手数料1,000円は、無料にしてください", ["reissue_fee"]),
+        # The company asked to answer for a repair, how to claim a cost, money for the trouble.
+        ("作業員が床に傷をつけました。補修の費用はそちらの責任でお願いします", ["damages"]),
+        ("停電でタクシーを使いました。このタクシー代はどこで請求すればいいですか", ["expense"]),
+        ("手紙に、お金をもらえると書いてあったんですが、本当ですか", ["damages"]),
+        # 負担 as a noun of worry, not the verb asked.
+        ("通院の負担を考えると、何らかの補償をお願いしたいです", ["damages"]),
+    ],
+)
+def test_whose_words_which_object_and_choices(text: str, expected: list[str]) -> None:
+    assert claims.extract(text, ARRIVED)["requests"] == expected

@@ -464,9 +464,13 @@ _ANSWER = re.compile(
 )
 # The value a few words after its label in the same sentence: "注文番号はですね、えー、W-61-2290",
 # "会員番号は口頭で 62-1190-5", "証券番号：ＫＬ－… いえ、KL-7789-1102".
-_NEAR = re.compile(rf"(?P<gap>[^\n。！!？?0-9]{{0,18}}?)(?<![A-Za-z0-9\-_])(?P<value>{_VALUE})")
-_NOT_IN_GAP = re.compile(r"番号|ID|No|コード|末尾|下|桁|けた|ケタ|電話|携帯|TEL|Tel|tel|FAX|郵便|〒|口座|カード|金額|合計|期限|日時|日付")
-_AFTER_NEAR_VALUE = re.compile(r"\s?(?:[円年月日時分%件回個人歳枚泊階]|ヶ|か月|カ月|ポイント|pt|マイル|ドル|yen|miles)")
+# The gap names no other number (電話, 口座, 末尾, another label) and no unit follows the value (an amount, a count).
+_NEAR = re.compile(
+    # Atomic: the first value after the shortest gap is the one judged, never a shorter part of it.
+    r"(?>(?P<gap>(?:(?!番号|ID|No|コード|末尾|下|桁|けた|ケタ|電話|携帯|TEL|Tel|tel|FAX|郵便|〒|口座|カード|金額|合計|期限|日時|日付)"
+    rf"[^\n。！!？?0-9]){{0,18}}?)(?<![A-Za-z0-9\-_])(?P<value>{_VALUE}))"
+    r"(?!\s?(?:[円年月日時分%件回個人歳枚泊階]|ヶ|か月|カ月|ポイント|pt|マイル|ドル|yen|miles))"
+)
 _PHONE = re.compile(r"0[0-9]{1,4}-[0-9]{1,4}-[0-9]{3,4}|0[5-9]0[0-9]{8}|0120[0-9]{6}")
 # A code written in groups: "SK 4471 0093", "8801 223 4" (at most 12 digits: a card is never read here).
 _SPACED = re.compile(r"(?:[A-Za-z]{1,4}|[0-9]{2,6})(?: [0-9]{2,6}){1,3}(?=\s?(?:$|\n|[、,。)]|です|で|の件))")
@@ -535,13 +539,12 @@ def _label_value(norm: str, pos: int, is_id: bool) -> tuple[str, int, int] | Non
     if m is not None and sum(c.isdigit() for c in m.group("value")) >= 4:
         return m.group("value"), m.start("value"), m.end("value")
     m = _NEAR.match(norm, pos)
-    if m is None or _NOT_IN_GAP.search(m.group("gap")):
+    if m is None:
         return None
     value = m.group("value")
     digits = sum(c.isdigit() for c in value)
     coded = "-" in value and any(c.isalpha() for c in value)
-    if (digits < 4 and not (coded and digits >= 2)) or _AFTER_NEAR_VALUE.match(norm, m.end()) \
-            or _PHONE.fullmatch(value) \
+    if (digits < 4 and not (coded and digits >= 2)) or _PHONE.fullmatch(value) \
             or (norm[m.end() : m.end() + 1] in ",." and norm[m.end() + 1 : m.end() + 2].isdigit()):
         return None  # an amount, a date, a count or a phone number
     return value, m.start("value"), m.end("value")
@@ -659,7 +662,7 @@ _anchor("points", "マイル ぽいんと miles points")
 _anchor("points", "pt P PT Pt", before=r"[0-9]$", after=r"^(?![A-Za-z])")
 _anchor("voucher", "商品券 ギフト券 ギフトカード クーポン 割引券 図書カード QUOカード クオカード 金券 Amazonギフト アマゾンギフト "
                    "お買物券 買物券 買い物券 お買い物券 優待券 無料券 カタログギフト プリペイドカード 電子マネー 電子ギフト "
-                   "図書券 招待券 お詫び券 おわび券 食事券 宿泊券 利用券 voucher coupon")
+                   "図書券 招待券 お詫び券 おわび券 食事券 宿泊券 利用券 旅行券 しょうひんけん ギフトけん voucher coupon")
 # The customer's own discount to a client is no waiver asked: "取引先に値引きを求められ、2万円値引きしました".
 _anchor("fee_waiver", "値引", after=r"^(?!き?(?:した|しました|を求められ|を要求され|させられ))")
 _anchor("fee_waiver", "免除 割り引 減額 相殺 タダに waive Waive "
@@ -682,9 +685,20 @@ _anchor("refund", "取消 取り消 キャンセルし", before=r"(?:[0-9一二�
 _anchor("refund", "取り消 取消", kind=CANCEL_VERB)
 _anchor("fee_waiver", "無料", after=r"^(?:に|化)")
 # "N円引き" and "料金から引いて"; not 代引き (cash on delivery), not a coupon's "800円引き", not the past.
-_anchor("fee_waiver", "引い 引き 引け", before=r"(?:(?:[0-9]円|料金|額|分|料)(?:から|を)?|代(?:から|を))$",
+_anchor("fee_waiver", "引い 引き 引け", before=r"(?:(?:[0-9]円|料金|額|分|料)(?:から|を)?|代(?:から|を)|請求(?:額|書)?から)$",
         after=r"^(?!落|出|継|取|続|上|受|た)")
 _anchor("fee_waiver", "請求", after=r"^(?:を)?(?:しない|止め|取り?消|取りやめ|なしに|無しに|撤回)")
+# A charge of the company's, named in this sentence or the one before, taken off, cut or not made:
+# "キャンセル料が載っていましたが外してください", "その分はなしにしていただけますよね", "今月の料金、安くしてくれるよね",
+# "キャンセル料の請求はご容赦いただけますか", "点検料は今回いただかないということで", "請求は取り下げてください".
+_CHARGE_BEFORE = r"(?:料|代|金(?!曜)|額|円|分|費|請求)[^\n]{0,30}$"
+_anchor("fee_waiver", "外して 外した金額 外した額 外していただ 取り下げ 安くして 安くしてもら なしにして なしにしていただ 無しにして "
+                      "ご容赦 容赦して いただかない 頂かない", before=_CHARGE_BEFORE, reach=40)
+# "会費8,250円/月は止めてもらえますか": the charge itself stopped.
+_anchor("fee_waiver", "止めて 止めていただ", before=r"(?:料|代|会費|金額|円|円/月|月額|料金)(?:は|を|も)\s?$", reach=10)
+# A threat or a worry about a charge: "違約金を請求するなら出るところに出ます", "違約金とられるの？".
+_anchor("fee_waiver", "請求するなら 請求したら とられる 取られる とられん 取られん",
+        before=r"(?:違約金|解約金|キャンセル料|手数料|延滞金|延滞料)(?:を|は|も|って|ば)?\s?$", reach=12)
 # A charge not made: "キャンセル料は取らないで", "延滞手数料がつかないように", "設置費用5,500円はかからないように".
 _anchor("fee_waiver", "キャンセル料 違約金 手数料 解約金 延滞金 延滞料 延滞手数料 追加料金 費用 送料 返送料 料金",
         after=rf"^{_AMOUNT_GAP}(?:を|は|が|も|って)?(?:取り?消|なしに|無しに|なしで|無しで|無料に|免除|ゼロ|タダ|かからない|つかない|付かない"
@@ -703,6 +717,8 @@ _SERVICE_ASK = (r"^.{0,10}?(?:ください|下さい|ほしい|欲しい|もら�
                  r"|して(?:よ|ね|[〜~ー!！。]|\s?$))"
                  # One side of a choice: the sentence's ask covers both ("交換か、値引きをしてください").
                  r"|^\s?(?:か[、,]|かまたは|[、,]?\s?(?:または|もしくは|あるいは)|か(?=[^。\n]{0,20}?(?:どちらか|いずれか)))"
+                 # "延長していただくか、返金か": one side of a choice asked with its own verb.
+                 r"|^.{0,12}?(?:いただく|頂く|もらう|貰う)か[、,]"
                  # One item of a list the sentence asks for ("作り直しと、薬代を出していただけますか": the sentence's
                  # ask is checked later), or the first choice before its fallback ("交換できないなら返金して").
                  r"|^\s?と[、,]"
@@ -720,21 +736,23 @@ _GOODS = (r"(?:交換品|代替品|代わりの(?:品|商品|もの|物)?|代わ
           r"|足ら?ん分|足りない分|足りない物|不足分|不足している分|欠品|残りの?(?:分|商品|品)|部品|付属品|パーツ|蓋|ふた)")
 _anchor("other", "送って 送り 届けて 発送して 発送を 送付して 届き 届く 届か",
         before=_GOODS + r"[一-龥ァ-ヴー]{0,4}(?:を|は|が|も|だけ|のみ|、|\s)*(?:いつ|まだ|早く|至急|すぐ|今すぐ|急いで)?[、\s]?$", reach=30)
-_anchor("other", "replacement resend reship", after=r"^(?!\s?card)")
+_anchor("other", "replacement Replacement resend Resend reship", after=r"^(?!\s?card)")
+_anchor("other", "upgrade Upgrade", after=r"^\s?(?:my|me|the|our|to)\b")
 # Anything else made again (a lens, a print), not a card (its fee is reissue_fee above).
 _anchor("other", "作り直 作り直し", before=r"(?<!カード)(?<!カードの)(?<!証)(?<!証の)$", reach=4, after=_SERVICE_ASK)
 _anchor("other", "お詫びの品 おわびの品")
 _anchor("other", "延ば のば 伸ば", before=r"(?:期限|期間|期日|有効期限|猶予)[^。\n]{0,10}$", reach=16)
 _anchor("other", "期間延長 期限延長 撮り直 やり直 受け直 再受講 再受験 無料受験 復旧させ 継続して 継続を 代わりの品 代替品 代品 同じ商品 正しい商品 "
-                 "別の日に 別日に 旧料金で", after=r"^[^。\n]{0,24}?(?:ください|下さい|ほしい|欲しい|もらえ|貰え|いただけ|頂け|くれ|お願い|希望|願|たい)")
+                 "別の日に 別日に 旧料金で 代替機 代わりの機械", after=r"^[^。\n]{0,24}?(?:ください|下さい|ほしい|欲しい|もらえ|貰え|いただけ|頂け|くれ|お願い|希望|願|たい"
+                 r"|(?:もらう|いただく)か[、,])")
 _anchor("refund", "返金 払い戻 払戻 返還 へんきん ヘンキン refund Refund REFUND", kind=REFUND_VERB,
         after=r"^(?!し?(?:手数料|料))")  # "払戻手数料が3,000円": a fee, not the refund
 # "返して" is a refund when money was named shortly before ("5千円払ってんだども それって返してもらえ").
-_anchor("other", "復活 復元", kind=RESTORE_VERB)
+_anchor("other", "復活 復元 付け直 付与し直 再付与", kind=RESTORE_VERB)
 _anchor("refund", "返し 返せ 返っ 戻し 戻っ 返す 戻す 戻る 返る",
         before=r"(?:代|料|金(?!曜)|費|円|分|額|ドル|\$|ポイント|マイル|pt|アイテム|ジェム|石|チケット)", reach=40, kind=RETURN_VERB,
         after=r"^(?!って?き(?:まし)?た|ってくる|ってきて)")  # "壊れて返ってきました": the item came back
-_COVER_AFTER = r"^(?!した|しま|して(?:い(?!ただ)|お(?!願))|する(?!の|ん)|が|感)"
+_COVER_AFTER = r"^(?!した|しま|して(?:い(?!ただ)|お(?!願))|する(?!の|ん)|が|感|を考え|を思|になる|も大き)"
 _anchor("expense", "負担 reimburse Reimburse", after=_COVER_AFTER, kind=COVER_VERB)
 _anchor("damages", "補填 穴埋め", after=_COVER_AFTER, kind=GENERIC)
 _anchor("expense", "精算して 精算を ご精算", kind=COVER_VERB)
@@ -743,10 +761,25 @@ _anchor("refund", "reverse Reverse", after=r"^\s?(?:the|one of the|this|that|the
         kind=REFUND_VERB)
 # "I want my annual fee back": money named before "back".
 _anchor("refund", "back", before=r"(?i:fee|money|charge|payment|deposit|price|[0-9])\b[^.\n]{0,20}\s$", reach=30, kind=REFUND_VERB)
-_anchor("expense", "cover pay", after=r"^\s?(?:the\s)?(?:cost|it|this|that|for|difference)", kind=COVER_VERB)
+_anchor("expense", "cover pay", after=r"^\s?(?:the\s)?(?:cost|it|this|that|for|difference|taxi|hotel|train|fare|bill|fee)",
+        kind=COVER_VERB)
+_anchor("expense", "covered reimbursed", before=r"(?i:should|must|to)\s(?:be\s)?$", reach=12, kind=COVER_VERB)
 # "そちら持ち" asks the company to bear it; "こっち持ち" says the customer does.
-_anchor("expense", "持って 持ち もって もち", before=r"(?:そちら|そっち|御社|貴社|お宅|おたく|さん|社|側|店|ショップ)(?:で|が|の)?$",
+_anchor("expense", "持って 持ち もって もち", before=r"(?:そちら|そっち|御社|貴社|お宅|おたく|さん|社|側|店|ショップ|学校|病院|会社)(?:で|が|の|に)?$",
         after=_COVER_AFTER, kind=COVER_VERB)
+# A cost named right before an asking phrase: "皮膚科代だけお願いします", "その費用はどうなるのか", "その費用は見てもらえますか".
+_COST_BEFORE = r"(?:代|費|料|費用|分|手数料|差額)(?:だけ|のみ|も|は|を|って)\s?$"
+_anchor("expense", "お願いします お願いしたい お願いでき お願い致します どうなりますか どうなるのか どうなるんですか どうなるんでしょう "
+                   "どうなるのでしょう 見てもらえ 見ていただけ 見てください", before=_COST_BEFORE, reach=8, kind=COVER_VERB)
+# "この費用はそちらの責任でお願いします": the company is asked to bear what was named.
+_anchor("expense", "責任で", before=r"(?:そちら|そっち|御社|貴社|お宅|おたく|さん|社|側|店)の?$", reach=6, kind=COVER_VERB,
+        after=r"^\s?(?:お願い|払|支払|負担|対応|持|弁償|修理|直|処理)")
+# "どこで請求すればいいですか": how to claim a cost.
+_anchor("expense", "請求すれば 請求したい", kind=COVER_VERB)
+# "お金をくれるって書いてあるのかね", "何か出るの？": money for the incident, nothing named (damages).
+_anchor("damages", "お金をくれ お金をもらえ お金がもらえ お金が出 お金は出", kind=GENERIC)
+# Dialect of "払って": "それはそっちで払うてくれるんじゃろうね".
+_anchor("expense", "払うて 払ろて", kind=COVER_VERB)
 # "振込手数料もそちらでお願いします": the company is asked to bear what was named.
 _anchor("expense", "そちらで そちら側で 御社で 貴社で 御社側で 貴社側で", kind=COVER_VERB,
         after=r"^\s?(?:お願い|願|よろしく|対応して|持って|もって)")
@@ -757,13 +790,30 @@ _anchor("expense", "支払い 支払", kind=COVER_VERB, after=r"^を\s?(?:求め
 _anchor("expense", "出ます", kind=COVER_VERB, after=r"^(?:か|よね)")
 _anchor("expense", "出る 払う", kind=COVER_VERB, after=r"^(?:の|ん(?:です|だ|でしょう)?か|\s?[?？])")
 _anchor("expense", "出せ 払え", after=r"^(?!ず|ない|なかった|なく|る)", kind=COVER_VERB)
+# What the company ought to bear: "そっちが出すのが筋".
+_anchor("expense", "出す", after=r"^(?:のが|とが|べき|んが)", kind=COVER_VERB)
 _anchor("expense", "請求し 請求いたし 請求でき 請求させ", after=r"^(?!ない|ません|された|されて)", kind=COVER_VERB)
 _anchor("damages", "補償 ほしょう 償い compensat Compensat", after=r"^(?!方針|が切れ|期間|の?(?:窓口|担当|部署|係))", kind=GENERIC)
 _anchor("damages", "何らかの", after=r"^(?:形|対応|補償|措置)", kind=GENERIC)
 _anchor("damages", "金銭", kind=GENERIC)
 for _word in [w for w in _ANCHORS if all("\u3041" <= ch <= "\u3096" for ch in w)]:
     _ANCHORS.setdefault("".join(chr(ord(ch) + 0x60) for ch in _word), list(_ANCHORS[_word]))
-_REQUEST = re.compile("|".join(re.escape(w) for w in sorted(_ANCHORS, key=len, reverse=True)))
+
+
+def _first_char_alternation(words: list[str]) -> str:
+    """Return a regex source matching the longest of the words, branching on the first character.
+
+    re tries a flat alternation's branches one by one at every position; grouped by their first
+    character, each position tries only the words that can start there.
+    """
+    groups: dict[str, list[str]] = {}
+    for w in words:
+        groups.setdefault(w[0], []).append(w[1:])
+    return "|".join(re.escape(first) + "(?:" + "|".join(re.escape(r) for r in sorted(rests, key=len, reverse=True)) + ")"
+                    for first, rests in groups.items())
+
+
+_REQUEST = re.compile(_first_char_alternation(list(_ANCHORS)))
 # Each anchor with the shorter anchors it starts with, longest first.
 _PREFIXES = {w: [w[:n] for n in range(len(w), 0, -1) if w[:n] in _ANCHORS] for w in _ANCHORS}
 _RULES = {word: [(remedy, re.compile(b) if b else None, re.compile(a) if a else None, reach, kind)
@@ -774,7 +824,7 @@ _RULES = {word: [(remedy, re.compile(b) if b else None, re.compile(a) if a else 
 # Nouns only: the last one named before the verb is its object ("延滞金が330円つきました。これを負担して"
 # is about the late fee, whatever card was reissued before); a bare amount counts only when no noun does.
 _OBJECT = re.compile(
-    r"(?P<reissue>再発行|作り直|再交付|さいはっこう|発行手数料)"
+    r"(?P<reissue>再発行|作り直|再交付|さいはっこう|発行手数料|(?:もう一度|再度)発行)"
     # A loss the customer suffered, made good: damages ("被害額は¥15,000です。いつ補填されますか").
     r"|(?P<loss>損失|損害(?!金)|逸失|値下がり|売上|被害|不正利用|盗まれ|補償金)"
     r"|(?P<points>ポイント|マイル|pt(?![A-Za-z]))"
@@ -803,7 +853,8 @@ _REISSUE_CONTEXT = re.compile(
     r"(?:カード|クレジット|クレカ|かーど|card)[^\n]{0,40}?(?:再発行|作り直|再交付|発行し直|さいはっこう)"
     r"|(?:再発行|作り直|再交付|さいはっこう)[^。\n]{0,12}?(?:カード|かーど)|再発行手数料"
     # Any card or document made again after a leak: 会員証, パスポート, 住民票 (its 発行手数料 is then a reissue fee).
-    r"|(?:会員証|パスポート|旅券|免許証|保険証|住民票|証明書|通帳|印鑑証明)[^\n]{0,20}?(?:再発行|作り直|再交付|取り直|発行し直)"
+    r"|(?:会員証|パスポート|旅券|免許証|保険証|住民票|証明書|通帳|印鑑証明|学生証|社員証|診察券)[^\n]{0,20}?(?:再発行|作り直|再交付|取り直|発行し直)"
+    r"|(?:もう一度|再度)発行|(?:再発行|再交付)[^。\n]{0,20}?手数料"
     r"|(?i:reissue|replacement card)",
     re.IGNORECASE,
 )
@@ -821,20 +872,27 @@ _ASK = re.compile(
     # A condition with a threat ("払わないなら裁判", "タダにしねえなら"), a negative imperative ("請求しないで。"),
     # an elided verb ("代金の返金を。").
     r"|(?:ない|ねえ|ねぇ|なきゃ|ん)なら|ないで(?:よ|ね|な)?\s?(?:[!！。]|$)|(?:を|も)\s?(?:[!！。]|$)"
+    # Asked as what is only right or owed: "そっちが払うとが筋やろ", "返してもらうのが当然だと思います",
+    # "タダにしてもらってもいいのでは", "出してもらってもバチは当たらない", "よろしいですよね", "迷惑料もらわな".
+    r"|(?:の|と|が)筋|筋(?:として|だ|でしょ|やろ|じゃ)|のが当然|当然(?:だと|です|でしょ|や)|もいいのでは|もいいんじゃ"
+    r"|バチは当たら|罰は当たら|よろしい(?:です)?(?:よね|ですね|でしょうか)|もらわな|もろても(?:よろし|ええ)|(?:くらい|ぐらい)は\s?[…‥]"
     # Hoping or disputing rather than asking: "ポイントがあれば嬉しいです", "私が払うものではないと思います".
     r"|(?:あれば|あると|いただけると|頂けると|もらえると|いただければ|頂ければ)(?:嬉し|うれし|助か|幸い|ありがた)"
     r"|(?:もの|筋合い)(?:では|じゃ|は)(?:ない|ありませ|なかろう)|おかしい|おかしくない"
     r"|して(?!い|お|あ|しま|た|から|も|は)|て(?:よ|ね|な|や|って)?[!！。?？\s]*$"
     # ... and the plain imperative: "額を考え直せ。", "払え！"
     r"|[えけせてへめれげべろ]よ?[!！。]"
-    r"|(?i:please|can you|could you|would you|i want|i'd like|i would like|waiting for|still wait)"
+    r"|(?i:please|can you|could you|would you|i want|i'd like|i would like|waiting for|still wait|i expect|expect you"
+    r"|should be (?:covered|paid|refunded|reimbursed|waived)|you should|you must|have to (?:cover|pay|refund))"
+    # Accepting one remedy: "ギフト券で結構です", "クーポンでも我慢します".
+    r"|で(?:結構|けっこう)です|でも(?:納得|我慢|がまん|勘弁)(?:し|す)"
 )
 # The fallback of a choice, read over the whole sentence: "再ダウンロードできないなら返金で。", "振替が無理なら全額払い戻しで".
 _FALLBACK = re.compile(r"なら[^。\n]{0,24}?で\s?(?:[!！。]|$)")
 # A header over a list of claims: "【ご請求内容】", "ご要望："; every line after it asks.
 # A list closed by "以上、よろしくお願いします": every item before it asks.
 _ASK_FOOTER = re.compile(r"(?:^|\n)\s?以上[、,]?\s?[^\n]{0,10}(?:お願い|よろしく)")
-_ASK_HEADER = re.compile(r"【[^】\n]{0,10}(?:請求|要望|希望|依頼)[^】\n]{0,6}】|(?:ご請求|ご要望|ご希望|請求内容|請求項目)[^\n]{0,6}[:：]"
+_ASK_HEADER = re.compile(r"[【<\[〈《][^】>\]〉》\n]{0,10}(?:請求|要望|希望|依頼)[^】>\]〉》\n]{0,6}[】>\]〉》]|(?:ご請求|ご要望|ご希望|請求内容|請求項目)[^\n]{0,6}[:：]"
                          r"|(?:^|\n)\s?(?:要望|希望|リクエスト|依頼内容|ご依頼|要求)\s?[:：]"
                          r"|(?:以下|下記)[^\n。]{0,15}?(?:請求|お願い|求め|要望|希望|補償|負担)")
 _PAREN = r"(?:[（(][^）)\n]{0,20}[）)])?"
@@ -848,13 +906,17 @@ _REJECTED = re.compile(
     r"|(?:と|って|とか)言われても困|(?:とか|など|なんか)?送られても|使わない(?:ので|から|し)|使いません"
     # "何も返金を頼んでいません", "補償等は求めておりません": not asked, whatever the politeness.
     r"|(?:求め|お願いし|依頼し|要求し|請求し)て(?:い|お)?(?:り)?(?:ませ|ない|ねえ)|(?:望ん|頼ん)で(?:い|お)?(?:り)?(?:ませ|ない|ねえ)|求めるつもり|必要(?:は)?(?:ありませ|ない)"
-    r"|つもりは(?:あり|な)|わけでは(?:あり|な)"
+    r"|つもりは(?:あり|な)|わけ(?:では|じゃ)(?:あり|な)|ても気が済|でも気が済|で誤魔化|でごま化"
+    r"|(?:は|とか|など|なんて)[、,]?\s?(?:そういうこと|そういうの)?(?:は|も)?\s?考えて(?:い|お)?(?:り)?(?:ませ|ない)"
+    r"|の請求は(?:あり|いたし|し)ませ"
     # "慰謝料とまでは言いませんが", "迷惑料を払えとは言いません", "返金までは求めませんが"
-    r"|(?:まで|と|とまで)は(?:言い|いい|申し|求め|望み|要求し|請求し)ませ|(?:まで|と|とまで)は(?:言わ|いわ)(?:ない|ん|ず)"
+    r"|(?:まで|と|とまで)は(?:言い|いい|申し|求め|望み|要求し|請求し)ませ|(?:まで|と|とまで)は(?:言わ|いわ|求め)(?:ない|ん|ず)"
     # A resignation is no threat: "慰謝料が出ないなら仕方ないです", "返金されないなら諦めます".
     r"|ない(?:の)?なら(?:ば)?[、,]?[^。\n]{0,6}?(?:仕方|しかた|しょうがな|諦め|あきらめ|結構|構いませ|かまいませ|いいです)"
     r"|求めませ|要求しませ|請求しませ)"
 )
+# English puts the decline before the remedy: "I don't want points or coupons", "no need for a voucher".
+_DECLINED_BEFORE = re.compile(r"(?i:don't want|do not want|no need for|not interested in|not asking for)(?:\s(?:any|a|the|your|or|\w+,?)){0,4}\s?$")
 # Named as not enough: this mention asks for nothing ("クオカードだけでは納得できません"), a later one may ("1,000ptにして").
 _INSUFFICIENT = re.compile(rf"^{_PAREN}{_SAME_SENTENCE}{{0,12}}?(?:では少な|じゃ少な|だけでは|だけじゃ|では納得|じゃ納得|では足り|じゃ足り"
                            r"|(?:では|じゃ)[、,]?\s?(?:とても|到底|とうてい|全然|全く|まったく|ちょっと)(?:納得|足り|少な))")
@@ -863,6 +925,9 @@ _INSUFFICIENT = re.compile(rf"^{_PAREN}{_SAME_SENTENCE}{{0,12}}?(?:では少な|
 _NOT_ASKED = re.compile(
     rf"^{_PAREN}.{{0,10}}?(?:を?受け取りました|は受け取|受領し|を?頂きました|をいただきました|が届きました|を?もらいました"
     r"|は無料だった|は無料でした|はかからなかった|されました。|済みです"
+    # Thanked for: "QUOカードをお送りいただきありがとうございました", "補償のご案内ありがとうございます".
+    r"|(?:お送り|ご送付|お届け|ご提供|付与|ご案内|案内)?(?:を)?(?:いただき|頂き|くださり|下さり)?(?:まして)?[、,]?\s?(?:ありがと|感謝)"
+    r"|(?:は|も)[^。\n]{0,12}?で無料(?:でした|だった|になりました)"
     # Paid by someone else already: "治療費は保険で出ましたが", "交通費は会社から支払われました".
     r"|(?:で|から)(?:出ました|出た|出て(?:い)?ます|支払われ|払われ|補償され|カバーされ|賄われ|まかなわれ))"
 )
@@ -887,6 +952,8 @@ _PRESSING = re.compile(
     r"|いつ(?:届|頃|ごろ|になり|まで|入|付与|振り?込|もらえ|反映|戻)|両方|申請|申し?込|希望し|手続き|どうやって|どうすれば"
     # Not yet paid or sent, or asked to hurry: "お約束のお詫び金が未入金です。至急", "本当に届くのでしょうか".
     r"|未入金|未払い?|未着|未送付|未付与|至急|早急|早く|届くの(?:でしょうか|ですか|か)|もらえるの(?:でしょうか|ですか|か|\s?[?？])"
+    # A promise not kept, or how to receive it: "と言われたのに入金がありません", "どういう方法で受け取れますか".
+    r"|入金が(?:ありませ|ない)|(?:言われた|聞いた|約束した|書いてあった)のに|受け取れ(?:ます|る)|受け取り方"
     # The rest of what was promised: "780円しか入金されていません。不足分を振り込んでください".
     r"|不足分|足りない分|残りの?(?:分|金額)"
 )
@@ -894,7 +961,9 @@ _PRESSING = re.compile(
 _OFFERED = re.compile(
     r"^[^。\n]{0,10}?、?と言われ(?:ました)?が"
     r"|^[^。\n]{0,8}?(?:を|が|は)?(?:付与|送付|お送り|お届け|進呈|配布|プレゼント|支給|お支払い|郵送)"
-    r"(?:する|します|いたします|して(?:おり|い)|される|させていただ|とのこと|と(?:の|書|あ))"
+    r"(?:する|します|いたします|して(?:おり|い)|される|させていただ|とのこと|と(?:の|書|あ|見|聞))"
+    # Handed over or proposed by the company: "割引券を渡されましたが", "宿泊割引を提案いただきましたが".
+    r"|^[^。\n]{0,8}?(?:を|が|は)?(?:渡され|手渡され|提示され|提案され|ご提案いただ|提案いただ|提案して(?:くれ|いただ|もら))"
     r"|^[^。\n]{0,6}?(?:を|が|は)?(?:発表|公表|告知)(?:し|され)"
     r"|^[^。\n]{0,12}?(?:って|と)(?:書いて|書かれ|あった|ありました|ある|話|言われ|言って|聞い|聞き|伺)"
     r"|^[^。\n]{0,10}?で(?:済ませ|済ます|済むと|済まそう|終わり|おしまい)"
@@ -914,13 +983,22 @@ _GIVEN_BEFORE = re.compile(r"(?:付与された|付与いただいた|いただ�
                            r"|使われた|盗まれた|→|->)(?:お詫びの?)?\s?[0-9,]*\s?$")
 # Reported speech: "「補償金をお支払いするので…」というSMS", "「返金のため…」と言われました".
 _QUOTE = re.compile(r"[「『\"“]([^」』\"”\n]{1,120})[」』\"”]")
-_REPORTED = re.compile(r"\s?(?:という|といった|とのこと|との(?:連絡|案内|電話|メール|声|話|説明)|と(?:言われ|いわれ|言って|書い|書か|あり|あっ|名乗|称|の|\s?。)"
+_REPORTED = re.compile(r"\s?(?:という|といった|とのこと|との(?:連絡|案内|電話|メール|声|話|説明)|と(?:言われ|いわれ|言って|書い|書か|あり|あっ|名乗|称|の|電話|メール|SMS|連絡|通知|\s?。)"
                        r"|って(?:言われ|いわれ|書い|あっ|話|電話|メール)|の(?:電話|メール|SMS))")
-# A quoted e-mail or a forwarded message: the company's words, not the customer's ask.
-_QUOTED_LINE = re.compile(r"(?:^|\n)\s?[>＞][^\n]*")
-# The subject of a mail replied to or forwarded is the sender's words: "Re: 返金手続きのご案内".
-_REPLY_SUBJECT = re.compile(r"(?:^|\n)\s?(?:件名\s?[:：]\s?)?(?:Re|RE|Fw|FW|Fwd|FWD)\s?[:：][^\n]*")
-_FORWARDED = re.compile(r"-{3,}\s?(?:Forwarded|Original|転送|元の)|Forwarded message|-----Original")
+# Words that are not the customer's, one rule a line: (a string the text must hold for the rule to be tried,
+# the pattern, whether the span runs on to the end of the text). The company's or a scammer's words ask nothing
+# unless the customer presses right after them.
+_NOT_CUSTOMER: tuple[tuple[str, re.Pattern[str], bool], ...] = tuple((needle, re.compile(source), to_end) for needle, source, to_end in (
+    # A quoted e-mail: "> このたびはご迷惑をおかけしました。お詫びとしてQUOカード…".
+    (">", r"(?:^|\n)\s?[>＞][^\n]*", False),
+    # The subject of a mail replied to or forwarded: "Re: 返金手続きのご案内".
+    (":", r"(?:^|\n)\s?(?:件名\s?[:：]\s?)?(?:Re|RE|Fw|FW|Fwd|FWD)\s?[:：][^\n]*", False),
+    # A forwarded message, to its end.
+    ("-", r"-{3,}\s?(?:Forwarded|Original|転送|元の)|Forwarded message|-----Original", True),
+    # The agent's turn of a call or chat: "オペ：今月の基本料金を無料にさせていただきます。".
+    (":", r"(?:^|\n)\s?(?:\[?[0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?\]?\s?)?(?:オペ(?:レーター)?|担当(?:者)?|係(?:員)?|スタッフ|窓口|店員|サポート"
+          r"|Agent|agent|Operator|operator|Staff|staff)\s?[:：][^\n]*", False),
+))
 # What makes cash an apology rather than a refund: an apology offered, in kind or in points.
 _APOLOGY_CONTEXT = re.compile(r"お詫び|おわび|お見舞|見舞金|迷惑料|慰謝|クーポン|ポイント|ギフト|商品券|金券|品物|図書カード|QUOカード|クオカード|電子マネー")
 # A refund asked in the same sentence makes cash its form, not an apology.
@@ -971,11 +1049,15 @@ def _resolve(kind: str, norm: str, start: int, reissue: bool) -> str:
         window = _WITHOUT.sub("", window)  # "振込手数料なしで返金して": not the object
     group = None
     previous = None
+    at = 0  # where the object found starts
+    # An amount in the verb's own sentence wins over a noun of an earlier one:
+    # "ポイントはいりません。それより二重に引き落とされた2,980円を返して" returns money, not points.
+    own = max(window.rfind("。"), window.rfind("\n")) + 1
     for m in _OBJECT.finditer(window):
-        if m.lastgroup != "amount" or group in (None, "amount"):
+        if m.lastgroup != "amount" or group in (None, "amount") or (at < own <= m.start()):
             if group not in (None, "amount"):
                 previous = group
-            group = m.lastgroup
+            group, at = m.lastgroup, m.start()
     if group == "paid" and previous in ("borne", "fee") and m.group().startswith(("払", "支払")):
         group = previous  # "振込手数料を220円払いました。返して": the fee, not the payment to the company
     if group is None and _BORNE_STRONG.search(window):
@@ -1035,16 +1117,19 @@ def _names_cost(norm: str, start: int) -> bool:
     return group in ("borne", "fee")
 
 
+_MEMO = re.compile(r"\s?[【\[(]?[^】\]\n)]{0,8}?(?:メモ|記録|対応履歴|応対履歴|受付内容)")
+# A text holding none of these has no words of anyone else (the cheap test first).
+_NOT_CUSTOMER_CHARS = "「『\"“" + "".join(needle for needle, _p, _e in _NOT_CUSTOMER)
+
+
 def _not_customer_spans(norm: str) -> list[tuple[int, int]]:
     """Return the spans of words that are not the customer's: reported speech, quoted or forwarded mail."""
-    spans = [(m.start(), m.end()) for m in _QUOTE.finditer(norm) if _REPORTED.match(norm, m.end())]
-    if ":" in norm:
-        spans += [(m.start(), m.end()) for m in _REPLY_SUBJECT.finditer(norm)]
-    if ">" in norm:
-        spans += [(m.start(), m.end()) for m in _QUOTED_LINE.finditer(norm)]
-    forwarded = _FORWARDED.search(norm)
-    if forwarded is not None:
-        spans.append((forwarded.start(), len(norm)))
+    # In an agent's memo of a call, what is quoted is the customer's own words ("「迷惑料を払え」との要求").
+    memo = _MEMO.match(norm) is not None
+    spans = [(m.start(), m.end()) for m in _QUOTE.finditer(norm) if not memo and _REPORTED.match(norm, m.end())]
+    for needle, pattern, to_end in _NOT_CUSTOMER:
+        if needle in norm:
+            spans += [(m.start(), len(norm) if to_end else m.end()) for m in pattern.finditer(norm)]
     return spans
 
 
@@ -1079,8 +1164,7 @@ def _requests(norm: str) -> list[str]:
     listed = _listed(norm, header, hits) if header is not None else set()
     if not hits:
         return [r for r in REQUESTS if r in listed]
-    outside = _not_customer_spans(norm) if ("「" in norm or "『" in norm or '"' in norm or "“" in norm or ">" in norm
-                                            or "Forward" in norm or "---" in norm or "Re" in norm or "RE" in norm or "Fw" in norm or "FW" in norm) else []
+    outside = _not_customer_spans(norm) if any(c in norm for c in _NOT_CUSTOMER_CHARS) else []
     sentences = _sentences(norm)
     sentence_of = [next(k for k, (s, e) in enumerate(sentences) if s <= h[0] < e) for h in hits]
     # Sentences naming a remedy of their own (a verb such as "払って" refers back instead).
@@ -1125,6 +1209,9 @@ def _requests(norm: str) -> list[str]:
                 if (object_of := _resolve(kind, norm, start, reissue)) not in ("", "refund"):
                     rejected.add(object_of)
                 rejected.update(h[2] for h in hits if h[3] == NOUN and 0 <= start - h[1] <= 40)
+            continue
+        if kind == NOUN and _DECLINED_BEFORE.search(norm, max(0, start - 24), start):
+            rejected.add(name)  # "I don't want points or coupons": English declines before the noun
             continue
         if kind in (NOUN, "cash") and _INSUFFICIENT.match(after):
             continue
@@ -1176,7 +1263,7 @@ def _requests(norm: str) -> list[str]:
                 and _REFUND_WORD.search(norm, end, sentences[i][1]):
             continue  # "正しい金額で再請求して、多く払った分は返金して": the bill made right is the refund asked
         if name == "fee_waiver" and reissue and (norm.startswith("手数料", start) or re.search(
-                r"(?:再発行|発行)?手数料(?:を|は|も)?\s?$", norm[max(0, start - 8) : start])) \
+                r"手数料(?:\s?[0-9,.]+\s?円)?(?:を|は|も|ば)?[、,]?\s?$", norm[max(0, start - 20) : start])) \
                 and re.search(r"再発行|再交付|作り直", norm[max(0, start - 60) : start]):
             name = "reissue_fee"  # "カードの再発行は有料と言われましたが、手数料無料にして": the reissue fee waived
         if name == "fee_waiver" and any(0 <= start - v <= 12 for v in vouchers):
