@@ -11,7 +11,8 @@ from cpython.dict cimport PyDict_GetItem
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
 from cpython.long cimport PyLong_AsSsize_t
 from cpython.ref cimport PyObject
-from cpython.unicode cimport PyUnicode_GET_LENGTH, PyUnicode_READ_CHAR, PyUnicode_Substring
+from cpython.unicode cimport (PyUnicode_DATA, PyUnicode_Find, PyUnicode_GET_LENGTH, PyUnicode_KIND, PyUnicode_READ,
+                              PyUnicode_READ_CHAR, PyUnicode_Substring)
 from libc.math cimport log, sqrt
 from libc.stdint cimport uint64_t
 from libc.stdlib cimport calloc, free, malloc
@@ -324,3 +325,168 @@ def counts(docs, dict vocab):
         free(hits)
         free(seen)
     return data[:nnz], indices[:nnz], indptr
+
+
+# -- reading MeCab's output and building a text's features (triage.text, triage.features) ----------------------
+
+
+def read_tokens(str parsed):
+    """Return (part of speech, lemma, surface) of each "pos<TAB>lemma<TAB>surface" line of MeCab's output.
+
+    Lines without exactly three fields are skipped; a lemma is cut at its first
+    "-" (loan words carry their source) and, when empty or "*", is the surface.
+    """
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(parsed), i, line = 0, tabs = 0, t1 = 0, t2 = 0, cut
+    cdef int kind = PyUnicode_KIND(parsed)
+    cdef void* data = PyUnicode_DATA(parsed)
+    cdef Py_UCS4 ch
+    cdef list out = []
+    for i in range(n + 1):
+        ch = PyUnicode_READ(kind, data, i) if i < n else 10
+        if ch == 9:
+            tabs += 1
+            if tabs == 1:
+                t1 = i
+            elif tabs == 2:
+                t2 = i
+        elif ch == 10:
+            if tabs == 2:
+                surface = PyUnicode_Substring(parsed, t2 + 1, i)
+                cut = t1 + 1
+                if not (t2 == t1 + 2 and PyUnicode_READ(kind, data, t1 + 1) == 42):  # "*": no lemma
+                    while cut < t2 and PyUnicode_READ(kind, data, cut) != 45:  # up to the first "-"
+                        cut += 1
+                lemma = PyUnicode_Substring(parsed, t1 + 1, cut) if cut > t1 + 1 else surface
+                out.append((PyUnicode_Substring(parsed, line, t1), lemma, surface))
+            line = i + 1
+            tabs = 0
+    return out
+
+
+def locate(str text, tokens):
+    """Return (part of speech, lemma, surface, start, end) of each token found in ``text`` after the one before."""
+    cdef Py_ssize_t pos = 0, start, n = PyUnicode_GET_LENGTH(text)
+    cdef list out = []
+    for tag, lemma, surface in tokens:
+        start = PyUnicode_Find(text, <str?>surface, pos, n, 1)
+        if start < 0:  # MeCab dropped or changed it (whitespace): nothing to place
+            continue
+        pos = start + PyUnicode_GET_LENGTH(surface)
+        out.append((tag, lemma, surface, start, pos))
+    return out
+
+
+def negated_clauses(list tokens, list bounds, frozenset negators, frozenset punct, frozenset question_after,
+                    frozenset particles, frozenset predicate_pos):
+    """Return the (start, end) of every clause of ``tokens`` that contains a negation (``features.negated_clauses``)."""
+    cdef list out = []
+    cdef bint negative = False, pending = False, boundary, any_negator = False
+    cdef Py_ssize_t start = 0, end, last_end = 0
+    for t in tokens:
+        if t[1] in negators:
+            any_negator = True
+            break
+    if not any_negator:
+        return out
+    ends = set()
+    for _a, b in bounds:
+        ends.add(b)
+    previous = ""
+    for tag, lemma, surface, _s, end_obj in tokens:
+        end = end_obj
+        if lemma in negators and (tag == "助動詞" or tag == "形容詞" or tag == "形状詞" or tag == "名詞"):
+            negative = pending = True
+        elif pending and tag == "助詞" and surface == "か":
+            negative = pending = False
+        elif pending and surface not in question_after:
+            pending = False
+        boundary = (surface in punct
+                    or (tag == "助詞" and surface in particles and previous in predicate_pos)
+                    or (tag == "助動詞" and (surface == "なら" or surface == "ならば"))
+                    or end_obj in ends)
+        previous = tag
+        if boundary:
+            if negative:
+                out.append((start, end))
+            start, negative, pending = end, False, False
+    if negative:
+        out.append((start, max(ends) if ends else start))
+    return out
+
+
+cdef inline bint _inside(list spans, Py_ssize_t* j, Py_ssize_t pos):
+    """Whether ``pos`` lies in one of the sorted, disjoint ``spans``, for positions given in order (``j`` moves on)."""
+    cdef Py_ssize_t n = PyList_GET_SIZE(spans)
+    while j[0] < n and <Py_ssize_t>(<tuple>PyList_GET_ITEM(spans, j[0]))[1] <= pos:
+        j[0] += 1
+    return j[0] < n and <Py_ssize_t>(<tuple>PyList_GET_ITEM(spans, j[0]))[0] <= pos
+
+
+def segment_features(str normalized, list segments, list every, frozenset keep, frozenset scoped_pos, list scopes,
+                     list concept_spans, bint concept_features, str concept_prefix, Py_ssize_t lo, Py_ssize_t hi):
+    """Fill each segment's words, concepts and character n-grams; return the kept tokens.
+
+    ``every`` holds (part of speech, lemma, surface, start, end) of all tokens;
+    those of a part of speech in ``keep`` are the segment's lemmas, then its
+    lemma bigrams, its scoped words (``prefix + lemma`` for a token of
+    ``scoped_pos`` inside one of a scope's (prefix, spans), ``prefix +
+    concept_prefix + concept`` for a concept), then, with ``concept_features``,
+    ``concept_prefix + concept`` of its concepts. Returns (lemma, surface, start,
+    end, part of speech) of the kept tokens.
+    """
+    cdef Py_ssize_t n_seg = len(segments), k, s, i, m, start, n_scopes = len(scopes)
+    cdef Py_ssize_t j[4]
+    if n_scopes > 4:
+        raise ValueError("at most four scopes")
+    cdef list starts = [seg.start for seg in segments]
+    cdef list lemmas = [[] for _ in range(n_seg)]
+    cdef list scoped = [[] for _ in range(n_seg)]
+    cdef list concepts = [[] for _ in range(n_seg)]
+    cdef list tokens = []
+    cdef list spans
+    cdef list bucket, words
+    cdef tuple scope
+    for s in range(n_scopes):
+        j[s] = 0
+    k = 0
+    for tag, lemma, surface, start_obj, end_obj in every:
+        if tag not in keep:
+            continue
+        start = start_obj
+        tokens.append((lemma, surface, start_obj, end_obj, tag))
+        while k + 1 < n_seg and start >= <Py_ssize_t>starts[k + 1]:
+            k += 1
+        (<list>lemmas[k]).append(lemma)
+        if n_scopes:
+            scoped_tag = tag in scoped_pos
+            for s in range(n_scopes):
+                scope = <tuple>scopes[s]
+                if _inside(<list>scope[1], &j[s], start) and scoped_tag:
+                    (<list>scoped[k]).append(scope[0] + lemma)
+    for s in range(n_scopes):
+        j[s] = 0
+    k = 0
+    for concept, start_obj, _end in concept_spans:
+        start = start_obj
+        while k + 1 < n_seg and start >= <Py_ssize_t>starts[k + 1]:
+            k += 1
+        (<list>concepts[k]).append(concept)
+        for s in range(n_scopes):
+            scope = <tuple>scopes[s]
+            if _inside(<list>scope[1], &j[s], start) and concept_features:
+                (<list>scoped[k]).append(scope[0] + concept_prefix + concept)
+    for k in range(n_seg):
+        seg = segments[k]
+        bucket = <list>lemmas[k]
+        m = PyList_GET_SIZE(bucket)
+        words = list(bucket)
+        for i in range(m - 1):
+            words.append(<str>PyList_GET_ITEM(bucket, i) + " " + <str>PyList_GET_ITEM(bucket, i + 1))
+        words.extend(<list>scoped[k])
+        if concept_features:
+            for concept in <list>concepts[k]:
+                words.append(concept_prefix + concept)
+        seg.words = words
+        seg.concepts = concepts[k]
+        seg.chars = char_ngrams(" ".join(PyUnicode_Substring(normalized, seg.start, seg.end).split()), lo, hi)
+    return tokens
