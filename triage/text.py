@@ -38,6 +38,7 @@ PLACEHOLDERS = {
     "IDNUM": "idnum",
 }
 _DIGITS = str.maketrans("0123456789", "0000000000")
+_NONZERO = re.compile("[1-9]")
 
 
 def _placeholder(finding: pii.Finding) -> str:
@@ -66,7 +67,7 @@ def normalize(text: str) -> str:
     out = unicodedata.normalize("NFKC", _SURROGATES.sub("\ufffd", text)).lower()
     # Digits carry no meaning for routing once identifiers are gone ("3万円"
     # and "5万円" ask the same thing), so all become 0.
-    out = _placeholders(out).translate(_DIGITS)
+    out = _NONZERO.sub("0", _placeholders(out))  # what translate(_DIGITS) gives, without a per-character look-up
     _local.normalized = (text, out)
     return out
 
