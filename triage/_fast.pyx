@@ -11,7 +11,7 @@ from cpython.dict cimport PyDict_GetItem
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
 from cpython.long cimport PyLong_AsSsize_t
 from cpython.ref cimport PyObject
-from cpython.unicode cimport (PyUnicode_DATA, PyUnicode_Find, PyUnicode_GET_LENGTH, PyUnicode_KIND, PyUnicode_READ,
+from cpython.unicode cimport (Py_UNICODE_ISALNUM, PyUnicode_DATA, PyUnicode_Find, PyUnicode_GET_LENGTH, PyUnicode_KIND, PyUnicode_READ,
                               PyUnicode_READ_CHAR, PyUnicode_Substring)
 from libc.math cimport log, sqrt
 from libc.stdint cimport uint64_t
@@ -490,3 +490,100 @@ def segment_features(str normalized, list segments, list every, frozenset keep, 
         seg.concepts = concepts[k]
         seg.chars = char_ngrams(" ".join(PyUnicode_Substring(normalized, seg.start, seg.end).split()), lo, hi)
     return tokens
+
+
+cdef struct Edge:
+    uint64_t key  # (node + 1) << 21 | code point; 0 marks a free slot
+    Py_ssize_t child
+
+
+cdef inline bint _word(Py_UCS4 ch) noexcept:
+    """Whether ``re`` counts the character as a word character (\\w of a str pattern)."""
+    return Py_UNICODE_ISALNUM(ch) or ch == 95  # "_"
+
+
+cdef class TermMatcher:
+    """The lexicon's terms in a trie: the longest term at each place, scanning left to right without overlaps.
+
+    Finds what ``re`` finds with the alternation ``\\b(?:English terms)|(?:other
+    terms)`` shaped as two tries (``triage.features.Lexicon``): at each place an
+    ASCII term that starts at a word boundary wins, else any other term, each
+    the longest one that matches there; the scan goes on after the match.
+    """
+
+    cdef Edge* table
+    cdef Py_ssize_t mask
+    cdef list concept  # per node: the concept of the term that ends there, or None
+    cdef bint english
+
+    def __cinit__(self, dict concept_of):
+        cdef Py_ssize_t size = 16, n = 2, node, i, h
+        cdef uint64_t key
+        cdef str term
+        for term in concept_of:
+            n += PyUnicode_GET_LENGTH(term)
+        while size < 2 * n:
+            size *= 2
+        self.mask = size - 1
+        self.table = <Edge*>calloc(size, sizeof(Edge))
+        if self.table is NULL:
+            raise MemoryError()
+        self.concept = [None, None]  # node 0 roots the ASCII terms, node 1 the others
+        self.english = False
+        for term, value in concept_of.items():
+            node = 0 if term.isascii() else 1
+            self.english = self.english or node == 0
+            for i in range(PyUnicode_GET_LENGTH(term)):
+                key = ((<uint64_t>node + 1) << 21) | <uint64_t>PyUnicode_READ_CHAR(term, i)
+                h = _slot(key, self.mask)
+                while self.table[h].key != 0 and self.table[h].key != key:
+                    h = (h + 1) & self.mask
+                if self.table[h].key == 0:
+                    self.table[h].key = key
+                    self.table[h].child = len(self.concept)
+                    self.concept.append(None)
+                node = self.table[h].child
+            if self.concept[node] is None:
+                self.concept[node] = value
+
+    def __dealloc__(self):
+        free(self.table)
+
+    cdef Py_ssize_t _longest(self, Py_ssize_t node, int kind, void* data, Py_ssize_t p, Py_ssize_t n,
+                             Py_ssize_t* found) noexcept:
+        """Return where the longest term from ``node`` at ``p`` ends (-1 for none); its end node in ``found``."""
+        cdef Py_ssize_t best = -1, h
+        cdef uint64_t key
+        while p < n:
+            key = ((<uint64_t>node + 1) << 21) | <uint64_t>PyUnicode_READ(kind, data, p)
+            h = _slot(key, self.mask)
+            while self.table[h].key != 0 and self.table[h].key != key:
+                h = (h + 1) & self.mask
+            if self.table[h].key == 0:
+                break
+            node = self.table[h].child
+            p += 1
+            if <object>PyList_GET_ITEM(self.concept, node) is not None:
+                best = p
+                found[0] = node
+        return best
+
+    def matches(self, str text):
+        """Return (concept, start, end) of every term found in ``text``."""
+        cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text), p = 0, q, node = 0
+        cdef int kind = PyUnicode_KIND(text)
+        cdef void* data = PyUnicode_DATA(text)
+        cdef list out = []
+        while p < n:
+            q = -1
+            if self.english and ((p > 0 and _word(PyUnicode_READ(kind, data, p - 1)))
+                                 != _word(PyUnicode_READ(kind, data, p))):
+                q = self._longest(0, kind, data, p, n, &node)
+            if q < 0:
+                q = self._longest(1, kind, data, p, n, &node)
+            if q < 0:
+                p += 1
+                continue
+            out.append((self.concept[node], p, q))
+            p = q
+        return out
