@@ -21,6 +21,10 @@ from libc.string cimport memset
 import numpy as np
 
 
+cdef extern from *:
+    void __builtin_prefetch(const void* address) noexcept nogil
+
+
 cdef struct Hit:
     Py_ssize_t idx  # the term's column in its vocabulary
     Py_ssize_t pos  # where it occurs in the text's term sequence
@@ -86,6 +90,23 @@ cdef inline uint64_t _pack(str term) noexcept:
     return key
 
 
+cdef struct WordSlot:
+    uint64_t key  # _hash of the word
+    PyObject* term  # the word (kept alive by the vocabulary dict); NULL marks a free slot
+    Py_ssize_t idx
+
+
+cdef inline uint64_t _hash(str term) noexcept:
+    """Return a 64-bit FNV-1a hash of a word's code points."""
+    cdef Py_ssize_t i, n = PyUnicode_GET_LENGTH(term)
+    cdef int kind = PyUnicode_KIND(term)
+    cdef void* data = PyUnicode_DATA(term)
+    cdef uint64_t h = 0xCBF29CE484222325ULL
+    for i in range(n):
+        h = (h ^ <uint64_t>PyUnicode_READ(kind, data, i)) * 0x100000001B3ULL
+    return h
+
+
 cdef inline Py_ssize_t _slot(uint64_t key, Py_ssize_t mask) noexcept nogil:
     return <Py_ssize_t>((key * 0x9E3779B97F4A7C15ULL) >> 32) & mask
 
@@ -100,6 +121,8 @@ cdef class Scorer:
     """
 
     cdef Slot* table
+    cdef WordSlot* word_table
+    cdef Py_ssize_t word_mask
     cdef Py_ssize_t mask
     cdef double* rows  # per feature: idf, then one weight per label
     cdef double* intercept
@@ -130,6 +153,21 @@ cdef class Scorer:
             self.rows[i * self.stride] = word_idf[i] if i < n_words else char_idf[i - n_words]
             for c in range(self.labels):
                 self.rows[i * self.stride + 1 + c] = coef[i, c]
+        size = 16
+        while size < 2 * n_words + 2:
+            size *= 2
+        self.word_mask = size - 1
+        self.word_table = <WordSlot*>calloc(size, sizeof(WordSlot))
+        if self.word_table is NULL:
+            raise MemoryError()
+        for term, column in words.items():
+            key = _hash(<str?>term)
+            h = _slot(key, self.word_mask)
+            while self.word_table[h].term is not NULL:
+                h = (h + 1) & self.word_mask
+            self.word_table[h].key = key
+            self.word_table[h].term = <PyObject*>term
+            self.word_table[h].idx = <Py_ssize_t>column
         self.long_chars = False
         for term, column in chars.items():
             key = _pack(term)
@@ -144,35 +182,73 @@ cdef class Scorer:
 
     def __dealloc__(self):
         free(self.table)
+        free(self.word_table)
         free(self.rows)
         free(self.intercept)
 
     cdef Py_ssize_t _words(self, list terms, Hit* out, Py_ssize_t pos) except -1:
-        cdef Py_ssize_t i, k = 0, n = PyList_GET_SIZE(terms)
-        cdef PyObject* found
+        """Append the known words of ``terms`` to ``out`` (positions from ``pos``); return how many.
+
+        Like ``_chars``, in passes that let the cache misses overlap: every slot is
+        prefetched, then the slot whose hash matches is read and its word prefetched,
+        then the words are compared (a dict look-up missed the cache three times in a row).
+        """
+        cdef Py_ssize_t i, h, k = 0, n = PyList_GET_SIZE(terms)
+        cdef uint64_t key
+        for i in range(n):  # out[i] holds the hash and a slot until out[k <= i] overwrites it
+            key = _hash(<str>PyList_GET_ITEM(terms, i))
+            out[i].count = <Py_ssize_t>key
+            h = _slot(key, self.word_mask)
+            out[i].idx = h
+            __builtin_prefetch(&self.word_table[h])
         for i in range(n):
-            found = PyDict_GetItem(self.words, <object>PyList_GET_ITEM(terms, i))
-            if found is not NULL:
-                out[k].idx = PyLong_AsSsize_t(<object>found)
-                out[k].pos = pos + i
-                k += 1
+            key = <uint64_t>out[i].count
+            h = out[i].idx
+            while self.word_table[h].term is not NULL and self.word_table[h].key != key:
+                h = (h + 1) & self.word_mask
+            out[i].idx = h
+            if self.word_table[h].term is not NULL:
+                __builtin_prefetch(self.word_table[h].term)
+        for i in range(n):
+            term = <str>PyList_GET_ITEM(terms, i)
+            key = <uint64_t>out[i].count
+            h = out[i].idx
+            # Equal hashes of different words go on probing (never seen, but the result stays exact).
+            while self.word_table[h].term is not NULL:
+                if self.word_table[h].key == key and <str>self.word_table[h].term == term:
+                    out[k].idx = self.word_table[h].idx
+                    out[k].pos = pos + i
+                    k += 1
+                    break
+                h = (h + 1) & self.word_mask
         return k
 
     cdef Py_ssize_t _chars(self, list terms, Hit* out, Py_ssize_t pos) except -1:
+        """Append the known n-grams of ``terms`` to ``out`` (positions from ``pos``); return how many.
+
+        The table is larger than the caches and a text's n-grams fall anywhere in it: every slot
+        is requested first (a prefetch each), then read, so that the cache misses overlap.
+        """
         cdef Py_ssize_t i, h, k = 0, n = PyList_GET_SIZE(terms)
         cdef uint64_t key
         cdef PyObject* found
+        for i in range(n):  # out[i] holds the key and its first slot until out[k <= i] overwrites it
+            key = _pack(<str>PyList_GET_ITEM(terms, i))
+            out[i].count = <Py_ssize_t>key  # at most 63 bits
+            if key != 0:
+                h = _slot(key, self.mask)
+                out[i].idx = h
+                __builtin_prefetch(&self.table[h])
         for i in range(n):
-            term = <str>PyList_GET_ITEM(terms, i)
-            key = _pack(term)
+            key = <uint64_t>out[i].count
             if key == 0:
-                found = PyDict_GetItem(self.chars, term) if self.long_chars else NULL
+                found = PyDict_GetItem(self.chars, <str>PyList_GET_ITEM(terms, i)) if self.long_chars else NULL
                 if found is not NULL:
                     out[k].idx = PyLong_AsSsize_t(<object>found) + self.n_words
                     out[k].pos = pos + i
                     k += 1
                 continue
-            h = _slot(key, self.mask)
+            h = out[i].idx
             while self.table[h].key != 0:
                 if self.table[h].key == key:
                     out[k].idx = self.table[h].idx
@@ -187,6 +263,8 @@ cdef class Scorer:
         cdef Py_ssize_t j, c
         cdef double norm = 0.0
         cdef const double* row
+        for j in range(k):  # the rows of a text's terms lie anywhere in a table larger than the caches
+            __builtin_prefetch(self.rows + terms[j].idx * self.stride)
         for j in range(k):
             val[j] = (1.0 + log(<double>terms[j].count)) * self.rows[terms[j].idx * self.stride]
             norm += val[j] * val[j]
