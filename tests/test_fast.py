@@ -106,6 +106,15 @@ def test_counts_keep_first_occurrence_order_and_drop_unknown_terms() -> None:
     assert m.data.tolist() == [2.0, 1.0, 1.0]
 
 
+@given(st.lists(st.lists(st.sampled_from(TERMS), max_size=8), max_size=4),
+       st.lists(st.lists(st.sampled_from(CHAR_TERMS), max_size=8), max_size=4))
+def test_the_scorers_counts_equal_the_dicts(words: list[list[str]], chars: list[list[str]]) -> None:
+    for docs, block, of_chars in ((words, Block(WORDS, WORD_IDF), False), (chars, Block(CHARS, CHAR_IDF), True)):
+        plain, fast = block.counts(docs), block.counts(docs, SCORER, of_chars)
+        for part in ("data", "indices", "indptr"):
+            assert getattr(fast, part).tolist() == getattr(plain, part).tolist()
+
+
 def test_weights_that_do_not_match_the_vocabularies_are_refused() -> None:
     with pytest.raises(ValueError, match="do not match"):
         Scorer(WORDS, CHARS, WORD_IDF, CHAR_IDF, COEF[:-1], INTERCEPT)

@@ -275,6 +275,13 @@ cdef class Scorer:
             for c in range(self.labels):
                 scores[c] += val[j] * row[c]
 
+    def counts(self, docs, bint chars):
+        """Return ``counts(docs, vocabulary)`` of the word (or, with ``chars``, character) vocabulary, from these tables.
+
+        A batch looks its terms up here rather than in the dicts: the same counts, fewer cache misses.
+        """
+        return _csr(docs, None, self, chars)
+
     def score(self, list segments, bint with_words):
         """Return the scores of a text's segments, together and one by one, before the softmax.
 
@@ -371,8 +378,13 @@ def counts(docs, dict vocab):
 
     Within a row, terms come in first-occurrence order, unknown ones left out.
     """
+    return _csr(docs, vocab, None, False)
+
+
+cdef tuple _csr(docs, dict vocab, Scorer scorer, bint chars):
+    """``counts`` with terms looked up in ``vocab`` or, when given, in ``scorer``'s word or character table."""
     cdef list rows = [doc if type(doc) is list else list(doc) for doc in docs]
-    cdef Py_ssize_t n = len(rows), d, total = 0, k, j, nnz = 0, longest = 0, m
+    cdef Py_ssize_t n = len(rows), d, total = 0, k, j, nnz = 0, longest = 0, m, offset = 0
     for d in range(n):
         m = PyList_GET_SIZE(rows[d])
         total += m
@@ -391,12 +403,20 @@ def counts(docs, dict vocab):
         free(seen)
         raise MemoryError()
     cdef Hit* distinct = hits + longest + 1
+    if scorer is not None and chars:
+        offset = scorer.n_words  # the scorer numbers character terms after the words
     try:
         for d in range(n):
-            k = _distinct(hits, _look_up(<list>rows[d], vocab, hits, 0), distinct, seen)
+            if scorer is None:
+                k = _look_up(<list>rows[d], vocab, hits, 0)
+            elif chars:
+                k = scorer._chars(<list>rows[d], hits, 0)
+            else:
+                k = scorer._words(<list>rows[d], hits, 0)
+            k = _distinct(hits, k, distinct, seen)
             for j in range(k):
                 data_v[nnz + j] = distinct[j].count
-                ind_v[nnz + j] = distinct[j].idx
+                ind_v[nnz + j] = distinct[j].idx - offset
             nnz += k
             ptr_v[d + 1] = nnz
     finally:

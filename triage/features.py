@@ -21,7 +21,7 @@ import numpy as np
 from scipy import sparse
 
 from . import dataset
-from .native import TermMatcher, segment_features
+from .native import Scorer, TermMatcher, segment_features
 from .native import negated_clauses as _negated_clauses
 from .text import KEEP_POS, located, normalize
 from .tfidf import Block
@@ -240,8 +240,12 @@ class Featurizer:
         return Analysis(normalized, segments, tokens, concept_spans)
 
 
-def stack(analyses: Sequence[Analysis], words: Block, chars: Block) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
-    """Return the TF-IDF rows of every whole text and of every segment (texts' segments in order)."""
+def stack(analyses: Sequence[Analysis], words: Block, chars: Block, scorer: Scorer | None = None
+          ) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
+    """Return the TF-IDF rows of every whole text and of every segment (texts' segments in order).
+
+    ``scorer``, the model's ``Scorer`` over these blocks, looks terms up faster (see ``Block.counts``).
+    """
     seg_words = [s.words for a in analyses for s in a.segments]
     seg_chars = [s.chars for a in analyses for s in a.segments]
     sizes = [len(a.segments) for a in analyses]
@@ -250,8 +254,8 @@ def stack(analyses: Sequence[Analysis], words: Block, chars: Block) -> tuple[spa
     agg = sparse.csr_matrix((np.ones(len(owner)), (owner, np.arange(len(owner)))), shape=(len(analyses), len(owner)))
     blocks_whole = []
     blocks_seg = []
-    for block, docs in ((words, seg_words), (chars, seg_chars)):
-        counts = block.counts(docs)
+    for block, docs, of_chars in ((words, seg_words, False), (chars, seg_chars, True)):
+        counts = block.counts(docs, scorer, of_chars)
         blocks_seg.append(block.tfidf(counts))
         blocks_whole.append(block.tfidf((agg @ counts).tocsr()))
     return sparse.hstack(blocks_whole, format="csr"), sparse.hstack(blocks_seg, format="csr")

@@ -302,7 +302,7 @@ class InquiryModel:
 
     def _scores(self, analyses: Sequence[Analysis]) -> tuple[np.ndarray, np.ndarray, np.ndarray, sparse.csr_matrix]:
         """Return (final probabilities, per-sentence probabilities, top-escalation sentence, sentence rows)."""
-        whole_x, seg_x = stack(analyses, self.words, self.chars)
+        whole_x, seg_x = stack(analyses, self.words, self.chars, self._scorer)
         whole = _softmax(np.asarray(whole_x @ self.coef) + self.intercept)
         seg = _softmax(np.asarray(seg_x @ self.coef) + self.intercept)
         meta, top_esc = _meta(whole, seg, [len(a.segments) for a in analyses], self.sentence_inputs,
