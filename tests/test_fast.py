@@ -1,8 +1,11 @@
-"""The compiled loops (triage/_fast.pyx) against the plain tf-idf arithmetic they replace."""
+"""The compiled loops (triage/_fast.pyx) against the plain Python and tf-idf arithmetic they replace."""
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -11,10 +14,30 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from triage.features import Segment
-from triage.native import Scorer, char_ngrams
+from triage import dataset
+from triage.features import (
+    _CLAUSE_PARTICLES,
+    _CLAUSE_PUNCT,
+    _PREDICATE_POS,
+    _QUESTION_AFTER,
+    CONCEPT_PREFIX,
+    NEGATABLE_POS,
+    NEGATED_PREFIX,
+    NEGATORS,
+    QUOTED_PREFIX,
+    Featurizer,
+    Lexicon,
+    Segment,
+    quoted_spans,
+    read_lexicon,
+    split_segments,
+)
+from triage.native import Scorer, TermMatcher, char_ngrams, locate, read_tokens
 from triage.registry import Registry
+from triage.text import KEEP_POS, _line_tagger, located, normalize
 from triage.tfidf import Block
+
+from .conftest import DATA
 
 TERMS = ["補償", "返金", "何", "漏れ", "弁護士", "x", "§legal", "¬返金"]
 WORDS = {t: i for i, t in enumerate(TERMS[:6])}  # the last two are unknown
@@ -83,6 +106,15 @@ def test_counts_keep_first_occurrence_order_and_drop_unknown_terms() -> None:
     assert m.data.tolist() == [2.0, 1.0, 1.0]
 
 
+@given(st.lists(st.lists(st.sampled_from(TERMS), max_size=8), max_size=4),
+       st.lists(st.lists(st.sampled_from(CHAR_TERMS), max_size=8), max_size=4))
+def test_the_scorers_counts_equal_the_dicts(words: list[list[str]], chars: list[list[str]]) -> None:
+    for docs, block, of_chars in ((words, Block(WORDS, WORD_IDF), False), (chars, Block(CHARS, CHAR_IDF), True)):
+        plain, fast = block.counts(docs), block.counts(docs, SCORER, of_chars)
+        for part in ("data", "indices", "indptr"):
+            assert getattr(fast, part).tolist() == getattr(plain, part).tolist()
+
+
 def test_weights_that_do_not_match_the_vocabularies_are_refused() -> None:
     with pytest.raises(ValueError, match="do not match"):
         Scorer(WORDS, CHARS, WORD_IDF, CHAR_IDF, COEF[:-1], INTERCEPT)
@@ -103,3 +135,201 @@ def test_a_model_that_has_scored_pickles_as_before(models_dir: Path) -> None:
     assert "_scorer" not in state  # rebuilt on load, never stored: the file format is unchanged
     again = pickle.loads(pickle.dumps(model))
     assert again.predict("補償はありますか").probabilities == model.predict("補償はありますか").probabilities
+
+
+# -- reading MeCab's output and building features (triage.text, triage.features) against the Python they replace --
+
+def _plain_read(parsed: str) -> list[tuple[str, str, str]]:
+    tokens = []
+    for line in parsed.split("\n"):
+        fields = line.split("\t")
+        if len(fields) == 3:
+            tag, lemma, surface = fields
+            lemma = lemma.split("-", 1)[0] if lemma and lemma != "*" else ""
+            tokens.append((tag, lemma or surface, surface))
+    return tokens
+
+
+def _plain_locate(text: str, tokens: list[tuple[str, str, str]]) -> list[tuple[str, str, str, int, int]]:
+    out = []
+    pos = 0
+    for tag, lemma, surface in tokens:
+        start = text.find(surface, pos)
+        if start < 0:
+            continue
+        pos = start + len(surface)
+        out.append((tag, lemma, surface, start, pos))
+    return out
+
+
+@functools.cache
+def _plain_pattern(terms: tuple[str, ...]) -> re.Pattern[str] | None:
+    """The lexicon's former regular expression: an English and a Japanese trie, the English one at a word boundary."""
+
+    def node_pattern(node: dict[str, dict]) -> str:
+        branches = [re.escape(ch) + node_pattern(child) for ch, child in sorted(node.items()) if ch]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        if "" in node:
+            return "(?:" + body + ")?" if len(branches) == 1 else body + "?"
+        return body
+
+    def trie(words: list[str]) -> str:
+        root: dict[str, dict] = {}
+        for word in words:
+            node = root
+            for ch in word:
+                node = node.setdefault(ch, {})
+            node[""] = {}
+        return node_pattern(root)
+
+    english = [t for t in terms if t.isascii()]
+    japanese = [t for t in terms if not t.isascii()]
+    parts = ([r"\b" + trie(english)] if english else []) + ([trie(japanese)] if japanese else [])
+    return re.compile("|".join(parts)) if parts else None
+
+
+def _plain_matches(concept_of: dict[str, str], text: str) -> list[tuple[str, int, int]]:
+    pattern = _plain_pattern(tuple(concept_of))
+    return [] if pattern is None else [(concept_of[m.group()], m.start(), m.end()) for m in pattern.finditer(text)]
+
+
+def _plain_negated(tokens: list[tuple[str, str, str, int, int]], bounds: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    if not any(t[1] in NEGATORS for t in tokens):
+        return out
+    ends = {b for _, b in bounds}
+    start, negative, previous, pending = 0, False, "", False
+    for tag, lemma, surface, _s, end in tokens:
+        if lemma in NEGATORS and tag in ("助動詞", "形容詞", "形状詞", "名詞"):
+            negative = pending = True
+        elif pending and tag == "助詞" and surface == "か":
+            negative = pending = False
+        elif pending and surface not in _QUESTION_AFTER:
+            pending = False
+        boundary = (surface in _CLAUSE_PUNCT
+                    or (tag == "助詞" and surface in _CLAUSE_PARTICLES and previous in _PREDICATE_POS)
+                    or (tag == "助動詞" and surface in ("なら", "ならば")) or end in ends)
+        previous = tag
+        if boundary:
+            if negative:
+                out.append((start, end))
+            start, negative, pending = end, False, False
+    if negative:
+        out.append((start, max(ends, default=start)))
+    return out
+
+
+def _plain_inside(spans: list[tuple[int, int]], positions: list[int]) -> list[bool]:
+    out, j = [], 0
+    for pos in positions:
+        while j < len(spans) and spans[j][1] <= pos:
+            j += 1
+        out.append(j < len(spans) and spans[j][0] <= pos)
+    return out
+
+
+def _plain_analyse(f: Featurizer, normalized: str) -> tuple[list[tuple[list[str], list[str], list[str]]], list]:
+    """Featurizer.analyse as it was written in Python: (words, chars, concepts) per segment, and the kept tokens."""
+    bounds = split_segments(normalized)
+    starts = [a for a, _ in bounds]
+    every = _plain_locate(normalized, _plain_read(_line_tagger().parse(normalized)))
+    tokens = [(lemma, surface, start, end, tag) for tag, lemma, surface, start, end in every if tag in KEEP_POS]
+    scopes = []
+    if f.negation:
+        scopes.append((NEGATED_PREFIX, _plain_negated(every, bounds)))
+    if f.quotes:
+        scopes.append((QUOTED_PREFIX, quoted_spans(normalized)))
+    scopes = [(prefix, spans) for prefix, spans in scopes if spans]
+    words: list[list[str]] = [[] for _ in bounds]
+    concepts: list[list[str]] = [[] for _ in bounds]
+    scoped: list[list[str]] = [[] for _ in bounds]
+    marks = [(prefix, _plain_inside(spans, [t[2] for t in tokens])) for prefix, spans in scopes]
+    k = 0
+    for n, (lemma, _surface, start, _end, tag) in enumerate(tokens):
+        while k + 1 < len(starts) and start >= starts[k + 1]:
+            k += 1
+        words[k].append(lemma)
+        if marks and tag in NEGATABLE_POS:
+            scoped[k] += [prefix + lemma for prefix, inside in marks if inside[n]]
+    spans = _plain_matches(f.lexicon._concept_of, normalized)  # type: ignore[attr-defined]
+    marks = [(prefix, _plain_inside(s, [c[1] for c in spans])) for prefix, s in scopes]
+    k = 0
+    for n, (concept, start, _end) in enumerate(spans):
+        while k + 1 < len(starts) and start >= starts[k + 1]:
+            k += 1
+        concepts[k].append(concept)
+        if marks and f.concept_features:
+            scoped[k] += [prefix + CONCEPT_PREFIX + concept for prefix, inside in marks if inside[n]]
+    out = []
+    lo, hi = f.char_ngrams
+    for (a, b), lemmas, extra, found in zip(bounds, words, scoped, concepts, strict=True):
+        w = lemmas + [f"{x} {y}" for x, y in itertools.pairwise(lemmas)] + extra
+        if f.concept_features:
+            w += [CONCEPT_PREFIX + c for c in found]
+        piece = " ".join(normalized[a:b].split())
+        out.append((w, [piece[i : i + n] for n in range(lo, hi + 1) for i in range(len(piece) - n + 1)], found))
+    return out, tokens
+
+
+LEX = read_lexicon(DATA / "lexicon.csv")
+# Denials, questions that only sound negative, quotations, quoted mail, loan words, digits, several sentences.
+TEXTS = [
+    "弁護士を立てる予定はありませんが、補償はありますか？", "参加しませんか。「弁護士に相談します」と書いたメールが届いた",
+    "> 消費者センターに相談します\n返金してください", "パスワードを変えてないのに不正利用された!! 警察に行く",
+    "sue you! issue of the refund, lawyer 集団訴訟なら考えます", "補償は不要です。じゃないですか", "",
+    "ｶｰﾄﾞ情報 漏れた？  ｻｲﾄ 大丈夫？", "注文番号12345の返金はいつですか。『社長を出せ』と言われた",
+]
+
+
+@pytest.mark.parametrize("f", [Featurizer(LEX, negation=True, quotes=True), Featurizer(LEX),
+                               Featurizer(LEX, (2, 4), concept_features=False, negation=True, quotes=True)],
+                         ids=["shipped", "plain", "no-concepts"])
+def test_analyse_gives_the_features_of_the_python_it_replaces(f: Featurizer) -> None:
+    rows = [r.text for r in dataset.read(DATA / "inquiries.csv").rows][::40]
+    for text in TEXTS + rows:
+        norm = normalize(text)
+        expected, tokens = _plain_analyse(f, norm)
+        got = f.analyse(norm)
+        assert [(s.words, s.chars, s.concepts) for s in got.segments] == expected, text
+        assert got.tokens == tokens
+        assert located(norm) == _plain_locate(norm, _plain_read(_line_tagger().parse(norm)))
+
+
+_LINES = st.lists(st.tuples(st.sampled_from(["名詞", "助動詞", "", "*"]),
+                            st.sampled_from(["", "*", "-", "補償", "パスワード-password", "a-b-c", "**"]),
+                            st.sampled_from(["", "補償", "パスワード", "x"]), st.sampled_from(["", "\textra"])),
+                  max_size=6)
+
+
+@given(_LINES, st.booleans())
+def test_read_tokens_splits_mecabs_lines_as_python_did(lines: list[tuple[str, str, str, str]], tail: bool) -> None:
+    parsed = "\n".join(f"{a}\t{b}\t{c}{d}" for a, b, c, d in lines) + ("\n" if tail else "")
+    assert read_tokens(parsed) == _plain_read(parsed)
+
+
+@given(st.text(alphabet="ab あ", max_size=10), st.lists(st.sampled_from(["a", "ab", "あ", " ", "", "c"]), max_size=6))
+def test_locate_places_tokens_as_python_did(text: str, surfaces: list[str]) -> None:
+    tokens = [("名詞", s, s) for s in surfaces]
+    assert locate(text, tokens) == _plain_locate(text, tokens)
+
+
+_TERMS = ["訴訟", "集団訴訟", "弁護士", "sue", "sns", "sns拡散", "x-y", "_ab", "sue_"]
+
+
+@settings(max_examples=300)
+@given(st.lists(st.sampled_from(_TERMS + ["a", "_", " ", "issue", "訴", "集団", "拡散", "s", "-"]), max_size=8),
+       st.sets(st.sampled_from(_TERMS)))
+def test_the_lexicons_trie_finds_what_its_regular_expression_found(parts: list[str], terms: set[str]) -> None:
+    concept_of = {t: f"c{i}" for i, t in enumerate(sorted(terms))}
+    text = "".join(parts)
+    assert TermMatcher(concept_of).matches(text) == _plain_matches(concept_of, text)
+
+
+def test_the_shipped_lexicon_finds_on_every_training_row_what_its_regular_expression_found() -> None:
+    pattern_matches = LEX._concept_of  # type: ignore[attr-defined]
+    for row in dataset.read(DATA / "inquiries.csv").rows[::5]:
+        norm = normalize(row.text)
+        assert LEX.matches(norm) == _plain_matches(pattern_matches, norm), row.text
+    assert Lexicon().matches("弁護士") == []

@@ -209,3 +209,17 @@ def test_japanese_separators_are_masked(text: str, kind: str) -> None:
                                   "3万円", "2026年11月20日", "model 20261202-022327-84e5c2bc"])
 def test_numbers_that_are_not_personal_data_are_left_alone(text: str) -> None:
     assert redact(text) == text
+
+
+@pytest.mark.parametrize(("text", "kind"), [
+    ("www.example.com を見て", "URL"),  # no ":" at all: a rule is skipped only without "." and ":"
+    ("ＷＷＷ．ｅｘａｍｐｌｅ．ｃｏｍ を見て", "URL"),
+    ("https://example.com", "URL"),
+    ("ｔａｒｏ＠ｅｘａｍｐｌｅ．ｊｐ まで", "EMAIL"),
+    ("会員番号ＡＢ１２３４５です", "IDNUM"),
+    ("カード ****　１２３４ です", "MASKED_CARD"),
+    ("電話 ０９０１２３４５６７８", "PHONE"),
+])
+def test_a_rule_skipped_for_want_of_a_character_is_skipped_only_when_the_folded_text_lacks_it(text: str,
+                                                                                               kind: str) -> None:
+    assert [f.kind for f in pii.find(text, (kind,))] == [kind]

@@ -11,13 +11,18 @@ from cpython.dict cimport PyDict_GetItem
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
 from cpython.long cimport PyLong_AsSsize_t
 from cpython.ref cimport PyObject
-from cpython.unicode cimport PyUnicode_GET_LENGTH, PyUnicode_READ_CHAR, PyUnicode_Substring
+from cpython.unicode cimport (Py_UNICODE_ISALNUM, PyUnicode_DATA, PyUnicode_Find, PyUnicode_GET_LENGTH, PyUnicode_KIND, PyUnicode_READ,
+                              PyUnicode_READ_CHAR, PyUnicode_Substring)
 from libc.math cimport log, sqrt
 from libc.stdint cimport uint64_t
 from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memset
 
 import numpy as np
+
+
+cdef extern from *:
+    void __builtin_prefetch(const void* address) noexcept nogil
 
 
 cdef struct Hit:
@@ -85,6 +90,23 @@ cdef inline uint64_t _pack(str term) noexcept:
     return key
 
 
+cdef struct WordSlot:
+    uint64_t key  # _hash of the word
+    PyObject* term  # the word (kept alive by the vocabulary dict); NULL marks a free slot
+    Py_ssize_t idx
+
+
+cdef inline uint64_t _hash(str term) noexcept:
+    """Return a 64-bit FNV-1a hash of a word's code points."""
+    cdef Py_ssize_t i, n = PyUnicode_GET_LENGTH(term)
+    cdef int kind = PyUnicode_KIND(term)
+    cdef void* data = PyUnicode_DATA(term)
+    cdef uint64_t h = 0xCBF29CE484222325ULL
+    for i in range(n):
+        h = (h ^ <uint64_t>PyUnicode_READ(kind, data, i)) * 0x100000001B3ULL
+    return h
+
+
 cdef inline Py_ssize_t _slot(uint64_t key, Py_ssize_t mask) noexcept nogil:
     return <Py_ssize_t>((key * 0x9E3779B97F4A7C15ULL) >> 32) & mask
 
@@ -99,6 +121,8 @@ cdef class Scorer:
     """
 
     cdef Slot* table
+    cdef WordSlot* word_table
+    cdef Py_ssize_t word_mask
     cdef Py_ssize_t mask
     cdef double* rows  # per feature: idf, then one weight per label
     cdef double* intercept
@@ -129,6 +153,21 @@ cdef class Scorer:
             self.rows[i * self.stride] = word_idf[i] if i < n_words else char_idf[i - n_words]
             for c in range(self.labels):
                 self.rows[i * self.stride + 1 + c] = coef[i, c]
+        size = 16
+        while size < 2 * n_words + 2:
+            size *= 2
+        self.word_mask = size - 1
+        self.word_table = <WordSlot*>calloc(size, sizeof(WordSlot))
+        if self.word_table is NULL:
+            raise MemoryError()
+        for term, column in words.items():
+            key = _hash(<str?>term)
+            h = _slot(key, self.word_mask)
+            while self.word_table[h].term is not NULL:
+                h = (h + 1) & self.word_mask
+            self.word_table[h].key = key
+            self.word_table[h].term = <PyObject*>term
+            self.word_table[h].idx = <Py_ssize_t>column
         self.long_chars = False
         for term, column in chars.items():
             key = _pack(term)
@@ -143,35 +182,73 @@ cdef class Scorer:
 
     def __dealloc__(self):
         free(self.table)
+        free(self.word_table)
         free(self.rows)
         free(self.intercept)
 
     cdef Py_ssize_t _words(self, list terms, Hit* out, Py_ssize_t pos) except -1:
-        cdef Py_ssize_t i, k = 0, n = PyList_GET_SIZE(terms)
-        cdef PyObject* found
+        """Append the known words of ``terms`` to ``out`` (positions from ``pos``); return how many.
+
+        Like ``_chars``, in passes that let the cache misses overlap: every slot is
+        prefetched, then the slot whose hash matches is read and its word prefetched,
+        then the words are compared (a dict look-up missed the cache three times in a row).
+        """
+        cdef Py_ssize_t i, h, k = 0, n = PyList_GET_SIZE(terms)
+        cdef uint64_t key
+        for i in range(n):  # out[i] holds the hash and a slot until out[k <= i] overwrites it
+            key = _hash(<str>PyList_GET_ITEM(terms, i))
+            out[i].count = <Py_ssize_t>key
+            h = _slot(key, self.word_mask)
+            out[i].idx = h
+            __builtin_prefetch(&self.word_table[h])
         for i in range(n):
-            found = PyDict_GetItem(self.words, <object>PyList_GET_ITEM(terms, i))
-            if found is not NULL:
-                out[k].idx = PyLong_AsSsize_t(<object>found)
-                out[k].pos = pos + i
-                k += 1
+            key = <uint64_t>out[i].count
+            h = out[i].idx
+            while self.word_table[h].term is not NULL and self.word_table[h].key != key:
+                h = (h + 1) & self.word_mask
+            out[i].idx = h
+            if self.word_table[h].term is not NULL:
+                __builtin_prefetch(self.word_table[h].term)
+        for i in range(n):
+            term = <str>PyList_GET_ITEM(terms, i)
+            key = <uint64_t>out[i].count
+            h = out[i].idx
+            # Equal hashes of different words go on probing (never seen, but the result stays exact).
+            while self.word_table[h].term is not NULL:
+                if self.word_table[h].key == key and <str>self.word_table[h].term == term:
+                    out[k].idx = self.word_table[h].idx
+                    out[k].pos = pos + i
+                    k += 1
+                    break
+                h = (h + 1) & self.word_mask
         return k
 
     cdef Py_ssize_t _chars(self, list terms, Hit* out, Py_ssize_t pos) except -1:
+        """Append the known n-grams of ``terms`` to ``out`` (positions from ``pos``); return how many.
+
+        The table is larger than the caches and a text's n-grams fall anywhere in it: every slot
+        is requested first (a prefetch each), then read, so that the cache misses overlap.
+        """
         cdef Py_ssize_t i, h, k = 0, n = PyList_GET_SIZE(terms)
         cdef uint64_t key
         cdef PyObject* found
+        for i in range(n):  # out[i] holds the key and its first slot until out[k <= i] overwrites it
+            key = _pack(<str>PyList_GET_ITEM(terms, i))
+            out[i].count = <Py_ssize_t>key  # at most 63 bits
+            if key != 0:
+                h = _slot(key, self.mask)
+                out[i].idx = h
+                __builtin_prefetch(&self.table[h])
         for i in range(n):
-            term = <str>PyList_GET_ITEM(terms, i)
-            key = _pack(term)
+            key = <uint64_t>out[i].count
             if key == 0:
-                found = PyDict_GetItem(self.chars, term) if self.long_chars else NULL
+                found = PyDict_GetItem(self.chars, <str>PyList_GET_ITEM(terms, i)) if self.long_chars else NULL
                 if found is not NULL:
                     out[k].idx = PyLong_AsSsize_t(<object>found) + self.n_words
                     out[k].pos = pos + i
                     k += 1
                 continue
-            h = _slot(key, self.mask)
+            h = out[i].idx
             while self.table[h].key != 0:
                 if self.table[h].key == key:
                     out[k].idx = self.table[h].idx
@@ -186,6 +263,8 @@ cdef class Scorer:
         cdef Py_ssize_t j, c
         cdef double norm = 0.0
         cdef const double* row
+        for j in range(k):  # the rows of a text's terms lie anywhere in a table larger than the caches
+            __builtin_prefetch(self.rows + terms[j].idx * self.stride)
         for j in range(k):
             val[j] = (1.0 + log(<double>terms[j].count)) * self.rows[terms[j].idx * self.stride]
             norm += val[j] * val[j]
@@ -195,6 +274,13 @@ cdef class Scorer:
             row = self.rows + terms[j].idx * self.stride + 1
             for c in range(self.labels):
                 scores[c] += val[j] * row[c]
+
+    def counts(self, docs, bint chars):
+        """Return ``counts(docs, vocabulary)`` of the word (or, with ``chars``, character) vocabulary, from these tables.
+
+        A batch looks its terms up here rather than in the dicts: the same counts, fewer cache misses.
+        """
+        return _csr(docs, None, self, chars)
 
     def score(self, list segments, bint with_words):
         """Return the scores of a text's segments, together and one by one, before the softmax.
@@ -292,8 +378,13 @@ def counts(docs, dict vocab):
 
     Within a row, terms come in first-occurrence order, unknown ones left out.
     """
+    return _csr(docs, vocab, None, False)
+
+
+cdef tuple _csr(docs, dict vocab, Scorer scorer, bint chars):
+    """``counts`` with terms looked up in ``vocab`` or, when given, in ``scorer``'s word or character table."""
     cdef list rows = [doc if type(doc) is list else list(doc) for doc in docs]
-    cdef Py_ssize_t n = len(rows), d, total = 0, k, j, nnz = 0, longest = 0, m
+    cdef Py_ssize_t n = len(rows), d, total = 0, k, j, nnz = 0, longest = 0, m, offset = 0
     for d in range(n):
         m = PyList_GET_SIZE(rows[d])
         total += m
@@ -312,15 +403,285 @@ def counts(docs, dict vocab):
         free(seen)
         raise MemoryError()
     cdef Hit* distinct = hits + longest + 1
+    if scorer is not None and chars:
+        offset = scorer.n_words  # the scorer numbers character terms after the words
     try:
         for d in range(n):
-            k = _distinct(hits, _look_up(<list>rows[d], vocab, hits, 0), distinct, seen)
+            if scorer is None:
+                k = _look_up(<list>rows[d], vocab, hits, 0)
+            elif chars:
+                k = scorer._chars(<list>rows[d], hits, 0)
+            else:
+                k = scorer._words(<list>rows[d], hits, 0)
+            k = _distinct(hits, k, distinct, seen)
             for j in range(k):
                 data_v[nnz + j] = distinct[j].count
-                ind_v[nnz + j] = distinct[j].idx
+                ind_v[nnz + j] = distinct[j].idx - offset
             nnz += k
             ptr_v[d + 1] = nnz
     finally:
         free(hits)
         free(seen)
     return data[:nnz], indices[:nnz], indptr
+
+
+# -- reading MeCab's output and building a text's features (triage.text, triage.features) ----------------------
+
+
+def read_tokens(str parsed):
+    """Return (part of speech, lemma, surface) of each "pos<TAB>lemma<TAB>surface" line of MeCab's output.
+
+    Lines without exactly three fields are skipped; a lemma is cut at its first
+    "-" (loan words carry their source) and, when empty or "*", is the surface.
+    """
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(parsed), i, line = 0, tabs = 0, t1 = 0, t2 = 0, cut
+    cdef int kind = PyUnicode_KIND(parsed)
+    cdef void* data = PyUnicode_DATA(parsed)
+    cdef Py_UCS4 ch
+    cdef list out = []
+    for i in range(n + 1):
+        ch = PyUnicode_READ(kind, data, i) if i < n else 10
+        if ch == 9:
+            tabs += 1
+            if tabs == 1:
+                t1 = i
+            elif tabs == 2:
+                t2 = i
+        elif ch == 10:
+            if tabs == 2:
+                surface = PyUnicode_Substring(parsed, t2 + 1, i)
+                cut = t1 + 1
+                if not (t2 == t1 + 2 and PyUnicode_READ(kind, data, t1 + 1) == 42):  # "*": no lemma
+                    while cut < t2 and PyUnicode_READ(kind, data, cut) != 45:  # up to the first "-"
+                        cut += 1
+                lemma = PyUnicode_Substring(parsed, t1 + 1, cut) if cut > t1 + 1 else surface
+                out.append((PyUnicode_Substring(parsed, line, t1), lemma, surface))
+            line = i + 1
+            tabs = 0
+    return out
+
+
+def locate(str text, tokens):
+    """Return (part of speech, lemma, surface, start, end) of each token found in ``text`` after the one before."""
+    cdef Py_ssize_t pos = 0, start, n = PyUnicode_GET_LENGTH(text)
+    cdef list out = []
+    for tag, lemma, surface in tokens:
+        start = PyUnicode_Find(text, <str?>surface, pos, n, 1)
+        if start < 0:  # MeCab dropped or changed it (whitespace): nothing to place
+            continue
+        pos = start + PyUnicode_GET_LENGTH(surface)
+        out.append((tag, lemma, surface, start, pos))
+    return out
+
+
+def negated_clauses(list tokens, list bounds, frozenset negators, frozenset punct, frozenset question_after,
+                    frozenset particles, frozenset predicate_pos):
+    """Return the (start, end) of every clause of ``tokens`` that contains a negation (``features.negated_clauses``)."""
+    cdef list out = []
+    cdef bint negative = False, pending = False, boundary, any_negator = False
+    cdef Py_ssize_t start = 0, end, last_end = 0
+    for t in tokens:
+        if t[1] in negators:
+            any_negator = True
+            break
+    if not any_negator:
+        return out
+    ends = set()
+    for _a, b in bounds:
+        ends.add(b)
+    previous = ""
+    for tag, lemma, surface, _s, end_obj in tokens:
+        end = end_obj
+        if lemma in negators and (tag == "助動詞" or tag == "形容詞" or tag == "形状詞" or tag == "名詞"):
+            negative = pending = True
+        elif pending and tag == "助詞" and surface == "か":
+            negative = pending = False
+        elif pending and surface not in question_after:
+            pending = False
+        boundary = (surface in punct
+                    or (tag == "助詞" and surface in particles and previous in predicate_pos)
+                    or (tag == "助動詞" and (surface == "なら" or surface == "ならば"))
+                    or end_obj in ends)
+        previous = tag
+        if boundary:
+            if negative:
+                out.append((start, end))
+            start, negative, pending = end, False, False
+    if negative:
+        out.append((start, max(ends) if ends else start))
+    return out
+
+
+cdef inline bint _inside(list spans, Py_ssize_t* j, Py_ssize_t pos):
+    """Whether ``pos`` lies in one of the sorted, disjoint ``spans``, for positions given in order (``j`` moves on)."""
+    cdef Py_ssize_t n = PyList_GET_SIZE(spans)
+    while j[0] < n and <Py_ssize_t>(<tuple>PyList_GET_ITEM(spans, j[0]))[1] <= pos:
+        j[0] += 1
+    return j[0] < n and <Py_ssize_t>(<tuple>PyList_GET_ITEM(spans, j[0]))[0] <= pos
+
+
+def segment_features(str normalized, list segments, list every, frozenset keep, frozenset scoped_pos, list scopes,
+                     list concept_spans, bint concept_features, str concept_prefix, Py_ssize_t lo, Py_ssize_t hi):
+    """Fill each segment's words, concepts and character n-grams; return the kept tokens.
+
+    ``every`` holds (part of speech, lemma, surface, start, end) of all tokens;
+    those of a part of speech in ``keep`` are the segment's lemmas, then its
+    lemma bigrams, its scoped words (``prefix + lemma`` for a token of
+    ``scoped_pos`` inside one of a scope's (prefix, spans), ``prefix +
+    concept_prefix + concept`` for a concept), then, with ``concept_features``,
+    ``concept_prefix + concept`` of its concepts. Returns (lemma, surface, start,
+    end, part of speech) of the kept tokens.
+    """
+    cdef Py_ssize_t n_seg = len(segments), k, s, i, m, start, n_scopes = len(scopes)
+    cdef Py_ssize_t j[4]
+    if n_scopes > 4:
+        raise ValueError("at most four scopes")
+    cdef list starts = [seg.start for seg in segments]
+    cdef list lemmas = [[] for _ in range(n_seg)]
+    cdef list scoped = [[] for _ in range(n_seg)]
+    cdef list concepts = [[] for _ in range(n_seg)]
+    cdef list tokens = []
+    cdef list spans
+    cdef list bucket, words
+    cdef tuple scope
+    for s in range(n_scopes):
+        j[s] = 0
+    k = 0
+    for tag, lemma, surface, start_obj, end_obj in every:
+        if tag not in keep:
+            continue
+        start = start_obj
+        tokens.append((lemma, surface, start_obj, end_obj, tag))
+        while k + 1 < n_seg and start >= <Py_ssize_t>starts[k + 1]:
+            k += 1
+        (<list>lemmas[k]).append(lemma)
+        if n_scopes:
+            scoped_tag = tag in scoped_pos
+            for s in range(n_scopes):
+                scope = <tuple>scopes[s]
+                if _inside(<list>scope[1], &j[s], start) and scoped_tag:
+                    (<list>scoped[k]).append(scope[0] + lemma)
+    for s in range(n_scopes):
+        j[s] = 0
+    k = 0
+    for concept, start_obj, _end in concept_spans:
+        start = start_obj
+        while k + 1 < n_seg and start >= <Py_ssize_t>starts[k + 1]:
+            k += 1
+        (<list>concepts[k]).append(concept)
+        for s in range(n_scopes):
+            scope = <tuple>scopes[s]
+            if _inside(<list>scope[1], &j[s], start) and concept_features:
+                (<list>scoped[k]).append(scope[0] + concept_prefix + concept)
+    for k in range(n_seg):
+        seg = segments[k]
+        bucket = <list>lemmas[k]
+        m = PyList_GET_SIZE(bucket)
+        words = list(bucket)
+        for i in range(m - 1):
+            words.append(<str>PyList_GET_ITEM(bucket, i) + " " + <str>PyList_GET_ITEM(bucket, i + 1))
+        words.extend(<list>scoped[k])
+        if concept_features:
+            for concept in <list>concepts[k]:
+                words.append(concept_prefix + concept)
+        seg.words = words
+        seg.concepts = concepts[k]
+        seg.chars = char_ngrams(" ".join(PyUnicode_Substring(normalized, seg.start, seg.end).split()), lo, hi)
+    return tokens
+
+
+cdef struct Edge:
+    uint64_t key  # (node + 1) << 21 | code point; 0 marks a free slot
+    Py_ssize_t child
+
+
+cdef inline bint _word(Py_UCS4 ch) noexcept:
+    """Whether ``re`` counts the character as a word character (\\w of a str pattern)."""
+    return Py_UNICODE_ISALNUM(ch) or ch == 95  # "_"
+
+
+cdef class TermMatcher:
+    """The lexicon's terms in a trie: the longest term at each place, scanning left to right without overlaps.
+
+    Finds what ``re`` finds with the alternation ``\\b(?:English terms)|(?:other
+    terms)`` shaped as two tries (``triage.features.Lexicon``): at each place an
+    ASCII term that starts at a word boundary wins, else any other term, each
+    the longest one that matches there; the scan goes on after the match.
+    """
+
+    cdef Edge* table
+    cdef Py_ssize_t mask
+    cdef list concept  # per node: the concept of the term that ends there, or None
+    cdef bint english
+
+    def __cinit__(self, dict concept_of):
+        cdef Py_ssize_t size = 16, n = 2, node, i, h
+        cdef uint64_t key
+        cdef str term
+        for term in concept_of:
+            n += PyUnicode_GET_LENGTH(term)
+        while size < 2 * n:
+            size *= 2
+        self.mask = size - 1
+        self.table = <Edge*>calloc(size, sizeof(Edge))
+        if self.table is NULL:
+            raise MemoryError()
+        self.concept = [None, None]  # node 0 roots the ASCII terms, node 1 the others
+        self.english = False
+        for term, value in concept_of.items():
+            node = 0 if term.isascii() else 1
+            self.english = self.english or node == 0
+            for i in range(PyUnicode_GET_LENGTH(term)):
+                key = ((<uint64_t>node + 1) << 21) | <uint64_t>PyUnicode_READ_CHAR(term, i)
+                h = _slot(key, self.mask)
+                while self.table[h].key != 0 and self.table[h].key != key:
+                    h = (h + 1) & self.mask
+                if self.table[h].key == 0:
+                    self.table[h].key = key
+                    self.table[h].child = len(self.concept)
+                    self.concept.append(None)
+                node = self.table[h].child
+            if self.concept[node] is None:
+                self.concept[node] = value
+
+    def __dealloc__(self):
+        free(self.table)
+
+    cdef Py_ssize_t _longest(self, Py_ssize_t node, int kind, void* data, Py_ssize_t p, Py_ssize_t n,
+                             Py_ssize_t* found) noexcept:
+        """Return where the longest term from ``node`` at ``p`` ends (-1 for none); its end node in ``found``."""
+        cdef Py_ssize_t best = -1, h
+        cdef uint64_t key
+        while p < n:
+            key = ((<uint64_t>node + 1) << 21) | <uint64_t>PyUnicode_READ(kind, data, p)
+            h = _slot(key, self.mask)
+            while self.table[h].key != 0 and self.table[h].key != key:
+                h = (h + 1) & self.mask
+            if self.table[h].key == 0:
+                break
+            node = self.table[h].child
+            p += 1
+            if <object>PyList_GET_ITEM(self.concept, node) is not None:
+                best = p
+                found[0] = node
+        return best
+
+    def matches(self, str text):
+        """Return (concept, start, end) of every term found in ``text``."""
+        cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text), p = 0, q, node = 0
+        cdef int kind = PyUnicode_KIND(text)
+        cdef void* data = PyUnicode_DATA(text)
+        cdef list out = []
+        while p < n:
+            q = -1
+            if self.english and ((p > 0 and _word(PyUnicode_READ(kind, data, p - 1)))
+                                 != _word(PyUnicode_READ(kind, data, p))):
+                q = self._longest(0, kind, data, p, n, &node)
+            if q < 0:
+                q = self._longest(1, kind, data, p, n, &node)
+            if q < 0:
+                p += 1
+                continue
+            out.append((self.concept[node], p, q))
+            p = q
+        return out

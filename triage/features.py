@@ -12,7 +12,6 @@ name: renaming them breaks saved models (bump ``TOKENIZER_VERSION`` in
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,7 +21,8 @@ import numpy as np
 from scipy import sparse
 
 from . import dataset
-from .native import char_ngrams
+from .native import Scorer, TermMatcher, segment_features
+from .native import negated_clauses as _negated_clauses
 from .text import KEEP_POS, located, normalize
 from .tfidf import Block
 
@@ -103,55 +103,17 @@ class Lexicon:
         for concept, term in self.terms:
             concept_of.setdefault(term, concept)
         object.__setattr__(self, "_concept_of", concept_of)
-        object.__setattr__(self, "_pattern", _compile(list(concept_of)))
+        # A trie in C (triage/_fast.pyx): a regular expression shaped as a trie cost 25 µs per inquiry.
+        object.__setattr__(self, "_matcher", TermMatcher(concept_of))
 
     def matches(self, normalized: str) -> list[tuple[str, int, int]]:
-        """Return (concept, start, end) of every lexicon term in a normalized text (longest term first)."""
-        pattern: re.Pattern[str] | None = self._pattern  # type: ignore[attr-defined]
-        if pattern is None:
-            return []
-        concept_of: dict[str, str] = self._concept_of  # type: ignore[attr-defined]
-        return [(concept_of[m.group()], m.start(), m.end()) for m in pattern.finditer(normalized)]
+        """Return (concept, start, end) of every lexicon term in a normalized text.
 
-
-def _compile(terms: Sequence[str]) -> re.Pattern[str] | None:
-    """Return one regular expression for all terms, shaped as a trie.
-
-    A flat alternation of 260 terms is tried term by term at every position
-    (0.3 ms per inquiry); a trie shares prefixes, and its greedy optional
-    branches make the longest term win (集団訴訟 over 訴訟).
-    """
-    japanese = [t for t in terms if not t.isascii()]
-    english = [t for t in terms if t.isascii()]
-    parts = []
-    if english:
-        # English terms start at a word boundary ("sue" must not match "issue").
-        parts.append(r"\b" + _trie_pattern(english))
-    if japanese:
-        parts.append(_trie_pattern(japanese))
-    return re.compile("|".join(parts)) if parts else None
-
-
-def _trie_pattern(terms: Sequence[str]) -> str:
-    trie: dict[str, dict] = {}
-    for term in terms:
-        node = trie
-        for ch in term:
-            node = node.setdefault(ch, {})
-        node[""] = {}
-    return _node_pattern(trie)
-
-
-def _node_pattern(node: dict[str, dict]) -> str:
-    ends = "" in node
-    branches = [re.escape(ch) + _node_pattern(child) for ch, child in sorted(node.items()) if ch]
-    if not branches:
-        return ""
-    body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
-    if ends:
-        # The term may end here; the longer continuation is tried first.
-        return "(?:" + body + ")?" if len(branches) == 1 else body + "?"
-    return body
+        Scanning left to right, each place takes its longest term (集団訴訟 over 訴訟); an
+        English term must start at a word boundary ("sue" must not match "issue"), and wins
+        there over a longer term of other characters.
+        """
+        return self._matcher.matches(normalized)  # type: ignore[attr-defined,no-any-return]
 
 
 def read_lexicon(path: str | Path) -> Lexicon:
@@ -227,51 +189,17 @@ def negated_clauses(tokens: Sequence[tuple[str, str, str, int, int]], bounds: Se
 
     ``tokens`` are (part of speech, lemma, surface, start, end) of all tokens;
     clauses end at sentence ends, at 、 and after a conjunctive particle or a
-    conditional なら that follows a predicate.
+    conditional なら that follows a predicate. A negator (助動詞, 形容詞, 形状詞
+    or 名詞) marks its clause, unless the clause turns out to be a question
+    (か right after it, or after です/ます/の/ん/だ). The loop runs in C (triage/_fast.pyx).
     """
-    out: list[tuple[int, int]] = []
-    if not any(t[1] in NEGATORS for t in tokens):
-        return out
-    ends = {b for _, b in bounds}
-    start = 0
-    negative = False
-    previous = ""
-    pending = False  # a negation whose clause may still turn out to be a question
-    for tag, lemma, surface, _s, end in tokens:
-        if lemma in NEGATORS and tag in ("助動詞", "形容詞", "形状詞", "名詞"):
-            negative = pending = True
-        elif pending and tag == "助詞" and surface == "か":
-            negative = pending = False
-        elif pending and surface not in _QUESTION_AFTER:
-            pending = False
-        boundary = (surface in _CLAUSE_PUNCT
-                    or (tag == "助詞" and surface in _CLAUSE_PARTICLES and previous in _PREDICATE_POS)
-                    or (tag == "助動詞" and surface in ("なら", "ならば"))
-                    or end in ends)
-        previous = tag
-        if boundary:
-            if negative:
-                out.append((start, end))
-            start, negative, pending = end, False, False
-    if negative:
-        out.append((start, max(ends, default=start)))
-    return out
+    return _negated_clauses(list(tokens), list(bounds), NEGATORS, _CLAUSE_PUNCT, _QUESTION_AFTER,
+                            _CLAUSE_PARTICLES, _PREDICATE_POS)
 
 
 def quoted_spans(normalized: str) -> list[tuple[int, int]]:
     """Return the (start, end) of every quotation (「…」『…』"…", e-mail lines quoted with >) in a normalized text."""
     return [(m.start(), m.end()) for m in _QUOTES.finditer(normalized)]
-
-
-def _inside(spans: Sequence[tuple[int, int]], positions: Sequence[int]) -> list[bool]:
-    """Return, for sorted positions, whether each lies in one of the sorted, disjoint spans."""
-    out = []
-    j = 0
-    for pos in positions:
-        while j < len(spans) and spans[j][1] <= pos:
-            j += 1
-        out.append(j < len(spans) and spans[j][0] <= pos)
-    return out
 
 
 class Featurizer:
@@ -295,9 +223,7 @@ class Featurizer:
         """Split into segments and list each segment's word, concept and character features."""
         bounds = split_segments(normalized)
         segments = [Segment(a, b) for a, b in bounds]
-        starts = [a for a, _ in bounds]
         every = located(normalized)
-        tokens = [(lemma, surface, start, end, tag) for tag, lemma, surface, start, end in every if tag in KEEP_POS]
         # Scoped words: a denied clause (¬) and quoted words (「…」, someone else's words: a scam
         # mail that "names a lawyer" is not a lawyer writing).
         scopes = []
@@ -306,37 +232,20 @@ class Featurizer:
         if self.quotes:
             scopes.append((QUOTED_PREFIX, quoted_spans(normalized)))
         scopes = [(prefix, spans) for prefix, spans in scopes if spans]  # most texts have none
-        scoped: list[list[str]] = [[] for _ in segments]
-        marks = [(prefix, _inside(spans, [t[2] for t in tokens])) for prefix, spans in scopes]
-        k = 0
-        for n, (lemma, _surface, start, _end, tag) in enumerate(tokens):
-            while k + 1 < len(starts) and start >= starts[k + 1]:
-                k += 1
-            segments[k].words.append(lemma)
-            if marks and tag in NEGATABLE_POS:
-                scoped[k] += [prefix + lemma for prefix, inside in marks if inside[n]]
         concept_spans = self.lexicon.matches(normalized)
-        marks = [(prefix, _inside(spans, [c[1] for c in concept_spans])) for prefix, spans in scopes]
-        k = 0
-        for n, (concept, start, _end) in enumerate(concept_spans):
-            while k + 1 < len(starts) and start >= starts[k + 1]:
-                k += 1
-            segments[k].concepts.append(concept)
-            if marks and self.concept_features:
-                scoped[k] += [prefix + CONCEPT_PREFIX + concept for prefix, inside in marks if inside[n]]
-        lo, hi = self.char_ngrams
-        for seg, extra in zip(segments, scoped, strict=True):
-            lemmas = seg.words
-            seg.words = lemmas + [f"{a} {b}" for a, b in itertools.pairwise(lemmas)] + extra
-            if self.concept_features:
-                seg.words += [CONCEPT_PREFIX + c for c in seg.concepts]
-            piece = " ".join(normalized[seg.start : seg.end].split())
-            seg.chars = char_ngrams(piece, lo, hi)  # [piece[i : i + n] for n in lo..hi for i ...], in C
+        # One pass in C (triage/_fast.pyx): each segment's lemmas, bigrams, scoped words, concepts and
+        # character n-grams; the kept tokens, (lemma, surface, start, end, part of speech), for explanations.
+        tokens = segment_features(normalized, segments, every, KEEP_POS, NEGATABLE_POS, scopes, concept_spans,
+                                  self.concept_features, CONCEPT_PREFIX, *self.char_ngrams)
         return Analysis(normalized, segments, tokens, concept_spans)
 
 
-def stack(analyses: Sequence[Analysis], words: Block, chars: Block) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
-    """Return the TF-IDF rows of every whole text and of every segment (texts' segments in order)."""
+def stack(analyses: Sequence[Analysis], words: Block, chars: Block, scorer: Scorer | None = None
+          ) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
+    """Return the TF-IDF rows of every whole text and of every segment (texts' segments in order).
+
+    ``scorer``, the model's ``Scorer`` over these blocks, looks terms up faster (see ``Block.counts``).
+    """
     seg_words = [s.words for a in analyses for s in a.segments]
     seg_chars = [s.chars for a in analyses for s in a.segments]
     sizes = [len(a.segments) for a in analyses]
@@ -345,8 +254,8 @@ def stack(analyses: Sequence[Analysis], words: Block, chars: Block) -> tuple[spa
     agg = sparse.csr_matrix((np.ones(len(owner)), (owner, np.arange(len(owner)))), shape=(len(analyses), len(owner)))
     blocks_whole = []
     blocks_seg = []
-    for block, docs in ((words, seg_words), (chars, seg_chars)):
-        counts = block.counts(docs)
+    for block, docs, of_chars in ((words, seg_words, False), (chars, seg_chars, True)):
+        counts = block.counts(docs, scorer, of_chars)
         blocks_seg.append(block.tfidf(counts))
         blocks_whole.append(block.tfidf((agg @ counts).tocsr()))
     return sparse.hstack(blocks_whole, format="csr"), sparse.hstack(blocks_seg, format="csr")

@@ -8,7 +8,7 @@ _HOW = "run `pip install -e .` in the checkout (it compiles triage/_fast.pyx)"
 
 try:
     from . import _fast
-    from ._fast import Scorer, char_ngrams, counts
+    from ._fast import Scorer, TermMatcher, char_ngrams, counts, locate, negated_clauses, read_tokens, segment_features
 except ImportError as exc:  # a source tree used without installing it
     raise ImportError(f"triage._fast is missing or was built for another Python: {_HOW}.") from exc
 
@@ -18,4 +18,4 @@ _source = Path(__file__).with_name("_fast.pyx")
 if _source.exists() and _source.stat().st_mtime > Path(_fast.__file__).stat().st_mtime:
     raise ImportError(f"triage._fast is older than triage/_fast.pyx: {_HOW}.")
 
-__all__ = ["Scorer", "char_ngrams", "counts"]
+__all__ = ["Scorer", "TermMatcher", "char_ngrams", "counts", "locate", "negated_clauses", "read_tokens", "segment_features"]

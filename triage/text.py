@@ -16,6 +16,7 @@ import fugashi
 import unidic_lite
 
 from . import pii
+from .native import locate, read_tokens
 
 # Bump when normalisation or tokenization changes what a text becomes: the
 # registry refuses a model stamped with another version (its features differ).
@@ -37,6 +38,7 @@ PLACEHOLDERS = {
     "IDNUM": "idnum",
 }
 _DIGITS = str.maketrans("0123456789", "0000000000")
+_NONZERO = re.compile("[1-9]")
 
 
 def _placeholder(finding: pii.Finding) -> str:
@@ -65,7 +67,7 @@ def normalize(text: str) -> str:
     out = unicodedata.normalize("NFKC", _SURROGATES.sub("\ufffd", text)).lower()
     # Digits carry no meaning for routing once identifiers are gone ("3万円"
     # and "5万円" ask the same thing), so all become 0.
-    out = _placeholders(out).translate(_DIGITS)
+    out = _NONZERO.sub("0", _placeholders(out))  # what translate(_DIGITS) gives, without a per-character look-up
     _local.normalized = (text, out)
     return out
 
@@ -177,30 +179,18 @@ def analyse(text: str) -> list[tuple[str, str, str]]:
     last = getattr(_local, "last", None)
     if last is not None and last[0] == text:
         return last[1]
-    tokens: list[tuple[str, str, str]] = []
-    for line in _line_tagger().parse(text).split("\n"):
-        fields = line.split("\t")
-        if len(fields) == 3:
-            tag, lemma, surface = fields
-            # Loan words carry their source ("パスワード-password"): keep the kana.
-            lemma = lemma.split("-", 1)[0] if lemma and lemma != "*" else ""
-            tokens.append((tag, lemma or surface, surface))
+    # The lines are split and cut in C (triage/_fast.pyx): in Python this cost a third of MeCab's parse.
+    # Loan words carry their source ("パスワード-password"): the lemma keeps the kana.
+    tokens = read_tokens(_line_tagger().parse(text))
     _local.last = (text, tokens)
     return tokens
 
 
 def located(text: str) -> list[tuple[str, str, str, int, int]]:
     """Return (part of speech, lemma, surface, start, end) of every token, with its place in ``text``."""
-    out: list[tuple[str, str, str, int, int]] = []
-    pos = 0
-    find = text.find
-    for tag, lemma, surface in analyse(text):
-        start = find(surface, pos)
-        if start < 0:  # MeCab dropped or changed it (whitespace): nothing to place
-            continue
-        pos = start + len(surface)
-        out.append((tag, lemma, surface, start, pos))
-    return out
+    # A token MeCab dropped or changed (whitespace) is not placed; the search runs in C (triage/_fast.pyx).
+    # ``analyse`` is looked up here at each call: bench/tokenizers.py swaps it for another tokenizer's.
+    return locate(text, analyse(text))
 
 
 def dictionary_version() -> str:

@@ -11,6 +11,7 @@ from itertools import repeat
 import numpy as np
 from scipy import sparse
 
+from .native import Scorer
 from .native import counts as _counts
 
 
@@ -53,10 +54,15 @@ class Block:
         idf = np.array([math.log((1 + n) / (1 + df[t])) + 1.0 for t in kept])
         return cls(vocabulary, idf)
 
-    def counts(self, docs: Sequence[Sequence[str]]) -> sparse.csr_matrix:
-        """Return the term counts of each document (rows) over this vocabulary."""
+    def counts(self, docs: Sequence[Sequence[str]], scorer: Scorer | None = None, chars: bool = False
+               ) -> sparse.csr_matrix:
+        """Return the term counts of each document (rows) over this vocabulary.
+
+        ``scorer``, a model's ``Scorer`` built over this block (its characters with ``chars``),
+        looks the terms up in its own tables: the same counts, found faster.
+        """
         # Counted and looked up in C (triage/_fast.pyx), terms in first-occurrence order within a row.
-        data, indices, indptr = _counts(docs, self.vocabulary)
+        data, indices, indptr = _counts(docs, self.vocabulary) if scorer is None else scorer.counts(docs, chars)
         return sparse.csr_matrix((data, indices, indptr), shape=(len(docs), len(self.vocabulary)))
 
     def tfidf(self, counts: sparse.csr_matrix) -> sparse.csr_matrix:
