@@ -90,6 +90,15 @@ cdef inline uint64_t _pack(str term) noexcept:
     return key
 
 
+cdef inline Py_ssize_t _emit(Hit* out, Py_ssize_t k, Py_ssize_t column, Py_ssize_t pos) noexcept nogil:
+    """Write a hit at ``out[k]`` when ``column`` is a vocabulary column (not -1); return the new count."""
+    if column < 0:
+        return k
+    out[k].idx = column
+    out[k].pos = pos
+    return k + 1
+
+
 cdef struct WordSlot:
     uint64_t key  # _hash of the word
     PyObject* term  # the word (kept alive by the vocabulary dict); NULL marks a free slot
@@ -210,18 +219,18 @@ cdef class Scorer:
             if self.word_table[h].term is not NULL:
                 __builtin_prefetch(self.word_table[h].term)
         for i in range(n):
-            term = <str>PyList_GET_ITEM(terms, i)
-            key = <uint64_t>out[i].count
-            h = out[i].idx
-            # Equal hashes of different words go on probing (never seen, but the result stays exact).
-            while self.word_table[h].term is not NULL:
-                if self.word_table[h].key == key and <str>self.word_table[h].term == term:
-                    out[k].idx = self.word_table[h].idx
-                    out[k].pos = pos + i
-                    k += 1
-                    break
-                h = (h + 1) & self.word_mask
+            k = _emit(out, k, self._word_column(<uint64_t>out[i].count, out[i].idx, <str>PyList_GET_ITEM(terms, i)),
+                      pos + i)
         return k
+
+    cdef inline Py_ssize_t _word_column(self, uint64_t key, Py_ssize_t h, str term) except -2:
+        """Return the column of ``term`` (hash ``key``, probing from slot ``h``), or -1 if unknown."""
+        # Equal hashes of different words go on probing (never seen, but the result stays exact).
+        while self.word_table[h].term is not NULL:
+            if self.word_table[h].key == key and <str>self.word_table[h].term == term:
+                return self.word_table[h].idx
+            h = (h + 1) & self.word_mask
+        return -1
 
     cdef Py_ssize_t _chars(self, list terms, Hit* out, Py_ssize_t pos) except -1:
         """Append the known n-grams of ``terms`` to ``out`` (positions from ``pos``); return how many.
@@ -229,7 +238,7 @@ cdef class Scorer:
         The table is larger than the caches and a text's n-grams fall anywhere in it: every slot
         is requested first (a prefetch each), then read, so that the cache misses overlap.
         """
-        cdef Py_ssize_t i, h, k = 0, n = PyList_GET_SIZE(terms)
+        cdef Py_ssize_t i, h, column, k = 0, n = PyList_GET_SIZE(terms)
         cdef uint64_t key
         cdef PyObject* found
         for i in range(n):  # out[i] holds the key and its first slot until out[k <= i] overwrites it
@@ -241,22 +250,21 @@ cdef class Scorer:
                 __builtin_prefetch(&self.table[h])
         for i in range(n):
             key = <uint64_t>out[i].count
-            if key == 0:
+            if key != 0:
+                column = self._char_column(key, out[i].idx)
+            else:  # longer than three code points: only the dict knows it
                 found = PyDict_GetItem(self.chars, <str>PyList_GET_ITEM(terms, i)) if self.long_chars else NULL
-                if found is not NULL:
-                    out[k].idx = PyLong_AsSsize_t(<object>found) + self.n_words
-                    out[k].pos = pos + i
-                    k += 1
-                continue
-            h = out[i].idx
-            while self.table[h].key != 0:
-                if self.table[h].key == key:
-                    out[k].idx = self.table[h].idx
-                    out[k].pos = pos + i
-                    k += 1
-                    break
-                h = (h + 1) & self.mask
+                column = PyLong_AsSsize_t(<object>found) + self.n_words if found is not NULL else -1
+            k = _emit(out, k, column, pos + i)
         return k
+
+    cdef inline Py_ssize_t _char_column(self, uint64_t key, Py_ssize_t h) noexcept nogil:
+        """Return the column of the n-gram packed as ``key`` (probing from slot ``h``), or -1 if unknown."""
+        while self.table[h].key != 0:
+            if self.table[h].key == key:
+                return self.table[h].idx
+            h = (h + 1) & self.mask
+        return -1
 
     cdef void _score(self, const Hit* terms, Py_ssize_t k, double* val, double* scores) noexcept nogil:
         """Add the l2-normalised sublinear tf-idf of distinct terms, times their weights, to ``scores``."""
