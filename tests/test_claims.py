@@ -888,3 +888,29 @@ def test_not_asked_or_pressed_for(text: str, expected: list[str]) -> None:
 )
 def test_whose_words_which_object_and_choices(text: str, expected: list[str]) -> None:
     assert claims.extract(text, ARRIVED)["requests"] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A service asked with a bare imperative, in dialect, or as a standing request.
+        ("サイズが合わなかったので、すぐ取り替えて。", ["other"]),
+        ("色が違うやんか。交換してや。", ["other"]),
+        ("これで二度目の再発送依頼になります", ["other"]),
+        # Asked whether it happens or is possible, or one side of a choice ending in its own verb.
+        ("運休した便の振替は、どうなりますか", ["other"]),
+        ("受講期間の延長があるのか、それとも受講料が返金されるのか教えてください", ["refund", "other"]),
+        ("壊れたので作り直すか、同じ額の商品券を求めます", ["voucher", "other"]),
+        # Sent again, brought, or what was missing sent (not money missing from an envelope).
+        ("届いた箱が潰れていたので、もう一度送ってもらえるとありがたいです", ["other"]),
+        ("付属のケーブルが入っていませんでした。ケーブルだけでいいので送ってください", ["other"]),
+        ("今日の配達に間に合わないなら、明日の午前に持ってきて", ["other"]),
+        ("見舞いのギフト券が半分しか入っていませんでした。残りの1,500円分を送ってください", ["voucher"]),
+        # A promise to send, pressed after a while.
+        ("代わりの品を送ると言われて十日。まだ来ません", ["other"]),
+        # "修理から": the か of から offers no choice.
+        ("車が修理から戻らず、レンタカー代が5,000円かかりました。負担してもらえますか", ["expense"]),
+    ],
+)
+def test_services_asked_in_plain_forms(text: str, expected: list[str]) -> None:
+    assert claims.extract(text, ARRIVED)["requests"] == expected

@@ -627,6 +627,8 @@ RETURN_VERB = "return_verb"
 RESTORE_VERB = "restore_verb"
 # "取り消して": a charge billed and not paid is waived, a charge already taken is refunded, an order is nothing.
 CANCEL_VERB = "cancel_verb"
+# "もう一度送って": goods sent again, unless a remedy named right before is what is sent (クーポンをもう一度送って).
+SEND_VERB = "send_verb"
 _CANCEL_BILLED = re.compile(r"請求|キャンセル料|違約金|解約金|手数料|扱い|延滞")
 _CANCEL_TAKEN = re.compile(r"不正利用|引き落と|決済|課金|二重|重複|チャージ")
 _ANCHORS: dict[str, list[tuple[str, str | None, str | None, int, str]]] = {
@@ -713,10 +715,14 @@ _anchor("expense", "カウンセリング", after=r"^(?:代|料|費)")
 _anchor("expense", "変更 交換", before=r"(?:番号|アドレス|メアド|鍵|錠)の?$",
         after=r"^[、,\s]?(?:の|に(?:かかった|掛かった))?(?:手数料|費用|代)")
 # Non-monetary remedies: a service done again or instead.
-_SERVICE_ASK = (r"^.{0,10}?(?:ください|下さい|ほしい|欲しい|もらえ|貰え|いただけ|頂け|くれ|お願い|希望|願"
+_SERVICE_ASK = (r"^.{0,10}?(?:ください|下さい|ほしい|欲しい|もらえ|貰え|いただけ|頂け|くれ|お願い|希望|願|依頼"
                  r"|して(?:よ|ね|[〜~ー!！。]|\s?$))"
+                 # A plain imperative right after an anchor ending in して ("すぐ交換して。", "交換してや。").
+                 r"|^(?:し?て)?(?:や|よ|ね|な|ってば)?\s?(?:[!！。〜~ー]|$)"
+                 # Asked whether it is done or possible: "振替って、どうなりますか", "振替授業があるのか".
+                 r"|^[^。\n]{0,8}?(?:どうなり|どうなる|どうなっ|(?:が|は)(?:ある|あります|できる|できます|可能)(?:の|ん(?:です|でしょう))?か)"
                  # One side of a choice: the sentence's ask covers both ("交換か、値引きをしてください").
-                 r"|^\s?(?:か[、,]|かまたは|[、,]?\s?(?:または|もしくは|あるいは)|か(?=[^。\n]{0,20}?(?:どちらか|いずれか)))"
+                 r"|^\s?(?:す|する)?(?:か[、,]|かまたは|[、,]?\s?(?:または|もしくは|あるいは)|か(?=[^。\n]{0,20}?(?:どちらか|いずれか)))"
                  # "延長していただくか、返金か": one side of a choice asked with its own verb.
                  r"|^.{0,12}?(?:いただく|頂く|もらう|貰う)か[、,]"
                  # One item of a list the sentence asks for ("作り直しと、薬代を出していただけますか": the sentence's
@@ -729,13 +735,19 @@ _anchor("other", "再送 送り直 贈り直 届け直 再配送 再配達 再�
         after=_SERVICE_ASK)
 # A bare "交換" asked right away or offered as one side of a choice ("交換お願いできますか", "交換か返金を").
 _anchor("other", "交換 修理 取り替え", after=r"^(?:を|は)?\s?(?:お願い|希望|でも|で(?:いい|構)|して(?:ください|下さい|ほし|欲し|もら|いただ|頂|くれ))"
-                              r"|^\s?(?:か[、,]?|[、,]?\s?(?:または|もしくは|あるいは))|^(?:が|は)?\s?(?:でき|無理|難し|不可)[^。\n]{0,6}?(?:なら|場合|ようなら)")
+                              r"|^\s?(?:か(?!ら|っ|け|な|も)[、,]?|[、,]?\s?(?:または|もしくは|あるいは))|^(?:が|は)?\s?(?:でき|無理|難し|不可)[^。\n]{0,6}?(?:なら|場合|ようなら)")
 # Goods sent instead or what is missing: "交換品を送ってほしい", "新しいのを送って", "足らん分送ってくれへん",
 # "蓋だけ送ってもらえれば", "交換品はいつ届きますか", "Please send a replacement".
 _GOODS = (r"(?:交換品|代替品|代わりの(?:品|商品|もの|物)?|代わり|新しい(?:の|もの|物|商品|品)|新品|正しい[^。\n、]{0,8}?(?:商品|品|もの|物|の)"
           r"|足ら?ん分|足りない分|足りない物|不足分|不足している分|欠品|残りの?(?:分|商品|品)|部品|付属品|パーツ|蓋|ふた)")
-_anchor("other", "送って 送り 届けて 発送して 発送を 送付して 届き 届く 届か",
+_anchor("other", "送って 送り 送る 届けて 発送して 発送を 送付して 届き 届く 届か",
         before=_GOODS + r"[一-龥ァ-ヴー]{0,4}(?:を|は|が|も|だけ|のみ|、|\s)*(?:いつ|まだ|早く|至急|すぐ|今すぐ|急いで)?[、\s]?$", reach=30)
+# Sent again, or what was missing sent: "もう一回送ってもらうのが一番", "入っていませんでした。充電器だけでいいので送って".
+_anchor("other", "送って 送り直 届けて 発送して", before=r"(?:もう一(?:回|度)|もう1(?:回|度)|再度|改めて|あらためて)[^。\n]{0,6}$"
+        r"|(?:入って(?:い)?(?:ませ|な)|同梱されて(?:い)?(?:ませ|な)|付いて(?:い)?(?:ませ|な)|欠けて|足りな|不足)[^\n]{0,30}(?<!分を)(?<!円を)(?<!分)(?<!円)$", reach=50,
+        after=r"^(?!た|き|しま|もら(?:った|いました)|いただ(?:いた|きました)|くれ(?:た|ました))", kind=SEND_VERB)
+# Brought now: "明日の朝一番に持ってきて".
+_anchor("other", "持ってきて 持って来て", after=r"^(?:ください|下さい|ほしい|欲しい|もらえ|いただけ|頂け|くれ|よ|や|ね|[。!！]|$)")
 _anchor("other", "replacement Replacement resend Resend reship", after=r"^(?!\s?card)")
 _anchor("other", "upgrade Upgrade", after=r"^\s?(?:my|me|the|our|to)\b")
 # Anything else made again (a lens, a print), not a card (its fee is reissue_fee above).
@@ -862,7 +874,7 @@ _REISSUE_CONTEXT = re.compile(
 _ASK = re.compile(
     r"ください|下さい|くださ|ほしい|欲しい|たい|お願い|願い|頂け|いただけ|いただき|頂き|もらえ|貰え|もらい|貰い|くれ|求め(?!られ)"
     r"|請求(?:を|も)?(?:し(?!ない)|いた|させ|でき|する|考え|検討|予定|について|の件|に関して)"
-    r"|要求(?!され)|希望|要望|ちょうだい|頂戴|手を打|で(?:納得|我慢|勘弁)(?:し|す)|がいい|が良い|でも(?:構い|かまい|いい|良い)|で(?:構い|かまい)ません|でいい(?:ので|から|です)|持ちで(?:[。!！\s]|$)|でも\s?[。!！]?\s?$"
+    r"|要求(?!され)|希望|要望|依頼(?:です|します|いたします|になります)|ちょうだい|頂戴|手を打|で(?:納得|我慢|勘弁)(?:し|す)|がいい|が良い|でも(?:構い|かまい|いい|良い)|で(?:構い|かまい)ません|でいい(?:ので|から|です)|持ちで(?:[。!！\s]|$)|でも\s?[。!！]?\s?$"
     r"|オネガイ|クダサイ|ホシイ|モラエ|イタダケ"  # written in (half-width) katakana
     r"|べき|しろ|せよ|払え|返せ|出せ|寄越|よこせ|か[?？。]|か$|\?|？|でしょうか|ですか|ますか|のか|んですか|だろう|かな|まだ|いつ|いくら|どう"
     r"|(?:反映され|届い|入っ|振り?込まれ|付与され|付い|戻っ|され)て(?:い)?(?:ない|ませ)|届かない|届きませ|ありません|ないの|検討|対応して"
@@ -1038,6 +1050,8 @@ def _resolve(kind: str, norm: str, start: int, reissue: bool) -> str:
     window = norm[max(0, start - 45) : start]
     if _NOT_MONEY_OBJECT.search(window):
         return ""  # "責任者を出してください", "回答を出して": a person or an answer, nothing to pay
+    if kind == SEND_VERB:
+        return "other"
     if kind == CANCEL_VERB:
         if _CANCEL_TAKEN.search(window):
             return "refund"
