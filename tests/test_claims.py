@@ -914,3 +914,26 @@ def test_whose_words_which_object_and_choices(text: str, expected: list[str]) ->
 )
 def test_services_asked_in_plain_forms(text: str, expected: list[str]) -> None:
     assert claims.extract(text, ARRIVED)["requests"] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A charge the company takes, disputed with も / まで / ちゃんと: the price back, the fee not charged.
+        ("点検に来なかったのに、出張料金もしっかり取るんですね", ["refund"]),
+        ("退会するのに退会手数料まで取るなんて驚きです", ["fee_waiver"]),
+        # Praise for a failure around a remedy or a cost asks for it.
+        ("二時間待たされて駐車場代は全部私持ち。さすがですね", ["expense"]),
+        ("情報を漏らしておいてお見舞金の話もなし。素晴らしい会社ですね", ["consolation"]),
+        # Without irony or a dispute, the same words tell and ask nothing.
+        ("駐車場代は私持ちと説明されました。了解しています", []),
+        ("出張料金を取るのは当日キャンセルの場合だけです", []),
+        # What others got, compared with the customer's own case.
+        ("同じ便の知り合いは、お詫びにマイルをもらったそうです。私も同じ便でした", ["points"]),
+        ("商品券を受け取った人もいるようですが、うちには何も届いていません", ["voucher"]),
+        # A second generic ask with its own object ("その分も補償") is damages besides the other remedy.
+        ("割れた皿は交換して。あと半日つぶれたんだから、その分も補償してもらいたい", ["damages", "other"]),
+    ],
+)
+def test_irony_a_charge_disputed_and_what_others_got(text: str, expected: list[str]) -> None:
+    assert claims.extract(text, ARRIVED)["requests"] == expected

@@ -627,6 +627,10 @@ RETURN_VERB = "return_verb"
 RESTORE_VERB = "restore_verb"
 # "取り消して": a charge billed and not paid is waived, a charge already taken is refunded, an order is nothing.
 CANCEL_VERB = "cancel_verb"
+# "年会費も取っておいて", "送料はちゃんと取るんですね": a charge the company takes, disputed; asked by itself.
+TAKE_VERB = "take_verb"
+# The charge taken is the last one named before the verb: a fee the company would charge is waived, a price refunded.
+_TAKEN_FEE = re.compile(r"(?:手数料|キャンセル料|違約金|解約金|延滞金|延滞料)[^。\n料代金額円費]{0,12}$")
 # "もう一度送って": goods sent again, unless a remedy named right before is what is sent (クーポンをもう一度送って).
 SEND_VERB = "send_verb"
 _CANCEL_BILLED = re.compile(r"請求|キャンセル料|違約金|解約金|手数料|扱い|延滞")
@@ -701,6 +705,11 @@ _anchor("fee_waiver", "止めて 止めていただ", before=r"(?:料|代|会費
 # A threat or a worry about a charge: "違約金を請求するなら出るところに出ます", "違約金とられるの？".
 _anchor("fee_waiver", "請求するなら 請求したら とられる 取られる とられん 取られん",
         before=r"(?:違約金|解約金|キャンセル料|手数料|延滞金|延滞料)(?:を|は|も|って|ば)?\s?$", reach=12)
+_anchor("refund", "取る 取って 取っと お取り", kind=TAKE_VERB, reach=30,
+        before=r"(?:料|代|金(?!曜)|額|円|費)(?:を|は|も|まで)?\s?(?:(?:も|まで(?:も)?)|[^。\n]{0,6}?(?:ちゃんと|しっかり|きっちり|きちんと|満額|全額|まるまる|丸々))\s?$")
+# The customer bore it, said in irony or as a complaint: "手数料も私持ち", "通話料は全部こっち持ち".
+_anchor("expense", "私持ち こっち持ち こちら持ち 自分持ち うち持ち 客持ち", kind=COVER_VERB,
+        after=r"^(?!って|と(?:言|いわ|の|いう|説明|案内))")  # "こっち持ちって言われた": the company's rule, told
 # A charge not made: "キャンセル料は取らないで", "延滞手数料がつかないように", "設置費用5,500円はかからないように".
 _anchor("fee_waiver", "キャンセル料 違約金 手数料 解約金 延滞金 延滞料 延滞手数料 追加料金 費用 送料 返送料 料金",
         after=rf"^{_AMOUNT_GAP}(?:を|は|が|も|って)?(?:取り?消|なしに|無しに|なしで|無しで|無料に|免除|ゼロ|タダ|かからない|つかない|付かない"
@@ -901,6 +910,16 @@ _ASK = re.compile(
 )
 # The fallback of a choice, read over the whole sentence: "再ダウンロードできないなら返金で。", "振替が無理なら全額払い戻しで".
 _FALLBACK = re.compile(r"なら[^。\n]{0,24}?で\s?(?:[!！。]|$)")
+# Irony asks too: praise for a failure ("お客様思いの素晴らしい窓口ですね", "ありがたくて涙が出ます") around a remedy or a cost.
+_IRONY = re.compile(r"さすが|流石|素晴らし|すばらし|素敵な|ステキな|ご親切|親切な(?:会社|対応|お店|窓口|サービス)|ありがたくて|涙が出"
+                    r"|お客様思い|お客様想い|顧客思い|エンジョイ|勉強になりました|いいご身分|結構なご身分|大したもん|お見事|恐れ入り"
+                    r"|一流(?:ホテル|企業|の会社|のお店)?は違")
+# Comparing with what others got: "隣の人は見舞金をもらったそうです。うちも同じ被害なんですが" asks the same.
+_OTHERS_BEFORE = re.compile(r"(?:人|方|友達|友人|知人|知り合い|同僚|親戚|家族|周り|隣(?:の[^。、\n]{0,6})?|近所の[^。、\n]{0,6}|他の[^。、\n]{0,6}|ほかの[^。、\n]{0,6})"
+                            r"(?:は|が|も|には|では)[、,]?[^。\n]{0,40}$")
+_OTHERS_GOT = re.compile(r"[^。\n]{0,16}?(?:もら|貰|配られ|受け取|いただい|頂い|支給され|付与され|して(?:もら|いただ))")
+_GOT_BY_OTHERS = re.compile(r"[^。\n]{0,14}?(?:配られ|もらっ|貰っ|受け取っ|支給され)た(?:人|方|お客|客)(?:が|も)")
+_ME_TOO = re.compile(r"(?:私|わたし|うち|自分|僕|俺|我が家)(?:は|も|には|にも|の(?:家|ところ)(?:は|には|も))")
 # A header over a list of claims: "【ご請求内容】", "ご要望："; every line after it asks.
 # A list closed by "以上、よろしくお願いします": every item before it asks.
 _ASK_FOOTER = re.compile(r"(?:^|\n)\s?以上[、,]?\s?[^\n]{0,10}(?:お願い|よろしく)")
@@ -1052,6 +1071,8 @@ def _resolve(kind: str, norm: str, start: int, reissue: bool) -> str:
         return ""  # "責任者を出してください", "回答を出して": a person or an answer, nothing to pay
     if kind == SEND_VERB:
         return "other"
+    if kind == TAKE_VERB:
+        return "fee_waiver" if _TAKEN_FEE.search(window) else "refund"
     if kind == CANCEL_VERB:
         if _CANCEL_TAKEN.search(window):
             return "refund"
@@ -1205,8 +1226,15 @@ def _requests(norm: str) -> list[str]:
     nouns: list[int] = []  # where remedies named by a noun end (a verb right after them adds nothing)
     generic_at: list[int] = []  # sentences of a generic "補償して"
     named_at: dict[str, set[int]] = {}  # sentences where each remedy was found
+    irony = [_IRONY.search(norm, s, e) is not None for s, e in sentences] if _IRONY.search(norm) else []
     for (start, end, name, kind), i in zip(hits, sentence_of, strict=True):
         after = norm[end : end + 32]
+        if kind == NOUN and _ME_TOO.search(norm, end) and (
+                (_OTHERS_BEFORE.search(norm, sentences[i][0], start) and _OTHERS_GOT.match(norm, end))
+                or _GOT_BY_OTHERS.match(norm, end)):
+            found.add(name)  # what others got, compared: asked, however it was told
+            named_at.setdefault(name, set()).add(i)
+            continue
         declined = _REJECTED.match(after)
         if declined is not None and any(end < h[0] < end + declined.end() and _REJECTED.match(norm[h[1] : h[1] + 32])
                                         and re.fullmatch(r"し?\s?(?:は|を|が)\s?", norm[end : h[0]])
@@ -1263,7 +1291,8 @@ def _requests(norm: str) -> list[str]:
             continue  # "再請求して": the company bills again
         s, e = sentences[i]
         # The next sentence asks for this one only when it names no remedy itself ("3,300円かかりました。出して").
-        asked = (_ASK.search(norm, s, start) or _ASK.search(norm, start, e) or _FALLBACK.search(norm, s, e)
+        asked = (kind == TAKE_VERB or any(irony[max(0, i - 1) : i + 2])
+                 or _ASK.search(norm, s, start) or _ASK.search(norm, start, e) or _FALLBACK.search(norm, s, e)
                  or (i + 1 < len(sentences) and i + 1 not in with_hits and _ASK.search(norm, *sentences[i + 1])
                      and verbs_ask(i + 1, name))
                  or (header is not None and header.start() < start) or (footer is not None and start < footer.start()))
@@ -1294,7 +1323,8 @@ def _requests(norm: str) -> list[str]:
             if kind == GENERIC and name == "damages":
                 generic = True
                 # With an object of its own ("値引きした分の補償", "変更補償金") it asks besides the others.
-                if (norm[start - 1 : start] == "の" or norm.startswith("金", end)) \
+                if (norm[start - 1 : start] == "の" or norm.startswith("金", end)
+                        or re.search(r"分(?:も|は|を)?\s?$", norm[max(0, start - 3) : start])) \
                         and not _GENERIC_OF.search(norm, max(0, start - 8), start) \
                         and not re.match(r"\s?(?:件名|Subject|【)", norm[sentences[i][0] : sentences[i][0] + 10]):
                     generic_at.append(i)
