@@ -937,3 +937,56 @@ def test_services_asked_in_plain_forms(text: str, expected: list[str]) -> None:
 )
 def test_irony_a_charge_disputed_and_what_others_got(text: str, expected: list[str]) -> None:
     assert claims.extract(text, ARRIVED)["requests"] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Refusing to pay the company's charge is a waiver, asked by itself; a refusal the customer was told is not.
+        ("頼んでいないオプション料金が載っています。この分は支払いません", ["fee_waiver"]),
+        ("「見舞金は払いません」と言われました。規約を見せてください", []),
+        # "いつも" is usually, not when.
+        ("今月の電話代が8,000円でした。いつもは3千円くらいです", []),
+        # The company's own charge asked to be borne is waived; another's cancellation fee stays a cost borne.
+        ("送り直しの送料はそちらで負担してください", ["fee_waiver"]),
+        ("御社の旅館のキャンセル料はどうなりますか", ["fee_waiver"]),
+        ("バスが遅れたので、レストランのキャンセル料3,000円を負担してください", ["expense"]),
+        # A charge named earlier in the sentence, taken off with 引いて; a fare asked about.
+        ("使えなかった三日分の利用料、日割りで引いてもらえますか", ["fee_waiver"]),
+        ("無駄足になった往復の運賃はどうなりますか", ["expense"]),
+        # A threat on a condition, a plea trailing off, consulting about a remedy.
+        ("明日までに返金がなければ弁護士に相談します", ["refund"]),
+        ("駅からタクシーで来たのよ。タクシー代ぐらいはねえ……", ["expense"]),
+        ("件名：払い戻しのご相談\n予約番号 RS-5521", ["refund"]),
+        # What comes back or is granted is what was lost or named.
+        ("残高の電子マネー3,000円分が消えました。戻してください", ["voucher"]),
+        ("誕生日の200P付与がありません。条件は満たしています。付与をお願いします", ["points"]),
+        # Named as too little, bought in a scam, a document's name, a cost set apart: not asked.
+        ("お詫びが300円のクーポンって、さすがに少なすぎませんか", []),
+        ("電話で指示されてギフトカードを買ってしまいました。詐欺でしょうか", []),
+        ("補償規定のPDFがダウンロードできません", []),
+        ("診察代は自分で払いましたが、それとは別に弁償してください", ["damages"]),
+        # A notice of what was done, and the company's words reported without quotes.
+        ("お詫びに500ポイントを加算したとのお知らせが届きました。ありがとうございます", []),
+        ("御社からは、宿泊代を全額返金するとのご連絡をいただき、入金も確認できました", []),
+        # The noun's own fee over a parenthesis; a bill not to be made, beside a refund in the same sentence.
+        ("会員証の作り直し費用（550円）は御社で負担してください", ["reissue_fee"]),
+        ("訪問費2,200円は請求しないでほしいし、先月の点検代も返してほしい", ["refund", "fee_waiver"]),
+    ],
+)
+def test_refusals_company_charges_and_what_comes_back(text: str, expected: list[str]) -> None:
+    assert claims.extract(text, ARRIVED)["requests"] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A header on a line of its own, with a mark or as a subject, over numbered items.
+        ("■ご要望\n1. 宿泊料金の差額\n2. 空港までのタクシー代", ["refund", "expense"]),
+        ("件名：ご依頼内容\n1) 割れた花瓶の交換\n注文番号 VS-2201", ["other"]),
+        # A box left unticked is not asked; the ticked one is.
+        ("【ご希望】\n□返金　■クーポン　□ポイント\n会員番号 CP-1102", ["voucher"]),
+    ],
+)
+def test_forms_headers_and_tick_boxes(text: str, expected: list[str]) -> None:
+    assert claims.extract(text, ARRIVED)["requests"] == expected

@@ -631,6 +631,8 @@ CANCEL_VERB = "cancel_verb"
 TAKE_VERB = "take_verb"
 # The charge taken is the last one named before the verb: a fee the company would charge is waived, a price refunded.
 _TAKEN_FEE = re.compile(r"(?:手数料|キャンセル料|違約金|解約金|延滞金|延滞料)[^。\n料代金額円費]{0,12}$")
+# "付与してください": points (or a voucher) granted, from the object named before.
+GRANT_VERB = "grant_verb"
 # "もう一度送って": goods sent again, unless a remedy named right before is what is sent (クーポンをもう一度送って).
 SEND_VERB = "send_verb"
 _CANCEL_BILLED = re.compile(r"請求|キャンセル料|違約金|解約金|手数料|扱い|延滞")
@@ -671,6 +673,9 @@ _anchor("voucher", "商品券 ギフト券 ギフトカード クーポン 割�
                    "図書券 招待券 お詫び券 おわび券 食事券 宿泊券 利用券 旅行券 しょうひんけん ギフトけん voucher coupon")
 # The customer's own discount to a client is no waiver asked: "取引先に値引きを求められ、2万円値引きしました".
 _anchor("fee_waiver", "値引", after=r"^(?!き?(?:した|しました|を求められ|を要求され|させられ))")
+# Refusing to pay: "見積もりを超えた差額は払いません" (not the company's refusal it was told of).
+_anchor("fee_waiver", "払いません 支払いません お支払いしません 払う気はない 払う気はありません 払うつもりはない 払うつもりはありません",
+        after=r"^(?!か|と(?:言|いわ|の|いう)|って)")
 _anchor("fee_waiver", "免除 割り引 減額 相殺 タダに waive Waive "
                       "払わなくて 払わなくても 支払わなくて 払わずに 払わないで")
 _anchor("fee_waiver", "まけて まけろ まけと まけてくれ", before=r"(?:料|代|金|額|円|分|費)(?:を|は|も|、)?[^。\n]{0,8}$", reach=16)
@@ -693,6 +698,8 @@ _anchor("fee_waiver", "無料", after=r"^(?:に|化)")
 # "N円引き" and "料金から引いて"; not 代引き (cash on delivery), not a coupon's "800円引き", not the past.
 _anchor("fee_waiver", "引い 引き 引け", before=r"(?:(?:[0-9]円|料金|額|分|料)(?:から|を)?|代(?:から|を)|請求(?:額|書)?から)$",
         after=r"^(?!落|出|継|取|続|上|受|た)")
+_anchor("fee_waiver", "引いて", before=r"(?:料金|料|代|額|費)[^。\n]{0,24}$", reach=30,
+        after=r"^(?:もら|ください|下さい|ほし|欲し|いただ|頂|くれ)")
 _anchor("fee_waiver", "請求", after=r"^(?:を)?(?:しない|止め|取り?消|取りやめ|なしに|無しに|撤回)")
 # A charge of the company's, named in this sentence or the one before, taken off, cut or not made:
 # "キャンセル料が載っていましたが外してください", "その分はなしにしていただけますよね", "今月の料金、安くしてくれるよね",
@@ -770,6 +777,7 @@ _anchor("refund", "返金 払い戻 払戻 返還 へんきん ヘンキン refu
         after=r"^(?!し?(?:手数料|料))")  # "払戻手数料が3,000円": a fee, not the refund
 # "返して" is a refund when money was named shortly before ("5千円払ってんだども それって返してもらえ").
 _anchor("other", "復活 復元 付け直 付与し直 再付与", kind=RESTORE_VERB)
+_anchor("points", "付与して 付与を", kind=GRANT_VERB, after=r"^(?:ください|下さい|ほしい|欲しい|もらえ|いただけ|頂け|くれ|お願い|[。!！])")
 _anchor("refund", "返し 返せ 返っ 戻し 戻っ 返す 戻す 戻る 返る",
         before=r"(?:代|料|金(?!曜)|費|円|分|額|ドル|\$|ポイント|マイル|pt|アイテム|ジェム|石|チケット)", reach=40, kind=RETURN_VERB,
         after=r"^(?!って?き(?:まし)?た|ってくる|ってきて)")  # "壊れて返ってきました": the item came back
@@ -789,7 +797,7 @@ _anchor("expense", "covered reimbursed", before=r"(?i:should|must|to)\s(?:be\s)?
 _anchor("expense", "持って 持ち もって もち", before=r"(?:そちら|そっち|御社|貴社|お宅|おたく|さん|社|側|店|ショップ|学校|病院|会社)(?:で|が|の|に)?$",
         after=_COVER_AFTER, kind=COVER_VERB)
 # A cost named right before an asking phrase: "皮膚科代だけお願いします", "その費用はどうなるのか", "その費用は見てもらえますか".
-_COST_BEFORE = r"(?:代|費|料|費用|分|手数料|差額)(?:だけ|のみ|も|は|を|って)\s?$"
+_COST_BEFORE = r"(?:代|費|料|賃|費用|分|手数料|差額)(?:だけ|のみ|も|は|を|って)\s?$"
 _anchor("expense", "お願いします お願いしたい お願いでき お願い致します どうなりますか どうなるのか どうなるんですか どうなるんでしょう "
                    "どうなるのでしょう 見てもらえ 見ていただけ 見てください", before=_COST_BEFORE, reach=8, kind=COVER_VERB)
 # "この費用はそちらの責任でお願いします": the company is asked to bear what was named.
@@ -814,7 +822,7 @@ _anchor("expense", "出せ 払え", after=r"^(?!ず|ない|なかった|なく|�
 # What the company ought to bear: "そっちが出すのが筋".
 _anchor("expense", "出す", after=r"^(?:のが|とが|べき|んが)", kind=COVER_VERB)
 _anchor("expense", "請求し 請求いたし 請求でき 請求させ", after=r"^(?!ない|ません|された|されて)", kind=COVER_VERB)
-_anchor("damages", "補償 ほしょう 償い compensat Compensat", after=r"^(?!方針|が切れ|期間|の?(?:窓口|担当|部署|係))", kind=GENERIC)
+_anchor("damages", "補償 ほしょう 償い compensat Compensat", after=r"^(?!方針|が切れ|期間|規定|規約|制度|の?(?:窓口|担当|部署|係|ページ))", kind=GENERIC)
 _anchor("damages", "何らかの", after=r"^(?:形|対応|補償|措置)", kind=GENERIC)
 _anchor("damages", "金銭", kind=GENERIC)
 for _word in [w for w in _ANCHORS if all("\u3041" <= ch <= "\u3096" for ch in w)]:
@@ -850,9 +858,15 @@ _OBJECT = re.compile(
     r"|(?P<loss>損失|損害(?!金)|逸失|値下がり|売上|被害|不正利用|盗まれ|補償金)"
     r"|(?P<points>ポイント|マイル|pt(?![A-Za-z]))"
     r"|(?P<item>アイテム|ジェム|ガチャ石|[有無]償石|キャラ|チケット(?!代))"
+    # A charge the company would make, waived when it is asked to bear it: the postage of its own resend, its own
+    # cancellation fee ("こちらのホテルのキャンセル料"); a bare キャンセル料 is usually another's (a train's, a venue's).
+    r"|(?P<waive>(?:再送|再発送|再配達|再配送|送り直し)の?送料"
+    r"|(?:こちら|そちら|御社|貴社|お宅|おたく|貴店|貴ホテル)の[^。\n、]{0,8}?(?:キャンセル料|違約金|解約金))"
+    # What was lost coming back as what it was: e-money or a voucher restored.
+    r"|(?P<voucher>電子マネー|ギフト券|ギフトカード|商品券|クーポン|プリペイド)"
     r"|(?P<borne>振込手数料|振り込み手数料|変更手数料|事務手数料|延滞金|延滞料|延滞手数料|遅延損害金|利息|自費(?!扱い)|自腹|実費"
-    r"|立て?替|通話料|電話代|交通費|タクシー|差額|日当|休んだ分|[1一]日分|上がった分|増えた分|負担分|新幹線|郵送料|返送料"
-    r"|返送の送料|送料|切手代|書留|(?i:difference|taxi|hotel|train|phone bill|transport)|(?<!料)費用?|代(?!金|引)"
+    r"|立て?替|通話料|電話代|交通費|運賃|タクシー|差額|日当|休んだ分|[1一]日分|上がった分|増えた分|負担分|新幹線|郵送料|返送料"
+    r"|返送の送料|送料|切手代|書留|(?i:difference|taxi|hotel|train|phone bill|transport)|(?<!料)費用?|代(?!金|引|替|わ|理|表)"
     r"|(?<![手数送険謝])料(?!金))"
     r"|(?P<fee>(?<![込更務約])手数料)"
     r"|(?P<charge>追加料金|料金|受講料|月謝|会費|利用料|保険料|代金|解約手数料)"
@@ -885,18 +899,20 @@ _ASK = re.compile(
     r"|請求(?:を|も)?(?:し(?!ない)|いた|させ|でき|する|考え|検討|予定|について|の件|に関して)"
     r"|要求(?!され)|希望|要望|依頼(?:です|します|いたします|になります)|ちょうだい|頂戴|手を打|で(?:納得|我慢|勘弁)(?:し|す)|がいい|が良い|でも(?:構い|かまい|いい|良い)|で(?:構い|かまい)ません|でいい(?:ので|から|です)|持ちで(?:[。!！\s]|$)|でも\s?[。!！]?\s?$"
     r"|オネガイ|クダサイ|ホシイ|モラエ|イタダケ"  # written in (half-width) katakana
-    r"|べき|しろ|せよ|払え|返せ|出せ|寄越|よこせ|か[?？。]|か$|\?|？|でしょうか|ですか|ますか|のか|んですか|だろう|かな|まだ|いつ|いくら|どう"
+    r"|べき|しろ|せよ|払え|返せ|出せ|寄越|よこせ|か[?？。]|か$|\?|？|でしょうか|ですか|ますか|のか|んですか|だろう|かな|まだ|いつ(?!も)|いくら|どう"
     r"|(?:反映され|届い|入っ|振り?込まれ|付与され|付い|戻っ|され)て(?:い)?(?:ない|ませ)|届かない|届きませ|ありません|ないの|検討|対応して"
-    r"|負担して|支払って|払って|出ますか|対象|申請|申し込|手続き|納得|少な|足りな|安すぎ|ふざけ"
+    r"|負担して|支払って|払って|出ますか|対象|申請|申し込|手続き|納得|少な|足りな|安すぎ|ふざけ|払いません|支払いません|払う気は|払うつもりは"
+    # Consulting about a remedy asks whether it is given: "ご用件：返金のご相談".
+    r"|の(?:ご)?相談|について(?:の)?(?:ご)?相談"
     # Pressing: threats, waiting, a plain "〜して".
-    r"|しないなら|されないなら|しなければ|されなければ|が済むまで|されるまで|待って(?:い)?ます|待たされ|待ってる"
+    r"|しないなら|されないなら|しなければ|されなければ|がなければ|がなかったら|しなかったら|されなかったら|が済むまで|されるまで|待って(?:い)?ます|待たされ|待ってる"
     # A condition with a threat ("払わないなら裁判", "タダにしねえなら"), a negative imperative ("請求しないで。"),
     # an elided verb ("代金の返金を。").
     r"|(?:ない|ねえ|ねぇ|なきゃ|ん)なら|ないで(?:よ|ね|な)?\s?(?:[!！。]|$)|(?:を|も)\s?(?:[!！。]|$)"
     # Asked as what is only right or owed: "そっちが払うとが筋やろ", "返してもらうのが当然だと思います",
     # "タダにしてもらってもいいのでは", "出してもらってもバチは当たらない", "よろしいですよね", "迷惑料もらわな".
     r"|(?:の|と|が)筋|筋(?:として|だ|でしょ|やろ|じゃ)|のが当然|当然(?:だと|です|でしょ|や)|もいいのでは|もいいんじゃ"
-    r"|バチは当たら|罰は当たら|よろしい(?:です)?(?:よね|ですね|でしょうか)|もらわな|もろても(?:よろし|ええ)|(?:くらい|ぐらい)は\s?[…‥]"
+    r"|バチは当たら|罰は当たら|よろしい(?:です)?(?:よね|ですね|でしょうか)|もらわな|もろても(?:よろし|ええ)|(?:くらい|ぐらい)は(?:ね|ねえ|ねぇ|さ|さあ)?[、,]?\s?[…‥]"
     # Hoping or disputing rather than asking: "ポイントがあれば嬉しいです", "私が払うものではないと思います".
     r"|(?:あれば|あると|いただけると|頂けると|もらえると|いただければ|頂ければ)(?:嬉し|うれし|助か|幸い|ありがた)"
     r"|(?:もの|筋合い)(?:では|じゃ|は)(?:ない|ありませ|なかろう)|おかしい|おかしくない"
@@ -925,6 +941,7 @@ _ME_TOO = re.compile(r"(?:私|わたし|うち|自分|僕|俺|我が家)(?:は|�
 _ASK_FOOTER = re.compile(r"(?:^|\n)\s?以上[、,]?\s?[^\n]{0,10}(?:お願い|よろしく)")
 _ASK_HEADER = re.compile(r"[【<\[〈《][^】>\]〉》\n]{0,10}(?:請求|要望|希望|依頼)[^】>\]〉》\n]{0,6}[】>\]〉》]|(?:ご請求|ご要望|ご希望|請求内容|請求項目)[^\n]{0,6}[:：]"
                          r"|(?:^|\n)\s?(?:要望|希望|リクエスト|依頼内容|ご依頼|要求)\s?[:：]"
+                         r"|(?:^|\n)\s?[■□◆◇●○▼▽★☆◎#]?\s?(?:件名\s?[:：]\s?)?(?:ご)?(?:請求|要望|希望|依頼)(?:内容|項目|事項)?\s?[:：]?\s?(?=\n)"
                          r"|(?:以下|下記)[^\n。]{0,15}?(?:請求|お願い|求め|要望|希望|補償|負担)")
 _PAREN = r"(?:[（(][^）)\n]{0,20}[）)])?"
 # Up to N steps of the same sentence after a remedy, a parenthesis ("費用（1,100円）は結構です") being one step.
@@ -950,7 +967,8 @@ _REJECTED = re.compile(
 _DECLINED_BEFORE = re.compile(r"(?i:don't want|do not want|no need for|not interested in|not asking for)(?:\s(?:any|a|the|your|or|\w+,?)){0,4}\s?$")
 # Named as not enough: this mention asks for nothing ("クオカードだけでは納得できません"), a later one may ("1,000ptにして").
 _INSUFFICIENT = re.compile(rf"^{_PAREN}{_SAME_SENTENCE}{{0,12}}?(?:では少な|じゃ少な|だけでは|だけじゃ|では納得|じゃ納得|では足り|じゃ足り"
-                           r"|(?:では|じゃ)[、,]?\s?(?:とても|到底|とうてい|全然|全く|まったく|ちょっと)(?:納得|足り|少な))")
+                           r"|(?:では|じゃ)[、,]?\s?(?:とても|到底|とうてい|全然|全く|まったく|ちょっと)(?:納得|足り|少な)"
+                           r"|(?:って|なんて|とは)[、,]?\s?(?:正直|さすがに|あまりに|ちょっと|いくらなんでも)?[、,]?\s?(?:少な|安すぎ))")
 # Mentioned but not asked: received, free already, done
 # (offers and quotes are _OFFERED and _QUOTE, which let pressing through).
 _NOT_ASKED = re.compile(
@@ -960,7 +978,9 @@ _NOT_ASKED = re.compile(
     r"|(?:お送り|ご送付|お届け|ご提供|付与|ご案内|案内)?(?:を)?(?:いただき|頂き|くださり|下さり)?(?:まして)?[、,]?\s?(?:ありがと|感謝)"
     r"|(?:は|も)[^。\n]{0,12}?で無料(?:でした|だった|になりました)"
     # Paid by someone else already: "治療費は保険で出ましたが", "交通費は会社から支払われました".
-    r"|(?:で|から)(?:出ました|出た|出て(?:い)?ます|支払われ|払われ|補償され|カバーされ|賄われ|まかなわれ))"
+    r"|(?:で|から)(?:出ました|出た|出て(?:い)?ます|支払われ|払われ|補償され|カバーされ|賄われ|まかなわれ)"
+    # Seen to have arrived: "口座への返金も確認できました".
+    r"|確認(?:でき|し|いたし)(?:まし)?た(?:[。、,!！]|が|けど|ので|$))"
 )
 # Told by the company: "返金は振込でと言われましたが".
 _TOLD = re.compile(r"^[^。\n]{0,10}?、?(?:と|って)(?:言われ|いわれ|案内され|説明され)(?:まし)?た(?:が|けど)")
@@ -998,6 +1018,8 @@ _OFFERED = re.compile(
     r"|^[^。\n]{0,6}?(?:を|が|は)?(?:発表|公表|告知)(?:し|され)"
     r"|^[^。\n]{0,12}?(?:って|と)(?:書いて|書かれ|あった|ありました|ある|話|言われ|言って|聞い|聞き|伺)"
     r"|^[^。\n]{0,10}?で(?:済ませ|済ます|済むと|済まそう|終わり|おしまい)"
+    # A notice of what was done: "3,000マイルを積算したとの案内が届いていました".
+    r"|^[^。\n]{0,12}?(?:した|された|しました|いたしました)(?:との|という)(?:ご)?(?:案内|連絡|お知らせ|通知|メール)"
 )
 # A remedy's name used for something else: a balance, a validity date, a code, what was stolen or spent.
 _STATE = re.compile(
@@ -1007,7 +1029,7 @@ _STATE = re.compile(
     r"|^[^。\n]{0,8}?(?:が|は|を|も)(?:今も|まだ|勝手に|不正に|全部)?(?:減|消え|表示|使われ|盗まれ|失効|切れ|抜かれ|乗っ取)"
     r"|^[^。\n]{0,4}?(?:は|を|って)?、?(?:いつまでに|どこで|どうやって|どう)?使(?:え|う|い|っ)"
     r"|^\s?(?:あり|ある|あっ|残って|貯ま|たま|→|->)"
-    r"|^[^。\n]{0,6}?が(?:適用され|使えな|使えず)|^適用(?:後|前)|^[^。\n]{0,4}?(?:を|は)(?:利用|使用)し"
+    r"|^[^。\n]{0,6}?が(?:適用され|使えな|使えず)|^適用(?:後|前)|^[^。\n]{0,4}?(?:を|は)(?:利用し|使用し|買っ|買わ|購入し)"
 )
 # Already given: "付与された1,000ポイント、有効期限が…", "届いたクーポン".
 _GIVEN_BEFORE = re.compile(r"(?:付与された|付与いただいた|いただいた|頂いた|もらった|貰った|届いた|受け取った|送られてきた"
@@ -1026,6 +1048,9 @@ _NOT_CUSTOMER: tuple[tuple[str, re.Pattern[str], bool], ...] = tuple((needle, re
     (":", r"(?:^|\n)\s?(?:件名\s?[:：]\s?)?(?:Re|RE|Fw|FW|Fwd|FWD)\s?[:：][^\n]*", False),
     # A forwarded message, to its end.
     ("-", r"-{3,}\s?(?:Forwarded|Original|転送|元の)|Forwarded message|-----Original", True),
+    # The company's words reported without quotes: "御社からは、全額返金しキャンセル料もいただかないとのご案内をいただき".
+    ("と", r"(?:御社|貴社|そちら|担当(?:者|の方)|係の方|お店)(?:から|より)(?:は|も)?[、,]?[^。\n]{0,80}?"
+          r"(?:との|という|と)(?:ご)?(?:案内|連絡|説明|回答|お知らせ|返事|お返事|言われ|いわれ)", False),
     # The agent's turn of a call or chat: "オペ：今月の基本料金を無料にさせていただきます。".
     (":", r"(?:^|\n)\s?(?:\[?[0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?\]?\s?)?(?:オペ(?:レーター)?|担当(?:者)?|係(?:員)?|スタッフ|窓口|店員|サポート"
           r"|Agent|agent|Operator|operator|Staff|staff)\s?[:：][^\n]*", False),
@@ -1051,6 +1076,11 @@ def _sentences(norm: str) -> list[tuple[int, int]]:
     return spans
 
 
+def _paren_chars(norm: str, a: int, b: int) -> int:
+    """Return how many characters between a and b are parentheses and what they hold ("費用（1,100円）は")."""
+    return sum(len(m.group()) for m in re.finditer(r"[（(][^）)\n]{0,20}[）)]", norm[a:b])) if "(" in norm[a:b] or "（" in norm[a:b] else 0
+
+
 def _remedy(word: str, norm: str, start: int, end: int) -> tuple[str, str] | None:
     for remedy, before, after, reach, kind in _RULES[word]:
         if before is not None and not before.search(norm, max(0, start - reach), start):
@@ -1061,6 +1091,10 @@ def _remedy(word: str, norm: str, start: int, end: int) -> tuple[str, str] | Non
     return None
 
 
+_POINTS_WORD = re.compile(r"ポイント|マイル|[0-9]\s?(?:P|pt|PT)(?![A-Za-z])")
+_E_MONEY = re.compile(r"電子マネー|プリペイド|ギフトカード|ギフト券|商品券|クーポン")
+_UNCHECKED = re.compile(r"[□☐]\s?$")
+_APART = re.compile(r"[^。\n]{0,24}?(?:それ|これ)とは別に")
 _WITHOUT = re.compile(r"[^\s、。,]{1,10}?(?:なし|無し|抜き)で")
 
 
@@ -1085,10 +1119,17 @@ def _resolve(kind: str, norm: str, start: int, reissue: bool) -> str:
     group = None
     previous = None
     at = 0  # where the object found starts
+    reissue_end = 0
     # An amount in the verb's own sentence wins over a noun of an earlier one:
     # "ポイントはいりません。それより二重に引き落とされた2,980円を返して" returns money, not points.
     own = max(window.rfind("。"), window.rfind("\n")) + 1
     for m in _OBJECT.finditer(window):
+        if m.lastgroup == "voucher" and kind not in (RETURN_VERB, RESTORE_VERB, GRANT_VERB):
+            continue  # "クーポンではなく現金で払って": only what comes back or is granted is the voucher
+        if group == "reissue" and m.lastgroup in ("borne", "fee") and re.fullmatch(r"\S{0,3}?の?", window[reissue_end : m.start()]):
+            continue  # "会員証の作り直し費用": the reissue's own fee
+        if m.lastgroup == "reissue":
+            reissue_end = m.end()
         if m.lastgroup != "amount" or group in (None, "amount") or (at < own <= m.start()):
             if group not in (None, "amount"):
                 previous = group
@@ -1101,10 +1142,19 @@ def _resolve(kind: str, norm: str, start: int, reissue: bool) -> str:
         group = None  # "クーポンを再発行して": no card, no fee
     if group == "reissue" or (reissue and group in ("fee", "paid", "amount")):
         return "reissue_fee"
+    if kind in (RETURN_VERB, RESTORE_VERB, GRANT_VERB) and group == "voucher":
+        return "voucher"  # "消えた電子マネーを元に戻して"
+    if kind == GRANT_VERB:
+        if group is None:  # named further back: "300P付与が漏れています。…付与してください", "電子マネーの…チャージ分を付与して"
+            return "points" if _POINTS_WORD.search(norm) else "voucher" if _E_MONEY.search(norm) else ""
+        return "points" if group == "points" else ""
+    if group == "waive" and kind in (COVER_VERB, GENERIC):
+        # "再送の送料はそちらで負担して", "こちらのホテルのキャンセル料はどうなりますか": the company's own charge, waived.
+        return "fee_waiver"
     if kind in (RETURN_VERB, RESTORE_VERB) and group in ("points", "item"):
         return "points" if group == "points" else "other"  # "マイルを戻して", "消えたアイテムを戻して"
     if kind == RESTORE_VERB:
-        return "refund" if group in ("paid", "charge") else "other"
+        return "refund" if group in ("paid", "charge", "waive") else "other"
     if group == "loss" and kind in (COVER_VERB, GENERIC):
         return "damages"
     if kind in (COVER_VERB, GENERIC) and group in ("borne", "amount") and _DAMAGED.search(norm) \
@@ -1173,6 +1223,7 @@ _BULLET = re.compile(r"(?:^|\n)\s?(?:[・\-*●•]|[0-9]{1,2}[.)．）])\s?(?P<
 _LISTED = {"charge": "refund", "paid": "refund", "borne": "expense", "fee": "expense", "loss": "damages"}
 
 
+_SERVICE_ITEM = re.compile(r"交換|取り替え|再送|再配達|再発送|送り直|代替品|代わりの|貸し出し|貸出|修理|振替|延長|作り直|やり直")
 _HEADER_WORDS = ("請求", "要望", "希望", "依頼", "リクエスト", "要求", "お願い", "求め", "補償", "負担")
 
 
@@ -1185,6 +1236,8 @@ def _listed(norm: str, header: re.Match[str], hits: list[tuple[int, int, str, st
         groups = [o.lastgroup for o in _OBJECT.finditer(norm, m.start("item"), m.end("item")) if o.lastgroup != "amount"]
         if groups and groups[0] in _LISTED:
             out.add(_LISTED[groups[0]])
+        elif not groups and _SERVICE_ITEM.search(m.group("item")):
+            out.add("other")  # "1) 破損品の交換", "2) 代替品の貸し出し"
     return out
 
 
@@ -1229,6 +1282,8 @@ def _requests(norm: str) -> list[str]:
     irony = [_IRONY.search(norm, s, e) is not None for s, e in sentences] if _IRONY.search(norm) else []
     for (start, end, name, kind), i in zip(hits, sentence_of, strict=True):
         after = norm[end : end + 32]
+        if _UNCHECKED.search(norm, max(0, start - 2), start) or (kind == NOUN and _APART.match(after)):
+            continue  # "□商品券" of a form left unticked; "治療費は自分で払いましたが、それとは別に賠償を"
         if kind == NOUN and _ME_TOO.search(norm, end) and (
                 (_OTHERS_BEFORE.search(norm, sentences[i][0], start) and _OTHERS_GOT.match(norm, end))
                 or _GOT_BY_OTHERS.match(norm, end)):
@@ -1302,7 +1357,7 @@ def _requests(norm: str) -> list[str]:
             kind = NOUN
         if name == "expense" and kind == NOUN and any(0 <= w - end <= 8 for w in waivers):
             continue  # "この通話料だけ免除して": the charge is waived, not reimbursed
-        if name == "fee_waiver" and norm.startswith(("正しい", "請求"), start) \
+        if name == "fee_waiver" and norm.startswith(("正しい", "請求し直", "請求をし直", "請求書を作り直", "請求を訂正", "請求を修正", "請求額を"), start) \
                 and _REFUND_WORD.search(norm, end, sentences[i][1]):
             continue  # "正しい金額で再請求して、多く払った分は返金して": the bill made right is the refund asked
         if name == "fee_waiver" and reissue and (norm.startswith("手数料", start) or re.search(
@@ -1312,8 +1367,10 @@ def _requests(norm: str) -> list[str]:
         if name == "fee_waiver" and any(0 <= start - v <= 12 for v in vouchers):
             continue  # "クーポン（800円引き）": the coupon's face value
         if kind != NOUN:
-            if any(0 <= start - n <= 14 and not re.search(r"なし|無し|抜き", norm[n:start])
-                   and not any(m.lastgroup in ("charge", "paid", "borne") for m in _OBJECT.finditer(norm, n, start))
+            if any(0 <= start - n - _paren_chars(norm, n, start) <= 14 and not re.search(r"なし|無し|抜き", norm[n:start])
+                   # a cost named between asks of its own; not the noun's own fee ("作り直し費用（1,100円）を負担して")
+                   and not any(m.lastgroup in ("charge", "paid", "borne") and m.start() > n + 1
+                               for m in _OBJECT.finditer(norm, n, start))
                    for n in nouns):
                 continue  # 再発行手数料を返金して, 慰謝料を払って: the noun is the remedy (not "手数料なしで返金して")
             name = _resolve(kind, norm, start, reissue)
