@@ -990,3 +990,29 @@ def test_refusals_company_charges_and_what_comes_back(text: str, expected: list[
 )
 def test_forms_headers_and_tick_boxes(text: str, expected: list[str]) -> None:
     assert claims.extract(text, ARRIVED)["requests"] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # An agent's greeting names no day; the customer's 本日 still does.
+        ("オペ：本日はどういったご用件でしょうか。\n客：一昨日届いた荷物が壊れていました", ["2026-11-30"]),
+        ("オペ：本日もお電話ありがとうございます。\n客：はい", []),
+        ("本日届いた請求書の金額が違います", ["2026-12-02"]),
+    ],
+)
+def test_an_agents_greeting_is_no_date(text: str, expected: list[str]) -> None:
+    assert dates(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # English puts "is" between a label and its value.
+        ("My booking number is BK-77120 and it was cancelled", [("reservation", "BK-77120")]),
+        ("Hi, my customer ID is aki_3308, please check", [("member", "aki_3308")]),
+        ("The order number is not on the receipt", []),
+    ],
+)
+def test_an_english_label_then_is(text: str, expected: list[tuple[str, str]]) -> None:
+    assert [(r["kind"], r["value"]) for r in claims.extract(text, ARRIVED)["references"]] == expected

@@ -230,7 +230,9 @@ _RELATIVE_DATE = re.compile(
 _DAY_OFFSETS = {"一昨々日": -3, "一昨日": -2, "おととい": -2, "昨日": -1, "きのう": -1, "昨夜": -1, "昨晩": -1,
                 "ゆうべ": -1, "今日": 0, "きょう": 0, "本日": 0, "今朝": 0, "明日": 1, "あした": 1, "明後日": 2,
                 "あさって": 2}
-_WORD_DATE = re.compile("|".join(sorted(_DAY_OFFSETS, key=len, reverse=True)).replace("きょう", "きょう(?!だい|ふ|い|か|と)"))
+_GREETING = r"(?!(?:は|も)[、,]?\s?(?:どのよう|どういった|いかが|何の|ご用件|お電話|お問い?合わせ|ご連絡))"
+_WORD_DATE = re.compile("|".join(sorted(_DAY_OFFSETS, key=len, reverse=True)).replace("きょう", "きょう(?!だい|ふ|い|か|と)")
+                        .replace("本日", "本日" + _GREETING))  # "本日はどのようなご用件でしょうか": a greeting, no day
 _WEEKDAY_DATE = re.compile(rf"(?P<week>先々週|先週|今週|来週)の?\s?(?P<wd>[{_WEEKDAYS}])曜日?|(?P<wd2>[{_WEEKDAYS}])曜日?")
 _YEAR_OFFSETS = {"一昨年": -2, "去年": -1, "昨年": -1, "今年": 0, "来年": 1}
 _MONTH_OFFSETS = {"先月": -1, "今月": 0, "来月": 1}
@@ -452,7 +454,7 @@ _VALUE = r"[A-Za-z0-9][A-Za-z0-9\-_]*[A-Za-z0-9]|[0-9]"
 _PAREN_REF = r"(?:\s?[（(][^）)\n]{0,20}[）)])?"
 _FILLER = r"(?:ええと|えーと|えっと|えー|あー|うーんと?|あった|はい)"
 _AFTER_LABEL = re.compile(
-    rf"(?:\s?[(][^)\n]{{1,12}}[)])?(?:\s?[)\]】〕」』>:]|\s?(?:は|が|も|の))?\s?[:\-]?\s?[(\[【〔「『]?\s?[#№]?\s?"
+    rf"(?:\s?[(][^)\n]{{1,12}}[)])?(?:\s?[)\]】〕」』>:]|\s?(?:は|が|も|の)|\s(?:is|was)(?=\s))?\s?[:\-]?\s?[(\[【〔「『]?\s?[#№]?\s?"
     rf"(?:[、,…]\s?{_FILLER}[、,…]*\s?)?(?P<value>{_VALUE})"
 )
 # A label asked for in one turn and answered in the next: "会員番号をお伺いできますか。\n客：NG58812047です".
