@@ -1016,3 +1016,19 @@ def test_an_agents_greeting_is_no_date(text: str, expected: list[str]) -> None:
 )
 def test_an_english_label_then_is(text: str, expected: list[tuple[str, str]]) -> None:
     assert [(r["kind"], r["value"]) for r in claims.extract(text, ARRIVED)["references"]] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # The customer's damaged property asked about; the same question without damage names nothing.
+        ("配達員がぶつかって門が傾きました。門扉はともかく、ポストの方はどうなりますか", ["damages"]),
+        ("注文の方はどうなりますか", []),
+        # "頼んだ長さ" hires no one: the company's own charge, disputed, is waived.
+        ("頼んだ色と違う仕上がりでした。この料金を払うのはおかしいので、値引きしてください", ["fee_waiver"]),
+        # Bought again nearby: what was paid there is a cost borne.
+        ("届いた牛乳が腐っていたので、近所の店で買い直しました。その代金はどうなりますか", ["expense"]),
+    ],
+)
+def test_damaged_property_asked_about_and_where_it_was_paid(text: str, expected: list[str]) -> None:
+    assert claims.extract(text, ARRIVED)["requests"] == expected

@@ -633,6 +633,8 @@ CANCEL_VERB = "cancel_verb"
 TAKE_VERB = "take_verb"
 # The charge taken is the last one named before the verb: a fee the company would charge is waived, a price refunded.
 _TAKEN_FEE = re.compile(r"(?:手数料|キャンセル料|違約金|解約金|延滞金|延滞料)[^。\n料代金額円費]{0,12}$")
+# "パソコンの方はどうなりますか": damages when the customer's property was damaged, otherwise nothing named.
+DAMAGE_ASK = "damage_ask"
 # "付与してください": points (or a voucher) granted, from the object named before.
 GRANT_VERB = "grant_verb"
 # "もう一度送って": goods sent again, unless a remedy named right before is what is sent (クーポンをもう一度送って).
@@ -664,6 +666,9 @@ _anchor("consolation", "お詫びの額 お詫びの金額 おわびの額 和�
 _anchor("consolation", "現金 お金で 銀行振込 振込で 振り込みで", kind="cash",
         after=r"^(?!書留|を(?:下ろ|おろ|引き出)|に(?:換え|替え|交換|変え)|化|で?(?:の)?(?:返金|返し|返還|払い戻|払戻|返って|戻っ|戻して|返す))")
 _anchor("damages", "損害賠償 賠償 弁償 休業補償 休業損害 damages")
+# "ルーターが壊れて…パソコンの方はどうなりますか": the customer's damaged property, asked about.
+_anchor("damages", "どうなりますか どうなるんですか どうなるのでしょう どうなるんでしょう どうなるのか", before=r"(?:の方|のほう)(?:は|って)[、,]?\s?$",
+        reach=6, kind=DAMAGE_ASK)
 # "この傷の分はどうしてくれるんですか": the loss asked to be made good.
 _anchor("damages", "どうしてくれる どうしてくれん", kind=GENERIC)
 _anchor("damages", "損害 損失 被害", after=r"^[^0-9。\n]{0,12}?(?:補填|補償|負担|支払|払|賠償|弁償|請求)")
@@ -799,7 +804,7 @@ _anchor("expense", "covered reimbursed", before=r"(?i:should|must|to)\s(?:be\s)?
 _anchor("expense", "持って 持ち もって もち", before=r"(?:そちら|そっち|御社|貴社|お宅|おたく|さん|社|側|店|ショップ|学校|病院|会社)(?:で|が|の|に)?$",
         after=_COVER_AFTER, kind=COVER_VERB)
 # A cost named right before an asking phrase: "皮膚科代だけお願いします", "その費用はどうなるのか", "その費用は見てもらえますか".
-_COST_BEFORE = r"(?:代|費|料|賃|費用|分|手数料|差額)(?:だけ|のみ|も|は|を|って)\s?$"
+_COST_BEFORE = r"(?:代金|代|費|料|賃|費用|分|手数料|差額)(?:だけ|のみ|も|は|を|って)\s?$"
 _anchor("expense", "お願いします お願いしたい お願いでき お願い致します どうなりますか どうなるのか どうなるんですか どうなるんでしょう "
                    "どうなるのでしょう 見てもらえ 見ていただけ 見てください", before=_COST_BEFORE, reach=8, kind=COVER_VERB)
 # "この費用はそちらの責任でお願いします": the company is asked to bear what was named.
@@ -884,7 +889,7 @@ _DAMAGED = re.compile(r"壊れ|壊さ|壊し|傷(?!病)|破損|ぶつけ|ぶつ�
 _REPAIR = re.compile(r"修理|修繕|補修|塗装|塗り直|張り替え|張替|交換代|交換費|見積")
 # Getting a service from someone else: staying, hiring, renting, buying.
 _NOT_MONEY_OBJECT = re.compile(r"(?:責任者|上司|上の(?:人|者|方)|担当者?|社長|店長|支配人|代表者?|謝罪文?|説明|回答|返事|結論|答え|誠意)を\s?$")
-_PAID_ELSEWHERE = re.compile(r"別の|他の|他社|ほかの|よその|近くの|に(?:払|支払)|かかっ|かかり|掛かっ|借り|預け|泊ま|頼ん|依頼し|買っ|購入"
+_PAID_ELSEWHERE = re.compile(r"別の|他の|他社|ほかの|よその|近くの|近所の|買い直|買いなお|に(?:払|支払)|かかっ|かかり|掛かっ|借り|預け|泊ま|(?:に|を)頼ん|(?:に|を)依頼し|買っ|購入"
                              r"|市販|飲んだ|薬局|ドラッグストア")
 _REISSUE_CONTEXT = re.compile(
     r"(?:カード|クレジット|クレカ|かーど|card)[^\n]{0,40}?(?:再発行|作り直|再交付|発行し直|さいはっこう)"
@@ -1107,6 +1112,8 @@ def _resolve(kind: str, norm: str, start: int, reissue: bool) -> str:
         return ""  # "責任者を出してください", "回答を出して": a person or an answer, nothing to pay
     if kind == SEND_VERB:
         return "other"
+    if kind == DAMAGE_ASK:
+        return "damages" if _DAMAGED.search(norm, max(0, start - 90), start) else ""
     if kind == TAKE_VERB:
         return "fee_waiver" if _TAKEN_FEE.search(window) else "refund"
     if kind == CANCEL_VERB:
