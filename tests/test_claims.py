@@ -1032,3 +1032,19 @@ def test_an_english_label_then_is(text: str, expected: list[tuple[str, str]]) ->
 )
 def test_damaged_property_asked_about_and_where_it_was_paid(text: str, expected: list[str]) -> None:
     assert claims.extract(text, ARRIVED)["requests"] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Guards of the new asks: a charge taken named only in passing, a need, a past kindness, a past request,
+        # a consultation someone else reported.
+        ("会費はしっかり取るくせに、サポートの電話はつながらないの？漏れた項目だけ教えて", []),
+        ("免許証を作り直す必要があるのか教えてください", []),
+        ("以前は営業の方が毎年手帳を持ってきてくれていました", []),
+        ("第三者が勝手に再配達を依頼したりできるのでしょうか", []),
+        ("【電話メモ】相手：消費生活センター。「払い戻しがあるので暗証番号を」という電話があったとの相談。", []),
+    ],
+)
+def test_what_the_new_asks_leave_alone(text: str, expected: list[str]) -> None:
+    assert claims.extract(text, ARRIVED)["requests"] == expected

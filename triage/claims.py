@@ -629,9 +629,12 @@ RETURN_VERB = "return_verb"
 RESTORE_VERB = "restore_verb"
 # "取り消して": a charge billed and not paid is waived, a charge already taken is refunded, an order is nothing.
 CANCEL_VERB = "cancel_verb"
-# "年会費も取っておいて", "送料はちゃんと取るんですね": a charge the company takes, disputed; asked by itself.
+# "年会費も取っておいて…素敵なサービスですね", "それでも送料はちゃんと取るんですね": a charge the company takes,
+# disputed in irony or despite the failure (not a bare "保険料はきっちり取るくせに").
 TAKE_VERB = "take_verb"
 # The charge taken is the last one named before the verb: a fee the company would charge is waived, a price refunded.
+_BACKGROUND = re.compile(r"[^。\n]{0,4}?(?:くせに|くせして|のに|けど|けれど)")
+_DESPITE = re.compile(r"それでも|のに")  # "来なかったのに…料金も取る": the failure first, then the charge
 _TAKEN_FEE = re.compile(r"(?:手数料|キャンセル料|違約金|解約金|延滞金|延滞料)[^。\n料代金額円費]{0,12}$")
 # "パソコンの方はどうなりますか": damages when the customer's property was damaged, otherwise nothing named.
 DAMAGE_ASK = "damage_ask"
@@ -722,7 +725,7 @@ _anchor("fee_waiver", "請求するなら 請求したら とられる 取られ
 _anchor("refund", "取る 取って 取っと お取り", kind=TAKE_VERB, reach=30,
         before=r"(?:料|代|金(?!曜)|額|円|費)(?:を|は|も|まで)?\s?(?:(?:も|まで(?:も)?)|[^。\n]{0,6}?(?:ちゃんと|しっかり|きっちり|きちんと|満額|全額|まるまる|丸々))\s?$")
 # The customer bore it, said in irony or as a complaint: "手数料も私持ち", "通話料は全部こっち持ち".
-_anchor("expense", "私持ち こっち持ち こちら持ち 自分持ち うち持ち 客持ち", kind=COVER_VERB,
+_anchor("expense", "私持ち こっち持ち 自分持ち うち持ち 客持ち", kind=COVER_VERB,
         after=r"^(?!って|と(?:言|いわ|の|いう|説明|案内))")  # "こっち持ちって言われた": the company's rule, told
 # A charge not made: "キャンセル料は取らないで", "延滞手数料がつかないように", "設置費用5,500円はかからないように".
 _anchor("fee_waiver", "キャンセル料 違約金 手数料 解約金 延滞金 延滞料 延滞手数料 追加料金 費用 送料 返送料 料金",
@@ -738,12 +741,13 @@ _anchor("expense", "カウンセリング", after=r"^(?:代|料|費)")
 _anchor("expense", "変更 交換", before=r"(?:番号|アドレス|メアド|鍵|錠)の?$",
         after=r"^[、,\s]?(?:の|に(?:かかった|掛かった))?(?:手数料|費用|代)")
 # Non-monetary remedies: a service done again or instead.
-_SERVICE_ASK = (r"^.{0,10}?(?:ください|下さい|ほしい|欲しい|もらえ|貰え|いただけ|頂け|くれ|お願い|希望|願|依頼"
+_SERVICE_ASK = (r"^.{0,10}?(?:ください|下さい|ほしい|欲しい|もらえ|貰え|いただけ|頂け|くれ|お願い|希望|願"
+                 r"|依頼(?:です|します|いたします|になります|を(?:お願い|します|いたします)|[。!！]|$)"
                  r"|して(?:よ|ね|[〜~ー!！。]|\s?$))"
                  # A plain imperative right after an anchor ending in して ("すぐ交換して。", "交換してや。").
                  r"|^(?:し?て)?(?:や|よ|ね|な|ってば)?\s?(?:[!！。〜~ー]|$)"
                  # Asked whether it is done or possible: "振替って、どうなりますか", "振替授業があるのか".
-                 r"|^[^。\n]{0,8}?(?:どうなり|どうなる|どうなっ|(?:が|は)(?:ある|あります|できる|できます|可能)(?:の|ん(?:です|でしょう))?か)"
+                 r"|^[^。\n]{0,8}?(?:どうなり|どうなる|どうなっ|(?<!必要)(?:が|は)(?:ある|あります|できる|できます|可能)(?:の|ん(?:です|でしょう))?か)"
                  # One side of a choice: the sentence's ask covers both ("交換か、値引きをしてください").
                  r"|^\s?(?:す|する)?(?:か[、,]|かまたは|[、,]?\s?(?:または|もしくは|あるいは)|か(?=[^。\n]{0,20}?(?:どちらか|いずれか)))"
                  # "延長していただくか、返金か": one side of a choice asked with its own verb.
@@ -770,7 +774,8 @@ _anchor("other", "送って 送り直 届けて 発送して", before=r"(?:も�
         r"|(?:入って(?:い)?(?:ませ|な)|同梱されて(?:い)?(?:ませ|な)|付いて(?:い)?(?:ませ|な)|欠けて|足りな|不足)[^\n]{0,30}(?<!分を)(?<!円を)(?<!分)(?<!円)$", reach=50,
         after=r"^(?!た|き|しま|もら(?:った|いました)|いただ(?:いた|きました)|くれ(?:た|ました))", kind=SEND_VERB)
 # Brought now: "明日の朝一番に持ってきて".
-_anchor("other", "持ってきて 持って来て", after=r"^(?:ください|下さい|ほしい|欲しい|もらえ|いただけ|頂け|くれ|よ|や|ね|[。!！]|$)")
+_anchor("other", "持ってきて 持って来て",
+        after=r"^(?:ください|下さい|ほしい|欲しい|もらえ(?!た)|いただけ(?!た)|頂け(?!た)|くれ(?:ない|ます|る|ませ|よ)|よ|や|ね|[。!！]|$)")
 _anchor("other", "replacement Replacement resend Resend reship", after=r"^(?!\s?card)")
 _anchor("other", "upgrade Upgrade", after=r"^\s?(?:my|me|the|our|to)\b")
 # Anything else made again (a lens, a print), not a card (its fee is reissue_fee above).
@@ -910,7 +915,7 @@ _ASK = re.compile(
     r"|(?:反映され|届い|入っ|振り?込まれ|付与され|付い|戻っ|され)て(?:い)?(?:ない|ませ)|届かない|届きませ|ありません|ないの|検討|対応して"
     r"|負担して|支払って|払って|出ますか|対象|申請|申し込|手続き|納得|少な|足りな|安すぎ|ふざけ|払いません|支払いません|払う気は|払うつもりは"
     # Consulting about a remedy asks whether it is given: "ご用件：返金のご相談".
-    r"|の(?:ご)?相談|について(?:の)?(?:ご)?相談"
+    r"|(?<!と)の(?:ご)?相談|について(?:の)?(?:ご)?相談"
     # Pressing: threats, waiting, a plain "〜して".
     r"|しないなら|されないなら|しなければ|されなければ|がなければ|がなかったら|しなかったら|されなかったら|が済むまで|されるまで|待って(?:い)?ます|待たされ|待ってる"
     # A condition with a threat ("払わないなら裁判", "タダにしねえなら"), a negative imperative ("請求しないで。"),
@@ -1291,8 +1296,11 @@ def _requests(norm: str) -> list[str]:
     irony = [_IRONY.search(norm, s, e) is not None for s, e in sentences] if _IRONY.search(norm) else []
     for (start, end, name, kind), i in zip(hits, sentence_of, strict=True):
         after = norm[end : end + 32]
-        if _UNCHECKED.search(norm, max(0, start - 2), start) or (kind == NOUN and _APART.match(after)):
-            continue  # "□商品券" of a form left unticked; "治療費は自分で払いましたが、それとは別に賠償を"
+        if _UNCHECKED.search(norm, max(0, start - 2), start) or (kind == NOUN and _APART.match(after)) \
+                or (kind == TAKE_VERB and _BACKGROUND.match(after)):
+            # "□商品券" of a form left unticked; "治療費は自分で払いましたが、それとは別に賠償を";
+            # "会費は取るくせに、電話はつながらないの？": the charge is the background of another question.
+            continue
         if kind == NOUN and _ME_TOO.search(norm, end) and (
                 (_OTHERS_BEFORE.search(norm, sentences[i][0], start) and _OTHERS_GOT.match(norm, end))
                 or _GOT_BY_OTHERS.match(norm, end)):
@@ -1355,7 +1363,7 @@ def _requests(norm: str) -> list[str]:
             continue  # "再請求して": the company bills again
         s, e = sentences[i]
         # The next sentence asks for this one only when it names no remedy itself ("3,300円かかりました。出して").
-        asked = (kind == TAKE_VERB or any(irony[max(0, i - 1) : i + 2])
+        asked = (any(irony[max(0, i - 1) : i + 2]) or (kind == TAKE_VERB and _DESPITE.search(norm, s, start) is not None)
                  or _ASK.search(norm, s, start) or _ASK.search(norm, start, e) or _FALLBACK.search(norm, s, e)
                  or (i + 1 < len(sentences) and i + 1 not in with_hits and _ASK.search(norm, *sentences[i + 1])
                      and verbs_ask(i + 1, name))
