@@ -1048,3 +1048,20 @@ def test_damaged_property_asked_about_and_where_it_was_paid(text: str, expected:
 )
 def test_what_the_new_asks_leave_alone(text: str, expected: list[str]) -> None:
     assert claims.extract(text, ARRIVED)["requests"] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A charge taken as the background of another complaint, without irony.
+        ("利用料はきっちり取っておいて、障害の説明もないってどういうこと？", []),
+        # E-money charged twice comes back as money; e-money lost comes back as itself.
+        ("オートチャージが同じ日に2回入っていました。1回分を返してください", ["refund"]),
+        # A charge of the company's waived later in its sentence is no cost borne.
+        ("先月の通信料、使えなかった日のぶんは引いてもらえますよね？", ["fee_waiver"]),
+        # "何回分どうしてくれる" answered by the remedies asked next is no second ask.
+        ("使えなかった2回分どうしてくれるの。返金か期限の延長にして", ["refund", "other"]),
+    ],
+)
+def test_backgrounds_and_what_a_generic_ask_sums_up(text: str, expected: list[str]) -> None:
+    assert claims.extract(text, ARRIVED)["requests"] == expected

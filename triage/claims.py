@@ -633,7 +633,7 @@ CANCEL_VERB = "cancel_verb"
 # disputed in irony or despite the failure (not a bare "保険料はきっちり取るくせに").
 TAKE_VERB = "take_verb"
 # The charge taken is the last one named before the verb: a fee the company would charge is waived, a price refunded.
-_BACKGROUND = re.compile(r"[^。\n]{0,4}?(?:くせに|くせして|のに|けど|けれど)")
+_BACKGROUND = re.compile(r"[^。\n]{0,4}?(?:くせに|くせして|のに|けど|けれど|おいて|おきながら|ながら)")
 _DESPITE = re.compile(r"それでも|のに")  # "来なかったのに…料金も取る": the failure first, then the charge
 _TAKEN_FEE = re.compile(r"(?:手数料|キャンセル料|違約金|解約金|延滞金|延滞料)[^。\n料代金額円費]{0,12}$")
 # "パソコンの方はどうなりますか": damages when the customer's property was damaged, otherwise nothing named.
@@ -1103,6 +1103,7 @@ def _remedy(word: str, norm: str, start: int, end: int) -> tuple[str, str] | Non
     return None
 
 
+_LOST = re.compile(r"消え|失効|なくな|無くな|使われ|減っ|盗まれ|抜かれ")
 _POINTS_WORD = re.compile(r"ポイント|マイル|[0-9]\s?(?:P|pt|PT)(?![A-Za-z])")
 _E_MONEY = re.compile(r"電子マネー|プリペイド|ギフトカード|ギフト券|商品券|クーポン")
 _UNCHECKED = re.compile(r"[□☐]\s?$")
@@ -1156,8 +1157,8 @@ def _resolve(kind: str, norm: str, start: int, reissue: bool) -> str:
         group = None  # "クーポンを再発行して": no card, no fee
     if group == "reissue" or (reissue and group in ("fee", "paid", "amount")):
         return "reissue_fee"
-    if kind in (RETURN_VERB, RESTORE_VERB, GRANT_VERB) and group == "voucher":
-        return "voucher"  # "消えた電子マネーを元に戻して"
+    if kind in (RETURN_VERB, RESTORE_VERB, GRANT_VERB) and group == "voucher" and (kind == GRANT_VERB or _LOST.search(window)):
+        return "voucher"  # "消えた電子マネーを元に戻して" (a charge taken twice is money back)
     if kind == GRANT_VERB:
         if group is None:  # named further back: "300P付与が漏れています。…付与してください", "電子マネーの…チャージ分を付与して"
             return "points" if _POINTS_WORD.search(norm) else "voucher" if _E_MONEY.search(norm) else ""
@@ -1297,7 +1298,7 @@ def _requests(norm: str) -> list[str]:
     for (start, end, name, kind), i in zip(hits, sentence_of, strict=True):
         after = norm[end : end + 32]
         if _UNCHECKED.search(norm, max(0, start - 2), start) or (kind == NOUN and _APART.match(after)) \
-                or (kind == TAKE_VERB and _BACKGROUND.match(after)):
+                or (kind == TAKE_VERB and _BACKGROUND.match(after) and not any(irony[max(0, i - 1) : i + 2])):
             # "□商品券" of a form left unticked; "治療費は自分で払いましたが、それとは別に賠償を";
             # "会費は取るくせに、電話はつながらないの？": the charge is the background of another question.
             continue
@@ -1372,8 +1373,8 @@ def _requests(norm: str) -> list[str]:
             continue
         if kind == "cash":
             kind = NOUN
-        if name == "expense" and kind == NOUN and any(0 <= w - end <= 8 for w in waivers):
-            continue  # "この通話料だけ免除して": the charge is waived, not reimbursed
+        if name == "expense" and kind == NOUN and any(0 <= w - end <= 8 or end <= w < e for w in waivers):
+            continue  # "この通話料だけ免除して", "今月の通信料、…のぶんは引いてくれるんですよね": the charge is waived
         if name == "fee_waiver" and norm.startswith(("正しい", "請求し直", "請求をし直", "請求書を作り直", "請求を訂正", "請求を修正", "請求額を"), start) \
                 and _REFUND_WORD.search(norm, end, sentences[i][1]):
             continue  # "正しい金額で再請求して、多く払った分は返金して": the bill made right is the refund asked
@@ -1398,7 +1399,7 @@ def _requests(norm: str) -> list[str]:
                 generic = True
                 # With an object of its own ("値引きした分の補償", "変更補償金") it asks besides the others.
                 if (norm[start - 1 : start] == "の" or norm.startswith("金", end)
-                        or re.search(r"分(?:も|は|を)?\s?$", norm[max(0, start - 3) : start])) \
+                        or norm[max(0, start - 2) : start] == "分も") \
                         and not _GENERIC_OF.search(norm, max(0, start - 8), start) \
                         and not re.match(r"\s?(?:件名|Subject|【)", norm[sentences[i][0] : sentences[i][0] + 10]):
                     generic_at.append(i)
