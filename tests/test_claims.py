@@ -1065,3 +1065,21 @@ def test_what_the_new_asks_leave_alone(text: str, expected: list[str]) -> None:
 )
 def test_backgrounds_and_what_a_generic_ask_sums_up(text: str, expected: list[str]) -> None:
     assert claims.extract(text, ARRIVED)["requests"] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # The first item of a list, named by its cost alone, asked with the remedy noun that follows.
+        ("停電で氷を買った代金と、今月分の基本料金の割引をお願いします", ["fee_waiver", "expense"]),
+        ("鍵屋の出張費と見舞金を請求します", ["consolation", "expense"]),
+        ("公演のチケット代と、会場までの交通費をお願いします", ["refund", "expense"]),
+        # A verb after "A代とB代を" resolves both itself; "有料と言われ" is no list.
+        ("送料と梱包料も返金していただけますか", ["refund"]),
+        ("再発行は有料と言われましたが、手数料は無料にしてください", ["reissue_fee"]),
+        # A fare refunded is a refund, not a cost borne.
+        ("運休した特急の電車代の払い戻しをお願いします", ["refund"]),
+    ],
+)
+def test_the_first_item_of_a_list_and_a_fare_refunded(text: str, expected: list[str]) -> None:
+    assert claims.extract(text, ARRIVED)["requests"] == expected

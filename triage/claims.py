@@ -881,7 +881,7 @@ _OBJECT = re.compile(
     r"|返送の送料|送料|切手代|書留|(?i:difference|taxi|hotel|train|phone bill|transport)|(?<!料)費用?|代(?!金|引|替|わ|理|表)"
     r"|(?<![手数送険謝])料(?!金))"
     r"|(?P<fee>(?<![込更務約])手数料)"
-    r"|(?P<charge>追加料金|料金|受講料|月謝|会費|利用料|保険料|代金|解約手数料)"
+    r"|(?P<charge>チケット代|追加料金|料金|受講料|月謝|会費|利用料|保険料|代金|解約手数料)"
     r"|(?P<paid>注文|キャンセル|課金|お金|現金|払った|払いました|支払った|支払いました)"
     r"|(?P<amount>円|ドル|\$|¥|yen|USD)"
 )
@@ -1256,6 +1256,35 @@ def _listed(norm: str, header: re.Match[str], hits: list[tuple[int, int, str, st
     return out
 
 
+# The first item of a list asked for in one breath, named by its cost alone: "その水代と、基本料金の免除をお願いします",
+# "設置費用と慰謝料を請求します" (the ask that follows covers both).
+_FIRST_ITEM = re.compile(r"(?P<item>[^、,。\n\s]{1,12}?(?:代金|代|料金|料|費用|費|差額))(?:\s?[(（][^)）\n]{0,20}[)）])?と(?!言|いわ|いう|の|思|して|なっ|なり|なる|聞|書|伺|か|は|も)[、,]?\s?")
+
+
+def _first_items(norm: str, sentences: list[tuple[int, int]], hits: list[tuple[int, int, str, str]],
+                 sentence_of: list[int], named_at: dict[str, set[int]]) -> set[str]:
+    """Return the remedies of costs listed first before a remedy asked in the same sentence."""
+    asked = set().union(*named_at.values()) if named_at else set()
+    out = set()
+    for k in asked:
+        s, e = sentences[k]
+        if "と" not in norm[s:e]:
+            continue
+        for m in _FIRST_ITEM.finditer(norm, s, e):
+            if any(m.start() <= h[0] < m.end() for h in hits):
+                continue  # the item names its own remedy
+            if not any(j == k and 0 <= h[0] - m.end() <= 24 and h[3] == NOUN for h, j in zip(hits, sentence_of, strict=True)):
+                continue  # the list goes on into no remedy named (a verb after "A代とB代を" resolves both itself)
+            groups = [o.lastgroup for o in _OBJECT.finditer(m.group("item")) if o.lastgroup != "amount"]
+            if "reissue" in groups:
+                out.add("reissue_fee")  # "再発行の手数料と、…"
+            elif groups and groups[-1] == "charge" and _PAID_ELSEWHERE.search(m.group("item")):
+                out.add("expense")  # "停電で氷を買った代金と": paid elsewhere
+            elif groups and groups[-1] in _LISTED:
+                out.add(_LISTED[groups[-1]])
+    return out
+
+
 def _requests(norm: str) -> list[str]:
     hits = _hits(norm)
     if _REISSUE_CONTEXT.search(norm) is None and not any(
@@ -1373,6 +1402,8 @@ def _requests(norm: str) -> list[str]:
             continue
         if kind == "cash":
             kind = NOUN
+        if name == "expense" and kind == NOUN and re.match(r"の?\s?(?:払い戻|払戻)", after):
+            continue  # "バス代の払い戻し": a fare paid to the company, refunded (the verb names the remedy)
         if name == "expense" and kind == NOUN and any(0 <= w - end <= 8 or end <= w < e for w in waivers):
             continue  # "この通話料だけ免除して", "今月の通信料、…のぶんは引いてくれるんですよね": the charge is waived
         if name == "fee_waiver" and norm.startswith(("正しい", "請求し直", "請求をし直", "請求書を作り直", "請求を訂正", "請求を修正", "請求額を"), start) \
@@ -1408,7 +1439,7 @@ def _requests(norm: str) -> list[str]:
         named_at.setdefault(name, set()).add(i)
         if name in _SPECIFIC and kind == NOUN:
             nouns.append(end)
-    found |= listed
+    found |= listed | _first_items(norm, sentences, hits, sentence_of, named_at)
     found -= rejected
     # "補償して" alone is damages; next to another remedy it is usually that remedy's word ("返金などの補償"),
     # unless it asks in a sentence of its own ("料金は返して。値引きした分の補償もお願いします").
