@@ -1258,7 +1258,10 @@ def _listed(norm: str, header: re.Match[str], hits: list[tuple[int, int, str, st
 
 # The first item of a list asked for in one breath, named by its cost alone: "その水代と、基本料金の免除をお願いします",
 # "設置費用と慰謝料を請求します" (the ask that follows covers both).
-_FIRST_ITEM = re.compile(r"(?P<item>[^、,。\n\s]{1,12}?(?:代金|代|料金|料|費用|費|差額))(?:\s?[(（][^)）\n]{0,20}[)）])?と(?!言|いわ|いう|の|思|して|なっ|なり|なる|聞|書|伺|か|は|も)[、,]?\s?")
+# Found by its end (a cost word, then と), the item's words read back from there: a pattern that starts with
+# a negated class would be tried at every position.
+_FIRST_ITEM = re.compile(r"(?:代金|代|料金|料|費用|費|差額)(?:\s?[(（][^)）\n]{0,20}[)）])?と(?!言|いわ|いう|の|思|して|なっ|なり|なる|聞|書|伺|か|は|も)[、,]?\s?")
+_ITEM_STOP = frozenset("、,。\n \t")
 
 
 def _first_items(norm: str, sentences: list[tuple[int, int]], hits: list[tuple[int, int, str, str]],
@@ -1271,14 +1274,19 @@ def _first_items(norm: str, sentences: list[tuple[int, int]], hits: list[tuple[i
         if "と" not in norm[s:e]:
             continue
         for m in _FIRST_ITEM.finditer(norm, s, e):
-            if any(m.start() <= h[0] < m.end() for h in hits):
+            cost_end = m.start() + (2 if norm.startswith(("代金", "料金", "費用", "差額"), m.start()) else 1)
+            start = m.start()
+            while start > s and m.start() - start < 12 and norm[start - 1] not in _ITEM_STOP:
+                start -= 1
+            item = norm[start:cost_end]
+            if any(start <= h[0] < m.end() for h in hits):
                 continue  # the item names its own remedy
             if not any(j == k and 0 <= h[0] - m.end() <= 24 and h[3] == NOUN for h, j in zip(hits, sentence_of, strict=True)):
                 continue  # the list goes on into no remedy named (a verb after "A代とB代を" resolves both itself)
-            groups = [o.lastgroup for o in _OBJECT.finditer(m.group("item")) if o.lastgroup != "amount"]
+            groups = [o.lastgroup for o in _OBJECT.finditer(item) if o.lastgroup != "amount"]
             if "reissue" in groups:
                 out.add("reissue_fee")  # "再発行の手数料と、…"
-            elif groups and groups[-1] == "charge" and _PAID_ELSEWHERE.search(m.group("item")):
+            elif groups and groups[-1] == "charge" and _PAID_ELSEWHERE.search(item):
                 out.add("expense")  # "停電で氷を買った代金と": paid elsewhere
             elif groups and groups[-1] in _LISTED:
                 out.add(_LISTED[groups[-1]])
