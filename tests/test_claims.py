@@ -1083,3 +1083,8 @@ def test_backgrounds_and_what_a_generic_ask_sums_up(text: str, expected: list[st
 )
 def test_the_first_item_of_a_list_and_a_fare_refunded(text: str, expected: list[str]) -> None:
     assert claims.extract(text, ARRIVED)["requests"] == expected
+
+
+def test_sasuga_ni_is_no_irony() -> None:
+    # "さすがに" means "surely", not praise: the remedy named beside it is only mentioned.
+    assert claims.extract("返金はさすがに無理でしょうね。仕方ないです", ARRIVED)["requests"] == []

@@ -939,7 +939,7 @@ _ASK = re.compile(
 # The fallback of a choice, read over the whole sentence: "再ダウンロードできないなら返金で。", "振替が無理なら全額払い戻しで".
 _FALLBACK = re.compile(r"なら[^。\n]{0,24}?で\s?(?:[!！。]|$)")
 # Irony asks too: praise for a failure ("お客様思いの素晴らしい窓口ですね", "ありがたくて涙が出ます") around a remedy or a cost.
-_IRONY = re.compile(r"さすが|流石|素晴らし|すばらし|素敵な|ステキな|ご親切|親切な(?:会社|対応|お店|窓口|サービス)|ありがたくて|涙が出"
+_IRONY = re.compile(r"さすが(?!に)|流石(?!に)|素晴らし|すばらし|素敵な|ステキな|ご親切|親切な(?:会社|対応|お店|窓口|サービス)|ありがたくて|涙が出"
                     r"|お客様思い|お客様想い|顧客思い|エンジョイ|勉強になりました|いいご身分|結構なご身分|大したもん|お見事|恐れ入り"
                     r"|一流(?:ホテル|企業|の会社|のお店)?は違")
 # Comparing with what others got: "隣の人は見舞金をもらったそうです。うちも同じ被害なんですが" asks the same.
