@@ -1088,3 +1088,8 @@ def test_the_first_item_of_a_list_and_a_fare_refunded(text: str, expected: list[
 def test_sasuga_ni_is_no_irony() -> None:
     # "さすがに" means "surely", not praise: the remedy named beside it is only mentioned.
     assert claims.extract("返金はさすがに無理でしょうね。仕方ないです", ARRIVED)["requests"] == []
+
+
+def test_a_bare_service_noun_before_a_full_stop_is_no_imperative() -> None:
+    # "口座振替。" names how a bill is paid; the question after it asks about that, not for a transfer.
+    assert claims.extract("支払い方法は口座振替。変更はできますか？", ARRIVED)["requests"] == []
