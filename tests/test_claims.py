@@ -888,3 +888,208 @@ def test_not_asked_or_pressed_for(text: str, expected: list[str]) -> None:
 )
 def test_whose_words_which_object_and_choices(text: str, expected: list[str]) -> None:
     assert claims.extract(text, ARRIVED)["requests"] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A service asked with a bare imperative, in dialect, or as a standing request.
+        ("サイズが合わなかったので、すぐ取り替えて。", ["other"]),
+        ("色が違うやんか。交換してや。", ["other"]),
+        ("これで二度目の再発送依頼になります", ["other"]),
+        # Asked whether it happens or is possible, or one side of a choice ending in its own verb.
+        ("運休した便の振替は、どうなりますか", ["other"]),
+        ("受講期間の延長があるのか、それとも受講料が返金されるのか教えてください", ["refund", "other"]),
+        ("壊れたので作り直すか、同じ額の商品券を求めます", ["voucher", "other"]),
+        # Sent again, brought, or what was missing sent (not money missing from an envelope).
+        ("届いた箱が潰れていたので、もう一度送ってもらえるとありがたいです", ["other"]),
+        ("付属のケーブルが入っていませんでした。ケーブルだけでいいので送ってください", ["other"]),
+        ("今日の配達に間に合わないなら、明日の午前に持ってきて", ["other"]),
+        ("見舞いのギフト券が半分しか入っていませんでした。残りの1,500円分を送ってください", ["voucher"]),
+        # A promise to send, pressed after a while.
+        ("代わりの品を送ると言われて十日。まだ来ません", ["other"]),
+        # "修理から": the か of から offers no choice.
+        ("車が修理から戻らず、レンタカー代が5,000円かかりました。負担してもらえますか", ["expense"]),
+    ],
+)
+def test_services_asked_in_plain_forms(text: str, expected: list[str]) -> None:
+    assert claims.extract(text, ARRIVED)["requests"] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A charge the company takes, disputed with も / まで / ちゃんと: the price back, the fee not charged.
+        ("点検に来なかったのに、出張料金もしっかり取るんですね", ["refund"]),
+        ("退会するのに退会手数料まで取るなんて驚きです", ["fee_waiver"]),
+        # Praise for a failure around a remedy or a cost asks for it.
+        ("二時間待たされて駐車場代は全部私持ち。さすがですね", ["expense"]),
+        ("情報を漏らしておいてお見舞金の話もなし。素晴らしい会社ですね", ["consolation"]),
+        # Without irony or a dispute, the same words tell and ask nothing.
+        ("駐車場代は私持ちと説明されました。了解しています", []),
+        ("出張料金を取るのは当日キャンセルの場合だけです", []),
+        # What others got, compared with the customer's own case.
+        ("同じ便の知り合いは、お詫びにマイルをもらったそうです。私も同じ便でした", ["points"]),
+        ("商品券を受け取った人もいるようですが、うちには何も届いていません", ["voucher"]),
+        # A second generic ask with its own object ("その分も補償") is damages besides the other remedy.
+        ("割れた皿は交換して。あと半日つぶれたんだから、その分も補償してもらいたい", ["damages", "other"]),
+    ],
+)
+def test_irony_a_charge_disputed_and_what_others_got(text: str, expected: list[str]) -> None:
+    assert claims.extract(text, ARRIVED)["requests"] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Refusing to pay the company's charge is a waiver, asked by itself; a refusal the customer was told is not.
+        ("頼んでいないオプション料金が載っています。この分は支払いません", ["fee_waiver"]),
+        ("「見舞金は払いません」と言われました。規約を見せてください", []),
+        # "いつも" is usually, not when.
+        ("今月の電話代が8,000円でした。いつもは3千円くらいです", []),
+        # The company's own charge asked to be borne is waived; another's cancellation fee stays a cost borne.
+        ("送り直しの送料はそちらで負担してください", ["fee_waiver"]),
+        ("御社の旅館のキャンセル料はどうなりますか", ["fee_waiver"]),
+        ("バスが遅れたので、レストランのキャンセル料3,000円を負担してください", ["expense"]),
+        # A charge named earlier in the sentence, taken off with 引いて; a fare asked about.
+        ("使えなかった三日分の利用料、日割りで引いてもらえますか", ["fee_waiver"]),
+        ("無駄足になった往復の運賃はどうなりますか", ["expense"]),
+        # A threat on a condition, a plea trailing off, consulting about a remedy.
+        ("明日までに返金がなければ弁護士に相談します", ["refund"]),
+        ("駅からタクシーで来たのよ。タクシー代ぐらいはねえ……", ["expense"]),
+        ("件名：払い戻しのご相談\n予約番号 RS-5521", ["refund"]),
+        # What comes back or is granted is what was lost or named.
+        ("残高の電子マネー3,000円分が消えました。戻してください", ["voucher"]),
+        ("誕生日の200P付与がありません。条件は満たしています。付与をお願いします", ["points"]),
+        # Named as too little, bought in a scam, a document's name, a cost set apart: not asked.
+        ("お詫びが300円のクーポンって、さすがに少なすぎませんか", []),
+        ("電話で指示されてギフトカードを買ってしまいました。詐欺でしょうか", []),
+        ("補償規定のPDFがダウンロードできません", []),
+        ("診察代は自分で払いましたが、それとは別に弁償してください", ["damages"]),
+        # A notice of what was done, and the company's words reported without quotes.
+        ("お詫びに500ポイントを加算したとのお知らせが届きました。ありがとうございます", []),
+        ("御社からは、宿泊代を全額返金するとのご連絡をいただき、入金も確認できました", []),
+        # The noun's own fee over a parenthesis; a bill not to be made, beside a refund in the same sentence.
+        ("会員証の作り直し費用（550円）は御社で負担してください", ["reissue_fee"]),
+        ("訪問費2,200円は請求しないでほしいし、先月の点検代も返してほしい", ["refund", "fee_waiver"]),
+    ],
+)
+def test_refusals_company_charges_and_what_comes_back(text: str, expected: list[str]) -> None:
+    assert claims.extract(text, ARRIVED)["requests"] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A header on a line of its own, with a mark or as a subject, over numbered items.
+        ("■ご要望\n1. 宿泊料金の差額\n2. 空港までのタクシー代", ["refund", "expense"]),
+        ("件名：ご依頼内容\n1) 割れた花瓶の交換\n注文番号 VS-2201", ["other"]),
+        # A box left unticked is not asked; the ticked one is.
+        ("【ご希望】\n□返金　■クーポン　□ポイント\n会員番号 CP-1102", ["voucher"]),
+    ],
+)
+def test_forms_headers_and_tick_boxes(text: str, expected: list[str]) -> None:
+    assert claims.extract(text, ARRIVED)["requests"] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # An agent's greeting names no day; the customer's 本日 still does.
+        ("オペ：本日はどういったご用件でしょうか。\n客：一昨日届いた荷物が壊れていました", ["2026-11-30"]),
+        ("オペ：本日もお電話ありがとうございます。\n客：はい", []),
+        ("本日届いた請求書の金額が違います", ["2026-12-02"]),
+    ],
+)
+def test_an_agents_greeting_is_no_date(text: str, expected: list[str]) -> None:
+    assert dates(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # English puts "is" between a label and its value.
+        ("My booking number is BK-77120 and it was cancelled", [("reservation", "BK-77120")]),
+        ("Hi, my customer ID is aki_3308, please check", [("member", "aki_3308")]),
+        ("The order number is not on the receipt", []),
+    ],
+)
+def test_an_english_label_then_is(text: str, expected: list[tuple[str, str]]) -> None:
+    assert [(r["kind"], r["value"]) for r in claims.extract(text, ARRIVED)["references"]] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # The customer's damaged property asked about; the same question without damage names nothing.
+        ("配達員がぶつかって門が傾きました。門扉はともかく、ポストの方はどうなりますか", ["damages"]),
+        ("注文の方はどうなりますか", []),
+        # "頼んだ長さ" hires no one: the company's own charge, disputed, is waived.
+        ("頼んだ色と違う仕上がりでした。この料金を払うのはおかしいので、値引きしてください", ["fee_waiver"]),
+        # Bought again nearby: what was paid there is a cost borne.
+        ("届いた牛乳が腐っていたので、近所の店で買い直しました。その代金はどうなりますか", ["expense"]),
+    ],
+)
+def test_damaged_property_asked_about_and_where_it_was_paid(text: str, expected: list[str]) -> None:
+    assert claims.extract(text, ARRIVED)["requests"] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Guards of the new asks: a charge taken named only in passing, a need, a past kindness, a past request,
+        # a consultation someone else reported.
+        ("会費はしっかり取るくせに、サポートの電話はつながらないの？漏れた項目だけ教えて", []),
+        ("免許証を作り直す必要があるのか教えてください", []),
+        ("以前は営業の方が毎年手帳を持ってきてくれていました", []),
+        ("第三者が勝手に再配達を依頼したりできるのでしょうか", []),
+        ("【電話メモ】相手：消費生活センター。「払い戻しがあるので暗証番号を」という電話があったとの相談。", []),
+    ],
+)
+def test_what_the_new_asks_leave_alone(text: str, expected: list[str]) -> None:
+    assert claims.extract(text, ARRIVED)["requests"] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A charge taken as the background of another complaint, without irony.
+        ("利用料はきっちり取っておいて、障害の説明もないってどういうこと？", []),
+        # E-money charged twice comes back as money; e-money lost comes back as itself.
+        ("オートチャージが同じ日に2回入っていました。1回分を返してください", ["refund"]),
+        # A charge of the company's waived later in its sentence is no cost borne.
+        ("先月の通信料、使えなかった日のぶんは引いてもらえますよね？", ["fee_waiver"]),
+        # "何回分どうしてくれる" answered by the remedies asked next is no second ask.
+        ("使えなかった2回分どうしてくれるの。返金か期限の延長にして", ["refund", "other"]),
+    ],
+)
+def test_backgrounds_and_what_a_generic_ask_sums_up(text: str, expected: list[str]) -> None:
+    assert claims.extract(text, ARRIVED)["requests"] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # The first item of a list, named by its cost alone, asked with the remedy noun that follows.
+        ("停電で氷を買った代金と、今月分の基本料金の割引をお願いします", ["fee_waiver", "expense"]),
+        ("鍵屋の出張費と見舞金を請求します", ["consolation", "expense"]),
+        ("公演のチケット代と、会場までの交通費をお願いします", ["refund", "expense"]),
+        # A verb after "A代とB代を" resolves both itself; "有料と言われ" is no list.
+        ("送料と梱包料も返金していただけますか", ["refund"]),
+        ("再発行は有料と言われましたが、手数料は無料にしてください", ["reissue_fee"]),
+        # A fare refunded is a refund, not a cost borne.
+        ("運休した特急の電車代の払い戻しをお願いします", ["refund"]),
+    ],
+)
+def test_the_first_item_of_a_list_and_a_fare_refunded(text: str, expected: list[str]) -> None:
+    assert claims.extract(text, ARRIVED)["requests"] == expected
+
+
+def test_sasuga_ni_is_no_irony() -> None:
+    # "さすがに" means "surely", not praise: the remedy named beside it is only mentioned.
+    assert claims.extract("返金はさすがに無理でしょうね。仕方ないです", ARRIVED)["requests"] == []
+
+
+def test_a_bare_service_noun_before_a_full_stop_is_no_imperative() -> None:
+    # "口座振替。" names how a bill is paid; the question after it asks about that, not for a transfer.
+    assert claims.extract("支払い方法は口座振替。変更はできますか？", ARRIVED)["requests"] == []

@@ -230,7 +230,9 @@ _RELATIVE_DATE = re.compile(
 _DAY_OFFSETS = {"一昨々日": -3, "一昨日": -2, "おととい": -2, "昨日": -1, "きのう": -1, "昨夜": -1, "昨晩": -1,
                 "ゆうべ": -1, "今日": 0, "きょう": 0, "本日": 0, "今朝": 0, "明日": 1, "あした": 1, "明後日": 2,
                 "あさって": 2}
-_WORD_DATE = re.compile("|".join(sorted(_DAY_OFFSETS, key=len, reverse=True)).replace("きょう", "きょう(?!だい|ふ|い|か|と)"))
+_GREETING = r"(?!(?:は|も)[、,]?\s?(?:どのよう|どういった|いかが|何の|ご用件|お電話|お問い?合わせ|ご連絡))"
+_WORD_DATE = re.compile("|".join(sorted(_DAY_OFFSETS, key=len, reverse=True)).replace("きょう", "きょう(?!だい|ふ|い|か|と)")
+                        .replace("本日", "本日" + _GREETING))  # "本日はどのようなご用件でしょうか": a greeting, no day
 _WEEKDAY_DATE = re.compile(rf"(?P<week>先々週|先週|今週|来週)の?\s?(?P<wd>[{_WEEKDAYS}])曜日?|(?P<wd2>[{_WEEKDAYS}])曜日?")
 _YEAR_OFFSETS = {"一昨年": -2, "去年": -1, "昨年": -1, "今年": 0, "来年": 1}
 _MONTH_OFFSETS = {"先月": -1, "今月": 0, "来月": 1}
@@ -452,7 +454,7 @@ _VALUE = r"[A-Za-z0-9][A-Za-z0-9\-_]*[A-Za-z0-9]|[0-9]"
 _PAREN_REF = r"(?:\s?[（(][^）)\n]{0,20}[）)])?"
 _FILLER = r"(?:ええと|えーと|えっと|えー|あー|うーんと?|あった|はい)"
 _AFTER_LABEL = re.compile(
-    rf"(?:\s?[(][^)\n]{{1,12}}[)])?(?:\s?[)\]】〕」』>:]|\s?(?:は|が|も|の))?\s?[:\-]?\s?[(\[【〔「『]?\s?[#№]?\s?"
+    rf"(?:\s?[(][^)\n]{{1,12}}[)])?(?:\s?[)\]】〕」』>:]|\s?(?:は|が|も|の)|\s(?:is|was)(?=\s))?\s?[:\-]?\s?[(\[【〔「『]?\s?[#№]?\s?"
     rf"(?:[、,…]\s?{_FILLER}[、,…]*\s?)?(?P<value>{_VALUE})"
 )
 # A label asked for in one turn and answered in the next: "会員番号をお伺いできますか。\n客：NG58812047です".
@@ -627,6 +629,19 @@ RETURN_VERB = "return_verb"
 RESTORE_VERB = "restore_verb"
 # "取り消して": a charge billed and not paid is waived, a charge already taken is refunded, an order is nothing.
 CANCEL_VERB = "cancel_verb"
+# "年会費も取っておいて…素敵なサービスですね", "それでも送料はちゃんと取るんですね": a charge the company takes,
+# disputed in irony or despite the failure (not a bare "保険料はきっちり取るくせに").
+TAKE_VERB = "take_verb"
+# The charge taken is the last one named before the verb: a fee the company would charge is waived, a price refunded.
+_BACKGROUND = re.compile(r"[^。\n]{0,4}?(?:くせに|くせして|のに|けど|けれど|おいて|おきながら|ながら)")
+_DESPITE = re.compile(r"それでも|のに")  # "来なかったのに…料金も取る": the failure first, then the charge
+_TAKEN_FEE = re.compile(r"(?:手数料|キャンセル料|違約金|解約金|延滞金|延滞料)[^。\n料代金額円費]{0,12}$")
+# "パソコンの方はどうなりますか": damages when the customer's property was damaged, otherwise nothing named.
+DAMAGE_ASK = "damage_ask"
+# "付与してください": points (or a voucher) granted, from the object named before.
+GRANT_VERB = "grant_verb"
+# "もう一度送って": goods sent again, unless a remedy named right before is what is sent (クーポンをもう一度送って).
+SEND_VERB = "send_verb"
 _CANCEL_BILLED = re.compile(r"請求|キャンセル料|違約金|解約金|手数料|扱い|延滞")
 _CANCEL_TAKEN = re.compile(r"不正利用|引き落と|決済|課金|二重|重複|チャージ")
 _ANCHORS: dict[str, list[tuple[str, str | None, str | None, int, str]]] = {
@@ -654,6 +669,9 @@ _anchor("consolation", "お詫びの額 お詫びの金額 おわびの額 和�
 _anchor("consolation", "現金 お金で 銀行振込 振込で 振り込みで", kind="cash",
         after=r"^(?!書留|を(?:下ろ|おろ|引き出)|に(?:換え|替え|交換|変え)|化|で?(?:の)?(?:返金|返し|返還|払い戻|払戻|返って|戻っ|戻して|返す))")
 _anchor("damages", "損害賠償 賠償 弁償 休業補償 休業損害 damages")
+# "ルーターが壊れて…パソコンの方はどうなりますか": the customer's damaged property, asked about.
+_anchor("damages", "どうなりますか どうなるんですか どうなるのでしょう どうなるんでしょう どうなるのか", before=r"(?:の方|のほう)(?:は|って)[、,]?\s?$",
+        reach=6, kind=DAMAGE_ASK)
 # "この傷の分はどうしてくれるんですか": the loss asked to be made good.
 _anchor("damages", "どうしてくれる どうしてくれん", kind=GENERIC)
 _anchor("damages", "損害 損失 被害", after=r"^[^0-9。\n]{0,12}?(?:補填|補償|負担|支払|払|賠償|弁償|請求)")
@@ -665,6 +683,9 @@ _anchor("voucher", "商品券 ギフト券 ギフトカード クーポン 割�
                    "図書券 招待券 お詫び券 おわび券 食事券 宿泊券 利用券 旅行券 しょうひんけん ギフトけん voucher coupon")
 # The customer's own discount to a client is no waiver asked: "取引先に値引きを求められ、2万円値引きしました".
 _anchor("fee_waiver", "値引", after=r"^(?!き?(?:した|しました|を求められ|を要求され|させられ))")
+# Refusing to pay: "見積もりを超えた差額は払いません" (not the company's refusal it was told of).
+_anchor("fee_waiver", "払いません 支払いません お支払いしません 払う気はない 払う気はありません 払うつもりはない 払うつもりはありません",
+        after=r"^(?!か|と(?:言|いわ|の|いう)|って)")
 _anchor("fee_waiver", "免除 割り引 減額 相殺 タダに waive Waive "
                       "払わなくて 払わなくても 支払わなくて 払わずに 払わないで")
 _anchor("fee_waiver", "まけて まけろ まけと まけてくれ", before=r"(?:料|代|金|額|円|分|費)(?:を|は|も|、)?[^。\n]{0,8}$", reach=16)
@@ -687,6 +708,8 @@ _anchor("fee_waiver", "無料", after=r"^(?:に|化)")
 # "N円引き" and "料金から引いて"; not 代引き (cash on delivery), not a coupon's "800円引き", not the past.
 _anchor("fee_waiver", "引い 引き 引け", before=r"(?:(?:[0-9]円|料金|額|分|料)(?:から|を)?|代(?:から|を)|請求(?:額|書)?から)$",
         after=r"^(?!落|出|継|取|続|上|受|た)")
+_anchor("fee_waiver", "引いて", before=r"(?:料金|料|代|額|費)[^。\n]{0,24}$", reach=30,
+        after=r"^(?:もら|ください|下さい|ほし|欲し|いただ|頂|くれ)")
 _anchor("fee_waiver", "請求", after=r"^(?:を)?(?:しない|止め|取り?消|取りやめ|なしに|無しに|撤回)")
 # A charge of the company's, named in this sentence or the one before, taken off, cut or not made:
 # "キャンセル料が載っていましたが外してください", "その分はなしにしていただけますよね", "今月の料金、安くしてくれるよね",
@@ -699,6 +722,11 @@ _anchor("fee_waiver", "止めて 止めていただ", before=r"(?:料|代|会費
 # A threat or a worry about a charge: "違約金を請求するなら出るところに出ます", "違約金とられるの？".
 _anchor("fee_waiver", "請求するなら 請求したら とられる 取られる とられん 取られん",
         before=r"(?:違約金|解約金|キャンセル料|手数料|延滞金|延滞料)(?:を|は|も|って|ば)?\s?$", reach=12)
+_anchor("refund", "取る 取って 取っと お取り", kind=TAKE_VERB, reach=30,
+        before=r"(?:料|代|金(?!曜)|額|円|費)(?:を|は|も|まで)?\s?(?:(?:も|まで(?:も)?)|[^。\n]{0,6}?(?:ちゃんと|しっかり|きっちり|きちんと|満額|全額|まるまる|丸々))\s?$")
+# The customer bore it, said in irony or as a complaint: "手数料も私持ち", "通話料は全部こっち持ち".
+_anchor("expense", "私持ち こっち持ち 自分持ち うち持ち 客持ち", kind=COVER_VERB,
+        after=r"^(?!って|と(?:言|いわ|の|いう|説明|案内))")  # "こっち持ちって言われた": the company's rule, told
 # A charge not made: "キャンセル料は取らないで", "延滞手数料がつかないように", "設置費用5,500円はかからないように".
 _anchor("fee_waiver", "キャンセル料 違約金 手数料 解約金 延滞金 延滞料 延滞手数料 追加料金 費用 送料 返送料 料金",
         after=rf"^{_AMOUNT_GAP}(?:を|は|が|も|って)?(?:取り?消|なしに|無しに|なしで|無しで|無料に|免除|ゼロ|タダ|かからない|つかない|付かない"
@@ -714,9 +742,14 @@ _anchor("expense", "変更 交換", before=r"(?:番号|アドレス|メアド|�
         after=r"^[、,\s]?(?:の|に(?:かかった|掛かった))?(?:手数料|費用|代)")
 # Non-monetary remedies: a service done again or instead.
 _SERVICE_ASK = (r"^.{0,10}?(?:ください|下さい|ほしい|欲しい|もらえ|貰え|いただけ|頂け|くれ|お願い|希望|願"
+                 r"|依頼(?:です|します|いたします|になります|を(?:お願い|します|いたします)|[。!！]|$)"
                  r"|して(?:よ|ね|[〜~ー!！。]|\s?$))"
+                 # A plain imperative: "すぐ交換して。", "交換してや。", "取り替えて！" (not a bare noun: "口座振替。").
+                 r"|^し?て(?:や|よ|ね|な|ってば)?\s?(?:[!！。〜~ー]|$)"
+                 # Asked whether it is done or possible: "振替って、どうなりますか", "振替授業があるのか".
+                 r"|^[^。\n]{0,8}?(?:どうなり|どうなる|どうなっ|(?<!必要)(?:が|は)(?:ある|あります|できる|できます|可能)(?:の|ん(?:です|でしょう))?か)"
                  # One side of a choice: the sentence's ask covers both ("交換か、値引きをしてください").
-                 r"|^\s?(?:か[、,]|かまたは|[、,]?\s?(?:または|もしくは|あるいは)|か(?=[^。\n]{0,20}?(?:どちらか|いずれか)))"
+                 r"|^\s?(?:す|する)?(?:か[、,]|かまたは|[、,]?\s?(?:または|もしくは|あるいは)|か(?=[^。\n]{0,20}?(?:どちらか|いずれか)))"
                  # "延長していただくか、返金か": one side of a choice asked with its own verb.
                  r"|^.{0,12}?(?:いただく|頂く|もらう|貰う)か[、,]"
                  # One item of a list the sentence asks for ("作り直しと、薬代を出していただけますか": the sentence's
@@ -724,18 +757,25 @@ _SERVICE_ASK = (r"^.{0,10}?(?:ください|下さい|ほしい|欲しい|もら�
                  r"|^\s?と[、,]"
                  r"|^(?:が|は)?\s?(?:でき|無理|難し|不可)[^。\n]{0,6}?(?:なら|場合|ようなら)")
 _anchor("other", "再送 送り直 贈り直 届け直 再配送 再配達 再発送 出し直 振り替え 振替 アップグレード 優先 延長 取り直 無料期間 "
-                 "交換して 交換を 交換の 取り替え 取替え 取替 取り換え お取り替え 刷り直 縫い直 仕立て直 再ダウンロード 再インストール "
-                 "再施工 再工事 修理して 修理を 修理か 無償修理 無料修理 再修理",
+                 "交換し 交換を 交換の 取り替え 取替え 取替 取り換え お取り替え 刷り直 縫い直 仕立て直 再ダウンロード 再インストール "
+                 "再施工 再工事 修理し 修理を 修理か 無償修理 無料修理 再修理",
         after=_SERVICE_ASK)
 # A bare "交換" asked right away or offered as one side of a choice ("交換お願いできますか", "交換か返金を").
 _anchor("other", "交換 修理 取り替え", after=r"^(?:を|は)?\s?(?:お願い|希望|でも|で(?:いい|構)|して(?:ください|下さい|ほし|欲し|もら|いただ|頂|くれ))"
-                              r"|^\s?(?:か[、,]?|[、,]?\s?(?:または|もしくは|あるいは))|^(?:が|は)?\s?(?:でき|無理|難し|不可)[^。\n]{0,6}?(?:なら|場合|ようなら)")
+                              r"|^\s?(?:か(?!ら|っ|け|な|も)[、,]?|[、,]?\s?(?:または|もしくは|あるいは))|^(?:が|は)?\s?(?:でき|無理|難し|不可)[^。\n]{0,6}?(?:なら|場合|ようなら)")
 # Goods sent instead or what is missing: "交換品を送ってほしい", "新しいのを送って", "足らん分送ってくれへん",
 # "蓋だけ送ってもらえれば", "交換品はいつ届きますか", "Please send a replacement".
 _GOODS = (r"(?:交換品|代替品|代わりの(?:品|商品|もの|物)?|代わり|新しい(?:の|もの|物|商品|品)|新品|正しい[^。\n、]{0,8}?(?:商品|品|もの|物|の)"
           r"|足ら?ん分|足りない分|足りない物|不足分|不足している分|欠品|残りの?(?:分|商品|品)|部品|付属品|パーツ|蓋|ふた)")
-_anchor("other", "送って 送り 届けて 発送して 発送を 送付して 届き 届く 届か",
+_anchor("other", "送って 送り 送る 届けて 発送して 発送を 送付して 届き 届く 届か",
         before=_GOODS + r"[一-龥ァ-ヴー]{0,4}(?:を|は|が|も|だけ|のみ|、|\s)*(?:いつ|まだ|早く|至急|すぐ|今すぐ|急いで)?[、\s]?$", reach=30)
+# Sent again, or what was missing sent: "もう一回送ってもらうのが一番", "入っていませんでした。充電器だけでいいので送って".
+_anchor("other", "送って 送り直 届けて 発送して", before=r"(?:もう一(?:回|度)|もう1(?:回|度)|再度|改めて|あらためて)[^。\n]{0,6}$"
+        r"|(?:入って(?:い)?(?:ませ|な)|同梱されて(?:い)?(?:ませ|な)|付いて(?:い)?(?:ませ|な)|欠けて|足りな|不足)[^\n]{0,30}(?<!分を)(?<!円を)(?<!分)(?<!円)$", reach=50,
+        after=r"^(?!た|き|しま|もら(?:った|いました)|いただ(?:いた|きました)|くれ(?:た|ました))", kind=SEND_VERB)
+# Brought now: "明日の朝一番に持ってきて".
+_anchor("other", "持ってきて 持って来て",
+        after=r"^(?:ください|下さい|ほしい|欲しい|もらえ(?!た)|いただけ(?!た)|頂け(?!た)|くれ(?:ない|ます|る|ませ|よ)|よ|や|ね|[。!！]|$)")
 _anchor("other", "replacement Replacement resend Resend reship", after=r"^(?!\s?card)")
 _anchor("other", "upgrade Upgrade", after=r"^\s?(?:my|me|the|our|to)\b")
 # Anything else made again (a lens, a print), not a card (its fee is reissue_fee above).
@@ -749,6 +789,7 @@ _anchor("refund", "返金 払い戻 払戻 返還 へんきん ヘンキン refu
         after=r"^(?!し?(?:手数料|料))")  # "払戻手数料が3,000円": a fee, not the refund
 # "返して" is a refund when money was named shortly before ("5千円払ってんだども それって返してもらえ").
 _anchor("other", "復活 復元 付け直 付与し直 再付与", kind=RESTORE_VERB)
+_anchor("points", "付与して 付与を", kind=GRANT_VERB, after=r"^(?:ください|下さい|ほしい|欲しい|もらえ|いただけ|頂け|くれ|お願い|[。!！])")
 _anchor("refund", "返し 返せ 返っ 戻し 戻っ 返す 戻す 戻る 返る",
         before=r"(?:代|料|金(?!曜)|費|円|分|額|ドル|\$|ポイント|マイル|pt|アイテム|ジェム|石|チケット)", reach=40, kind=RETURN_VERB,
         after=r"^(?!って?き(?:まし)?た|ってくる|ってきて)")  # "壊れて返ってきました": the item came back
@@ -768,7 +809,7 @@ _anchor("expense", "covered reimbursed", before=r"(?i:should|must|to)\s(?:be\s)?
 _anchor("expense", "持って 持ち もって もち", before=r"(?:そちら|そっち|御社|貴社|お宅|おたく|さん|社|側|店|ショップ|学校|病院|会社)(?:で|が|の|に)?$",
         after=_COVER_AFTER, kind=COVER_VERB)
 # A cost named right before an asking phrase: "皮膚科代だけお願いします", "その費用はどうなるのか", "その費用は見てもらえますか".
-_COST_BEFORE = r"(?:代|費|料|費用|分|手数料|差額)(?:だけ|のみ|も|は|を|って)\s?$"
+_COST_BEFORE = r"(?:代金|代|費|料|賃|費用|分|手数料|差額)(?:だけ|のみ|も|は|を|って)\s?$"
 _anchor("expense", "お願いします お願いしたい お願いでき お願い致します どうなりますか どうなるのか どうなるんですか どうなるんでしょう "
                    "どうなるのでしょう 見てもらえ 見ていただけ 見てください", before=_COST_BEFORE, reach=8, kind=COVER_VERB)
 # "この費用はそちらの責任でお願いします": the company is asked to bear what was named.
@@ -793,7 +834,7 @@ _anchor("expense", "出せ 払え", after=r"^(?!ず|ない|なかった|なく|�
 # What the company ought to bear: "そっちが出すのが筋".
 _anchor("expense", "出す", after=r"^(?:のが|とが|べき|んが)", kind=COVER_VERB)
 _anchor("expense", "請求し 請求いたし 請求でき 請求させ", after=r"^(?!ない|ません|された|されて)", kind=COVER_VERB)
-_anchor("damages", "補償 ほしょう 償い compensat Compensat", after=r"^(?!方針|が切れ|期間|の?(?:窓口|担当|部署|係))", kind=GENERIC)
+_anchor("damages", "補償 ほしょう 償い compensat Compensat", after=r"^(?!方針|が切れ|期間|規定|規約|制度|の?(?:窓口|担当|部署|係|ページ))", kind=GENERIC)
 _anchor("damages", "何らかの", after=r"^(?:形|対応|補償|措置)", kind=GENERIC)
 _anchor("damages", "金銭", kind=GENERIC)
 for _word in [w for w in _ANCHORS if all("\u3041" <= ch <= "\u3096" for ch in w)]:
@@ -829,12 +870,18 @@ _OBJECT = re.compile(
     r"|(?P<loss>損失|損害(?!金)|逸失|値下がり|売上|被害|不正利用|盗まれ|補償金)"
     r"|(?P<points>ポイント|マイル|pt(?![A-Za-z]))"
     r"|(?P<item>アイテム|ジェム|ガチャ石|[有無]償石|キャラ|チケット(?!代))"
+    # A charge the company would make, waived when it is asked to bear it: the postage of its own resend, its own
+    # cancellation fee ("こちらのホテルのキャンセル料"); a bare キャンセル料 is usually another's (a train's, a venue's).
+    r"|(?P<waive>(?:再送|再発送|再配達|再配送|送り直し)の?送料"
+    r"|(?:こちら|そちら|御社|貴社|お宅|おたく|貴店|貴ホテル)の[^。\n、]{0,8}?(?:キャンセル料|違約金|解約金))"
+    # What was lost coming back as what it was: e-money or a voucher restored.
+    r"|(?P<voucher>電子マネー|ギフト券|ギフトカード|商品券|クーポン|プリペイド)"
     r"|(?P<borne>振込手数料|振り込み手数料|変更手数料|事務手数料|延滞金|延滞料|延滞手数料|遅延損害金|利息|自費(?!扱い)|自腹|実費"
-    r"|立て?替|通話料|電話代|交通費|タクシー|差額|日当|休んだ分|[1一]日分|上がった分|増えた分|負担分|新幹線|郵送料|返送料"
-    r"|返送の送料|送料|切手代|書留|(?i:difference|taxi|hotel|train|phone bill|transport)|(?<!料)費用?|代(?!金|引)"
+    r"|立て?替|通話料|電話代|交通費|運賃|タクシー|差額|日当|休んだ分|[1一]日分|上がった分|増えた分|負担分|新幹線|郵送料|返送料"
+    r"|返送の送料|送料|切手代|書留|(?i:difference|taxi|hotel|train|phone bill|transport)|(?<!料)費用?|代(?!金|引|替|わ|理|表)"
     r"|(?<![手数送険謝])料(?!金))"
     r"|(?P<fee>(?<![込更務約])手数料)"
-    r"|(?P<charge>追加料金|料金|受講料|月謝|会費|利用料|保険料|代金|解約手数料)"
+    r"|(?P<charge>チケット代|追加料金|料金|受講料|月謝|会費|利用料|保険料|代金|解約手数料)"
     r"|(?P<paid>注文|キャンセル|課金|お金|現金|払った|払いました|支払った|支払いました)"
     r"|(?P<amount>円|ドル|\$|¥|yen|USD)"
 )
@@ -847,7 +894,7 @@ _DAMAGED = re.compile(r"壊れ|壊さ|壊し|傷(?!病)|破損|ぶつけ|ぶつ�
 _REPAIR = re.compile(r"修理|修繕|補修|塗装|塗り直|張り替え|張替|交換代|交換費|見積")
 # Getting a service from someone else: staying, hiring, renting, buying.
 _NOT_MONEY_OBJECT = re.compile(r"(?:責任者|上司|上の(?:人|者|方)|担当者?|社長|店長|支配人|代表者?|謝罪文?|説明|回答|返事|結論|答え|誠意)を\s?$")
-_PAID_ELSEWHERE = re.compile(r"別の|他の|他社|ほかの|よその|近くの|に(?:払|支払)|かかっ|かかり|掛かっ|借り|預け|泊ま|頼ん|依頼し|買っ|購入"
+_PAID_ELSEWHERE = re.compile(r"別の|他の|他社|ほかの|よその|近くの|近所の|買い直|買いなお|に(?:払|支払)|かかっ|かかり|掛かっ|借り|預け|泊ま|(?:に|を)頼ん|(?:に|を)依頼し|買っ|購入"
                              r"|市販|飲んだ|薬局|ドラッグストア")
 _REISSUE_CONTEXT = re.compile(
     r"(?:カード|クレジット|クレカ|かーど|card)[^\n]{0,40}?(?:再発行|作り直|再交付|発行し直|さいはっこう)"
@@ -862,20 +909,22 @@ _REISSUE_CONTEXT = re.compile(
 _ASK = re.compile(
     r"ください|下さい|くださ|ほしい|欲しい|たい|お願い|願い|頂け|いただけ|いただき|頂き|もらえ|貰え|もらい|貰い|くれ|求め(?!られ)"
     r"|請求(?:を|も)?(?:し(?!ない)|いた|させ|でき|する|考え|検討|予定|について|の件|に関して)"
-    r"|要求(?!され)|希望|要望|ちょうだい|頂戴|手を打|で(?:納得|我慢|勘弁)(?:し|す)|がいい|が良い|でも(?:構い|かまい|いい|良い)|で(?:構い|かまい)ません|でいい(?:ので|から|です)|持ちで(?:[。!！\s]|$)|でも\s?[。!！]?\s?$"
+    r"|要求(?!され)|希望|要望|依頼(?:です|します|いたします|になります)|ちょうだい|頂戴|手を打|で(?:納得|我慢|勘弁)(?:し|す)|がいい|が良い|でも(?:構い|かまい|いい|良い)|で(?:構い|かまい)ません|でいい(?:ので|から|です)|持ちで(?:[。!！\s]|$)|でも\s?[。!！]?\s?$"
     r"|オネガイ|クダサイ|ホシイ|モラエ|イタダケ"  # written in (half-width) katakana
-    r"|べき|しろ|せよ|払え|返せ|出せ|寄越|よこせ|か[?？。]|か$|\?|？|でしょうか|ですか|ますか|のか|んですか|だろう|かな|まだ|いつ|いくら|どう"
+    r"|べき|しろ|せよ|払え|返せ|出せ|寄越|よこせ|か[?？。]|か$|\?|？|でしょうか|ですか|ますか|のか|んですか|だろう|かな|まだ|いつ(?!も)|いくら|どう"
     r"|(?:反映され|届い|入っ|振り?込まれ|付与され|付い|戻っ|され)て(?:い)?(?:ない|ませ)|届かない|届きませ|ありません|ないの|検討|対応して"
-    r"|負担して|支払って|払って|出ますか|対象|申請|申し込|手続き|納得|少な|足りな|安すぎ|ふざけ"
+    r"|負担して|支払って|払って|出ますか|対象|申請|申し込|手続き|納得|少な|足りな|安すぎ|ふざけ|払いません|支払いません|払う気は|払うつもりは"
+    # Consulting about a remedy asks whether it is given: "ご用件：返金のご相談".
+    r"|(?<!と)の(?:ご)?相談|について(?:の)?(?:ご)?相談"
     # Pressing: threats, waiting, a plain "〜して".
-    r"|しないなら|されないなら|しなければ|されなければ|が済むまで|されるまで|待って(?:い)?ます|待たされ|待ってる"
+    r"|しないなら|されないなら|しなければ|されなければ|がなければ|がなかったら|しなかったら|されなかったら|が済むまで|されるまで|待って(?:い)?ます|待たされ|待ってる"
     # A condition with a threat ("払わないなら裁判", "タダにしねえなら"), a negative imperative ("請求しないで。"),
     # an elided verb ("代金の返金を。").
     r"|(?:ない|ねえ|ねぇ|なきゃ|ん)なら|ないで(?:よ|ね|な)?\s?(?:[!！。]|$)|(?:を|も)\s?(?:[!！。]|$)"
     # Asked as what is only right or owed: "そっちが払うとが筋やろ", "返してもらうのが当然だと思います",
     # "タダにしてもらってもいいのでは", "出してもらってもバチは当たらない", "よろしいですよね", "迷惑料もらわな".
     r"|(?:の|と|が)筋|筋(?:として|だ|でしょ|やろ|じゃ)|のが当然|当然(?:だと|です|でしょ|や)|もいいのでは|もいいんじゃ"
-    r"|バチは当たら|罰は当たら|よろしい(?:です)?(?:よね|ですね|でしょうか)|もらわな|もろても(?:よろし|ええ)|(?:くらい|ぐらい)は\s?[…‥]"
+    r"|バチは当たら|罰は当たら|よろしい(?:です)?(?:よね|ですね|でしょうか)|もらわな|もろても(?:よろし|ええ)|(?:くらい|ぐらい)は(?:ね|ねえ|ねぇ|さ|さあ)?[、,]?\s?[…‥]"
     # Hoping or disputing rather than asking: "ポイントがあれば嬉しいです", "私が払うものではないと思います".
     r"|(?:あれば|あると|いただけると|頂けると|もらえると|いただければ|頂ければ)(?:嬉し|うれし|助か|幸い|ありがた)"
     r"|(?:もの|筋合い)(?:では|じゃ|は)(?:ない|ありませ|なかろう)|おかしい|おかしくない"
@@ -889,11 +938,22 @@ _ASK = re.compile(
 )
 # The fallback of a choice, read over the whole sentence: "再ダウンロードできないなら返金で。", "振替が無理なら全額払い戻しで".
 _FALLBACK = re.compile(r"なら[^。\n]{0,24}?で\s?(?:[!！。]|$)")
+# Irony asks too: praise for a failure ("お客様思いの素晴らしい窓口ですね", "ありがたくて涙が出ます") around a remedy or a cost.
+_IRONY = re.compile(r"さすが(?!に)|流石(?!に)|素晴らし|すばらし|素敵な|ステキな|ご親切|親切な(?:会社|対応|お店|窓口|サービス)|ありがたくて|涙が出"
+                    r"|お客様思い|お客様想い|顧客思い|エンジョイ|勉強になりました|いいご身分|結構なご身分|大したもん|お見事|恐れ入り"
+                    r"|一流(?:ホテル|企業|の会社|のお店)?は違")
+# Comparing with what others got: "隣の人は見舞金をもらったそうです。うちも同じ被害なんですが" asks the same.
+_OTHERS_BEFORE = re.compile(r"(?:人|方|友達|友人|知人|知り合い|同僚|親戚|家族|周り|隣(?:の[^。、\n]{0,6})?|近所の[^。、\n]{0,6}|他の[^。、\n]{0,6}|ほかの[^。、\n]{0,6})"
+                            r"(?:は|が|も|には|では)[、,]?[^。\n]{0,40}$")
+_OTHERS_GOT = re.compile(r"[^。\n]{0,16}?(?:もら|貰|配られ|受け取|いただい|頂い|支給され|付与され|して(?:もら|いただ))")
+_GOT_BY_OTHERS = re.compile(r"[^。\n]{0,14}?(?:配られ|もらっ|貰っ|受け取っ|支給され)た(?:人|方|お客|客)(?:が|も)")
+_ME_TOO = re.compile(r"(?:私|わたし|うち|自分|僕|俺|我が家)(?:は|も|には|にも|の(?:家|ところ)(?:は|には|も))")
 # A header over a list of claims: "【ご請求内容】", "ご要望："; every line after it asks.
 # A list closed by "以上、よろしくお願いします": every item before it asks.
 _ASK_FOOTER = re.compile(r"(?:^|\n)\s?以上[、,]?\s?[^\n]{0,10}(?:お願い|よろしく)")
 _ASK_HEADER = re.compile(r"[【<\[〈《][^】>\]〉》\n]{0,10}(?:請求|要望|希望|依頼)[^】>\]〉》\n]{0,6}[】>\]〉》]|(?:ご請求|ご要望|ご希望|請求内容|請求項目)[^\n]{0,6}[:：]"
                          r"|(?:^|\n)\s?(?:要望|希望|リクエスト|依頼内容|ご依頼|要求)\s?[:：]"
+                         r"|(?:^|\n)\s?[■□◆◇●○▼▽★☆◎#]?\s?(?:件名\s?[:：]\s?)?(?:ご)?(?:請求|要望|希望|依頼)(?:内容|項目|事項)?\s?[:：]?\s?(?=\n)"
                          r"|(?:以下|下記)[^\n。]{0,15}?(?:請求|お願い|求め|要望|希望|補償|負担)")
 _PAREN = r"(?:[（(][^）)\n]{0,20}[）)])?"
 # Up to N steps of the same sentence after a remedy, a parenthesis ("費用（1,100円）は結構です") being one step.
@@ -919,7 +979,8 @@ _REJECTED = re.compile(
 _DECLINED_BEFORE = re.compile(r"(?i:don't want|do not want|no need for|not interested in|not asking for)(?:\s(?:any|a|the|your|or|\w+,?)){0,4}\s?$")
 # Named as not enough: this mention asks for nothing ("クオカードだけでは納得できません"), a later one may ("1,000ptにして").
 _INSUFFICIENT = re.compile(rf"^{_PAREN}{_SAME_SENTENCE}{{0,12}}?(?:では少な|じゃ少な|だけでは|だけじゃ|では納得|じゃ納得|では足り|じゃ足り"
-                           r"|(?:では|じゃ)[、,]?\s?(?:とても|到底|とうてい|全然|全く|まったく|ちょっと)(?:納得|足り|少な))")
+                           r"|(?:では|じゃ)[、,]?\s?(?:とても|到底|とうてい|全然|全く|まったく|ちょっと)(?:納得|足り|少な)"
+                           r"|(?:って|なんて|とは)[、,]?\s?(?:正直|さすがに|あまりに|ちょっと|いくらなんでも)?[、,]?\s?(?:少な|安すぎ))")
 # Mentioned but not asked: received, free already, done
 # (offers and quotes are _OFFERED and _QUOTE, which let pressing through).
 _NOT_ASKED = re.compile(
@@ -929,7 +990,9 @@ _NOT_ASKED = re.compile(
     r"|(?:お送り|ご送付|お届け|ご提供|付与|ご案内|案内)?(?:を)?(?:いただき|頂き|くださり|下さり)?(?:まして)?[、,]?\s?(?:ありがと|感謝)"
     r"|(?:は|も)[^。\n]{0,12}?で無料(?:でした|だった|になりました)"
     # Paid by someone else already: "治療費は保険で出ましたが", "交通費は会社から支払われました".
-    r"|(?:で|から)(?:出ました|出た|出て(?:い)?ます|支払われ|払われ|補償され|カバーされ|賄われ|まかなわれ))"
+    r"|(?:で|から)(?:出ました|出た|出て(?:い)?ます|支払われ|払われ|補償され|カバーされ|賄われ|まかなわれ)"
+    # Seen to have arrived: "口座への返金も確認できました".
+    r"|確認(?:でき|し|いたし)(?:まし)?た(?:[。、,!！]|が|けど|ので|$))"
 )
 # Told by the company: "返金は振込でと言われましたが".
 _TOLD = re.compile(r"^[^。\n]{0,10}?、?(?:と|って)(?:言われ|いわれ|案内され|説明され)(?:まし)?た(?:が|けど)")
@@ -967,6 +1030,8 @@ _OFFERED = re.compile(
     r"|^[^。\n]{0,6}?(?:を|が|は)?(?:発表|公表|告知)(?:し|され)"
     r"|^[^。\n]{0,12}?(?:って|と)(?:書いて|書かれ|あった|ありました|ある|話|言われ|言って|聞い|聞き|伺)"
     r"|^[^。\n]{0,10}?で(?:済ませ|済ます|済むと|済まそう|終わり|おしまい)"
+    # A notice of what was done: "3,000マイルを積算したとの案内が届いていました".
+    r"|^[^。\n]{0,12}?(?:した|された|しました|いたしました)(?:との|という)(?:ご)?(?:案内|連絡|お知らせ|通知|メール)"
 )
 # A remedy's name used for something else: a balance, a validity date, a code, what was stolen or spent.
 _STATE = re.compile(
@@ -976,7 +1041,7 @@ _STATE = re.compile(
     r"|^[^。\n]{0,8}?(?:が|は|を|も)(?:今も|まだ|勝手に|不正に|全部)?(?:減|消え|表示|使われ|盗まれ|失効|切れ|抜かれ|乗っ取)"
     r"|^[^。\n]{0,4}?(?:は|を|って)?、?(?:いつまでに|どこで|どうやって|どう)?使(?:え|う|い|っ)"
     r"|^\s?(?:あり|ある|あっ|残って|貯ま|たま|→|->)"
-    r"|^[^。\n]{0,6}?が(?:適用され|使えな|使えず)|^適用(?:後|前)|^[^。\n]{0,4}?(?:を|は)(?:利用|使用)し"
+    r"|^[^。\n]{0,6}?が(?:適用され|使えな|使えず)|^適用(?:後|前)|^[^。\n]{0,4}?(?:を|は)(?:利用し|使用し|買っ|買わ|購入し)"
 )
 # Already given: "付与された1,000ポイント、有効期限が…", "届いたクーポン".
 _GIVEN_BEFORE = re.compile(r"(?:付与された|付与いただいた|いただいた|頂いた|もらった|貰った|届いた|受け取った|送られてきた"
@@ -995,6 +1060,9 @@ _NOT_CUSTOMER: tuple[tuple[str, re.Pattern[str], bool], ...] = tuple((needle, re
     (":", r"(?:^|\n)\s?(?:件名\s?[:：]\s?)?(?:Re|RE|Fw|FW|Fwd|FWD)\s?[:：][^\n]*", False),
     # A forwarded message, to its end.
     ("-", r"-{3,}\s?(?:Forwarded|Original|転送|元の)|Forwarded message|-----Original", True),
+    # The company's words reported without quotes: "御社からは、全額返金しキャンセル料もいただかないとのご案内をいただき".
+    ("と", r"(?:御社|貴社|そちら|担当(?:者|の方)|係の方|お店)(?:から|より)(?:は|も)?[、,]?[^。\n]{0,80}?"
+          r"(?:との|という|と)(?:ご)?(?:案内|連絡|説明|回答|お知らせ|返事|お返事|言われ|いわれ)", False),
     # The agent's turn of a call or chat: "オペ：今月の基本料金を無料にさせていただきます。".
     (":", r"(?:^|\n)\s?(?:\[?[0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?\]?\s?)?(?:オペ(?:レーター)?|担当(?:者)?|係(?:員)?|スタッフ|窓口|店員|サポート"
           r"|Agent|agent|Operator|operator|Staff|staff)\s?[:：][^\n]*", False),
@@ -1020,6 +1088,11 @@ def _sentences(norm: str) -> list[tuple[int, int]]:
     return spans
 
 
+def _paren_chars(norm: str, a: int, b: int) -> int:
+    """Return how many characters between a and b are parentheses and what they hold ("費用（1,100円）は")."""
+    return sum(len(m.group()) for m in re.finditer(r"[（(][^）)\n]{0,20}[）)]", norm[a:b])) if "(" in norm[a:b] or "（" in norm[a:b] else 0
+
+
 def _remedy(word: str, norm: str, start: int, end: int) -> tuple[str, str] | None:
     for remedy, before, after, reach, kind in _RULES[word]:
         if before is not None and not before.search(norm, max(0, start - reach), start):
@@ -1030,6 +1103,11 @@ def _remedy(word: str, norm: str, start: int, end: int) -> tuple[str, str] | Non
     return None
 
 
+_LOST = re.compile(r"消え|失効|なくな|無くな|使われ|減っ|盗まれ|抜かれ")
+_POINTS_WORD = re.compile(r"ポイント|マイル|[0-9]\s?(?:P|pt|PT)(?![A-Za-z])")
+_E_MONEY = re.compile(r"電子マネー|プリペイド|ギフトカード|ギフト券|商品券|クーポン")
+_UNCHECKED = re.compile(r"[□☐]\s?$")
+_APART = re.compile(r"[^。\n]{0,24}?(?:それ|これ)とは別に")
 _WITHOUT = re.compile(r"[^\s、。,]{1,10}?(?:なし|無し|抜き)で")
 
 
@@ -1038,6 +1116,12 @@ def _resolve(kind: str, norm: str, start: int, reissue: bool) -> str:
     window = norm[max(0, start - 45) : start]
     if _NOT_MONEY_OBJECT.search(window):
         return ""  # "責任者を出してください", "回答を出して": a person or an answer, nothing to pay
+    if kind == SEND_VERB:
+        return "other"
+    if kind == DAMAGE_ASK:
+        return "damages" if _DAMAGED.search(norm, max(0, start - 90), start) else ""
+    if kind == TAKE_VERB:
+        return "fee_waiver" if _TAKEN_FEE.search(window) else "refund"
     if kind == CANCEL_VERB:
         if _CANCEL_TAKEN.search(window):
             return "refund"
@@ -1050,10 +1134,17 @@ def _resolve(kind: str, norm: str, start: int, reissue: bool) -> str:
     group = None
     previous = None
     at = 0  # where the object found starts
+    reissue_end = 0
     # An amount in the verb's own sentence wins over a noun of an earlier one:
     # "ポイントはいりません。それより二重に引き落とされた2,980円を返して" returns money, not points.
     own = max(window.rfind("。"), window.rfind("\n")) + 1
     for m in _OBJECT.finditer(window):
+        if m.lastgroup == "voucher" and kind not in (RETURN_VERB, RESTORE_VERB, GRANT_VERB):
+            continue  # "クーポンではなく現金で払って": only what comes back or is granted is the voucher
+        if group == "reissue" and m.lastgroup in ("borne", "fee") and re.fullmatch(r"\S{0,3}?の?", window[reissue_end : m.start()]):
+            continue  # "会員証の作り直し費用": the reissue's own fee
+        if m.lastgroup == "reissue":
+            reissue_end = m.end()
         if m.lastgroup != "amount" or group in (None, "amount") or (at < own <= m.start()):
             if group not in (None, "amount"):
                 previous = group
@@ -1066,10 +1157,19 @@ def _resolve(kind: str, norm: str, start: int, reissue: bool) -> str:
         group = None  # "クーポンを再発行して": no card, no fee
     if group == "reissue" or (reissue and group in ("fee", "paid", "amount")):
         return "reissue_fee"
+    if kind in (RETURN_VERB, RESTORE_VERB, GRANT_VERB) and group == "voucher" and (kind == GRANT_VERB or _LOST.search(window)):
+        return "voucher"  # "消えた電子マネーを元に戻して" (a charge taken twice is money back)
+    if kind == GRANT_VERB:
+        if group is None:  # named further back: "300P付与が漏れています。…付与してください", "電子マネーの…チャージ分を付与して"
+            return "points" if _POINTS_WORD.search(norm) else "voucher" if _E_MONEY.search(norm) else ""
+        return "points" if group == "points" else ""
+    if group == "waive" and kind in (COVER_VERB, GENERIC):
+        # "再送の送料はそちらで負担して", "こちらのホテルのキャンセル料はどうなりますか": the company's own charge, waived.
+        return "fee_waiver"
     if kind in (RETURN_VERB, RESTORE_VERB) and group in ("points", "item"):
         return "points" if group == "points" else "other"  # "マイルを戻して", "消えたアイテムを戻して"
     if kind == RESTORE_VERB:
-        return "refund" if group in ("paid", "charge") else "other"
+        return "refund" if group in ("paid", "charge", "waive") else "other"
     if group == "loss" and kind in (COVER_VERB, GENERIC):
         return "damages"
     if kind in (COVER_VERB, GENERIC) and group in ("borne", "amount") and _DAMAGED.search(norm) \
@@ -1138,6 +1238,7 @@ _BULLET = re.compile(r"(?:^|\n)\s?(?:[・\-*●•]|[0-9]{1,2}[.)．）])\s?(?P<
 _LISTED = {"charge": "refund", "paid": "refund", "borne": "expense", "fee": "expense", "loss": "damages"}
 
 
+_SERVICE_ITEM = re.compile(r"交換|取り替え|再送|再配達|再発送|送り直|代替品|代わりの|貸し出し|貸出|修理|振替|延長|作り直|やり直")
 _HEADER_WORDS = ("請求", "要望", "希望", "依頼", "リクエスト", "要求", "お願い", "求め", "補償", "負担")
 
 
@@ -1150,6 +1251,45 @@ def _listed(norm: str, header: re.Match[str], hits: list[tuple[int, int, str, st
         groups = [o.lastgroup for o in _OBJECT.finditer(norm, m.start("item"), m.end("item")) if o.lastgroup != "amount"]
         if groups and groups[0] in _LISTED:
             out.add(_LISTED[groups[0]])
+        elif not groups and _SERVICE_ITEM.search(m.group("item")):
+            out.add("other")  # "1) 破損品の交換", "2) 代替品の貸し出し"
+    return out
+
+
+# The first item of a list asked for in one breath, named by its cost alone: "その水代と、基本料金の免除をお願いします",
+# "設置費用と慰謝料を請求します" (the ask that follows covers both).
+# Found by its end (a cost word, then と), the item's words read back from there: a pattern that starts with
+# a negated class would be tried at every position.
+_FIRST_ITEM = re.compile(r"(?:代金|代|料金|料|費用|費|差額)(?:\s?[(（][^)）\n]{0,20}[)）])?と(?!言|いわ|いう|の|思|して|なっ|なり|なる|聞|書|伺|か|は|も)[、,]?\s?")
+_ITEM_STOP = frozenset("、,。\n \t")
+
+
+def _first_items(norm: str, sentences: list[tuple[int, int]], hits: list[tuple[int, int, str, str]],
+                 sentence_of: list[int], named_at: dict[str, set[int]]) -> set[str]:
+    """Return the remedies of costs listed first before a remedy asked in the same sentence."""
+    asked = set().union(*named_at.values()) if named_at else set()
+    out = set()
+    for k in asked:
+        s, e = sentences[k]
+        if "と" not in norm[s:e]:
+            continue
+        for m in _FIRST_ITEM.finditer(norm, s, e):
+            cost_end = m.start() + (2 if norm.startswith(("代金", "料金", "費用", "差額"), m.start()) else 1)
+            start = m.start()
+            while start > s and m.start() - start < 12 and norm[start - 1] not in _ITEM_STOP:
+                start -= 1
+            item = norm[start:cost_end]
+            if any(start <= h[0] < m.end() for h in hits):
+                continue  # the item names its own remedy
+            if not any(j == k and 0 <= h[0] - m.end() <= 24 and h[3] == NOUN for h, j in zip(hits, sentence_of, strict=True)):
+                continue  # the list goes on into no remedy named (a verb after "A代とB代を" resolves both itself)
+            groups = [o.lastgroup for o in _OBJECT.finditer(item) if o.lastgroup != "amount"]
+            if "reissue" in groups:
+                out.add("reissue_fee")  # "再発行の手数料と、…"
+            elif groups and groups[-1] == "charge" and _PAID_ELSEWHERE.search(item):
+                out.add("expense")  # "停電で氷を買った代金と": paid elsewhere
+            elif groups and groups[-1] in _LISTED:
+                out.add(_LISTED[groups[-1]])
     return out
 
 
@@ -1191,8 +1331,20 @@ def _requests(norm: str) -> list[str]:
     nouns: list[int] = []  # where remedies named by a noun end (a verb right after them adds nothing)
     generic_at: list[int] = []  # sentences of a generic "補償して"
     named_at: dict[str, set[int]] = {}  # sentences where each remedy was found
+    irony = [_IRONY.search(norm, s, e) is not None for s, e in sentences] if _IRONY.search(norm) else []
     for (start, end, name, kind), i in zip(hits, sentence_of, strict=True):
         after = norm[end : end + 32]
+        if _UNCHECKED.search(norm, max(0, start - 2), start) or (kind == NOUN and _APART.match(after)) \
+                or (kind == TAKE_VERB and _BACKGROUND.match(after) and not any(irony[max(0, i - 1) : i + 2])):
+            # "□商品券" of a form left unticked; "治療費は自分で払いましたが、それとは別に賠償を";
+            # "会費は取るくせに、電話はつながらないの？": the charge is the background of another question.
+            continue
+        if kind == NOUN and _ME_TOO.search(norm, end) and (
+                (_OTHERS_BEFORE.search(norm, sentences[i][0], start) and _OTHERS_GOT.match(norm, end))
+                or _GOT_BY_OTHERS.match(norm, end)):
+            found.add(name)  # what others got, compared: asked, however it was told
+            named_at.setdefault(name, set()).add(i)
+            continue
         declined = _REJECTED.match(after)
         if declined is not None and any(end < h[0] < end + declined.end() and _REJECTED.match(norm[h[1] : h[1] + 32])
                                         and re.fullmatch(r"し?\s?(?:は|を|が)\s?", norm[end : h[0]])
@@ -1249,7 +1401,8 @@ def _requests(norm: str) -> list[str]:
             continue  # "再請求して": the company bills again
         s, e = sentences[i]
         # The next sentence asks for this one only when it names no remedy itself ("3,300円かかりました。出して").
-        asked = (_ASK.search(norm, s, start) or _ASK.search(norm, start, e) or _FALLBACK.search(norm, s, e)
+        asked = (any(irony[max(0, i - 1) : i + 2]) or (kind == TAKE_VERB and _DESPITE.search(norm, s, start) is not None)
+                 or _ASK.search(norm, s, start) or _ASK.search(norm, start, e) or _FALLBACK.search(norm, s, e)
                  or (i + 1 < len(sentences) and i + 1 not in with_hits and _ASK.search(norm, *sentences[i + 1])
                      and verbs_ask(i + 1, name))
                  or (header is not None and header.start() < start) or (footer is not None and start < footer.start()))
@@ -1257,9 +1410,11 @@ def _requests(norm: str) -> list[str]:
             continue
         if kind == "cash":
             kind = NOUN
-        if name == "expense" and kind == NOUN and any(0 <= w - end <= 8 for w in waivers):
-            continue  # "この通話料だけ免除して": the charge is waived, not reimbursed
-        if name == "fee_waiver" and norm.startswith(("正しい", "請求"), start) \
+        if name == "expense" and kind == NOUN and re.match(r"の?\s?(?:払い戻|払戻)", after):
+            continue  # "バス代の払い戻し": a fare paid to the company, refunded (the verb names the remedy)
+        if name == "expense" and kind == NOUN and any(0 <= w - end <= 8 or end <= w < e for w in waivers):
+            continue  # "この通話料だけ免除して", "今月の通信料、…のぶんは引いてくれるんですよね": the charge is waived
+        if name == "fee_waiver" and norm.startswith(("正しい", "請求し直", "請求をし直", "請求書を作り直", "請求を訂正", "請求を修正", "請求額を"), start) \
                 and _REFUND_WORD.search(norm, end, sentences[i][1]):
             continue  # "正しい金額で再請求して、多く払った分は返金して": the bill made right is the refund asked
         if name == "fee_waiver" and reissue and (norm.startswith("手数料", start) or re.search(
@@ -1269,8 +1424,10 @@ def _requests(norm: str) -> list[str]:
         if name == "fee_waiver" and any(0 <= start - v <= 12 for v in vouchers):
             continue  # "クーポン（800円引き）": the coupon's face value
         if kind != NOUN:
-            if any(0 <= start - n <= 14 and not re.search(r"なし|無し|抜き", norm[n:start])
-                   and not any(m.lastgroup in ("charge", "paid", "borne") for m in _OBJECT.finditer(norm, n, start))
+            if any(0 <= start - n - _paren_chars(norm, n, start) <= 14 and not re.search(r"なし|無し|抜き", norm[n:start])
+                   # a cost named between asks of its own; not the noun's own fee ("作り直し費用（1,100円）を負担して")
+                   and not any(m.lastgroup in ("charge", "paid", "borne") and m.start() > n + 1
+                               for m in _OBJECT.finditer(norm, n, start))
                    for n in nouns):
                 continue  # 再発行手数料を返金して, 慰謝料を払って: the noun is the remedy (not "手数料なしで返金して")
             name = _resolve(kind, norm, start, reissue)
@@ -1280,7 +1437,8 @@ def _requests(norm: str) -> list[str]:
             if kind == GENERIC and name == "damages":
                 generic = True
                 # With an object of its own ("値引きした分の補償", "変更補償金") it asks besides the others.
-                if (norm[start - 1 : start] == "の" or norm.startswith("金", end)) \
+                if (norm[start - 1 : start] == "の" or norm.startswith("金", end)
+                        or norm[max(0, start - 2) : start] == "分も") \
                         and not _GENERIC_OF.search(norm, max(0, start - 8), start) \
                         and not re.match(r"\s?(?:件名|Subject|【)", norm[sentences[i][0] : sentences[i][0] + 10]):
                     generic_at.append(i)
@@ -1289,7 +1447,7 @@ def _requests(norm: str) -> list[str]:
         named_at.setdefault(name, set()).add(i)
         if name in _SPECIFIC and kind == NOUN:
             nouns.append(end)
-    found |= listed
+    found |= listed | _first_items(norm, sentences, hits, sentence_of, named_at)
     found -= rejected
     # "補償して" alone is damages; next to another remedy it is usually that remedy's word ("返金などの補償"),
     # unless it asks in a sentence of its own ("料金は返して。値引きした分の補償もお願いします").
