@@ -32,7 +32,8 @@ from triage.features import (
     read_lexicon,
     split_segments,
 )
-from triage.native import Scorer, TermMatcher, char_ngrams, locate, read_tokens
+from triage.model import _softmax
+from triage.native import Scorer, TermMatcher, char_ngrams, combine, locate, read_tokens, softmax_rows
 from triage.registry import Registry
 from triage.text import KEEP_POS, _line_tagger, located, normalize
 from triage.tfidf import Block
@@ -95,6 +96,35 @@ def test_scores_without_words_and_without_any_known_term() -> None:
     assert seg_words is None
     np.testing.assert_array_equal(whole, INTERCEPT)
     np.testing.assert_array_equal(per_segment, INTERCEPT[None, :])
+
+
+scores_st = st.lists(st.floats(-50, 50), min_size=3, max_size=3)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(scores_st, min_size=1, max_size=6))
+def test_softmax_rows_equals_the_numpy_softmax(rows: list[list[float]]) -> None:
+    scores = np.array(rows)
+    expected = _softmax(scores.copy())
+    softmax_rows(scores)
+    np.testing.assert_allclose(scores, expected, rtol=0, atol=1e-15)
+
+
+@settings(max_examples=200, deadline=None)
+@given(scores_st)
+def test_combine_equals_the_combiner_arithmetic(scores: list[float]) -> None:
+    comb_coef = np.ascontiguousarray(RNG.normal(size=(3, 3)))
+    comb_intercept = RNG.normal(size=3)
+    whole, final = combine(np.array(scores), comb_coef, comb_intercept)
+    expected_whole = _softmax(np.array([scores]))
+    np.testing.assert_allclose(whole, expected_whole, rtol=0, atol=1e-15)
+    expected = _softmax(np.log(expected_whole + 1e-6) @ comb_coef + comb_intercept)[0]
+    np.testing.assert_allclose(final, expected, rtol=0, atol=1e-12)
+
+
+def test_combine_refuses_a_combiner_that_reads_more_than_the_whole_text() -> None:
+    with pytest.raises(ValueError, match="combiner"):
+        combine(np.zeros(3), np.zeros((7, 3)), np.zeros(3))
 
 
 def test_counts_keep_first_occurrence_order_and_drop_unknown_terms() -> None:

@@ -13,7 +13,7 @@ from cpython.long cimport PyLong_AsSsize_t
 from cpython.ref cimport PyObject
 from cpython.unicode cimport (Py_UNICODE_ISALNUM, PyUnicode_DATA, PyUnicode_Find, PyUnicode_GET_LENGTH, PyUnicode_KIND, PyUnicode_READ,
                               PyUnicode_READ_CHAR, PyUnicode_Substring)
-from libc.math cimport log, sqrt
+from libc.math cimport exp, log, sqrt
 from libc.stdint cimport uint64_t
 from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memset
@@ -362,6 +362,57 @@ cdef class Scorer:
             free(val)
             free(bounds)
         return whole, per_seg, seg_words
+
+
+cdef void _softmax_row(double* row, Py_ssize_t n) noexcept nogil:
+    """Turn ``row`` into its softmax in place, in the order of operations of ``triage.model._softmax``."""
+    cdef Py_ssize_t c
+    cdef double top = row[0], total = 0.0
+    for c in range(1, n):
+        if row[c] > top:
+            top = row[c]
+    for c in range(n):
+        row[c] = exp(row[c] - top)
+        total += row[c]
+    for c in range(n):
+        row[c] /= total
+
+
+def softmax_rows(double[:, ::1] scores) -> None:
+    """Turn each row of ``scores`` into its softmax in place (``triage.model._softmax`` without a numpy call per step)."""
+    cdef Py_ssize_t r
+    for r in range(scores.shape[0]):
+        _softmax_row(&scores[r, 0], scores.shape[1])
+
+
+def combine(const double[::1] scores, const double[:, ::1] comb_coef, const double[::1] comb_intercept):
+    """Return a text's probabilities (1 × labels) and the combiner's over their logarithms (labels).
+
+    What ``InquiryModel._final`` computes from the whole text alone (no sentence
+    or concept inputs): softmax(log(p + 1e-6) @ coef + intercept), p the softmax of ``scores``.
+    """
+    cdef Py_ssize_t labels = scores.shape[0], c, k
+    if comb_coef.shape[0] != labels or comb_coef.shape[1] != labels or comb_intercept.shape[0] != labels:
+        raise ValueError("the combiner does not read the whole text's probabilities alone")
+    whole = np.empty((1, labels))
+    final = np.empty(labels)
+    cdef double[:, ::1] p = whole
+    cdef double[::1] f = final
+    cdef double[16] meta
+    if labels > 16:
+        raise ValueError("at most 16 labels")
+    for c in range(labels):
+        p[0, c] = scores[c]
+    _softmax_row(&p[0, 0], labels)
+    for k in range(labels):
+        meta[k] = log(p[0, k] + 1e-6)
+    for c in range(labels):
+        f[c] = 0.0
+        for k in range(labels):
+            f[c] += meta[k] * comb_coef[k, c]
+        f[c] += comb_intercept[c]
+    _softmax_row(&f[0], labels)
+    return whole, final
 
 
 cdef void _fill(Py_ssize_t[::1] idx, double[::1] val, const Hit* terms, const double* values, Py_ssize_t k):
