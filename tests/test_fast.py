@@ -98,6 +98,29 @@ def test_scores_without_words_and_without_any_known_term() -> None:
     np.testing.assert_array_equal(per_segment, INTERCEPT[None, :])
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="ab😀c \u3000\n\t", max_size=30), st.lists(st.integers(0, 30), max_size=4),
+       st.lists(st.sampled_from(TERMS), max_size=6), st.sampled_from([(1, 3), (1, 1), (2, 3), (3, 3), (1, 2)]))
+def test_scores_read_from_the_text_equal_those_of_its_ngram_strings(
+        text: str, cuts: list[int], words: list[str], sizes: tuple[int, int]) -> None:
+    edges = sorted({0, len(text), *(min(c, len(text)) for c in cuts)})
+    spans = list(itertools.pairwise(edges)) or [(0, 0)]
+    listed = [Segment(a, b, words=words, chars=char_ngrams(" ".join(text[a:b].split()), *sizes)) for a, b in spans]
+    bare = [Segment(a, b, words=words) for a, b in spans]
+    expected = SCORER.score(listed, True)
+    got = SCORER.score(bare, True, text, *sizes)
+    np.testing.assert_array_equal(got[0], expected[0])
+    np.testing.assert_array_equal(got[1], expected[1])
+    for (idx, val), (ref_idx, ref_val) in zip(got[2], expected[2], strict=True):
+        np.testing.assert_array_equal(idx, ref_idx)
+        np.testing.assert_array_equal(val, ref_val)
+
+
+def test_ngrams_read_from_the_text_have_one_to_three_characters() -> None:
+    with pytest.raises(ValueError, match="1 to 3"):
+        SCORER.score([Segment(0, 4)], False, "abcd", 1, 4)
+
+
 scores_st = st.lists(st.floats(-50, 50), min_size=3, max_size=3)
 
 
@@ -325,6 +348,10 @@ def test_analyse_gives_the_features_of_the_python_it_replaces(f: Featurizer) -> 
         assert [(s.words, s.chars, s.concepts) for s in got.segments] == expected, text
         assert got.tokens == tokens
         assert located(norm) == _plain_locate(norm, _plain_read(_line_tagger().parse(norm)))
+        bare = f.analyse(norm, chars=False)  # what a model's Scorer reads the n-grams from the text for
+        assert [(s.start, s.end, s.words, s.chars, s.concepts) for s in bare.segments] == [
+            (s.start, s.end, s.words, [], s.concepts) for s in got.segments]
+        assert bare.tokens == tokens
 
 
 _LINES = st.lists(st.tuples(st.sampled_from(["名詞", "助動詞", "", "*"]),

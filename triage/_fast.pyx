@@ -11,7 +11,7 @@ from cpython.dict cimport PyDict_GetItem
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
 from cpython.long cimport PyLong_AsSsize_t
 from cpython.ref cimport PyObject
-from cpython.unicode cimport (Py_UNICODE_ISALNUM, PyUnicode_DATA, PyUnicode_Find, PyUnicode_GET_LENGTH, PyUnicode_KIND, PyUnicode_READ,
+from cpython.unicode cimport (Py_UNICODE_ISALNUM, Py_UNICODE_ISSPACE, PyUnicode_DATA, PyUnicode_Find, PyUnicode_GET_LENGTH, PyUnicode_KIND, PyUnicode_READ,
                               PyUnicode_READ_CHAR, PyUnicode_Substring)
 from libc.math cimport exp, log, sqrt
 from libc.stdint cimport uint64_t
@@ -258,6 +258,28 @@ cdef class Scorer:
             k = _emit(out, k, column, pos + i)
         return k
 
+    cdef Py_ssize_t _text_chars(self, const Py_UCS4* piece, Py_ssize_t m, Py_ssize_t lo, Py_ssize_t hi, Hit* out,
+                                Py_ssize_t pos) noexcept:
+        """``_chars`` of the n-grams of ``lo`` to ``hi`` (1 to 3) code points of ``piece``, in ``char_ngrams``' order.
+
+        Their keys are packed from the code points directly: making each n-gram a
+        string (about 330 per inquiry) cost more than looking them all up.
+        """
+        cdef Py_ssize_t n, i, j, t = 0, k = 0
+        cdef uint64_t key
+        for n in range(lo, hi + 1):
+            for i in range(m - n + 1):  # out[t] holds the key and its first slot until out[k <= t] overwrites it
+                key = 0
+                for j in range(n):
+                    key |= (<uint64_t>piece[i + j] + 1) << (21 * j)
+                out[t].count = <Py_ssize_t>key
+                out[t].idx = _slot(key, self.mask)
+                __builtin_prefetch(&self.table[out[t].idx])
+                t += 1
+        for i in range(t):
+            k = _emit(out, k, self._char_column(<uint64_t>out[i].count, out[i].idx), pos + i)
+        return k
+
     cdef inline Py_ssize_t _char_column(self, uint64_t key, Py_ssize_t h) noexcept nogil:
         """Return the column of the n-gram packed as ``key`` (probing from slot ``h``), or -1 if unknown."""
         while self.table[h].key != 0:
@@ -290,22 +312,45 @@ cdef class Scorer:
         """
         return _csr(docs, None, self, chars)
 
-    def score(self, list segments, bint with_words):
+    def score(self, list segments, bint with_words, str text=None, Py_ssize_t lo=1, Py_ssize_t hi=3):
         """Return the scores of a text's segments, together and one by one, before the softmax.
 
         ``segments`` are ``triage.features.Segment``s. Returns (whole scores,
         segment scores (segments × labels), and when ``with_words`` each
-        segment's word tf-idf as (indices, values) arrays, else None).
+        segment's word tf-idf as (indices, values) arrays, else None). Given the
+        normalized ``text``, each segment's character n-grams are those of ``lo``
+        to ``hi`` code points (at most 3) of its slice of the text with its white
+        space collapsed (what ``segment_features`` lists), not its ``chars``.
         """
         cdef Py_ssize_t n_seg = len(segments), labels = self.labels
-        cdef Py_ssize_t s, c, total_w = 0, total_c = 0, kw, kc
+        cdef Py_ssize_t s, c, total_w = 0, total_c = 0, kw, kc, longest = 0, m
         cdef list seg_w = [None] * n_seg, seg_c = [None] * n_seg
+        cdef Py_ssize_t* spans = NULL
+        cdef Py_UCS4* piece = NULL
+        if text is not None:
+            if lo < 1 or hi > 3:
+                raise ValueError("n-grams read from the text have 1 to 3 code points")
+            spans = <Py_ssize_t*>malloc((2 * n_seg + 1) * sizeof(Py_ssize_t))
+            if spans is NULL:
+                raise MemoryError()
         for s in range(n_seg):
             seg = segments[s]
             seg_w[s] = <list?>seg.words
-            seg_c[s] = <list?>seg.chars
             total_w += PyList_GET_SIZE(seg_w[s])
-            total_c += PyList_GET_SIZE(seg_c[s])
+            if text is None:
+                seg_c[s] = <list?>seg.chars
+                total_c += PyList_GET_SIZE(seg_c[s])
+            else:
+                spans[2 * s] = max(0, <Py_ssize_t>seg.start)
+                spans[2 * s + 1] = min(PyUnicode_GET_LENGTH(text), <Py_ssize_t>seg.end)
+                m = max(0, spans[2 * s + 1] - spans[2 * s])
+                longest = max(longest, m)
+                total_c += m * max(0, hi - lo + 1)
+        if text is not None:
+            piece = <Py_UCS4*>malloc((longest + 1) * sizeof(Py_UCS4))
+            if piece is NULL:
+                free(spans)
+                raise MemoryError()
         whole = np.empty(labels)
         per_seg = np.empty((n_seg, labels))
         cdef double[::1] whole_v = whole
@@ -321,6 +366,8 @@ cdef class Scorer:
             free(hits)
             free(val)
             free(bounds)
+            free(spans)
+            free(piece)
             raise MemoryError()
         cdef Py_ssize_t* seen = bounds + 2 * (n_seg + 1)
         cdef Hit* word_hits = hits
@@ -335,9 +382,14 @@ cdef class Scorer:
             cb[0] = 0
             for s in range(n_seg):
                 wb[s + 1] = wb[s] + self._words(seg_w[s], word_hits + wb[s], wpos)
-                cb[s + 1] = cb[s] + self._chars(seg_c[s], char_hits + cb[s], cpos)
+                if text is None:
+                    cb[s + 1] = cb[s] + self._chars(seg_c[s], char_hits + cb[s], cpos)
+                    cpos += PyList_GET_SIZE(seg_c[s])
+                else:
+                    m = _collapsed(text, spans[2 * s], spans[2 * s + 1], piece)
+                    cb[s + 1] = cb[s] + self._text_chars(piece, m, lo, hi, char_hits + cb[s], cpos)
+                    cpos += m * max(0, hi - lo + 1)
                 wpos += PyList_GET_SIZE(seg_w[s])
-                cpos += PyList_GET_SIZE(seg_c[s])
             for c in range(labels):
                 whole_v[c] = self.intercept[c]
             kw = _distinct(word_hits, wb[n_seg], distinct, seen)
@@ -361,7 +413,30 @@ cdef class Scorer:
             free(hits)
             free(val)
             free(bounds)
+            free(spans)
+            free(piece)
         return whole, per_seg, seg_words
+
+
+cdef Py_ssize_t _collapsed(str text, Py_ssize_t start, Py_ssize_t end, Py_UCS4* out) noexcept:
+    """Write the code points of ``" ".join(text[start:end].split())`` to ``out``; return how many."""
+    cdef int kind = PyUnicode_KIND(text)
+    cdef void* data = PyUnicode_DATA(text)
+    cdef Py_ssize_t i, m = 0
+    cdef bint gap = False
+    cdef Py_UCS4 ch
+    for i in range(start, end):
+        ch = PyUnicode_READ(kind, data, i)
+        if Py_UNICODE_ISSPACE(ch):  # what str.split() splits on
+            gap = m > 0
+        else:
+            if gap:
+                out[m] = 32
+                m += 1
+                gap = False
+            out[m] = ch
+            m += 1
+    return m
 
 
 cdef void _softmax_row(double* row, Py_ssize_t n) noexcept nogil:
@@ -645,7 +720,7 @@ def segment_features(str normalized, list segments, list every, frozenset keep, 
                 words.append(concept_prefix + concept)
         seg.words = words
         seg.concepts = concepts[k]
-        seg.chars = char_ngrams(" ".join(PyUnicode_Substring(normalized, seg.start, seg.end).split()), lo, hi)
+        seg.chars = char_ngrams(" ".join(PyUnicode_Substring(normalized, seg.start, seg.end).split()), lo, hi) if lo <= hi else []
     return tokens
 
 

@@ -354,7 +354,12 @@ class InquiryModel:
         segments = analysis.segments
         # One C call (triage/_fast.pyx) looks up, counts and scores the whole text and every sentence:
         # in Python, a dozen small numpy calls per sentence cost more than the arithmetic.
-        whole_scores, seg_scores, seg_words = self._scorer.score(segments, explained)
+        text_chars = self._text_chars()
+        if text_chars is None:
+            whole_scores, seg_scores, seg_words = self._scorer.score(segments, explained)
+        else:
+            whole_scores, seg_scores, seg_words = self._scorer.score(segments, explained, analysis.normalized,
+                                                                     *text_chars)
         if self.sentence_inputs or self.concept_inputs:
             whole = whole_scores[None, :]
             softmax_rows(whole)
@@ -377,6 +382,15 @@ class InquiryModel:
         if probs is None:
             return self._route(analysis, self._final(analysis, whole, seg), seg), seg_words or []
         return self._route(analysis, probs, seg, routed), seg_words or []
+
+    def _text_chars(self) -> tuple[int, int] | None:
+        """Return the n-gram sizes when the scorer reads a text's character n-grams from the text (1 to 3 characters)."""
+        lo, hi = self.featurizer.char_ngrams
+        return (lo, hi) if 1 <= lo <= hi <= 3 else None
+
+    def _analyse(self, normalized: str) -> Analysis:
+        """Featurize a normalized text for ``_one``, without character n-gram strings when the scorer reads the text."""
+        return self.featurizer.analyse(normalized, chars=self._text_chars() is None)
 
     def _final(self, analysis: Analysis, whole: np.ndarray, seg: np.ndarray) -> np.ndarray:
         """Return the combiner's probabilities of one text from its whole-text and sentence probabilities."""
@@ -402,28 +416,28 @@ class InquiryModel:
 
     def predict(self, text: str) -> Prediction:
         """Route one inquiry."""
-        return self._one(self.featurizer.analyse(normalize(text)), explained=False)[0]
+        return self._one(self._analyse(normalize(text)), explained=False)[0]
 
     def predict_many(self, texts: Sequence[str]) -> list[Prediction]:
         """Route a batch: each text as ``predict`` routes it (the same probabilities as ``predict_proba``)."""
         # The compiled single-text path is cheaper per text than one pass of sparse products over the
         # batch (scipy and numpy calls per batch, a Python loop of numpy calls per text): 0.25 against
         # 0.35 ms per text, paired in one process (docs/model.md).
-        one, featurizer = self._one, self.featurizer
-        return [one(featurizer.analyse(normalize(t)), explained=False)[0] for t in texts]
+        one, analyse = self._one, self._analyse
+        return [one(analyse(normalize(t)), explained=False)[0] for t in texts]
 
     # -- explanation ----------------------------------------------------------
     def predict_explained(self, text: str) -> tuple[Prediction, dict[str, Any]]:
         """Route one inquiry and explain the route, computing its features once."""
         normalized, offsets = normalize_with_offsets(text)
-        analysis = self.featurizer.analyse(normalized)
+        analysis = self._analyse(normalized)
         prediction, seg_words = self._one(analysis)
         return prediction, self._explain(text, analysis, offsets, seg_words, prediction)
 
     def explain(self, text: str, label: str | None = None, top: int = 8) -> dict[str, Any]:
         """Return the words, text spans and deciding sentence behind the route (or behind ``label``)."""
         normalized, offsets = normalize_with_offsets(text)
-        analysis = self.featurizer.analyse(normalized)
+        analysis = self._analyse(normalized)
         prediction, seg_words = self._one(analysis)
         if label is not None and label != prediction.label:
             prediction = Prediction(label, prediction.probabilities[label], False, prediction.probabilities)
