@@ -121,6 +121,45 @@ def test_ngrams_read_from_the_text_have_one_to_three_characters() -> None:
         SCORER.score([Segment(0, 4)], False, "abcd", 1, 4)
 
 
+_PLAIN_BREAK = re.compile(r"[。!?\n]+|\s{2,}")
+
+
+def _plain_split(text: str, shortest: int = 6) -> list[tuple[int, int]]:
+    """split_segments as Python wrote it: the breaks a regular expression finds, short pieces joined."""
+    pieces: list[list[int]] = []
+
+    def add(start: int, end: int) -> None:
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        if start >= end:
+            return
+        if pieces and end - start < shortest or pieces and pieces[-1][1] - pieces[-1][0] < shortest:
+            pieces[-1][1] = end
+        else:
+            pieces.append([start, end])
+
+    pos = 0
+    for m in _PLAIN_BREAK.finditer(text):
+        add(pos, m.start())
+        pos = m.end()
+    add(pos, len(text))
+    return [(a, b) for a, b in pieces] or [(0, len(text))]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet="ab補。!?！\n \u3000\t\x0b\x1c\u2028", max_size=40))
+def test_split_segments_finds_the_pieces_of_its_regular_expression(text: str) -> None:
+    assert split_segments(text) == _plain_split(text)
+
+
+def test_split_segments_on_every_training_row_as_before() -> None:
+    for row in dataset.read(DATA / "inquiries.csv").rows[::5]:
+        norm = normalize(row.text)
+        assert split_segments(norm) == _plain_split(norm), row.text
+
+
 scores_st = st.lists(st.floats(-50, 50), min_size=3, max_size=3)
 
 

@@ -19,6 +19,7 @@ try:
         read_tokens,
         segment_features,
         softmax_rows,
+        split_segments,
     )
 except ImportError as exc:  # a source tree used without installing it
     raise ImportError(f"triage._fast is missing or was built for another Python: {_HOW}.") from exc
@@ -30,4 +31,4 @@ if _source.exists() and _source.stat().st_mtime > Path(_fast.__file__).stat().st
     raise ImportError(f"triage._fast is older than triage/_fast.pyx: {_HOW}.")
 
 __all__ = ["Scorer", "TermMatcher", "char_ngrams", "combine", "counts", "locate", "negated_clauses", "read_tokens",
-           "segment_features", "softmax_rows"]
+           "segment_features", "softmax_rows", "split_segments"]
