@@ -320,16 +320,6 @@ class InquiryModel:
         """Return the class probabilities of one raw inquiry (the single-text path)."""
         return self.predict(text).probabilities
 
-    def _predictions(self, analyses: Sequence[Analysis]) -> list[Prediction]:
-        final, seg, _top, _seg_x = self._scores(analyses)
-        out = []
-        k = 0
-        for a, row in zip(analyses, final, strict=True):
-            n = len(a.segments)
-            out.append(self._route(a, row, seg[k : k + n]))
-            k += n
-        return out
-
     def _route(self, analysis: Analysis, final: np.ndarray | dict[str, float], seg: np.ndarray,
                routed: tuple[str, float, bool] | None = None) -> Prediction:
         probs = final if isinstance(final, dict) else dict(zip(LABELS, final.tolist(), strict=True))
