@@ -32,7 +32,8 @@ from triage.features import (
     read_lexicon,
     split_segments,
 )
-from triage.native import Scorer, TermMatcher, char_ngrams, locate, read_tokens
+from triage.model import _softmax
+from triage.native import Scorer, TermMatcher, char_ngrams, combine, locate, read_tokens, softmax_rows
 from triage.registry import Registry
 from triage.text import KEEP_POS, _line_tagger, located, normalize
 from triage.tfidf import Block
@@ -95,6 +96,97 @@ def test_scores_without_words_and_without_any_known_term() -> None:
     assert seg_words is None
     np.testing.assert_array_equal(whole, INTERCEPT)
     np.testing.assert_array_equal(per_segment, INTERCEPT[None, :])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="ab😀c \u3000\n\t", max_size=30), st.lists(st.integers(0, 30), max_size=4),
+       st.lists(st.sampled_from(TERMS), max_size=6), st.sampled_from([(1, 3), (1, 1), (2, 3), (3, 3), (1, 2)]))
+def test_scores_read_from_the_text_equal_those_of_its_ngram_strings(
+        text: str, cuts: list[int], words: list[str], sizes: tuple[int, int]) -> None:
+    edges = sorted({0, len(text), *(min(c, len(text)) for c in cuts)})
+    spans = list(itertools.pairwise(edges)) or [(0, 0)]
+    listed = [Segment(a, b, words=words, chars=char_ngrams(" ".join(text[a:b].split()), *sizes)) for a, b in spans]
+    bare = [Segment(a, b, words=words) for a, b in spans]
+    expected = SCORER.score(listed, True)
+    got = SCORER.score(bare, True, text, *sizes)
+    np.testing.assert_array_equal(got[0], expected[0])
+    np.testing.assert_array_equal(got[1], expected[1])
+    for (idx, val), (ref_idx, ref_val) in zip(got[2], expected[2], strict=True):
+        np.testing.assert_array_equal(idx, ref_idx)
+        np.testing.assert_array_equal(val, ref_val)
+
+
+def test_ngrams_read_from_the_text_have_one_to_three_characters() -> None:
+    with pytest.raises(ValueError, match="1 to 3"):
+        SCORER.score([Segment(0, 4)], False, "abcd", 1, 4)
+
+
+_PLAIN_BREAK = re.compile(r"[。!?\n]+|\s{2,}")
+
+
+def _plain_split(text: str, shortest: int = 6) -> list[tuple[int, int]]:
+    """split_segments as Python wrote it: the breaks a regular expression finds, short pieces joined."""
+    pieces: list[list[int]] = []
+
+    def add(start: int, end: int) -> None:
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        if start >= end:
+            return
+        if pieces and end - start < shortest or pieces and pieces[-1][1] - pieces[-1][0] < shortest:
+            pieces[-1][1] = end
+        else:
+            pieces.append([start, end])
+
+    pos = 0
+    for m in _PLAIN_BREAK.finditer(text):
+        add(pos, m.start())
+        pos = m.end()
+    add(pos, len(text))
+    return [(a, b) for a, b in pieces] or [(0, len(text))]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet="ab補。!?！\n \u3000\t\x0b\x1c\u2028", max_size=40))
+def test_split_segments_finds_the_pieces_of_its_regular_expression(text: str) -> None:
+    assert split_segments(text) == _plain_split(text)
+
+
+def test_split_segments_on_every_training_row_as_before() -> None:
+    for row in dataset.read(DATA / "inquiries.csv").rows[::5]:
+        norm = normalize(row.text)
+        assert split_segments(norm) == _plain_split(norm), row.text
+
+
+scores_st = st.lists(st.floats(-50, 50), min_size=3, max_size=3)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(scores_st, min_size=1, max_size=6))
+def test_softmax_rows_equals_the_numpy_softmax(rows: list[list[float]]) -> None:
+    scores = np.array(rows)
+    expected = _softmax(scores.copy())
+    softmax_rows(scores)
+    np.testing.assert_allclose(scores, expected, rtol=0, atol=1e-15)
+
+
+@settings(max_examples=200, deadline=None)
+@given(scores_st)
+def test_combine_equals_the_combiner_arithmetic(scores: list[float]) -> None:
+    comb_coef = np.ascontiguousarray(RNG.normal(size=(3, 3)))
+    comb_intercept = RNG.normal(size=3)
+    whole, final = combine(np.array(scores), comb_coef, comb_intercept)
+    expected_whole = _softmax(np.array([scores]))
+    np.testing.assert_allclose(whole, expected_whole, rtol=0, atol=1e-15)
+    expected = _softmax(np.log(expected_whole + 1e-6) @ comb_coef + comb_intercept)[0]
+    np.testing.assert_allclose(final, expected, rtol=0, atol=1e-12)
+
+
+def test_combine_refuses_a_combiner_that_reads_more_than_the_whole_text() -> None:
+    with pytest.raises(ValueError, match="combiner"):
+        combine(np.zeros(3), np.zeros((7, 3)), np.zeros(3))
 
 
 def test_counts_keep_first_occurrence_order_and_drop_unknown_terms() -> None:
@@ -295,6 +387,10 @@ def test_analyse_gives_the_features_of_the_python_it_replaces(f: Featurizer) -> 
         assert [(s.words, s.chars, s.concepts) for s in got.segments] == expected, text
         assert got.tokens == tokens
         assert located(norm) == _plain_locate(norm, _plain_read(_line_tagger().parse(norm)))
+        bare = f.analyse(norm, chars=False)  # what a model's Scorer reads the n-grams from the text for
+        assert [(s.start, s.end, s.words, s.chars, s.concepts) for s in bare.segments] == [
+            (s.start, s.end, s.words, [], s.concepts) for s in got.segments]
+        assert bare.tokens == tokens
 
 
 _LINES = st.lists(st.tuples(st.sampled_from(["名詞", "助動詞", "", "*"]),

@@ -11,9 +11,9 @@ from cpython.dict cimport PyDict_GetItem
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
 from cpython.long cimport PyLong_AsSsize_t
 from cpython.ref cimport PyObject
-from cpython.unicode cimport (Py_UNICODE_ISALNUM, PyUnicode_DATA, PyUnicode_Find, PyUnicode_GET_LENGTH, PyUnicode_KIND, PyUnicode_READ,
+from cpython.unicode cimport (Py_UNICODE_ISALNUM, Py_UNICODE_ISSPACE, PyUnicode_DATA, PyUnicode_Find, PyUnicode_GET_LENGTH, PyUnicode_KIND, PyUnicode_READ,
                               PyUnicode_READ_CHAR, PyUnicode_Substring)
-from libc.math cimport log, sqrt
+from libc.math cimport exp, log, sqrt
 from libc.stdint cimport uint64_t
 from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memset
@@ -148,7 +148,7 @@ cdef class Scorer:
         self.words, self.chars, self.n_words = words, chars, n_words
         self.labels = coef.shape[1]
         self.stride = 1 + self.labels
-        while size < 2 * n_chars + 2:
+        while size < n_chars + n_chars // 2 + 2:  # about half full: 4 MB, not 8, for 135k n-grams (fewer misses)
             size *= 2
         self.mask = size - 1
         self.table = <Slot*>calloc(size, sizeof(Slot))
@@ -258,6 +258,28 @@ cdef class Scorer:
             k = _emit(out, k, column, pos + i)
         return k
 
+    cdef Py_ssize_t _text_chars(self, const Py_UCS4* piece, Py_ssize_t m, Py_ssize_t lo, Py_ssize_t hi, Hit* out,
+                                Py_ssize_t pos) noexcept:
+        """``_chars`` of the n-grams of ``lo`` to ``hi`` (1 to 3) code points of ``piece``, in ``char_ngrams``' order.
+
+        Their keys are packed from the code points directly: making each n-gram a
+        string (about 330 per inquiry) cost more than looking them all up.
+        """
+        cdef Py_ssize_t n, i, j, t = 0, k = 0
+        cdef uint64_t key
+        for n in range(lo, hi + 1):
+            for i in range(m - n + 1):  # out[t] holds the key and its first slot until out[k <= t] overwrites it
+                key = 0
+                for j in range(n):
+                    key |= (<uint64_t>piece[i + j] + 1) << (21 * j)
+                out[t].count = <Py_ssize_t>key
+                out[t].idx = _slot(key, self.mask)
+                __builtin_prefetch(&self.table[out[t].idx])
+                t += 1
+        for i in range(t):
+            k = _emit(out, k, self._char_column(<uint64_t>out[i].count, out[i].idx), pos + i)
+        return k
+
     cdef inline Py_ssize_t _char_column(self, uint64_t key, Py_ssize_t h) noexcept nogil:
         """Return the column of the n-gram packed as ``key`` (probing from slot ``h``), or -1 if unknown."""
         while self.table[h].key != 0:
@@ -290,22 +312,45 @@ cdef class Scorer:
         """
         return _csr(docs, None, self, chars)
 
-    def score(self, list segments, bint with_words):
+    def score(self, list segments, bint with_words, str text=None, Py_ssize_t lo=1, Py_ssize_t hi=3):
         """Return the scores of a text's segments, together and one by one, before the softmax.
 
         ``segments`` are ``triage.features.Segment``s. Returns (whole scores,
         segment scores (segments × labels), and when ``with_words`` each
-        segment's word tf-idf as (indices, values) arrays, else None).
+        segment's word tf-idf as (indices, values) arrays, else None). Given the
+        normalized ``text``, each segment's character n-grams are those of ``lo``
+        to ``hi`` code points (at most 3) of its slice of the text with its white
+        space collapsed (what ``segment_features`` lists), not its ``chars``.
         """
         cdef Py_ssize_t n_seg = len(segments), labels = self.labels
-        cdef Py_ssize_t s, c, total_w = 0, total_c = 0, kw, kc
+        cdef Py_ssize_t s, c, total_w = 0, total_c = 0, kw, kc, longest = 0, m
         cdef list seg_w = [None] * n_seg, seg_c = [None] * n_seg
+        cdef Py_ssize_t* spans = NULL
+        cdef Py_UCS4* piece = NULL
+        if text is not None:
+            if lo < 1 or hi > 3:
+                raise ValueError("n-grams read from the text have 1 to 3 code points")
+            spans = <Py_ssize_t*>malloc((2 * n_seg + 1) * sizeof(Py_ssize_t))
+            if spans is NULL:
+                raise MemoryError()
         for s in range(n_seg):
             seg = segments[s]
             seg_w[s] = <list?>seg.words
-            seg_c[s] = <list?>seg.chars
             total_w += PyList_GET_SIZE(seg_w[s])
-            total_c += PyList_GET_SIZE(seg_c[s])
+            if text is None:
+                seg_c[s] = <list?>seg.chars
+                total_c += PyList_GET_SIZE(seg_c[s])
+            else:
+                spans[2 * s] = max(0, <Py_ssize_t>seg.start)
+                spans[2 * s + 1] = min(PyUnicode_GET_LENGTH(text), <Py_ssize_t>seg.end)
+                m = max(0, spans[2 * s + 1] - spans[2 * s])
+                longest = max(longest, m)
+                total_c += m * max(0, hi - lo + 1)
+        if text is not None:
+            piece = <Py_UCS4*>malloc((longest + 1) * sizeof(Py_UCS4))
+            if piece is NULL:
+                free(spans)
+                raise MemoryError()
         whole = np.empty(labels)
         per_seg = np.empty((n_seg, labels))
         cdef double[::1] whole_v = whole
@@ -321,6 +366,8 @@ cdef class Scorer:
             free(hits)
             free(val)
             free(bounds)
+            free(spans)
+            free(piece)
             raise MemoryError()
         cdef Py_ssize_t* seen = bounds + 2 * (n_seg + 1)
         cdef Hit* word_hits = hits
@@ -335,9 +382,14 @@ cdef class Scorer:
             cb[0] = 0
             for s in range(n_seg):
                 wb[s + 1] = wb[s] + self._words(seg_w[s], word_hits + wb[s], wpos)
-                cb[s + 1] = cb[s] + self._chars(seg_c[s], char_hits + cb[s], cpos)
+                if text is None:
+                    cb[s + 1] = cb[s] + self._chars(seg_c[s], char_hits + cb[s], cpos)
+                    cpos += PyList_GET_SIZE(seg_c[s])
+                else:
+                    m = _collapsed(text, spans[2 * s], spans[2 * s + 1], piece)
+                    cb[s + 1] = cb[s] + self._text_chars(piece, m, lo, hi, char_hits + cb[s], cpos)
+                    cpos += m * max(0, hi - lo + 1)
                 wpos += PyList_GET_SIZE(seg_w[s])
-                cpos += PyList_GET_SIZE(seg_c[s])
             for c in range(labels):
                 whole_v[c] = self.intercept[c]
             kw = _distinct(word_hits, wb[n_seg], distinct, seen)
@@ -361,7 +413,81 @@ cdef class Scorer:
             free(hits)
             free(val)
             free(bounds)
+            free(spans)
+            free(piece)
         return whole, per_seg, seg_words
+
+
+cdef Py_ssize_t _collapsed(str text, Py_ssize_t start, Py_ssize_t end, Py_UCS4* out) noexcept:
+    """Write the code points of ``" ".join(text[start:end].split())`` to ``out``; return how many."""
+    cdef int kind = PyUnicode_KIND(text)
+    cdef void* data = PyUnicode_DATA(text)
+    cdef Py_ssize_t i, m = 0
+    cdef bint gap = False
+    cdef Py_UCS4 ch
+    for i in range(start, end):
+        ch = PyUnicode_READ(kind, data, i)
+        if Py_UNICODE_ISSPACE(ch):  # what str.split() splits on
+            gap = m > 0
+        else:
+            if gap:
+                out[m] = 32
+                m += 1
+                gap = False
+            out[m] = ch
+            m += 1
+    return m
+
+
+cdef void _softmax_row(double* row, Py_ssize_t n) noexcept nogil:
+    """Turn ``row`` into its softmax in place, in the order of operations of ``triage.model._softmax``."""
+    cdef Py_ssize_t c
+    cdef double top = row[0], total = 0.0
+    for c in range(1, n):
+        if row[c] > top:
+            top = row[c]
+    for c in range(n):
+        row[c] = exp(row[c] - top)
+        total += row[c]
+    for c in range(n):
+        row[c] /= total
+
+
+def softmax_rows(double[:, ::1] scores) -> None:
+    """Turn each row of ``scores`` into its softmax in place (``triage.model._softmax`` without a numpy call per step)."""
+    cdef Py_ssize_t r
+    for r in range(scores.shape[0]):
+        _softmax_row(&scores[r, 0], scores.shape[1])
+
+
+def combine(const double[::1] scores, const double[:, ::1] comb_coef, const double[::1] comb_intercept):
+    """Return a text's probabilities (1 × labels) and the combiner's over their logarithms (labels).
+
+    What ``InquiryModel._final`` computes from the whole text alone (no sentence
+    or concept inputs): softmax(log(p + 1e-6) @ coef + intercept), p the softmax of ``scores``.
+    """
+    cdef Py_ssize_t labels = scores.shape[0], c, k
+    if comb_coef.shape[0] != labels or comb_coef.shape[1] != labels or comb_intercept.shape[0] != labels:
+        raise ValueError("the combiner does not read the whole text's probabilities alone")
+    whole = np.empty((1, labels))
+    final = np.empty(labels)
+    cdef double[:, ::1] p = whole
+    cdef double[::1] f = final
+    cdef double[16] meta
+    if labels > 16:
+        raise ValueError("at most 16 labels")
+    for c in range(labels):
+        p[0, c] = scores[c]
+    _softmax_row(&p[0, 0], labels)
+    for k in range(labels):
+        meta[k] = log(p[0, k] + 1e-6)
+    for c in range(labels):
+        f[c] = 0.0
+        for k in range(labels):
+            f[c] += meta[k] * comb_coef[k, c]
+        f[c] += comb_intercept[c]
+    _softmax_row(&f[0], labels)
+    return whole, final
 
 
 cdef void _fill(Py_ssize_t[::1] idx, double[::1] val, const Hit* terms, const double* values, Py_ssize_t k):
@@ -594,8 +720,63 @@ def segment_features(str normalized, list segments, list every, frozenset keep, 
                 words.append(concept_prefix + concept)
         seg.words = words
         seg.concepts = concepts[k]
-        seg.chars = char_ngrams(" ".join(PyUnicode_Substring(normalized, seg.start, seg.end).split()), lo, hi)
+        seg.chars = char_ngrams(" ".join(PyUnicode_Substring(normalized, seg.start, seg.end).split()), lo, hi) if lo <= hi else []
     return tokens
+
+
+cdef inline bint _sentence_end(Py_UCS4 ch) noexcept:
+    return ch == 0x3002 or ch == 33 or ch == 63 or ch == 10  # 。 ! ? and a line break
+
+
+cdef void _add_piece(list pieces, int kind, void* data, Py_ssize_t start, Py_ssize_t end, Py_ssize_t shortest):
+    """``triage.features`` before: a piece without its outer white space, or joined to the one before when short."""
+    cdef Py_ssize_t last
+    while start < end and Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, start)):
+        start += 1
+    while end > start and Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, end - 1)):
+        end -= 1
+    if start >= end:
+        return
+    if PyList_GET_SIZE(pieces):
+        last = PyList_GET_SIZE(pieces) - 1
+        a, b = <tuple>PyList_GET_ITEM(pieces, last)
+        if end - start < shortest or <Py_ssize_t>b - <Py_ssize_t>a < shortest:
+            pieces[last] = (a, end)
+            return
+    pieces.append((start, end))
+
+
+def split_segments(str text, Py_ssize_t shortest):
+    """Return the (start, end) of each sentence-like piece of ``text`` (``triage.features.split_segments``).
+
+    Pieces end at a run of 。!? and line breaks, or at two or more white space
+    characters (what ``re``'s ``[。!?\\n]+|\\s{2,}`` finds, scanning left to right);
+    a piece shorter than ``shortest`` joins the one before, and so does one after a short piece.
+    """
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text), p = 0, q, pos = 0
+    cdef int kind = PyUnicode_KIND(text)
+    cdef void* data = PyUnicode_DATA(text)
+    cdef Py_UCS4 ch
+    cdef list pieces = []
+    while p < n:
+        ch = PyUnicode_READ(kind, data, p)
+        q = p + 1
+        if _sentence_end(ch):
+            while q < n and _sentence_end(PyUnicode_READ(kind, data, q)):
+                q += 1
+        elif Py_UNICODE_ISSPACE(ch):
+            while q < n and Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, q)):
+                q += 1
+            if q - p < 2:  # one space inside a sentence
+                p = q
+                continue
+        else:
+            p = q
+            continue
+        _add_piece(pieces, kind, data, pos, p, shortest)
+        pos = p = q
+    _add_piece(pieces, kind, data, pos, n, shortest)
+    return pieces or [(0, n)]
 
 
 cdef struct Edge:

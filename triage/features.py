@@ -23,12 +23,12 @@ from scipy import sparse
 from . import dataset
 from .native import Scorer, TermMatcher, segment_features
 from .native import negated_clauses as _negated_clauses
+from .native import split_segments as _split_segments
 from .text import KEEP_POS, located, normalize
 from .tfidf import Block
 
-# Sentence ends, line breaks and runs of spaces (SNS posts separate sentences
-# with spaces); measured on the normalized text, where ！？ are already !?.
-_SEGMENT_BREAK = re.compile(r"[。!?\n]+|\s{2,}")
+# Sentences end at 。!? (the normalized text has no ！？), line breaks and runs of spaces (SNS posts
+# separate sentences with spaces): ``split_segments``.
 # A piece shorter than this ("はい。", a signature's initial) joins the one before.
 MIN_SEGMENT_CHARS = 6
 # Highlights skip function words (ます, です, おり): they carry no reason an agent can read.
@@ -160,27 +160,12 @@ class Analysis:
 
 
 def split_segments(normalized: str) -> list[tuple[int, int]]:
-    """Return the (start, end) of each sentence-like piece of a normalized text."""
-    pieces: list[list[int]] = []
-    pos = 0
-    for m in _SEGMENT_BREAK.finditer(normalized):
-        _add_piece(pieces, normalized, pos, m.start())
-        pos = m.end()
-    _add_piece(pieces, normalized, pos, len(normalized))
-    return [(a, b) for a, b in pieces] or [(0, len(normalized))]
+    """Return the (start, end) of each sentence-like piece of a normalized text.
 
-
-def _add_piece(pieces: list[list[int]], text: str, start: int, end: int) -> None:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    if start >= end:
-        return
-    if pieces and end - start < MIN_SEGMENT_CHARS or pieces and pieces[-1][1] - pieces[-1][0] < MIN_SEGMENT_CHARS:
-        pieces[-1][1] = end
-    else:
-        pieces.append([start, end])
+    Pieces end at a run of 。!? or line breaks, or at two or more spaces (SNS posts); a piece shorter
+    than MIN_SEGMENT_CHARS joins the one before. The scan runs in C (triage/_fast.pyx).
+    """
+    return _split_segments(normalized, MIN_SEGMENT_CHARS)  # type: ignore[no-any-return]
 
 
 def negated_clauses(tokens: Sequence[tuple[str, str, str, int, int]], bounds: Sequence[tuple[int, int]]
@@ -219,8 +204,12 @@ class Featurizer:
     def __setstate__(self, state: dict[str, object]) -> None:
         self.__dict__.update({"concept_features": True, "negation": False, "quotes": False, **state})
 
-    def analyse(self, normalized: str) -> Analysis:
-        """Split into segments and list each segment's word, concept and character features."""
+    def analyse(self, normalized: str, chars: bool = True) -> Analysis:
+        """Split into segments and list each segment's word, concept and (unless not ``chars``) character features.
+
+        Without ``chars`` the segments' character n-grams stay empty: a model's ``Scorer`` can read them
+        from the normalized text itself, faster than from a list of strings (``InquiryModel._one``).
+        """
         bounds = split_segments(normalized)
         segments = [Segment(a, b) for a, b in bounds]
         every = located(normalized)
@@ -235,8 +224,9 @@ class Featurizer:
         concept_spans = self.lexicon.matches(normalized)
         # One pass in C (triage/_fast.pyx): each segment's lemmas, bigrams, scoped words, concepts and
         # character n-grams; the kept tokens, (lemma, surface, start, end, part of speech), for explanations.
+        lo, hi = self.char_ngrams
         tokens = segment_features(normalized, segments, every, KEEP_POS, NEGATABLE_POS, scopes, concept_spans,
-                                  self.concept_features, CONCEPT_PREFIX, *self.char_ngrams)
+                                  self.concept_features, CONCEPT_PREFIX, lo, hi if chars else lo - 1)
         return Analysis(normalized, segments, tokens, concept_spans)
 
 

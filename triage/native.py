@@ -8,7 +8,19 @@ _HOW = "run `pip install -e .` in the checkout (it compiles triage/_fast.pyx)"
 
 try:
     from . import _fast
-    from ._fast import Scorer, TermMatcher, char_ngrams, counts, locate, negated_clauses, read_tokens, segment_features
+    from ._fast import (
+        Scorer,
+        TermMatcher,
+        char_ngrams,
+        combine,
+        counts,
+        locate,
+        negated_clauses,
+        read_tokens,
+        segment_features,
+        softmax_rows,
+        split_segments,
+    )
 except ImportError as exc:  # a source tree used without installing it
     raise ImportError(f"triage._fast is missing or was built for another Python: {_HOW}.") from exc
 
@@ -18,4 +30,5 @@ _source = Path(__file__).with_name("_fast.pyx")
 if _source.exists() and _source.stat().st_mtime > Path(_fast.__file__).stat().st_mtime:
     raise ImportError(f"triage._fast is older than triage/_fast.pyx: {_HOW}.")
 
-__all__ = ["Scorer", "TermMatcher", "char_ngrams", "counts", "locate", "negated_clauses", "read_tokens", "segment_features"]
+__all__ = ["Scorer", "TermMatcher", "char_ngrams", "combine", "counts", "locate", "negated_clauses", "read_tokens",
+           "segment_features", "softmax_rows", "split_segments"]

@@ -135,6 +135,22 @@ def shadow(text: str) -> str:
     return text.translate(_FOLD)
 
 
+# The last text ``find`` folded, its shadow and which characters of _NEEDS it holds: normalisation
+# looks for personal data, then (most often in the very same string) for reference numbers.
+_LAST: tuple[str, str, dict[str, bool]] = ("", "", {})
+
+
+def _shadow_of(text: str) -> tuple[str, dict[str, bool]]:
+    """Return ``shadow(text)`` and a table of the _NEEDS characters it holds (filled as asked), remembered once."""
+    global _LAST
+    last = _LAST  # one read: another thread may replace it, never change it
+    if last[0] is text:
+        return last[1], last[2]
+    folded, present = shadow(text), {}
+    _LAST = (text, folded, present)
+    return folded, present
+
+
 def _valid(kind: str, matched: str) -> bool:
     if kind not in ("CARD", "MYNUMBER", "PHONE"):
         return True
@@ -174,11 +190,10 @@ def find(text: str, kinds: Iterable[str] = PERSONAL, cover: bool = False) -> lis
     where one number ends (two phone numbers on adjacent lines, a card whose
     middle group looks like a phone number).
     """
-    folded = shadow(text)
+    folded, present = _shadow_of(text)
     taken = bytearray(len(text))
     found: list[Finding] = []
     losers: list[tuple[str, int, int]] = []
-    present: dict[str, bool] = {}
     for kind in kinds:
         needs = _NEEDS.get(kind, _DIGITS)
         if needs not in present:
