@@ -32,10 +32,6 @@ REQUESTS_JA = {
     "other": "その他",
 }
 REFERENCE_KINDS = ("order", "member", "ticket", "reservation", "card_last4", "other")
-REFERENCE_KINDS_JA = {
-    "order": "注文番号", "member": "会員番号", "ticket": "受付番号", "reservation": "予約番号",
-    "card_last4": "カード下4桁", "other": "その他の番号",
-}
 FIELDS = ("amounts", "dates", "references", "requests")
 
 

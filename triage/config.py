@@ -82,8 +82,6 @@ SETTINGS: tuple[Setting, ...] = (
 # Variables the test suite reads; not settings of the service.
 TEST_PREFIX = "TRIAGE_TEST_"
 
-BY_NAME = {s.name: s for s in SETTINGS}
-
 
 class ConfigError(Exception):
     """A setting that is missing or malformed; the message names the variable."""

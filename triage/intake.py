@@ -12,7 +12,7 @@ from . import claims, metrics, results
 from .dataset import LABELS_JA
 from .errors import APIError
 from .faq import KnowledgeBase
-from .incident import Instruction, Profile, default_profile
+from .incident import Profile, default_profile
 from .insights import intake_fields
 from .live import ModelHolder, ModelUnavailable, Unavailable
 from .redact import redact
@@ -67,9 +67,6 @@ def profile() -> Profile:
         return default_profile(current_app.config)
 
 
-def instruction_for(label: str, reason: str | None = None) -> Instruction:
-    """Return what the agent does with an inquiry of this route (and escalation reason), from the profile."""
-    return profile().instruction(label, reason)
 def normalized_length(text: str) -> int:
     """Return the length of the text after NFKC, the length the model's work grows with (ﷺ becomes 18 characters)."""
     return len(unicodedata.normalize("NFKC", text))

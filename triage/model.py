@@ -58,7 +58,6 @@ FOLDS = 5
 
 Progress = Callable[[str], None]
 _ESC = LABELS.index("escalation")
-_COMP = LABELS.index("compensation")
 
 
 @dataclass

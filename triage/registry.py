@@ -51,10 +51,6 @@ class NothingToRollBack(RegistryError):
         self.ja = ja
 
 
-# Activations that put a version on the rollback stack; "rollback" takes versions off it.
-FORWARD_ACTIONS = ("activate", "force-activate")
-
-
 def rollback_stack(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Replay the activation history into the stack rollback walks down (top = the latest activation).
 
