@@ -33,7 +33,7 @@ from triage.features import (
     split_segments,
 )
 from triage.model import _softmax
-from triage.native import Scorer, TermMatcher, char_ngrams, combine, locate, read_tokens, softmax_rows
+from triage.native import Scorer, TermMatcher, char_ngrams, combine, digit_runs, locate, read_tokens, softmax_rows
 from triage.registry import Registry
 from triage.text import KEEP_POS, _line_tagger, located, normalize
 from triage.tfidf import Block
@@ -158,6 +158,38 @@ def test_split_segments_on_every_training_row_as_before() -> None:
     for row in dataset.read(DATA / "inquiries.csv").rows[::5]:
         norm = normalize(row.text)
         assert split_segments(norm) == _plain_split(norm), row.text
+
+
+def _plain_digit_runs(text: str, gap: int) -> tuple[int, int, int]:
+    """Digits, longest run, most digits of one group whose digits lie at most ``gap`` characters apart."""
+    places = [i for i, ch in enumerate(text) if ch in "0123456789"]
+    runs = [len(m.group()) for m in re.finditer("[0-9]+", text)]
+    groups, last = [], None
+    for i in places:
+        if last is not None and i - last - 1 <= gap:
+            groups[-1] += 1
+        else:
+            groups.append(1)
+        last = i
+    return len(places), max(runs, default=0), max(groups, default=0)
+
+
+@pytest.mark.parametrize(("text", "gap", "expected"), [
+    ("", 5, (0, 0, 0)),
+    ("3万円", 5, (1, 1, 1)),
+    ("2026年12月3日", 5, (7, 4, 7)),
+    ("090-1234-5678 と 03 (1234) 5678", 0, (21, 4, 4)),
+    ("090-1234-5678 と 03 (1234) 5678", 3, (21, 4, 21)),
+    ("０９０１２３４", 5, (0, 0, 0)),  # full-width digits are no ASCII digits
+])
+def test_digit_runs_examples(text: str, gap: int, expected: tuple[int, int, int]) -> None:
+    assert digit_runs(text, gap) == expected == _plain_digit_runs(text, gap)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="0129a -(\u3000０😀", max_size=40), st.integers(0, 6))
+def test_digit_runs_counts_as_python_does(text: str, gap: int) -> None:
+    assert digit_runs(text, gap) == _plain_digit_runs(text, gap)
 
 
 scores_st = st.lists(st.floats(-50, 50), min_size=3, max_size=3)

@@ -724,6 +724,31 @@ def segment_features(str normalized, list segments, list every, frozenset keep, 
     return tokens
 
 
+def digit_runs(str text, Py_ssize_t gap):
+    """Return how many ASCII digits (0-9) ``text`` holds, its longest run of them, and the most in one group.
+
+    A group is a stretch of digits in which each digit follows the one before after at most ``gap`` other
+    characters.
+    """
+    cdef int kind = PyUnicode_KIND(text)
+    cdef void* data = PyUnicode_DATA(text)
+    cdef Py_ssize_t i, n = PyUnicode_GET_LENGTH(text), found = 0, run = 0, longest = 0, group = 0, most = 0
+    cdef Py_ssize_t last = -1
+    cdef Py_UCS4 ch
+    for i in range(n):
+        ch = PyUnicode_READ(kind, data, i)
+        if 48 <= ch <= 57:
+            found += 1
+            run += 1
+            group = group + 1 if last >= 0 and i - last - 1 <= gap else 1
+            last = i
+            longest = max(longest, run)
+            most = max(most, group)
+        else:
+            run = 0
+    return found, longest, most
+
+
 cdef inline bint _sentence_end(Py_UCS4 ch) noexcept:
     return ch == 0x3002 or ch == 33 or ch == 63 or ch == 10  # 。 ! ? and a line break
 

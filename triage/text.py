@@ -16,7 +16,7 @@ import fugashi
 import unidic_lite
 
 from . import pii
-from .native import locate, read_tokens
+from .native import digit_runs, locate, read_tokens
 
 # Bump when normalisation or tokenization changes what a text becomes: the
 # registry refuses a model stamped with another version (its features differ).
@@ -67,7 +67,9 @@ def normalize(text: str) -> str:
     out = unicodedata.normalize("NFKC", _SURROGATES.sub("\ufffd", text)).lower()
     # Digits carry no meaning for routing once identifiers are gone ("3万円"
     # and "5万円" ask the same thing), so all become 0.
-    out = _NONZERO.sub("0", _placeholders(out))  # what translate(_DIGITS) gives, without a per-character look-up
+    out = _placeholders(out)
+    if digit_runs(out, 0)[0]:  # most texts hold none, and the scan costs more than the count
+        out = _NONZERO.sub("0", out)  # what translate(_DIGITS) gives, without a per-character look-up
     _local.normalized = (text, out)
     return out
 
