@@ -6,6 +6,8 @@ import functools
 import itertools
 import math
 import re
+import sys
+import unicodedata
 from collections import Counter
 from pathlib import Path
 
@@ -33,7 +35,17 @@ from triage.features import (
     split_segments,
 )
 from triage.model import _softmax
-from triage.native import Scorer, TermMatcher, char_ngrams, combine, digit_runs, locate, read_tokens, softmax_rows
+from triage.native import (
+    Scorer,
+    TermMatcher,
+    char_ngrams,
+    combine,
+    digit_runs,
+    locate,
+    nfkc,
+    read_tokens,
+    softmax_rows,
+)
 from triage.registry import Registry
 from triage.text import KEEP_POS, _line_tagger, located, normalize
 from triage.tfidf import Block
@@ -190,6 +202,43 @@ def test_digit_runs_examples(text: str, gap: int, expected: tuple[int, int, int]
 @given(st.text(alphabet="0129a -(\u3000０😀", max_size=40), st.integers(0, 6))
 def test_digit_runs_counts_as_python_does(text: str, gap: int) -> None:
     assert digit_runs(text, gap) == _plain_digit_runs(text, gap)
+
+
+# Half-width kana and voicing marks, combining marks, Hangul jamo, starters that compose as second
+# characters (Tamil, Kannada), compatibility forms, astral characters.
+_NFKC_ALPHABET = "aAｱｶﾞﾟかは\u3099\u309a\u0301\u0308eé\u1100\u1161\u11a8가\u0bc6\u0bbe\u0cbf\u0cd5①㈱ﬁＡ！\u3000😀𝐀Σ"
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=_NFKC_ALPHABET, max_size=30))
+def test_nfkc_equals_unicodedata(text: str) -> None:
+    assert nfkc(text) == unicodedata.normalize("NFKC", text)
+
+
+def test_nfkc_of_every_bmp_character_in_context_and_of_every_training_row_equals_unicodedata() -> None:
+    for cp in range(0x10000):
+        if 0xD800 <= cp <= 0xDFFF:
+            continue
+        c = chr(cp)
+        for text in (c, "か" + c + "ﾞ", "a" + c + "\u0301" + c, "\u1100" + c + "\u1161", "x" + c + "\u0bbe"):
+            assert nfkc(text) == unicodedata.normalize("NFKC", text), hex(cp)
+    for row in dataset.read(DATA / "inquiries.csv").rows:
+        assert nfkc(row.text) == unicodedata.normalize("NFKC", row.text), row.text
+
+
+def test_no_composition_takes_a_starter_nfkc_cuts_before_as_its_second_character() -> None:
+    # nfkc cuts before a starter below U+0300 or in U+3000-U+9FFF: none may be the second character of a
+    # canonical composition in this Python's Unicode data (Hangul's vowels and finals compose by rule).
+    second = {chr(c) for c in [*range(0x1161, 0x1176), *range(0x11A8, 0x11C3)]}
+    for cp in range(sys.maxunicode + 1):
+        parts = unicodedata.decomposition(chr(cp)).split()
+        if len(parts) == 2 and not parts[0].startswith("<"):
+            pair = "".join(chr(int(p, 16)) for p in parts)
+            if unicodedata.normalize("NFC", pair) == chr(cp):
+                second.add(pair[1])
+    assert "\u0301" in second and "\u0bbe" in second
+    cut = [c for c in second if unicodedata.combining(c) == 0 and (ord(c) < 0x300 or 0x3000 <= ord(c) < 0xA000)]
+    assert cut == []
 
 
 scores_st = st.lists(st.floats(-50, 50), min_size=3, max_size=3)
