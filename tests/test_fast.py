@@ -486,6 +486,21 @@ def test_read_tokens_splits_mecabs_lines_as_python_did(lines: list[tuple[str, st
     assert read_tokens(parsed) == _plain_read(parsed)
 
 
+def test_read_tokens_gives_every_piece_right_when_its_recent_pieces_collide() -> None:
+    # read_tokens hands out the string it made for an equal piece before, from a table of 16,384 slots:
+    # 60,000 distinct pieces (of every width, a 17th character making one too long to keep) overwrite and
+    # share its slots, and each is asked for twice.
+    rng = np.random.default_rng(1)
+    alphabet = list("abcdefgあいうえお漢字補償😀𝐀ｱ-*")
+    lines = ["\t".join(["".join(rng.choice(alphabet, size=int(rng.integers(1, 18)))) for _ in range(3)])
+             for _ in range(20000)]
+    for chunk in (lines, lines[::-1], lines[::7]):
+        parsed = "\n".join(chunk)
+        got = read_tokens(parsed)
+        assert got == _plain_read(parsed)
+        assert [tuple(map(len, t)) for t in got] == [tuple(map(len, t)) for t in _plain_read(parsed)]
+
+
 @given(st.text(alphabet="ab あ", max_size=10), st.lists(st.sampled_from(["a", "ab", "あ", " ", "", "c"]), max_size=6))
 def test_locate_places_tokens_as_python_did(text: str, surfaces: list[str]) -> None:
     tokens = [("名詞", s, s) for s in surfaces]

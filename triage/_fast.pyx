@@ -10,7 +10,7 @@ order, so rows and dot products are built in the same order as before.
 from cpython.dict cimport PyDict_GetItem
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
 from cpython.long cimport PyLong_AsSsize_t
-from cpython.ref cimport PyObject
+from cpython.ref cimport Py_INCREF, Py_XDECREF, PyObject
 from cpython.unicode cimport (Py_UNICODE_ISALNUM, Py_UNICODE_ISSPACE, PyUnicode_DATA, PyUnicode_Find, PyUnicode_GET_LENGTH, PyUnicode_KIND, PyUnicode_READ,
                               PyUnicode_READ_CHAR, PyUnicode_Substring)
 from libc.math cimport exp, log, sqrt
@@ -568,6 +568,38 @@ cdef tuple _csr(docs, dict vocab, Scorer scorer, bint chars):
 # -- reading MeCab's output and building a text's features (triage.text, triage.features) ----------------------
 
 
+# Recent pieces of MeCab's output (parts of speech, lemmas, surfaces), by a hash of their code points: most
+# tokens of a text were in the texts before, and a new string per piece (three per token, then hashed
+# again by every set and dict that looks it up) cost more than finding it here.
+DEF PIECES = 16384
+cdef PyObject* _pieces[PIECES]
+
+
+cdef str _piece(str text, int kind, void* data, Py_ssize_t start, Py_ssize_t end):
+    """Return ``text[start:end]``: the string returned last time for an equal piece, when it is still at hand."""
+    cdef Py_ssize_t n = end - start, i, h
+    cdef uint64_t key = 0xCBF29CE484222325ULL
+    cdef PyObject* held
+    cdef str piece
+    if n > 16:
+        return PyUnicode_Substring(text, start, end)
+    for i in range(start, end):
+        key = (key ^ <uint64_t>PyUnicode_READ(kind, data, i)) * 0x100000001B3ULL
+    h = <Py_ssize_t>(key >> 40) & (PIECES - 1)
+    held = _pieces[h]
+    if held is not NULL and PyUnicode_GET_LENGTH(<str>held) == n:
+        for i in range(n):
+            if PyUnicode_READ_CHAR(<str>held, i) != PyUnicode_READ(kind, data, start + i):
+                break
+        else:
+            return <str>held
+    piece = PyUnicode_Substring(text, start, end)
+    Py_INCREF(piece)
+    _pieces[h] = <PyObject*>piece
+    Py_XDECREF(held)
+    return piece
+
+
 def read_tokens(str parsed):
     """Return (part of speech, lemma, surface) of each "pos<TAB>lemma<TAB>surface" line of MeCab's output.
 
@@ -589,13 +621,13 @@ def read_tokens(str parsed):
                 t2 = i
         elif ch == 10:
             if tabs == 2:
-                surface = PyUnicode_Substring(parsed, t2 + 1, i)
+                surface = _piece(parsed, kind, data, t2 + 1, i)
                 cut = t1 + 1
                 if not (t2 == t1 + 2 and PyUnicode_READ(kind, data, t1 + 1) == 42):  # "*": no lemma
                     while cut < t2 and PyUnicode_READ(kind, data, cut) != 45:  # up to the first "-"
                         cut += 1
-                lemma = PyUnicode_Substring(parsed, t1 + 1, cut) if cut > t1 + 1 else surface
-                out.append((PyUnicode_Substring(parsed, line, t1), lemma, surface))
+                lemma = _piece(parsed, kind, data, t1 + 1, cut) if cut > t1 + 1 else surface
+                out.append((_piece(parsed, kind, data, line, t1), lemma, surface))
             line = i + 1
             tabs = 0
     return out

@@ -90,6 +90,10 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
 _NUMBER_GAP = 5
 _MIN_DIGITS = {"EMAIL": (0, 0), "URL": (0, 0), "PHONE": (9, 3), "CARD": (13, 4), "MYNUMBER": (12, 4),
                "POSTCODE": (7, 4), "MASKED_CARD": (4, 4), "IDNUM": (1, 1)}
+# The most characters a match of a kind can start before its first ASCII digit ("+8", "〒 - ", "ab-1",
+# "****-****-****-1"); the kinds not listed need no digit.
+_LEAD = {"PHONE": 1, "CARD": 0, "MYNUMBER": 0, "POSTCODE": 4, "MASKED_CARD": 21, "IDNUM": 6}
+_DIGIT = re.compile("[0-9]")
 # An IDNUM whose digits run shorter than five has a letter, maybe - or _, then a digit (its first two
 # alternatives); a URL holds :// or www. in any case (``re`` matches w to nothing but w and W without
 # regard to case, and : / . to themselves: a test checks every code point).
@@ -200,9 +204,19 @@ def _candidates(kind: str, folded: str) -> list[tuple[int, int]]:
     matches are short: the scan stays linear in the length of the text.
     """
     pattern = _PATTERNS[kind]
+    lead = _LEAD.get(kind)
     out = []
     pos = 0
-    while (m := pattern.search(folded, pos)) is not None:
+    while True:
+        if lead is not None:
+            # No match starts more than ``lead`` characters before a digit: the scan starts there (a
+            # lookbehind still sees the text before it), not at every place of a long e-mail before it.
+            digit = _DIGIT.search(folded, pos)
+            if digit is None:
+                break
+            pos = max(pos, digit.start() - lead)
+        if (m := pattern.search(folded, pos)) is None:
+            break
         if m.end() > m.start() and _valid(kind, m.group()):
             out.append(m.span())
             pos = m.end()
