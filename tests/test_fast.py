@@ -472,6 +472,10 @@ def test_analyse_gives_the_features_of_the_python_it_replaces(f: Featurizer) -> 
         assert [(s.start, s.end, s.words, s.chars, s.concepts) for s in bare.segments] == [
             (s.start, s.end, s.words, [], s.concepts) for s in got.segments]
         assert bare.tokens == tokens
+        routed = f.analyse(norm, chars=False, tokens=False)  # what predict and predict_many ask for
+        assert [(s.start, s.end, s.words, s.chars, s.concepts) for s in routed.segments] == [
+            (s.start, s.end, s.words, s.chars, s.concepts) for s in bare.segments]
+        assert routed.tokens == [] and routed.concept_spans == bare.concept_spans
 
 
 _LINES = st.lists(st.tuples(st.sampled_from(["名詞", "助動詞", "", "*"]),

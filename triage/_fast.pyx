@@ -693,7 +693,8 @@ cdef inline bint _inside(list spans, Py_ssize_t* j, Py_ssize_t pos):
 
 
 def segment_features(str normalized, list segments, list every, frozenset keep, frozenset scoped_pos, list scopes,
-                     list concept_spans, bint concept_features, str concept_prefix, Py_ssize_t lo, Py_ssize_t hi):
+                     list concept_spans, bint concept_features, str concept_prefix, Py_ssize_t lo, Py_ssize_t hi,
+                     bint with_tokens=True):
     """Fill each segment's words, concepts and character n-grams; return the kept tokens.
 
     ``every`` holds (part of speech, lemma, surface, start, end) of all tokens;
@@ -702,7 +703,7 @@ def segment_features(str normalized, list segments, list every, frozenset keep, 
     ``scoped_pos`` inside one of a scope's (prefix, spans), ``prefix +
     concept_prefix + concept`` for a concept), then, with ``concept_features``,
     ``concept_prefix + concept`` of its concepts. Returns (lemma, surface, start,
-    end, part of speech) of the kept tokens.
+    end, part of speech) of the kept tokens (none without ``with_tokens``: only explanations read them).
     """
     cdef Py_ssize_t n_seg = len(segments), k, s, i, m, start, n_scopes = len(scopes)
     cdef Py_ssize_t j[4]
@@ -723,7 +724,8 @@ def segment_features(str normalized, list segments, list every, frozenset keep, 
         if tag not in keep:
             continue
         start = start_obj
-        tokens.append((lemma, surface, start_obj, end_obj, tag))
+        if with_tokens:
+            tokens.append((lemma, surface, start_obj, end_obj, tag))
         while k + 1 < n_seg and start >= <Py_ssize_t>starts[k + 1]:
             k += 1
         (<list>lemmas[k]).append(lemma)

@@ -208,11 +208,12 @@ class Featurizer:
     def __setstate__(self, state: dict[str, object]) -> None:
         self.__dict__.update({"concept_features": True, "negation": False, "quotes": False, **state})
 
-    def analyse(self, normalized: str, chars: bool = True) -> Analysis:
+    def analyse(self, normalized: str, chars: bool = True, tokens: bool = True) -> Analysis:
         """Split into segments and list each segment's word, concept and (unless not ``chars``) character features.
 
         Without ``chars`` the segments' character n-grams stay empty: a model's ``Scorer`` can read them
         from the normalized text itself, faster than from a list of strings (``InquiryModel._one``).
+        Without ``tokens`` the analysis lists no kept tokens (only explanations read them).
         """
         bounds = split_segments(normalized)
         segments = [Segment(a, b) for a, b in bounds]
@@ -229,9 +230,9 @@ class Featurizer:
         # One pass in C (triage/_fast.pyx): each segment's lemmas, bigrams, scoped words, concepts and
         # character n-grams; the kept tokens, (lemma, surface, start, end, part of speech), for explanations.
         lo, hi = self.char_ngrams
-        tokens = segment_features(normalized, segments, every, KEEP_POS, NEGATABLE_POS, scopes, concept_spans,
-                                  self.concept_features, CONCEPT_PREFIX, lo, hi if chars else lo - 1)
-        return Analysis(normalized, segments, tokens, concept_spans)
+        kept = segment_features(normalized, segments, every, KEEP_POS, NEGATABLE_POS, scopes, concept_spans,
+                                self.concept_features, CONCEPT_PREFIX, lo, hi if chars else lo - 1, tokens)
+        return Analysis(normalized, segments, kept, concept_spans)
 
 
 def stack(analyses: Sequence[Analysis], words: Block, chars: Block, scorer: Scorer | None = None

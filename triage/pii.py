@@ -270,9 +270,12 @@ def find(text: str, kinds: Iterable[str] = PERSONAL, cover: bool = False) -> lis
 
 def render(text: str, replace: Callable[[Finding], str], kinds: Iterable[str] = PERSONAL) -> str:
     """Return the text with each finding replaced by ``replace(finding)``."""
+    found = find(text, kinds)
+    if not found:  # most texts
+        return text
     out = []
     pos = 0
-    for f in find(text, kinds):
+    for f in found:
         out.append(text[pos : f.start])
         out.append(replace(f))
         pos = f.end
