@@ -232,17 +232,17 @@ def test_a_rule_skipped_for_want_of_a_character_is_skipped_only_when_the_folded_
 def _every_kind(text: str, kinds: tuple[str, ...] = (*pii.PERSONAL, *pii.FEATURE_ONLY), cover: bool = False
                 ) -> list[pii.Finding]:
     """``pii.find`` with every kind scanned from the start, whatever the text holds (before ``_possible``, ``_LEAD``)."""
-    saved = pii._possible, pii._LEAD
-    pii._possible, pii._LEAD = (lambda folded: frozenset(kinds)), {}
+    saved = pii._possible, pii._LEAD, pii._STOP
+    pii._possible, pii._LEAD, pii._STOP = (lambda folded: frozenset(kinds)), {}, {}
     pii._LAST = ("", "", frozenset())
     try:
         return pii.find(text, kinds, cover)
     finally:
-        pii._possible, pii._LEAD = saved
+        pii._possible, pii._LEAD, pii._STOP = saved
         pii._LAST = ("", "", frozenset())
 
 
-_NEAR_MISSES = ["12月3日", "3万円", "2026年11月20日", "10:00", "a1", "ab-1", "x_12", "1234", "12345", "***", "****",
+_NEAR_MISSES = ["ab12cd-34", "x-1_y", "ıd-12345", "ſ1-2", "K12-3", "A-20261103-0042", "12345-6-", "注文AB1234", "12月3日", "3万円", "2026年11月20日", "10:00", "a1", "ab-1", "x_12", "1234", "12345", "***", "****",
                 "(03)", "+81", "〒", "www", "WwW.", "http", "://", "@", "ı1", "K9", "ſ2", "ｗｗｗ．", "：／／"]
 
 
@@ -286,3 +286,12 @@ def test_the_characters_the_url_check_looks_for_match_only_themselves_in_any_cas
     # match those characters to anything else (as it matches k to the Kelvin sign).
     assert sorted(re.findall("[w:/.]", _every_character(), re.IGNORECASE)) == [".", "/", ":", "W", "w"]
     assert "W".lower() == "w"
+
+
+def test_the_idnum_scan_stops_only_at_characters_no_idnum_holds() -> None:
+    # Its stop class must be the exact complement of what IDNUM's classes match without regard to case
+    # (re folds ı, ſ, K and İ into a-z).
+    every = _every_character()
+    inside = re.findall("[0-9a-z_-]", every, re.IGNORECASE)
+    assert len(inside) + len(pii._STOP["IDNUM"].findall(every)) == len(every)
+    assert not set(inside) & set(pii._STOP["IDNUM"].findall(every))

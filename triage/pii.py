@@ -94,6 +94,9 @@ _MIN_DIGITS = {"EMAIL": (0, 0), "URL": (0, 0), "PHONE": (9, 3), "CARD": (13, 4),
 # "****-****-****-1"); the kinds not listed need no digit.
 _LEAD = {"PHONE": 1, "CARD": 0, "MYNUMBER": 0, "POSTCODE": 4, "MASKED_CARD": 21, "IDNUM": 6}
 _DIGIT = re.compile("[0-9]")
+# A character no match of a kind holds (IDNUM: letters, digits, - and _; IGNORECASE, as the pattern): a
+# scan that would start before the next digit ends at the first one after it (IDNUM has no lookahead).
+_STOP = {"IDNUM": re.compile("[^0-9a-z_-]", re.IGNORECASE)}
 # An IDNUM whose digits run shorter than five has a letter, maybe - or _, then a digit (its first two
 # alternatives); a URL holds :// or www. in any case (``re`` matches w to nothing but w and W without
 # regard to case, and : / . to themselves: a test checks every code point).
@@ -205,9 +208,11 @@ def _candidates(kind: str, folded: str) -> list[tuple[int, int]]:
     """
     pattern = _PATTERNS[kind]
     lead = _LEAD.get(kind)
+    stop = _STOP.get(kind)
     out = []
     pos = 0
     while True:
+        end = len(folded)
         if lead is not None:
             # No match starts more than ``lead`` characters before a digit: the scan starts there (a
             # lookbehind still sees the text before it), not at every place of a long e-mail before it.
@@ -215,8 +220,13 @@ def _candidates(kind: str, folded: str) -> list[tuple[int, int]]:
             if digit is None:
                 break
             pos = max(pos, digit.start() - lead)
-        if (m := pattern.search(folded, pos)) is None:
-            break
+            if stop is not None and (after := stop.search(folded, digit.start())) is not None:
+                end = after.start()  # a match that starts before the digit holds it, and none crosses a stop
+        if (m := pattern.search(folded, pos, end)) is None:
+            if end == len(folded):
+                break
+            pos = end
+            continue
         if m.end() > m.start() and _valid(kind, m.group()):
             out.append(m.span())
             pos = m.end()
