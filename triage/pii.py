@@ -94,9 +94,13 @@ _MIN_DIGITS = {"EMAIL": (0, 0), "URL": (0, 0), "PHONE": (9, 3), "CARD": (13, 4),
 # "****-****-****-1"); the kinds not listed need no digit.
 _LEAD = {"PHONE": 1, "CARD": 0, "MYNUMBER": 0, "POSTCODE": 4, "MASKED_CARD": 21, "IDNUM": 6}
 _DIGIT = re.compile("[0-9]")
-# A character no match of a kind holds (IDNUM: letters, digits, - and _; IGNORECASE, as the pattern): a
-# scan that would start before the next digit ends at the first one after it (IDNUM has no lookahead).
-_STOP = {"IDNUM": re.compile("[^0-9a-z_-]", re.IGNORECASE)}
+# A character no match of a kind holds: a scan that would start before the next digit ends at the first
+# one after it. Numbers hold digits, separators, ( ) + 〒 *; their lookaheads, at the end of such a scan,
+# see what they see at a stop (no digit, no separator). IDNUM holds letters, digits, - and _ (IGNORECASE,
+# as its pattern) and looks ahead at nothing.
+_NUMBER_STOP = re.compile(rf"[^0-9\s()+〒*{re.escape(DASHES)}]")
+_STOP = {"PHONE": _NUMBER_STOP, "CARD": _NUMBER_STOP, "MYNUMBER": _NUMBER_STOP, "POSTCODE": _NUMBER_STOP,
+         "MASKED_CARD": _NUMBER_STOP, "IDNUM": re.compile("[^0-9a-z_-]", re.IGNORECASE)}
 # An IDNUM whose digits run shorter than five has a letter, maybe - or _, then a digit (its first two
 # alternatives); a URL holds :// or www. in any case (``re`` matches w to nothing but w and W without
 # regard to case, and : / . to themselves: a test checks every code point).
