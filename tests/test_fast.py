@@ -6,6 +6,8 @@ import functools
 import itertools
 import math
 import re
+import sys
+import unicodedata
 from collections import Counter
 from pathlib import Path
 
@@ -33,7 +35,17 @@ from triage.features import (
     split_segments,
 )
 from triage.model import _softmax
-from triage.native import Scorer, TermMatcher, char_ngrams, combine, locate, read_tokens, softmax_rows
+from triage.native import (
+    Scorer,
+    TermMatcher,
+    char_ngrams,
+    combine,
+    digit_runs,
+    locate,
+    nfkc,
+    read_tokens,
+    softmax_rows,
+)
 from triage.registry import Registry
 from triage.text import KEEP_POS, _line_tagger, located, normalize
 from triage.tfidf import Block
@@ -158,6 +170,75 @@ def test_split_segments_on_every_training_row_as_before() -> None:
     for row in dataset.read(DATA / "inquiries.csv").rows[::5]:
         norm = normalize(row.text)
         assert split_segments(norm) == _plain_split(norm), row.text
+
+
+def _plain_digit_runs(text: str, gap: int) -> tuple[int, int, int]:
+    """Digits, longest run, most digits of one group whose digits lie at most ``gap`` characters apart."""
+    places = [i for i, ch in enumerate(text) if ch in "0123456789"]
+    runs = [len(m.group()) for m in re.finditer("[0-9]+", text)]
+    groups, last = [], None
+    for i in places:
+        if last is not None and i - last - 1 <= gap:
+            groups[-1] += 1
+        else:
+            groups.append(1)
+        last = i
+    return len(places), max(runs, default=0), max(groups, default=0)
+
+
+@pytest.mark.parametrize(("text", "gap", "expected"), [
+    ("", 5, (0, 0, 0)),
+    ("3万円", 5, (1, 1, 1)),
+    ("2026年12月3日", 5, (7, 4, 7)),
+    ("090-1234-5678 と 03 (1234) 5678", 0, (21, 4, 4)),
+    ("090-1234-5678 と 03 (1234) 5678", 3, (21, 4, 21)),
+    ("０９０１２３４", 5, (0, 0, 0)),  # full-width digits are no ASCII digits
+])
+def test_digit_runs_examples(text: str, gap: int, expected: tuple[int, int, int]) -> None:
+    assert digit_runs(text, gap) == expected == _plain_digit_runs(text, gap)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="0129a -(\u3000０😀", max_size=40), st.integers(0, 6))
+def test_digit_runs_counts_as_python_does(text: str, gap: int) -> None:
+    assert digit_runs(text, gap) == _plain_digit_runs(text, gap)
+
+
+# Half-width kana and voicing marks, combining marks, Hangul jamo, starters that compose as second
+# characters (Tamil, Kannada), compatibility forms, astral characters.
+_NFKC_ALPHABET = "aAｱｶﾞﾟかは\u3099\u309a\u0301\u0308eé\u1100\u1161\u11a8가\u0bc6\u0bbe\u0cbf\u0cd5①㈱ﬁＡ！\u3000😀𝐀Σ"
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=_NFKC_ALPHABET, max_size=30))
+def test_nfkc_equals_unicodedata(text: str) -> None:
+    assert nfkc(text) == unicodedata.normalize("NFKC", text)
+
+
+def test_nfkc_of_every_bmp_character_in_context_and_of_every_training_row_equals_unicodedata() -> None:
+    for cp in range(0x10000):
+        if 0xD800 <= cp <= 0xDFFF:
+            continue
+        c = chr(cp)
+        for text in (c, "か" + c + "ﾞ", "a" + c + "\u0301" + c, "\u1100" + c + "\u1161", "x" + c + "\u0bbe"):
+            assert nfkc(text) == unicodedata.normalize("NFKC", text), hex(cp)
+    for row in dataset.read(DATA / "inquiries.csv").rows:
+        assert nfkc(row.text) == unicodedata.normalize("NFKC", row.text), row.text
+
+
+def test_no_composition_takes_a_starter_nfkc_cuts_before_as_its_second_character() -> None:
+    # nfkc cuts before a starter below U+0300 or in U+3000-U+9FFF: none may be the second character of a
+    # canonical composition in this Python's Unicode data (Hangul's vowels and finals compose by rule).
+    second = {chr(c) for c in [*range(0x1161, 0x1176), *range(0x11A8, 0x11C3)]}
+    for cp in range(sys.maxunicode + 1):
+        parts = unicodedata.decomposition(chr(cp)).split()
+        if len(parts) == 2 and not parts[0].startswith("<"):
+            pair = "".join(chr(int(p, 16)) for p in parts)
+            if unicodedata.normalize("NFC", pair) == chr(cp):
+                second.add(pair[1])
+    assert "\u0301" in second and "\u0bbe" in second
+    cut = [c for c in second if unicodedata.combining(c) == 0 and (ord(c) < 0x300 or 0x3000 <= ord(c) < 0xA000)]
+    assert cut == []
 
 
 scores_st = st.lists(st.floats(-50, 50), min_size=3, max_size=3)
@@ -391,6 +472,10 @@ def test_analyse_gives_the_features_of_the_python_it_replaces(f: Featurizer) -> 
         assert [(s.start, s.end, s.words, s.chars, s.concepts) for s in bare.segments] == [
             (s.start, s.end, s.words, [], s.concepts) for s in got.segments]
         assert bare.tokens == tokens
+        routed = f.analyse(norm, chars=False, tokens=False)  # what predict and predict_many ask for
+        assert [(s.start, s.end, s.words, s.chars, s.concepts) for s in routed.segments] == [
+            (s.start, s.end, s.words, s.chars, s.concepts) for s in bare.segments]
+        assert routed.tokens == [] and routed.concept_spans == bare.concept_spans
 
 
 _LINES = st.lists(st.tuples(st.sampled_from(["名詞", "助動詞", "", "*"]),
@@ -403,6 +488,21 @@ _LINES = st.lists(st.tuples(st.sampled_from(["名詞", "助動詞", "", "*"]),
 def test_read_tokens_splits_mecabs_lines_as_python_did(lines: list[tuple[str, str, str, str]], tail: bool) -> None:
     parsed = "\n".join(f"{a}\t{b}\t{c}{d}" for a, b, c, d in lines) + ("\n" if tail else "")
     assert read_tokens(parsed) == _plain_read(parsed)
+
+
+def test_read_tokens_gives_every_piece_right_when_its_recent_pieces_collide() -> None:
+    # read_tokens hands out the string it made for an equal piece before, from a table of 16,384 slots:
+    # 60,000 distinct pieces (of every width, a 17th character making one too long to keep) overwrite and
+    # share its slots, and each is asked for twice.
+    rng = np.random.default_rng(1)
+    alphabet = list("abcdefgあいうえお漢字補償😀𝐀ｱ-*")
+    lines = ["\t".join(["".join(rng.choice(alphabet, size=int(rng.integers(1, 18)))) for _ in range(3)])
+             for _ in range(20000)]
+    for chunk in (lines, lines[::-1], lines[::7]):
+        parsed = "\n".join(chunk)
+        got = read_tokens(parsed)
+        assert got == _plain_read(parsed)
+        assert [tuple(map(len, t)) for t in got] == [tuple(map(len, t)) for t in _plain_read(parsed)]
 
 
 @given(st.text(alphabet="ab あ", max_size=10), st.lists(st.sampled_from(["a", "ab", "あ", " ", "", "c"]), max_size=6))

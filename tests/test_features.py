@@ -9,7 +9,7 @@ import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from triage import dataset
-from triage.features import Featurizer, Lexicon, LexiconError, read_lexicon, split_segments
+from triage.features import _QUOTES, Featurizer, Lexicon, LexiconError, quoted_spans, read_lexicon, split_segments
 from triage.model import _splits, train
 from triage.text import normalize
 from triage.tfidf import Block
@@ -239,3 +239,9 @@ def test_chips_and_highlights_are_never_grammar_only(router: object, text: str) 
     marks = {text[s["start"]:s["end"]] for s in explanation["spans"]}
     assert explanation["terms"] and not chips & GRAMMAR_ONLY, chips
     assert not marks & GRAMMAR_ONLY, marks
+
+
+@pytest.mark.parametrize("text", ["「弁護士」と名乗る電話", "『返金』とは", 'メールに"至急"とあった', "“補償”の件", "> 先日の件\n返金は",
+                                  "引用なしの文。", "「閉じていない", ""])
+def test_quoted_spans_are_what_the_regular_expression_finds(text: str) -> None:
+    assert quoted_spans(text) == [(m.start(), m.end()) for m in _QUOTES.finditer(text)]

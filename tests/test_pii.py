@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import sys
+import unicodedata
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -223,3 +227,71 @@ def test_numbers_that_are_not_personal_data_are_left_alone(text: str) -> None:
 def test_a_rule_skipped_for_want_of_a_character_is_skipped_only_when_the_folded_text_lacks_it(text: str,
                                                                                                kind: str) -> None:
     assert [f.kind for f in pii.find(text, (kind,))] == [kind]
+
+
+def _every_kind(text: str, kinds: tuple[str, ...] = (*pii.PERSONAL, *pii.FEATURE_ONLY), cover: bool = False
+                ) -> list[pii.Finding]:
+    """``pii.find`` with every kind scanned from the start, whatever the text holds (before ``_possible``, ``_LEAD``)."""
+    saved = pii._possible, pii._LEAD, pii._STOP
+    pii._possible, pii._LEAD, pii._STOP = (lambda folded: frozenset(kinds)), {}, {}
+    pii._LAST = ("", "", frozenset())
+    try:
+        return pii.find(text, kinds, cover)
+    finally:
+        pii._possible, pii._LEAD, pii._STOP = saved
+        pii._LAST = ("", "", frozenset())
+
+
+_NEAR_MISSES = ["ab12cd-34", "x-1_y", "ıd-12345", "ſ1-2", "K12-3", "A-20261103-0042", "12345-6-", "注文AB1234", "12月3日", "3万円", "2026年11月20日", "10:00", "a1", "ab-1", "x_12", "1234", "12345", "***", "****",
+                "(03)", "+81", "〒", "www", "WwW.", "http", "://", "@", "ı1", "K9", "ſ2", "ｗｗｗ．", "：／／"]
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(st.one_of(text_with_numbers().map(lambda s: s[0]), st.sampled_from(_NEAR_MISSES + FILLERS),
+                          st.text(alphabet=_ALPHABET, max_size=20)), max_size=5).map("".join),
+       st.booleans())
+def test_skipping_what_a_text_cannot_hold_finds_what_scanning_every_kind_from_the_start_finds(text: str, cover: bool) -> None:
+    for kinds in (pii.PERSONAL, pii.FEATURE_ONLY):
+        pii._LAST = ("", "", frozenset())
+        assert pii.find(text, kinds, cover) == _every_kind(text, kinds, cover), text
+
+
+def test_skipping_on_every_training_row_finds_what_scanning_every_kind_from_the_start_finds() -> None:
+    from triage import dataset
+
+    from .conftest import DATA
+
+    for row in dataset.read(DATA / "inquiries.csv").rows[::3]:
+        for text in (row.text, row.text.lower(), unicodedata.normalize("NFKC", row.text).lower()):
+            for kinds in (pii.PERSONAL, pii.FEATURE_ONLY):
+                pii._LAST = ("", "", frozenset())
+                assert pii.find(text, kinds, True) == _every_kind(text, kinds, True), text
+
+
+def _every_character() -> str:
+    return "".join(chr(c) for c in range(sys.maxunicode + 1) if not 0xD800 <= c <= 0xDFFF)
+
+
+def test_a_character_of_a_normalized_text_is_its_own_fold() -> None:
+    # shadow() returns a normalized text as it is: every character it would change cannot occur in one.
+    changed = [c for c in _every_character() if unicodedata.decomposition(c) and pii.shadow(c + "!") != c + "!"]
+    assert changed, "the fold changes no character"
+    assert not [c for c in changed if unicodedata.is_normalized("NFKC", c) or unicodedata.is_normalized("NFKC", "a" + c)]
+    text = "ﾃｽﾄ（全角）①㈱ＡＢＣ"
+    assert pii.shadow(text) == text.translate(pii._FOLD) != text
+
+
+def test_the_characters_the_url_check_looks_for_match_only_themselves_in_any_case() -> None:
+    # _possible looks for "://" as it is and "www." in the lower-cased text: re's IGNORECASE must not
+    # match those characters to anything else (as it matches k to the Kelvin sign).
+    assert sorted(re.findall("[w:/.]", _every_character(), re.IGNORECASE)) == [".", "/", ":", "W", "w"]
+    assert "W".lower() == "w"
+
+
+def test_the_idnum_scan_stops_only_at_characters_no_idnum_holds() -> None:
+    # Its stop class must be the exact complement of what IDNUM's classes match without regard to case
+    # (re folds ı, ſ, K and İ into a-z).
+    every = _every_character()
+    inside = re.findall("[0-9a-z_-]", every, re.IGNORECASE)
+    assert len(inside) + len(pii._STOP["IDNUM"].findall(every)) == len(every)
+    assert not set(inside) & set(pii._STOP["IDNUM"].findall(every))

@@ -10,19 +10,25 @@ order, so rows and dot products are built in the same order as before.
 from cpython.dict cimport PyDict_GetItem
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
 from cpython.long cimport PyLong_AsSsize_t
-from cpython.ref cimport PyObject
+from cpython.ref cimport Py_INCREF, Py_XDECREF, PyObject
 from cpython.unicode cimport (Py_UNICODE_ISALNUM, Py_UNICODE_ISSPACE, PyUnicode_DATA, PyUnicode_Find, PyUnicode_GET_LENGTH, PyUnicode_KIND, PyUnicode_READ,
                               PyUnicode_READ_CHAR, PyUnicode_Substring)
 from libc.math cimport exp, log, sqrt
 from libc.stdint cimport uint64_t
-from libc.stdlib cimport calloc, free, malloc
+from libc.stdlib cimport calloc, free, malloc, realloc
 from libc.string cimport memset
+
+import unicodedata
 
 import numpy as np
 
 
 cdef extern from *:
     void __builtin_prefetch(const void* address) noexcept nogil
+
+cdef extern from "Python.h":
+    object PyUnicode_FromKindAndData(int kind, const void* buffer, Py_ssize_t size)
+    int PyUnicode_4BYTE_KIND
 
 
 cdef struct Hit:
@@ -562,6 +568,38 @@ cdef tuple _csr(docs, dict vocab, Scorer scorer, bint chars):
 # -- reading MeCab's output and building a text's features (triage.text, triage.features) ----------------------
 
 
+# Recent pieces of MeCab's output (parts of speech, lemmas, surfaces), by a hash of their code points: most
+# tokens of a text were in the texts before, and a new string per piece (three per token, then hashed
+# again by every set and dict that looks it up) cost more than finding it here.
+DEF PIECES = 16384
+cdef PyObject* _pieces[PIECES]
+
+
+cdef str _piece(str text, int kind, void* data, Py_ssize_t start, Py_ssize_t end):
+    """Return ``text[start:end]``: the string returned last time for an equal piece, when it is still at hand."""
+    cdef Py_ssize_t n = end - start, i, h
+    cdef uint64_t key = 0xCBF29CE484222325ULL
+    cdef PyObject* held
+    cdef str piece
+    if n > 16:
+        return PyUnicode_Substring(text, start, end)
+    for i in range(start, end):
+        key = (key ^ <uint64_t>PyUnicode_READ(kind, data, i)) * 0x100000001B3ULL
+    h = <Py_ssize_t>(key >> 40) & (PIECES - 1)
+    held = _pieces[h]
+    if held is not NULL and PyUnicode_GET_LENGTH(<str>held) == n:
+        for i in range(n):
+            if PyUnicode_READ_CHAR(<str>held, i) != PyUnicode_READ(kind, data, start + i):
+                break
+        else:
+            return <str>held
+    piece = PyUnicode_Substring(text, start, end)
+    Py_INCREF(piece)
+    _pieces[h] = <PyObject*>piece
+    Py_XDECREF(held)
+    return piece
+
+
 def read_tokens(str parsed):
     """Return (part of speech, lemma, surface) of each "pos<TAB>lemma<TAB>surface" line of MeCab's output.
 
@@ -583,13 +621,13 @@ def read_tokens(str parsed):
                 t2 = i
         elif ch == 10:
             if tabs == 2:
-                surface = PyUnicode_Substring(parsed, t2 + 1, i)
+                surface = _piece(parsed, kind, data, t2 + 1, i)
                 cut = t1 + 1
                 if not (t2 == t1 + 2 and PyUnicode_READ(kind, data, t1 + 1) == 42):  # "*": no lemma
                     while cut < t2 and PyUnicode_READ(kind, data, cut) != 45:  # up to the first "-"
                         cut += 1
-                lemma = PyUnicode_Substring(parsed, t1 + 1, cut) if cut > t1 + 1 else surface
-                out.append((PyUnicode_Substring(parsed, line, t1), lemma, surface))
+                lemma = _piece(parsed, kind, data, t1 + 1, cut) if cut > t1 + 1 else surface
+                out.append((_piece(parsed, kind, data, line, t1), lemma, surface))
             line = i + 1
             tabs = 0
     return out
@@ -655,7 +693,8 @@ cdef inline bint _inside(list spans, Py_ssize_t* j, Py_ssize_t pos):
 
 
 def segment_features(str normalized, list segments, list every, frozenset keep, frozenset scoped_pos, list scopes,
-                     list concept_spans, bint concept_features, str concept_prefix, Py_ssize_t lo, Py_ssize_t hi):
+                     list concept_spans, bint concept_features, str concept_prefix, Py_ssize_t lo, Py_ssize_t hi,
+                     bint with_tokens=True):
     """Fill each segment's words, concepts and character n-grams; return the kept tokens.
 
     ``every`` holds (part of speech, lemma, surface, start, end) of all tokens;
@@ -664,7 +703,7 @@ def segment_features(str normalized, list segments, list every, frozenset keep, 
     ``scoped_pos`` inside one of a scope's (prefix, spans), ``prefix +
     concept_prefix + concept`` for a concept), then, with ``concept_features``,
     ``concept_prefix + concept`` of its concepts. Returns (lemma, surface, start,
-    end, part of speech) of the kept tokens.
+    end, part of speech) of the kept tokens (none without ``with_tokens``: only explanations read them).
     """
     cdef Py_ssize_t n_seg = len(segments), k, s, i, m, start, n_scopes = len(scopes)
     cdef Py_ssize_t j[4]
@@ -685,7 +724,8 @@ def segment_features(str normalized, list segments, list every, frozenset keep, 
         if tag not in keep:
             continue
         start = start_obj
-        tokens.append((lemma, surface, start_obj, end_obj, tag))
+        if with_tokens:
+            tokens.append((lemma, surface, start_obj, end_obj, tag))
         while k + 1 < n_seg and start >= <Py_ssize_t>starts[k + 1]:
             k += 1
         (<list>lemmas[k]).append(lemma)
@@ -722,6 +762,120 @@ def segment_features(str normalized, list segments, list every, frozenset keep, 
         seg.concepts = concepts[k]
         seg.chars = char_ngrams(" ".join(PyUnicode_Substring(normalized, seg.start, seg.end).split()), lo, hi) if lo <= hi else []
     return tokens
+
+
+def digit_runs(str text, Py_ssize_t gap):
+    """Return how many ASCII digits (0-9) ``text`` holds, its longest run of them, and the most in one group.
+
+    A group is a stretch of digits in which each digit follows the one before after at most ``gap`` other
+    characters.
+    """
+    cdef int kind = PyUnicode_KIND(text)
+    cdef void* data = PyUnicode_DATA(text)
+    cdef Py_ssize_t i, n = PyUnicode_GET_LENGTH(text), found = 0, run = 0, longest = 0, group = 0, most = 0
+    cdef Py_ssize_t last = -1
+    cdef Py_UCS4 ch
+    for i in range(n):
+        ch = PyUnicode_READ(kind, data, i)
+        if 48 <= ch <= 57:
+            found += 1
+            run += 1
+            group = group + 1 if last >= 0 and i - last - 1 <= gap else 1
+            last = i
+            longest = max(longest, run)
+            most = max(most, group)
+        else:
+            run = 0
+    return found, longest, most
+
+
+# What ``nfkc`` knows of each BMP code point, learnt from ``unicodedata`` the first time the character is seen:
+# 0 not yet known; 1 a boundary before it, its own NFKC form; 2 a boundary before it, its NFKC form in
+# _NFKC_FORM; 3 no boundary (see ``nfkc``).
+cdef unsigned char _nfkc_state[65536]
+cdef list _NFKC_FORM = [None] * 65536
+
+
+cdef unsigned char _learn(Py_UCS4 ch):
+    """Return and remember ``_nfkc_state`` of a BMP code point."""
+    cdef str c = chr(<long>ch), form = unicodedata.normalize("NFKC", c)
+    cdef Py_UCS4 d
+    cdef unsigned char state = 3
+    decomposed = unicodedata.normalize("NFKD", c)
+    if decomposed and not 0xD800 <= ch <= 0xDFFF:
+        d = ord(decomposed[0])
+        # A starter that no composition takes as its second character (none below U+0300 or in
+        # U+3000-U+9FFF: a test checks every pair of the running Python's data): normalization never
+        # reaches back across it. Other starters are left to unicodedata, with their neighbours.
+        if unicodedata.combining(decomposed[0]) == 0 and (d < 0x300 or 0x3000 <= d < 0xA000):
+            state = 1 if form == c else 2
+    if state == 2:
+        _NFKC_FORM[<Py_ssize_t>ch] = form
+    _nfkc_state[ch] = state
+    return state
+
+
+cdef Py_ssize_t _put(Py_UCS4** buf, Py_ssize_t* size, Py_ssize_t m, str piece) except -1:
+    """Append the code points of ``piece`` at ``buf[m:]``, growing the buffer; return the new length."""
+    cdef Py_ssize_t i, n = PyUnicode_GET_LENGTH(piece)
+    cdef Py_UCS4* grown
+    if m + n > size[0]:
+        size[0] = 2 * (m + n)
+        grown = <Py_UCS4*>realloc(buf[0], size[0] * sizeof(Py_UCS4))
+        if grown is NULL:
+            raise MemoryError()
+        buf[0] = grown
+    for i in range(n):
+        buf[0][m + i] = PyUnicode_READ_CHAR(piece, i)
+    return m + n
+
+
+def nfkc(str text):
+    """Return ``unicodedata.normalize("NFKC", text)``, character by character where that gives the same.
+
+    Normalization never reaches back across a starter that no composition takes as its second character
+    (a "boundary"): the text is cut before each such character, a piece of one character takes its own
+    NFKC form (remembered), and a longer piece (a character with voicing or combining marks after it)
+    goes to ``unicodedata``. ``unicodedata`` spent 0.2 µs per character of a text that was not normalized.
+    """
+    if unicodedata.is_normalized("NFKC", text):
+        return text
+    cdef int kind = PyUnicode_KIND(text)
+    cdef void* data = PyUnicode_DATA(text)
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text), i, start = 0, m = 0, size = n + 16
+    cdef Py_UCS4 ch, first
+    cdef unsigned char state
+    cdef Py_UCS4* buf = <Py_UCS4*>malloc(size * sizeof(Py_UCS4))
+    if buf is NULL:
+        raise MemoryError()
+    try:
+        for i in range(n + 1):
+            if i < n:
+                ch = PyUnicode_READ(kind, data, i)
+                if ch < 0x80:
+                    state = 1
+                elif ch < 0x10000:
+                    state = _nfkc_state[ch] or _learn(ch)
+                else:
+                    state = 3
+                if state == 3 or i == 0:
+                    continue
+            # A boundary before i (or the end): the piece [start, i) is done.
+            first = PyUnicode_READ(kind, data, start)
+            if i - start == 1 and (first < 0x80 or (first < 0x10000 and _nfkc_state[first] == 1)):
+                if m + 1 > size:
+                    m = _put(&buf, &size, m, PyUnicode_Substring(text, start, i))
+                else:
+                    buf[m] = first
+                    m += 1
+            elif i - start == 1 and first < 0x10000 and _nfkc_state[first] == 2:
+                m = _put(&buf, &size, m, <str>PyList_GET_ITEM(_NFKC_FORM, first))
+            else:
+                m = _put(&buf, &size, m, unicodedata.normalize("NFKC", PyUnicode_Substring(text, start, i)))
+            start = i
+        return PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, buf, m)
+    finally:
+        free(buf)
 
 
 cdef inline bint _sentence_end(Py_UCS4 ch) noexcept:

@@ -56,6 +56,7 @@ NEGATORS = frozenset(["ない", "無い", "ず", "ぬ", "不要", "無し"])
 QUOTED_PREFIX = "「"
 # Also quoted e-mail history: lines that start with ">" (docs/labels.md: quoted parts do not decide).
 _QUOTES = re.compile(r"「[^「」]*」|『[^『』]*』|\"[^\"]*\"|“[^”]*”|^[ \t]*>.*$", re.MULTILINE)
+_QUOTE_MARKS = "「『\"“>"
 NEGATABLE_POS = frozenset(["名詞", "動詞", "形容詞", "形状詞"])
 # A clause ends after 、 or a conjunctive particle that follows a predicate (…ませんが、…なら、…ければ).
 _CLAUSE_PUNCT = frozenset(["、", ",", "，", "「", "」", "『", "』"])
@@ -184,6 +185,9 @@ def negated_clauses(tokens: Sequence[tuple[str, str, str, int, int]], bounds: Se
 
 def quoted_spans(normalized: str) -> list[tuple[int, int]]:
     """Return the (start, end) of every quotation (「…」『…』"…", e-mail lines quoted with >) in a normalized text."""
+    # Every quotation holds one of these: without them the scan (5 µs, tried at every place) finds nothing.
+    if not any(mark in normalized for mark in _QUOTE_MARKS):
+        return []
     return [(m.start(), m.end()) for m in _QUOTES.finditer(normalized)]
 
 
@@ -204,11 +208,12 @@ class Featurizer:
     def __setstate__(self, state: dict[str, object]) -> None:
         self.__dict__.update({"concept_features": True, "negation": False, "quotes": False, **state})
 
-    def analyse(self, normalized: str, chars: bool = True) -> Analysis:
+    def analyse(self, normalized: str, chars: bool = True, tokens: bool = True) -> Analysis:
         """Split into segments and list each segment's word, concept and (unless not ``chars``) character features.
 
         Without ``chars`` the segments' character n-grams stay empty: a model's ``Scorer`` can read them
         from the normalized text itself, faster than from a list of strings (``InquiryModel._one``).
+        Without ``tokens`` the analysis lists no kept tokens (only explanations read them).
         """
         bounds = split_segments(normalized)
         segments = [Segment(a, b) for a, b in bounds]
@@ -225,9 +230,9 @@ class Featurizer:
         # One pass in C (triage/_fast.pyx): each segment's lemmas, bigrams, scoped words, concepts and
         # character n-grams; the kept tokens, (lemma, surface, start, end, part of speech), for explanations.
         lo, hi = self.char_ngrams
-        tokens = segment_features(normalized, segments, every, KEEP_POS, NEGATABLE_POS, scopes, concept_spans,
-                                  self.concept_features, CONCEPT_PREFIX, lo, hi if chars else lo - 1)
-        return Analysis(normalized, segments, tokens, concept_spans)
+        kept = segment_features(normalized, segments, every, KEEP_POS, NEGATABLE_POS, scopes, concept_spans,
+                                self.concept_features, CONCEPT_PREFIX, lo, hi if chars else lo - 1, tokens)
+        return Analysis(normalized, segments, kept, concept_spans)
 
 
 def stack(analyses: Sequence[Analysis], words: Block, chars: Block, scorer: Scorer | None = None

@@ -377,9 +377,12 @@ class InquiryModel:
         lo, hi = self.featurizer.char_ngrams
         return (lo, hi) if 1 <= lo <= hi <= 3 else None
 
-    def _analyse(self, normalized: str) -> Analysis:
-        """Featurize a normalized text for ``_one``, without character n-gram strings when the scorer reads the text."""
-        return self.featurizer.analyse(normalized, chars=self._text_chars() is None)
+    def _analyse(self, normalized: str, tokens: bool = True) -> Analysis:
+        """Featurize a normalized text for ``_one``, without character n-gram strings when the scorer reads the text.
+
+        Without ``tokens`` (a route without an explanation) the analysis lists no kept tokens.
+        """
+        return self.featurizer.analyse(normalized, chars=self._text_chars() is None, tokens=tokens)
 
     def _final(self, analysis: Analysis, whole: np.ndarray, seg: np.ndarray) -> np.ndarray:
         """Return the combiner's probabilities of one text from its whole-text and sentence probabilities."""
@@ -405,7 +408,7 @@ class InquiryModel:
 
     def predict(self, text: str) -> Prediction:
         """Route one inquiry."""
-        return self._one(self._analyse(normalize(text)), explained=False)[0]
+        return self._one(self._analyse(normalize(text), tokens=False), explained=False)[0]
 
     def predict_many(self, texts: Sequence[str]) -> list[Prediction]:
         """Route a batch: each text as ``predict`` routes it (the same probabilities as ``predict_proba``)."""
@@ -413,7 +416,7 @@ class InquiryModel:
         # batch (scipy and numpy calls per batch, a Python loop of numpy calls per text): 0.25 against
         # 0.35 ms per text, paired in one process (docs/model.md).
         one, analyse = self._one, self._analyse
-        return [one(analyse(normalize(t)), explained=False)[0] for t in texts]
+        return [one(analyse(normalize(t), False), explained=False)[0] for t in texts]
 
     # -- explanation ----------------------------------------------------------
     def predict_explained(self, text: str) -> tuple[Prediction, dict[str, Any]]:
