@@ -863,7 +863,8 @@ _RULES = {word: [(remedy, re.compile(b) if b else None, re.compile(a) if a else 
 _OBJECT = re.compile(
     r"(?P<reissue>再発行|作り直|再交付|さいはっこう|発行手数料|(?:もう一度|再度)発行)"
     # A loss the customer suffered, made good: damages ("被害額は¥15,000です。いつ補填されますか").
-    r"|(?P<loss>損失|損害(?!金)|逸失|値下がり|売上|被害|不正利用|盗まれ|補償金)"
+    # Lost wages are a loss too (the brief lists 休業補償 under damages): "休んだ分の日当を補償して".
+    r"|(?P<loss>損失|損害(?!金)|逸失|値下がり|売上|被害|不正利用|盗まれ|補償金|日当|日給|時給|休んだ分|給料|給与|有給|有休)"
     r"|(?P<points>ポイント|マイル|pt(?![A-Za-z]))"
     r"|(?P<item>アイテム|ジェム|ガチャ石|[有無]償石|キャラ|チケット(?!代))"
     # A charge the company would make, waived when it is asked to bear it: the postage of its own resend, its own
@@ -873,7 +874,7 @@ _OBJECT = re.compile(
     # What was lost coming back as what it was: e-money or a voucher restored.
     r"|(?P<voucher>電子マネー|ギフト券|ギフトカード|商品券|クーポン|プリペイド)"
     r"|(?P<borne>振込手数料|振り込み手数料|変更手数料|事務手数料|延滞金|延滞料|延滞手数料|遅延損害金|利息|自費(?!扱い)|自腹|実費"
-    r"|立て?替|通話料|電話代|交通費|運賃|タクシー|差額|日当|休んだ分|[1一]日分|上がった分|増えた分|負担分|新幹線|郵送料|返送料"
+    r"|立て?替|通話料|電話代|交通費|運賃|タクシー|差額|[1一]日分|上がった分|増えた分|負担分|新幹線|郵送料|返送料"
     r"|返送の送料|送料|切手代|書留|(?i:difference|taxi|hotel|train|phone bill|transport)|(?<!料)費用?|代(?!金|引|替|わ|理|表)"
     r"|(?<![手数送険謝])料(?!金))"
     r"|(?P<fee>(?<![込更務約])手数料)"
