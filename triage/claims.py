@@ -1292,7 +1292,21 @@ def _first_items(norm: str, sentences: list[tuple[int, int]], hits: list[tuple[i
     return out
 
 
-def _requests(norm: str) -> list[str]:
+def _outside(norm: str) -> list[tuple[int, int]]:
+    """Return the spans of words that are not the customer's (none without a quote or a reporting word)."""
+    return _not_customer_spans(norm) if any(c in norm for c in _NOT_CUSTOMER_CHARS) else []
+
+
+def _requests(norm: str, learned: bool = True) -> list[str]:
+    """Return the remedies asked for: the rules' findings, and what the learned part adds to them."""
+    found, hits = _rule_requests(norm)
+    if learned and not found:
+        found = claims_learned.added(norm, hits, found)
+    return [r for r in REQUESTS if r in found]
+
+
+def _rule_requests(norm: str) -> tuple[set[str], list[tuple[int, int, str, str]]]:
+    """Return the remedies the rules find asked for, and the anchors they read them from."""
     hits = _hits(norm)
     if _REISSUE_CONTEXT.search(norm) is None and not any(
             h[2] == "reissue_fee" and norm[h[0] : h[1]] != "発行手数料" for h in hits):
@@ -1302,8 +1316,8 @@ def _requests(norm: str) -> list[str]:
     header = _ASK_HEADER.search(norm) if any(w in norm for w in _HEADER_WORDS) else None
     listed = _listed(norm, header, hits) if header is not None else set()
     if not hits:
-        return [r for r in REQUESTS if r in listed]
-    outside = _not_customer_spans(norm) if any(c in norm for c in _NOT_CUSTOMER_CHARS) else []
+        return listed, hits
+    outside = _outside(norm)
     sentences = _sentences(norm)
     sentence_of = [next(k for k, (s, e) in enumerate(sentences) if s <= h[0] < e) for h in hits]
     # Sentences naming a remedy of their own (a verb such as "払って" refers back instead).
@@ -1453,7 +1467,7 @@ def _requests(norm: str) -> list[str]:
     others = set().union(*(named_at.get(n, set()) for n in found)) if found else set()
     if (generic and not found) or any(g not in others for g in generic_at):
         found.add("damages")
-    return [r for r in REQUESTS if r in found]
+    return found, hits
 
 
 # -- the whole claim ----------------------------------------------------------------------------
@@ -1470,6 +1484,12 @@ def arrival_date(received_at: datetime | date | None) -> date:
     return received_at
 
 
+def _request_norm(text: str, norm: str | None = None) -> str:
+    """Return the text the requests are read from: no offsets needed, so half-width ﾎﾟｲﾝﾄ is composed by a full NFKC."""
+    norm = _norm(text) if norm is None else norm
+    return unicodedata.normalize("NFKC", text) if "\u309b" in norm or "\u309c" in norm else norm
+
+
 def extract(text: str, received_at: datetime | date | None = None) -> dict[str, list[Any]]:
     """Return the amounts, dates, references and requests of one inquiry's raw text."""
     norm = _norm(text)
@@ -1477,8 +1497,7 @@ def extract(text: str, received_at: datetime | date | None = None) -> dict[str, 
         "amounts": _amounts(norm, text),
         "dates": _dates(norm, text, arrival_date(received_at)),
         "references": _references(norm, text),
-        # Requests need no offsets: half-width ﾎﾟｲﾝﾄ is composed by a full NFKC there.
-        "requests": _requests(unicodedata.normalize("NFKC", text) if "\u309b" in norm or "\u309c" in norm else norm),
+        "requests": _requests(_request_norm(text, norm)),
     }
     return scrub(claim)
 
@@ -1605,3 +1624,7 @@ def differences(predicted: dict[str, list[Any]], expected: dict[str, list[Any]])
         if extra or missed:
             out[field] = {"extra": extra, "missed": missed}
     return out
+
+
+# The learned part reads this module's patterns: imported once they all exist.
+from . import claims_learned  # noqa: E402

@@ -1,0 +1,255 @@
+"""The learned part of the requests: a logistic regression that adds remedies the rules of claims.py miss.
+
+Candidates are the remedies a text names: the rules' own anchors (the object word decides the category) and
+every cost object of ``claims._OBJECT`` (a fee, a price paid, a loss, points ...). For each candidate the rules
+did not find, a logistic regression over character 2-3-grams of the words around its mentions (the rest of the
+sentence, its last ten characters, the next sentence, the words before) and the rules' own signals (declined,
+offered, done, asked, quoted) says whether it is asked; it is added at a probability of at least ``threshold``.
+It never removes what the rules found (leave-one-set-out chose no removal).
+
+The weights are ``claims_weights.json`` next to this module, trained on the claims sets by
+``python -m triage.claims_learned train`` (deterministic; the file records the SHA-256 of each CSV it
+was trained on, and a test checks both). ``python -m triage.claims_learned cv`` prints the leave-one-set-out
+table of the README. Scoring is plain Python over a dict: no sklearn on the request path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import sys
+from bisect import bisect_right
+from collections import Counter
+from collections.abc import Iterable
+from itertools import repeat
+from pathlib import Path
+from typing import Any
+
+from . import claims as C
+
+WEIGHTS = Path(__file__).with_name("claims_weights.json")
+ROOT = Path(__file__).resolve().parent.parent
+SETS = tuple(f"data/claims_test{n}.csv" for n in ("", "2", "3", "4", "5", "6", "7"))
+THRESHOLD = 0.95  # chosen by leave-one-set-out: the best mean over the seven sets of min(precision, recall)
+# The rules' negative signals are precise (declined, offered, done, not enough, a state): a candidate that shows
+# one is never added. What the rules miss is asks in words their cues lack, not these.
+VETO = frozenset({"rej", "off", "done", "notasked", "insufficient", "state", "settled"})
+# The company's offer disputed as too little: "800円のクーポンで済ませるつもりですか" asks for nothing of the list.
+_SETTLED = re.compile(r"^[^。\n]{0,6}?で(?:済ま|すま|済む|すむ|終わら|終わり|おわり|片付け|片づけ|ごまか|誤魔化|手を打)")
+REGULARISATION = 1.0  # sklearn's C, chosen the same way (0.3, 1, 3 tried)
+
+# The words that name a remedy or a cost, by the category the brief's table gives their object
+# ("代金" paid to the company, "交通費" borne elsewhere). A literal table, branched on the first
+# character: claims._OBJECT's lookbehinds cost about 0.1 ms per inquiry over a whole text.
+_WORDS = {
+    # A card made again is no fee asked ("作り直す必要があるのか"), nor a first document's fee ("証明書の発行手数料").
+    "reissue_fee": "再発行手数料 再交付手数料",
+    "damages": "損失 損害 逸失 値下がり 売上 被害 補償金 日当 日給 時給 休んだ分 給料 給与 有給 有休",
+    "points": "ポイント マイル",
+    "other": "アイテム ジェム ガチャ石",
+    "voucher": "電子マネー ギフト券 ギフトカード 商品券 クーポン プリペイド",
+    "expense": "振込手数料 振り込み手数料 変更手数料 事務手数料 延滞金 延滞料 遅延損害金 利息 自費 自腹 実費 立替 立て替 通話料 "
+               "電話代 交通費 運賃 タクシー 差額 上がった分 増えた分 負担分 新幹線 郵送料 返送料 送料 切手代 書留 費用 費 代 料 手数料",
+    "charge": "チケット代 追加料金 料金 受講料 月謝 会費 利用料 保険料 代金 解約手数料",
+    "refund": "課金 お金 現金 払った 払いました 支払った 支払いました",  # not 注文, キャンセル: an order is no money
+}
+_CATEGORY = {w: cat for cat, words in _WORDS.items() for w in words.split()}
+_MENTION = re.compile(C._first_char_alternation(list(_CATEGORY)))
+_NOT_A_COST = re.compile(r"金|引|替|わ|理|表")  # 代わり, 代表: not a cost
+
+
+def mentions(norm: str, hits: list[tuple[int, int, str, str]]) -> list[tuple[int, int, str]]:
+    """Return (start, end, category) of every remedy the text names: cost words and the rules' anchors."""
+    out = []
+    for m in _MENTION.finditer(norm):
+        word, start, end = m.group(), m.start(), m.end()
+        if word == "代" and _NOT_A_COST.match(norm, end):
+            continue
+        cat = _CATEGORY[word]
+        if cat in ("expense", "charge") and C._DAMAGED.search(norm, max(0, start - 90), end) \
+                and C._REPAIR.search(norm, max(0, start - 20), end + 5):
+            cats: tuple[str, ...] = ("damages",)  # "修理代は8,000円": the customer's property made good
+        elif cat == "charge":
+            # "別のホテルの料金" was paid to someone else; "会費" back is a refund, "料金" not billed a waiver.
+            cats = ("expense",) if C._PAID_ELSEWHERE.search(norm, max(0, start - 40), start) else ("refund", "fee_waiver")
+        else:
+            cats = (cat,)
+        out += [(start, end, c) for c in cats]
+    if hits:
+        reissue = C._REISSUE_CONTEXT.search(norm) is not None or any(h[2] == "reissue_fee" for h in hits)
+        for start, end, name, kind in hits:
+            if kind not in (C.NOUN, "cash"):
+                name = C._resolve(kind, norm, start, reissue)
+            if name:
+                out.append((start, end, name))
+    return out
+
+
+def _grams(s: str, prefix: str) -> set[str]:
+    return {prefix + s[i : i + n] for n in (2, 3) for i in range(len(s) - n + 1)}
+
+
+def candidates(norm: str, hits: list[tuple[int, int, str, str]], found: Iterable[str]) -> dict[str, set[str]]:
+    """Return the (binary) features of each candidate category of a text."""
+    named = mentions(norm, hits)
+    if not named:
+        return {}
+    found = set(found)
+    sentences = C._sentences(norm)
+    by: dict[str, set[str]] = {}
+    ends = [b for _a, b in sentences]
+    of_sentence: dict[int, set[str]] = {}  # what a sentence and the next say, computed once
+    for start, end, cat in named:
+        f = by.setdefault(cat, {"cat=" + cat})
+        k = bisect_right(ends, start)
+        a, b = sentences[k]
+        if k not in of_sentence:
+            following = norm[slice(*sentences[k + 1])] if k + 1 < len(sentences) else ""
+            # How the sentence ends (asks, tells, declines), and an ask in the next sentence.
+            shared = _grams(norm[max(a, b - 10) : b], "e:") | _grams(following[:20], "n:")
+            of_sentence[k] = shared
+        f |= of_sentence[k]
+        f |= _grams(norm[end : min(b, end + 24)], "t:")  # what the sentence says of it
+        f |= _grams(norm[max(a, start - 8) : start], "b:")
+        after = norm[end : end + 32]
+        # The rules' own signals, as features: the learned part weighs them instead of obeying them.
+        if C._REJECTED.match(after):
+            f.add("rej")
+        if C._OFFERED.match(after) or C._GIVEN_BEFORE.search(norm, max(0, start - 14), start):
+            f.add("off")
+        if C._DONE.match(after):
+            f.add("done")
+        if C._NOT_ASKED.match(after):
+            f.add("notasked")
+        if C._INSUFFICIENT.match(after):
+            f.add("insufficient")
+        if C._STATE.match(after):
+            f.add("state")
+        if _SETTLED.match(after):
+            f.add("settled")
+        if found - {cat}:
+            f.add("other_found")
+    return by
+
+
+def probability(features: set[str], model: dict[str, Any]) -> float:
+    """Return the model's probability that a candidate is asked."""
+    z = model["bias"] + sum(map(model["weights"].get, features, repeat(0.0)))
+    return 1.0 / (1.0 + math.exp(-z)) if z > -60 else 0.0
+
+
+_MODEL: dict[str, Any] | None = None
+
+
+def model() -> dict[str, Any]:
+    """Return the shipped weights (read once)."""
+    global _MODEL
+    if _MODEL is None:
+        _MODEL = json.loads(WEIGHTS.read_text(encoding="utf-8"))
+    return _MODEL
+
+
+def added(norm: str, hits: list[tuple[int, int, str, str]], found: set[str], weights: dict[str, Any] | None = None) -> set[str]:
+    """Return the remedies the learned part adds to what the rules found."""
+    if found:
+        return set()  # next to a remedy the rules found, its additions were all wrong in cross-validation
+    m = weights or model()
+    cands = candidates(norm, hits, found)
+    return {c for c, f in cands.items() if not f & VETO and probability(f, m) >= m["threshold"]}
+
+
+# -- training and the leave-one-set-out table (sklearn only here) ------------------------------------------------
+
+
+def _rows(paths: Iterable[str]) -> list[tuple[int, dict[str, set[str]], set[str], set[str]]]:
+    """Return (set index, candidate features, rules' requests, expected requests) of every case."""
+    from .evaluation import read_claim_cases
+
+    out = []
+    for i, path in enumerate(paths):
+        for case in read_claim_cases(str(ROOT / path)):
+            norm = C._request_norm(case.text)
+            hits = C._hits(norm)
+            rules = set(C._requests(norm, learned=False))
+            out.append((i, candidates(norm, hits, rules), rules, set(case.expected.get("requests", []))))
+    return out
+
+
+def _fit(rows: list[tuple[int, dict[str, set[str]], set[str], set[str]]], regularisation: float) -> dict[str, Any]:
+    from sklearn.feature_extraction import DictVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    y = [c in want for _i, cands, _r, want in rows for c in cands]
+    # A feature of a single candidate says nothing of unseen text and would only grow the file.
+    seen = Counter(k for _i, cands, _r, _w in rows for f in cands.values() for k in f)
+    x = [dict.fromkeys((k for k in sorted(f) if seen[k] >= 2), 1.0) for _i, cands, _r, _w in rows for f in cands.values()]
+    vec = DictVectorizer()
+    fitted = LogisticRegression(C=regularisation, max_iter=5000).fit(vec.fit_transform(x), y)
+    # Three decimals, and weights that round to zero dropped: a small file that reads back the same.
+    weights = {k: round(float(w), 3) for k, w in zip(vec.get_feature_names_out(), fitted.coef_[0], strict=True)
+               if round(float(w), 3) != 0.0}
+    return {"bias": round(float(fitted.intercept_[0]), 3), "weights": weights}
+
+
+def _sha256(path: str) -> str:
+    return hashlib.sha256((ROOT / path).read_bytes()).hexdigest()
+
+
+def train(paths: Iterable[str] = SETS) -> dict[str, Any]:
+    """Return the weights trained on the claims CSVs, with their hashes and the threshold."""
+    paths = list(paths)
+    fitted = _fit(_rows(paths), REGULARISATION)
+    return {"threshold": THRESHOLD, "regularisation": REGULARISATION,
+            "data": {p: _sha256(p) for p in paths}, **fitted}
+
+
+def _prf(pairs: Iterable[tuple[set[str], set[str]]]) -> tuple[float, float]:
+    tp = fp = fn = 0
+    for got, want in pairs:
+        tp, fp, fn = tp + len(got & want), fp + len(got - want), fn + len(want - got)
+    return (tp / (tp + fp) if tp + fp else 1.0), (tp / (tp + fn) if tp + fn else 1.0)
+
+
+def cross_validate(paths: Iterable[str] = SETS, thresholds: Iterable[float] = (0.9, 0.95, 0.97, 0.98, 0.99),
+                   regularisation: float = REGULARISATION) -> list[dict[str, Any]]:
+    """Return, per set held out, requests P/R of the rules alone and with the part trained on the other sets."""
+    paths, thresholds = list(paths), list(thresholds)
+    rows = _rows(paths)
+    out = []
+    for held, path in enumerate(paths):
+        fitted = _fit([r for r in rows if r[0] != held], regularisation)
+        test = [r for r in rows if r[0] == held]
+        scored = [(rules, want, {} if rules else {c: probability(f, fitted) for c, f in cands.items() if not f & VETO})
+                  for _i, cands, rules, want in test]
+        line: dict[str, Any] = {"set": path, "n": len(test), "rules": _prf((r, w) for r, w, _p in scored)}
+        for t in thresholds:
+            line[t] = _prf((r | {c for c, p in ps.items() if p >= t}, w) for r, w, ps in scored)
+        out.append(line)
+    return out
+
+
+def main(argv: list[str]) -> int:
+    """`train` writes claims_weights.json; `cv` prints the leave-one-set-out table."""
+    if argv[:1] == ["train"]:
+        WEIGHTS.write_text(json.dumps(train(), ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n", encoding="utf-8")
+        print(f"wrote {WEIGHTS}")
+        return 0
+    if argv[:1] == ["cv"]:
+        thresholds = [float(t) for t in argv[1:]] or [0.9, 0.95, 0.97, 0.98, 0.99]
+        table = cross_validate(thresholds=thresholds)
+        print("| held out | rows | rules alone P / R | " + " | ".join(f"with learned (p >= {t}) P / R" for t in thresholds) + " |")
+        print("|---|---:|---|" + "---|" * len(thresholds))
+        for line in table:
+            cells = [f"{line[k][0]:.3f} / {line[k][1]:.3f}" for k in ["rules", *thresholds]]
+            print(f"| {Path(line['set']).name} | {line['n']} | " + " | ".join(cells) + " |")
+        for k in ["rules", *thresholds]:
+            print(f"mean min(P, R) {k}: {sum(min(line[k]) for line in table) / len(table):.4f}")
+        return 0
+    print("usage: python -m triage.claims_learned train | cv [THRESHOLD ...]", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
