@@ -62,12 +62,15 @@ _NOT_A_COST = re.compile(r"金|引|替|わ|理|表")  # 代わり, 代表: not a
 def mentions(norm: str, hits: list[tuple[int, int, str, str]]) -> list[tuple[int, int, str]]:
     """Return (start, end, category) of every remedy the text names: cost words and the rules' anchors."""
     out = []
+    damaged = None  # whether the text tells of damaged property at all (looked up once, when a cost is named)
     for m in _MENTION.finditer(norm):
         word, start, end = m.group(), m.start(), m.end()
         if word == "代" and _NOT_A_COST.match(norm, end):
             continue
         cat = _CATEGORY[word]
-        if cat in ("expense", "charge") and C._DAMAGED.search(norm, max(0, start - 90), end) \
+        if cat in ("expense", "charge") and damaged is None:
+            damaged = C._DAMAGED.search(norm) is not None
+        if cat in ("expense", "charge") and damaged and C._DAMAGED.search(norm, max(0, start - 90), end) \
                 and C._REPAIR.search(norm, max(0, start - 20), end + 5):
             cats: tuple[str, ...] = ("damages",)  # "修理代は8,000円": the customer's property made good
         elif cat == "charge":
@@ -86,35 +89,43 @@ def mentions(norm: str, hits: list[tuple[int, int, str, str]]) -> list[tuple[int
     return out
 
 
-def _grams(s: str, prefix: str) -> set[str]:
-    return {prefix + s[i : i + n] for n in (2, 3) for i in range(len(s) - n + 1)}
+def _grams(s: str) -> set[str]:
+    return {s[i : i + n] for n in (2, 3) for i in range(len(s) - n + 1)}
+
+
+# A candidate's features: character n-grams per window ("t" the rest of its sentence, "e" the sentence's end,
+# "n" the next sentence, "b" the words before), and the rest under "" (its category, other remedies found).
+# Kept apart per window, so that no n-gram string is built twice with a prefix on the request path.
+Features = dict[str, set[str]]
 
 
 def candidates(norm: str, hits: list[tuple[int, int, str, str]],
-               found: Iterable[str]) -> dict[str, tuple[set[str], list[tuple[int, int]]]]:
+               found: Iterable[str]) -> dict[str, tuple[Features, list[tuple[int, int]]]]:
     """Return each candidate category of a text: its (binary) features and where it is named."""
     named = mentions(norm, hits)
     if not named:
         return {}
     found = set(found)
     sentences = C._sentences(norm)
-    by: dict[str, tuple[set[str], list[tuple[int, int]]]] = {}
+    by: dict[str, tuple[Features, list[tuple[int, int]]]] = {}
     ends = [b for _a, b in sentences]
-    of_sentence: dict[int, set[str]] = {}  # what a sentence and the next say, computed once
+    of_sentence: dict[int, tuple[set[str], set[str]]] = {}  # what a sentence and the next say, computed once
     for start, end, cat in named:
-        f, spans = by.setdefault(cat, ({"cat=" + cat}, []))
+        if cat not in by:
+            by[cat] = ({"": {"cat=" + cat, "other_found"} if found - {cat} else {"cat=" + cat},
+                        "t": set(), "e": set(), "n": set(), "b": set()}, [])
+        f, spans = by[cat]
         spans.append((start, end))
         k = bisect_right(ends, start)
         a, b = sentences[k]
         if k not in of_sentence:
             following = norm[slice(*sentences[k + 1])] if k + 1 < len(sentences) else ""
             # How the sentence ends (asks, tells, declines), and an ask in the next sentence.
-            of_sentence[k] = _grams(norm[max(a, b - 10) : b], "e:") | _grams(following[:20], "n:")
-        f |= of_sentence[k]
-        f |= _grams(norm[end : min(b, end + 24)], "t:")  # what the sentence says of it
-        f |= _grams(norm[max(a, start - 8) : start], "b:")
-        if found - {cat}:
-            f.add("other_found")
+            of_sentence[k] = _grams(norm[max(a, b - 10) : b]), _grams(following[:20])
+        f["e"] |= of_sentence[k][0]
+        f["n"] |= of_sentence[k][1]
+        f["t"] |= _grams(norm[end : min(b, end + 24)])  # what the sentence says of it
+        f["b"] |= _grams(norm[max(a, start - 8) : start])
     return by
 
 
@@ -136,9 +147,10 @@ def vetoed(norm: str, spans: list[tuple[int, int]]) -> bool:
     return False
 
 
-def probability(features: set[str], model: dict[str, Any]) -> float:
+def probability(features: Features, model: dict[str, Any]) -> float:
     """Return the model's probability that a candidate is asked."""
-    z = model["bias"] + sum(map(model["weights"].get, features, repeat(0.0)))
+    weights = model["weights"]
+    z = model["bias"] + sum(sum(map(weights[w].get, grams, repeat(0.0))) for w, grams in features.items())
     return 1.0 / (1.0 + math.exp(-z)) if z > -60 else 0.0
 
 
@@ -166,7 +178,7 @@ def added(norm: str, hits: list[tuple[int, int, str, str]], found: set[str], wei
 # -- training and the leave-one-set-out table (sklearn only here) ------------------------------------------------
 
 
-def _rows(paths: Iterable[str]) -> list[tuple[int, dict[str, set[str]], set[str], set[str]]]:
+def _rows(paths: Iterable[str]) -> list[tuple[int, dict[str, Features], set[str], set[str]]]:
     """Return (set index, candidate features, rules' requests, expected requests) of every case."""
     from .evaluation import read_claim_cases
 
@@ -181,19 +193,23 @@ def _rows(paths: Iterable[str]) -> list[tuple[int, dict[str, set[str]], set[str]
     return out
 
 
-def _fit(rows: list[tuple[int, dict[str, set[str]], set[str], set[str]]], regularisation: float) -> dict[str, Any]:
+def _fit(rows: list[tuple[int, dict[str, Features], set[str], set[str]]], regularisation: float) -> dict[str, Any]:
     from sklearn.feature_extraction import DictVectorizer
     from sklearn.linear_model import LogisticRegression
 
     y = [c in want for _i, cands, _r, want in rows for c in cands]
+    flat = [{(w, g) for w, grams in f.items() for g in grams} for _i, cands, _r, _w in rows for f in cands.values()]
     # A feature of a single candidate says nothing of unseen text and would only grow the file.
-    seen = Counter(k for _i, cands, _r, _w in rows for f in cands.values() for k in f)
-    x = [dict.fromkeys((k for k in sorted(f) if seen[k] >= 2), 1.0) for _i, cands, _r, _w in rows for f in cands.values()]
+    seen = Counter(k for f in flat for k in f)
+    x = [{w + "\t" + g: 1.0 for w, g in sorted(f) if seen[w, g] >= 2} for f in flat]
     vec = DictVectorizer()
     fitted = LogisticRegression(C=regularisation, max_iter=5000).fit(vec.fit_transform(x), y)
     # Three decimals, and weights that round to zero dropped: a small file that reads back the same.
-    weights = {k: round(float(w), 3) for k, w in zip(vec.get_feature_names_out(), fitted.coef_[0], strict=True)
-               if round(float(w), 3) != 0.0}
+    weights: dict[str, dict[str, float]] = {w: {} for w in ("", "t", "e", "n", "b")}
+    for key, coef in zip(vec.get_feature_names_out(), fitted.coef_[0], strict=True):
+        if round(float(coef), 3) != 0.0:
+            w, g = key.split("\t", 1)
+            weights[w][g] = round(float(coef), 3)
     return {"bias": round(float(fitted.intercept_[0]), 3), "weights": weights}
 
 
