@@ -1503,6 +1503,8 @@ def extract(text: str, received_at: datetime | date | None = None) -> dict[str, 
 
 
 def _mask_cards(s: str) -> str:
+    if len(s) < 13:
+        return s  # a card number is 13 digits at least, and the normalisation keeps the length
     norm = _norm(s)
     if not re.search(r"[0-9]{4}", norm):
         return s

@@ -32,12 +32,14 @@ from . import claims as C
 WEIGHTS = Path(__file__).with_name("claims_weights.json")
 ROOT = Path(__file__).resolve().parent.parent
 SETS = tuple(f"data/claims_test{n}.csv" for n in ("", "2", "3", "4", "5", "6", "7"))
-THRESHOLD = 0.98  # chosen by leave-one-set-out: the best mean over the seven sets of min(precision, recall), ties to the higher
+THRESHOLD = 0.97  # chosen by leave-one-set-out: the best mean over the seven sets of min(precision, recall), ties to the higher
 # The company's offer disputed as too little: "800円のクーポンで済ませるつもりですか" asks for nothing of the list.
 # A charge the company takes as the background of another question: "会費はしっかり取るくせに、…教えて".
 _TAKEN = re.compile(r"^[^。\n]{0,10}?(?:取る|とる|取って|取り|取られ)(?:くせ|のに|けど|ながら|おいて|わりに)")
 # Resigned to going without: "返金はさすがに無理でしょうね。仕方ないです".
 _RESIGNED = re.compile(r"仕方(?:が)?な|仕方ありません|しかたな|しょうがな|しょうがありません|諦め|あきらめ")
+# A scam told of: "「払い戻しがあるので暗証番号を」という電話があった".
+_SCAM = re.compile(r"詐欺|サギ|騙|だまさ|だまし|不審|怪し|あやし|暗証番号|なりすまし|成りすまし|名乗|を装|をかた")
 _SETTLED = re.compile(r"^[^。\n]{0,6}?で(?:済ま|すま|済む|すむ|終わら|終わり|おわり|片付け|片づけ|ごまか|誤魔化|手を打)")
 REGULARISATION = 1.0  # sklearn's C, chosen the same way (0.3, 1, 3 tried)
 
@@ -58,7 +60,9 @@ _WORDS = {
 }
 _CATEGORY = {w: cat for cat, words in _WORDS.items() for w in words.split()}
 _MENTION = re.compile(C._first_char_alternation(list(_CATEGORY)))
-_NOT_A_COST = re.compile(r"金|引|替|わ|理|表")  # 代わり, 代表: not a cost
+# Words that hold a cost word but name none: 代わり, 代表, 70代, 消費者, 資料, 被害者, 被害届.
+_NOT_AFTER = {"代": re.compile(r"金|引|替|わ|理|表|筆|行|償"), "費": re.compile(r"者|生|税"), "被害": re.compile(r"者|届")}
+_NOT_BEFORE = {"代": re.compile(r"[0-9十]$"), "費": re.compile(r"消$"), "料": re.compile(r"[資材原香調飲燃]$")}
 
 
 def mentions(norm: str, hits: list[tuple[int, int, str, str]]) -> list[tuple[int, int, str]]:
@@ -67,7 +71,8 @@ def mentions(norm: str, hits: list[tuple[int, int, str, str]]) -> list[tuple[int
     damaged = None  # whether the text tells of damaged property at all (looked up once, when a cost is named)
     for m in _MENTION.finditer(norm):
         word, start, end = m.group(), m.start(), m.end()
-        if word == "代" and _NOT_A_COST.match(norm, end):
+        if word in _NOT_AFTER and _NOT_AFTER[word].match(norm, end) \
+                or word in _NOT_BEFORE and _NOT_BEFORE[word].search(norm, max(0, start - 1), start):
             continue
         cat = _CATEGORY[word]
         if cat in ("expense", "charge") and damaged is None:
@@ -142,7 +147,7 @@ def vetoed(norm: str, spans: list[tuple[int, int]]) -> bool:
         if any(q[0] <= start < q[1] for q in outside):
             return True  # the agent's turn, a quoted letter: not the customer's words
         after = norm[end : end + 32]
-        if _RESIGNED.search(norm, end, end + 40):
+        if _RESIGNED.search(norm, end, end + 40) or _SCAM.search(norm, max(0, start - 40), end + 40):
             return True
         if C._REJECTED.match(after) or C._OFFERED.match(after) or C._DONE.match(after) or C._NOT_ASKED.match(after) \
                 or C._INSUFFICIENT.match(after) or C._STATE.match(after) or _SETTLED.match(after) or _TAKEN.match(after) \
