@@ -55,7 +55,7 @@ def test_declines_offers_and_stories_stay_empty(text: str) -> None:
 def test_it_adds_only_where_the_rules_found_nothing() -> None:
     # The rules find the refund; the learned part adds nothing next to it (in cross-validation those were all wrong).
     text = "代金を返金してください。その間の月額料金はどうなりますか。"
-    found, hits = claims._rule_requests(claims._request_norm(text))
+    found, hits, _ = claims._rule_requests(claims._request_norm(text))
     assert found == {"refund"}
     assert claims_learned.added(claims._request_norm(text), hits, found) == set()
 
@@ -70,13 +70,13 @@ def test_a_wrong_weight_flips_a_known_case() -> None:
     # and a bias raised far enough adds a remedy to a text that asks for nothing.
     text = "立ち会いのために仕事を休みました。その分の日当はどうなりますか。"
     norm = claims._request_norm(text)
-    found, hits = claims._rule_requests(norm)
+    found, hits, _ = claims._rule_requests(norm)
     assert claims_learned.added(norm, hits, found) == {"damages"}
     wrong = copy.deepcopy(claims_learned.model())
     wrong["weights"]["e"]["ますか"] = -50.0
     assert claims_learned.added(norm, hits, found, weights=wrong) == set()
     story = claims._request_norm("先月、会費を払いました。")
-    found, hits = claims._rule_requests(story)
+    found, hits, _ = claims._rule_requests(story)
     assert claims_learned.added(story, hits, found) == set()
     wrong = copy.deepcopy(claims_learned.model())
     wrong["bias"] = 50.0

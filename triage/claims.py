@@ -1299,16 +1299,20 @@ def _outside(norm: str) -> list[tuple[int, int]]:
 
 def _requests(norm: str, learned: bool = True) -> list[str]:
     """Return the remedies asked for: the rules' findings, and what the learned part adds to them."""
-    found, hits = _rule_requests(norm)
+    found, hits, reissue = _rule_requests(norm)
     if learned and not found:
-        found = claims_learned.added(norm, hits, found)
+        found = claims_learned.added(norm, hits, found, reissue=reissue)
     return [r for r in REQUESTS if r in found]
 
 
-def _rule_requests(norm: str) -> tuple[set[str], list[tuple[int, int, str, str]]]:
-    """Return the remedies the rules find asked for, and the anchors they read them from."""
+def _rule_requests(norm: str) -> tuple[set[str], list[tuple[int, int, str, str]], bool | None]:
+    """Return the remedies the rules find asked for, the anchors they read them from, and if a card is made again.
+
+    The last is None when there is no anchor (it was not needed).
+    """
     hits = _hits(norm)
-    if _REISSUE_CONTEXT.search(norm) is None and not any(
+    # _REISSUE_CONTEXT costs about 20 us over a whole text: looked for once, and only when an anchor needs it.
+    if any(norm[h[0] : h[1]] == "発行手数料" for h in hits) and _REISSUE_CONTEXT.search(norm) is None and not any(
             h[2] == "reissue_fee" and norm[h[0] : h[1]] != "発行手数料" for h in hits):
         # "発行手数料" alone (a certificate, a first card) is no reissue.
         hits = [h for h in hits if norm[h[0] : h[1]] != "発行手数料"]
@@ -1316,7 +1320,7 @@ def _rule_requests(norm: str) -> tuple[set[str], list[tuple[int, int, str, str]]
     header = _ASK_HEADER.search(norm) if any(w in norm for w in _HEADER_WORDS) else None
     listed = _listed(norm, header, hits) if header is not None else set()
     if not hits:
-        return listed, hits
+        return listed, hits, None
     outside = _outside(norm)
     sentences = _sentences(norm)
     sentence_of = [next(k for k, (s, e) in enumerate(sentences) if s <= h[0] < e) for h in hits]
@@ -1324,7 +1328,7 @@ def _rule_requests(norm: str) -> tuple[set[str], list[tuple[int, int, str, str]]
     with_hits = {i for h, i in zip(hits, sentence_of, strict=True) if h[3] in (NOUN, "cash")}
     apology = any(h[3] == "cash" for h in hits) and _APOLOGY_CONTEXT.search(norm) is not None
     footer = _ASK_FOOTER.search(norm)
-    reissue = _REISSUE_CONTEXT.search(norm) is not None or any(h[2] == "reissue_fee" for h in hits)
+    reissue = any(h[2] == "reissue_fee" for h in hits) or _REISSUE_CONTEXT.search(norm) is not None
     waivers = [h[0] for h in hits if h[2] == "fee_waiver"]
     vouchers = [h[1] for h in hits if h[2] == "voucher"]
 
@@ -1467,7 +1471,7 @@ def _rule_requests(norm: str) -> tuple[set[str], list[tuple[int, int, str, str]]
     others = set().union(*(named_at.get(n, set()) for n in found)) if found else set()
     if (generic and not found) or any(g not in others for g in generic_at):
         found.add("damages")
-    return found, hits
+    return found, hits, reissue
 
 
 # -- the whole claim ----------------------------------------------------------------------------
