@@ -1,10 +1,10 @@
 """The learned part of the requests: a logistic regression that adds remedies the rules of claims.py miss.
 
 Candidates are the remedies a text names: the rules' own anchors (the object word decides the category) and
-every cost object of ``claims._OBJECT`` (a fee, a price paid, a loss, points ...). For each candidate the rules
-did not find, a logistic regression over character 2-3-grams of the words around its mentions (the rest of the
-sentence, its last ten characters, the next sentence, the words before) and the rules' own signals (declined,
-offered, done, asked, quoted) says whether it is asked; it is added at a probability of at least ``threshold``.
+cost words (a fee, a price paid, a loss, points ...). When the rules found no remedy, a logistic regression
+over character 2-3-grams of the 16 characters after each mention and the last 10 of its sentence says
+whether it is asked; it is added at a probability of at least ``threshold`` unless one of the rules'
+negative signals vetoes it (declined, offered, done, not enough, resigned, a scam, not the customer's words).
 It never removes what the rules found (leave-one-set-out chose no removal).
 
 The weights are ``claims_weights.json`` next to this module, trained on the claims sets by
