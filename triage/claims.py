@@ -863,7 +863,8 @@ _RULES = {word: [(remedy, re.compile(b) if b else None, re.compile(a) if a else 
 _OBJECT = re.compile(
     r"(?P<reissue>再発行|作り直|再交付|さいはっこう|発行手数料|(?:もう一度|再度)発行)"
     # A loss the customer suffered, made good: damages ("被害額は¥15,000です。いつ補填されますか").
-    r"|(?P<loss>損失|損害(?!金)|逸失|値下がり|売上|被害|不正利用|盗まれ|補償金)"
+    # Lost wages are a loss too (the brief lists 休業補償 under damages): "休んだ分の日当を補償して".
+    r"|(?P<loss>損失|損害(?!金)|逸失|値下がり|売上|被害|不正利用|盗まれ|補償金|日当|日給|時給|休んだ分|給料|給与|有給|有休)"
     r"|(?P<points>ポイント|マイル|pt(?![A-Za-z]))"
     r"|(?P<item>アイテム|ジェム|ガチャ石|[有無]償石|キャラ|チケット(?!代))"
     # A charge the company would make, waived when it is asked to bear it: the postage of its own resend, its own
@@ -873,7 +874,7 @@ _OBJECT = re.compile(
     # What was lost coming back as what it was: e-money or a voucher restored.
     r"|(?P<voucher>電子マネー|ギフト券|ギフトカード|商品券|クーポン|プリペイド)"
     r"|(?P<borne>振込手数料|振り込み手数料|変更手数料|事務手数料|延滞金|延滞料|延滞手数料|遅延損害金|利息|自費(?!扱い)|自腹|実費"
-    r"|立て?替|通話料|電話代|交通費|運賃|タクシー|差額|日当|休んだ分|[1一]日分|上がった分|増えた分|負担分|新幹線|郵送料|返送料"
+    r"|立て?替|通話料|電話代|交通費|運賃|タクシー|差額|[1一]日分|上がった分|増えた分|負担分|新幹線|郵送料|返送料"
     r"|返送の送料|送料|切手代|書留|(?i:difference|taxi|hotel|train|phone bill|transport)|(?<!料)費用?|代(?!金|引|替|わ|理|表)"
     r"|(?<![手数送険謝])料(?!金))"
     r"|(?P<fee>(?<![込更務約])手数料)"
@@ -1291,9 +1292,27 @@ def _first_items(norm: str, sentences: list[tuple[int, int]], hits: list[tuple[i
     return out
 
 
-def _requests(norm: str) -> list[str]:
+def _outside(norm: str) -> list[tuple[int, int]]:
+    """Return the spans of words that are not the customer's (none without a quote or a reporting word)."""
+    return _not_customer_spans(norm) if any(c in norm for c in _NOT_CUSTOMER_CHARS) else []
+
+
+def _requests(norm: str, learned: bool = True) -> list[str]:
+    """Return the remedies asked for: the rules' findings, and what the learned part adds to them."""
+    found, hits, reissue = _rule_requests(norm)
+    if learned and not found:
+        found = claims_learned.added(norm, hits, found, reissue=reissue)
+    return [r for r in REQUESTS if r in found]
+
+
+def _rule_requests(norm: str) -> tuple[set[str], list[tuple[int, int, str, str]], bool | None]:
+    """Return the remedies the rules find asked for, the anchors they read them from, and if a card is made again.
+
+    The last is None when there is no anchor (it was not needed).
+    """
     hits = _hits(norm)
-    if _REISSUE_CONTEXT.search(norm) is None and not any(
+    # _REISSUE_CONTEXT costs about 20 us over a whole text: looked for once, and only when an anchor needs it.
+    if any(norm[h[0] : h[1]] == "発行手数料" for h in hits) and _REISSUE_CONTEXT.search(norm) is None and not any(
             h[2] == "reissue_fee" and norm[h[0] : h[1]] != "発行手数料" for h in hits):
         # "発行手数料" alone (a certificate, a first card) is no reissue.
         hits = [h for h in hits if norm[h[0] : h[1]] != "発行手数料"]
@@ -1301,15 +1320,15 @@ def _requests(norm: str) -> list[str]:
     header = _ASK_HEADER.search(norm) if any(w in norm for w in _HEADER_WORDS) else None
     listed = _listed(norm, header, hits) if header is not None else set()
     if not hits:
-        return [r for r in REQUESTS if r in listed]
-    outside = _not_customer_spans(norm) if any(c in norm for c in _NOT_CUSTOMER_CHARS) else []
+        return listed, hits, None
+    outside = _outside(norm)
     sentences = _sentences(norm)
     sentence_of = [next(k for k, (s, e) in enumerate(sentences) if s <= h[0] < e) for h in hits]
     # Sentences naming a remedy of their own (a verb such as "払って" refers back instead).
     with_hits = {i for h, i in zip(hits, sentence_of, strict=True) if h[3] in (NOUN, "cash")}
     apology = any(h[3] == "cash" for h in hits) and _APOLOGY_CONTEXT.search(norm) is not None
     footer = _ASK_FOOTER.search(norm)
-    reissue = _REISSUE_CONTEXT.search(norm) is not None or any(h[2] == "reissue_fee" for h in hits)
+    reissue = any(h[2] == "reissue_fee" for h in hits) or _REISSUE_CONTEXT.search(norm) is not None
     waivers = [h[0] for h in hits if h[2] == "fee_waiver"]
     vouchers = [h[1] for h in hits if h[2] == "voucher"]
 
@@ -1452,7 +1471,7 @@ def _requests(norm: str) -> list[str]:
     others = set().union(*(named_at.get(n, set()) for n in found)) if found else set()
     if (generic and not found) or any(g not in others for g in generic_at):
         found.add("damages")
-    return [r for r in REQUESTS if r in found]
+    return found, hits, reissue
 
 
 # -- the whole claim ----------------------------------------------------------------------------
@@ -1469,6 +1488,12 @@ def arrival_date(received_at: datetime | date | None) -> date:
     return received_at
 
 
+def _request_norm(text: str, norm: str | None = None) -> str:
+    """Return the text the requests are read from: no offsets needed, so half-width ﾎﾟｲﾝﾄ is composed by a full NFKC."""
+    norm = _norm(text) if norm is None else norm
+    return unicodedata.normalize("NFKC", text) if "\u309b" in norm or "\u309c" in norm else norm
+
+
 def extract(text: str, received_at: datetime | date | None = None) -> dict[str, list[Any]]:
     """Return the amounts, dates, references and requests of one inquiry's raw text."""
     norm = _norm(text)
@@ -1476,13 +1501,14 @@ def extract(text: str, received_at: datetime | date | None = None) -> dict[str, 
         "amounts": _amounts(norm, text),
         "dates": _dates(norm, text, arrival_date(received_at)),
         "references": _references(norm, text),
-        # Requests need no offsets: half-width ﾎﾟｲﾝﾄ is composed by a full NFKC there.
-        "requests": _requests(unicodedata.normalize("NFKC", text) if "\u309b" in norm or "\u309c" in norm else norm),
+        "requests": _requests(_request_norm(text, norm)),
     }
     return scrub(claim)
 
 
 def _mask_cards(s: str) -> str:
+    if len(s) < 13:
+        return s  # a card number is 13 digits at least, and the normalisation keeps the length
     norm = _norm(s)
     if not re.search(r"[0-9]{4}", norm):
         return s
@@ -1604,3 +1630,7 @@ def differences(predicted: dict[str, list[Any]], expected: dict[str, list[Any]])
         if extra or missed:
             out[field] = {"extra": extra, "missed": missed}
     return out
+
+
+# The learned part reads this module's patterns: imported once they all exist.
+from . import claims_learned  # noqa: E402
