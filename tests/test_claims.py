@@ -590,6 +590,10 @@ def test_settling_for_or_pressing_for_a_remedy(text: str, expected: list[str]) -
     [
         # A decline reaches over a parenthesis but not into the next sentence.
         ("カードの作り直しにかかった費用（1,100円）は結構です。経緯を説明してください", []),
+        # "もう結構" declines too; "もう結構待ちました" (waited quite a while) presses for it.
+        ("会費の返金はもう結構です。退会だけお願いします", []),
+        ("返金はもう結構なので、早く説明してください", []),
+        ("返金はもう結構待ちました。まだですか", ["refund"]),
         ("返金を希望します。月額ではなく年額の3,000円です", ["refund"]),
         # Not asked, whatever the politeness or the words between.
         ("私は何も返金を頼んでいません。どういうことですか？", []),
