@@ -595,6 +595,9 @@ cdef str _piece(str text, int kind, void* data, Py_ssize_t start, Py_ssize_t end
             return <str>held
     piece = PyUnicode_Substring(text, start, end)
     Py_INCREF(piece)
+    # The slot is read again: release what it holds now, not what it held before the allocation (the
+    # gthread workers' threads share this table; a switch between the two would release a string twice).
+    held = _pieces[h]
     _pieces[h] = <PyObject*>piece
     Py_XDECREF(held)
     return piece
