@@ -790,7 +790,8 @@ _anchor("other", "復活 復元 付け直 付与し直 再付与", kind=RESTORE_
 _anchor("points", "付与して 付与を", kind=GRANT_VERB, after=r"^(?:ください|下さい|ほしい|欲しい|もらえ|いただけ|頂け|くれ|お願い|[。!！])")
 _anchor("refund", "返し 返せ 返っ 戻し 戻っ 返す 戻す 戻る 返る",
         before=r"(?:代|料|金(?!曜)|費|円|分|額|ドル|\$|ポイント|マイル|pt|アイテム|ジェム|石|チケット)", reach=40, kind=RETURN_VERB,
-        after=r"^(?!って?き(?:まし)?た|ってくる|ってきて)")  # "壊れて返ってきました": the item came back
+        after=r"^(?!って?き(?:まし)?た|ってくる|ってきて|[^。\n]{0,3}もの(?:では|じゃ))")  # "壊れて返ってきました": the item came back;
+# "お金で戻るものではありませんが": nothing money brings back
 _COVER_AFTER = r"^(?!した|しま|して(?:い(?!ただ)|お(?!願))|する(?!の|ん)|が|感|を考え|を思|になる|も大き)"
 _anchor("expense", "負担 reimburse Reimburse", after=_COVER_AFTER, kind=COVER_VERB)
 _anchor("damages", "補填 穴埋め", after=_COVER_AFTER, kind=GENERIC)
@@ -865,7 +866,9 @@ _anchor("other", "に戻して に戻してもら に戻してほし", reach=12,
 # E-money put back on the card: "チャージし直すか返金を".
 _anchor("voucher", "チャージし直 再チャージ", after=_SERVICE_ASK)
 _anchor("voucher", "鑑賞券 無料鑑賞券 無料チケット 招待チケット 無料招待券")
-# The money back, in a plain imperative: "1回分はさっさと戻せ".
+# The money back, in a plain imperative or a threat: "1回分はさっさと戻せ", "もし戻らないなら解約します".
+_anchor("refund", "戻ら 返ら", before=r"(?:代|料|金(?!曜)|費|円|分|額|ドル|\$)", reach=60, kind=RETURN_VERB,
+        after=r"^(?:ない|なかったら|なければ)(?:なら|ら|と|場合)")
 _anchor("refund", "戻せ", before=r"(?:代|料|金(?!曜)|費|円|分|額|ドル|\\$|ポイント|マイル|pt)", reach=40, kind=RETURN_VERB)
 # Lost wages named as what is owed: "その時の交通費と半日休んだ分、何か考えてもらえませんか".
 _anchor("damages", "休んだ分 休業分 有給を使った分 有休を使った分 欠勤した分", after=r"^(?!の(?:日当|給料|給与|日給|補償|賠償))")
@@ -1001,6 +1004,8 @@ _SAME_SENTENCE = r"(?:[^。！!？?\n（(]|[（(][^）)\n]{0,20}[）)])"
 _REJECTED = re.compile(rf"""
     ^{_PAREN}{_SAME_SENTENCE}{{0,12}}?(?:要ら|いら(?:ない|ん|ね)|要りませ|いりませ|は結構|はけっこう|は不要(?!と)|不要です|不要なので|では意味が|じゃ意味が
     |意味がない|使い道が|使う予定がない|辞退|ではなく|じゃなくて|じゃなく|でなく|より.{{0,4}}がいい|でごまかさ|でごまかす
+    |[てで]も困|では困|じゃ困|自分で(?:払い|払う|支払|負担|出し|出す)|自己負担(?:します|で(?:構|かま|いい))
+    |(?:した|頼んだ|申し込んだ|お願いした|求めた|言った)(?:こと|覚え)(?:は|が|も)?(?:ない|ありませ|ございませ)
     |^より(?:も)?[、,]|はいいので|はいいです|はいいから|はいいけど|はもういい|はもう(?:結構|けっこう)(?:です|だ|なので|ですので|ですから|だから|[。、,!！]|$)
     |(?:と|って|とか)言われても困|(?:とか|など|なんか)?送られても|使わない(?:ので|から|し)|使いません
     # "何も返金を頼んでいません", "補償等は求めておりません": not asked, whatever the politeness.
@@ -1015,11 +1020,13 @@ _REJECTED = re.compile(rf"""
     |求めませ|要求しませ|請求しませ)
 """, re.VERBOSE)
 # English puts the decline before the remedy: "I don't want points or coupons", "no need for a voucher".
-_DECLINED_BEFORE = re.compile(r"(?i:don't want|do not want|no need for|not interested in|not asking for)(?:\s(?:any|a|the|your|or|\w+,?)){0,4}\s?$")
+_DECLINED_BEFORE = re.compile(r"(?i:don't want|do not want|don't need|do not need|no need for|not interested in|not asking for)(?:\s(?:any|a|the|your|or|\w+,?)){0,4}\s?$")
 # Named as not enough: this mention asks for nothing ("クオカードだけでは納得できません"), a later one may ("1,000ptにして").
 _INSUFFICIENT = re.compile(rf"^{_PAREN}{_SAME_SENTENCE}{{0,12}}?(?:では少な|じゃ少な|だけでは|だけじゃ|では納得|じゃ納得|では足り|じゃ足り"
+                           r"|^(?:なんて|なんか)[、,]"
                            r"|(?:では|じゃ)[、,]?\s?(?:とても|到底|とうてい|全然|全く|まったく|ちょっと)(?:納得|足り|少な)"
                            r"|(?:って|なんて|とは)[、,]?\s?(?:正直|さすがに|あまりに|ちょっと|いくらなんでも)?[、,]?\s?(?:少な|安すぎ))")
+_MORE = re.compile(r"上乗せ|増額|増やして|積み増|追加(?:で|して)(?:ください|下さい|ほし|欲し|もら|いただ)|もう少し(?:多く|出し|足し|上げ)")
 # Mentioned but not asked: received, free already, done
 # (offers and quotes are _OFFERED and _QUOTE, which let pressing through).
 _NOT_ASKED = re.compile(
@@ -1075,6 +1082,7 @@ _OFFERED = re.compile(
 # A remedy's name used for something else: a balance, a validity date, a code, what was stolen or spent.
 _STATE = re.compile(
     r"^(?:の|が|は|を)?(?:残高|履歴|数|の?有効期限|の?期限|コード|番号|サイト|アプリ|カード|での?支払|の支払|決済)"
+    r"|^で(?:払っ|支払っ|購入し|買っ|決済し)(?:た|ている|ていた)"
     # A cost as the reason for something else: "電話代がかさむので折り返しを", "交通費がもったいないので送って".
     r"|^[^。\n]{0,4}?が(?:かさむ|かさみ|もったいない|勿体ない|高い|高く)(?:ので|から|し|[、,])"
     r"|^[^。\n]{0,8}?(?:が|は|を|も)(?:今も|まだ|勝手に|不正に|全部)?(?:減|消え|表示|使われ|盗まれ|失効|切れ|抜かれ|乗っ取)"
@@ -1413,7 +1421,7 @@ def _rule_requests(norm: str) -> tuple[set[str], list[tuple[int, int, str, str]]
             declined = None
         if declined is not None:
             # "ポイントではなくマイルで": the same remedy named again right after is still asked.
-            if kind in (NOUN, "cash") and not any(h[2] == name and 0 < h[0] - end <= 14 for h in hits):
+            if kind in (NOUN, "cash") and not any(h[2] == name and 0 < h[0] - end <= 20 and "。" not in norm[end : h[0]] for h in hits):
                 rejected.add(name)
             elif kind in (REFUND_VERB, RETURN_VERB, COVER_VERB) and declined.group().find("まで") >= 0:
                 # "バス代が無駄になりました。返してほしいとまでは言わない": the cost named before is set aside too.
@@ -1421,10 +1429,10 @@ def _rule_requests(norm: str) -> tuple[set[str], list[tuple[int, int, str, str]]
                     rejected.add(object_of)
                 rejected.update(h[2] for h in hits if h[3] == NOUN and 0 <= start - h[1] <= 40)
             continue
-        if kind == NOUN and _DECLINED_BEFORE.search(norm, max(0, start - 24), start):
+        if (kind == NOUN or kind == REFUND_VERB and norm[start].isascii()) and _DECLINED_BEFORE.search(norm, max(0, start - 24), start):
             rejected.add(name)  # "I don't want points or coupons": English declines before the noun
             continue
-        if kind in (NOUN, "cash") and _INSUFFICIENT.match(after):
+        if kind in (NOUN, "cash") and _INSUFFICIENT.match(after) and not _MORE.search(norm, end, sentences[i][1]):
             continue
         if _NOT_ASKED.match(after) or (kind in (REFUND_VERB, RETURN_VERB) and _SCAM.match(after)):
             continue
