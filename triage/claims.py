@@ -808,9 +808,11 @@ _anchor("expense", "covered reimbursed", before=r"(?i:should|must|to)\s(?:be\s)?
 _anchor("expense", "持って 持ち もって もち", before=r"(?:そちら|そっち|御社|貴社|お宅|おたく|さん|社|側|店|ショップ|学校|病院|会社)(?:で|が|の|に)?$",
         after=_COVER_AFTER, kind=COVER_VERB)
 # A cost named right before an asking phrase: "皮膚科代だけお願いします", "その費用はどうなるのか", "その費用は見てもらえますか".
-_COST_BEFORE = r"(?:代金|代|費|料|賃|費用|分|手数料|差額)(?:だけ|のみ|も|は|を|って)\s?$"
+_COST_BEFORE = (r"(?:代金|代|費|料|賃|費用|分|手数料|差額|前金|手付金|頭金|内金|予約金|保証金|預り金|預かり金|デポジット)"
+                r"(?:\s?[0-9,.万千]+\s?円)?(?:の(?:話|件))?(?:だけ|のみ|も|は|を|って)\s?$")
 _anchor("expense", "お願いします お願いしたい お願いでき お願い致します どうなりますか どうなるのか どうなるんですか どうなるんでしょう "
-                   "どうなるのでしょう 見てもらえ 見ていただけ 見てください", before=_COST_BEFORE, reach=8, kind=COVER_VERB)
+                   "どうなるのでしょう どうなっている どうなってい どうなってる 見てもらえ 見ていただけ 見てください", before=_COST_BEFORE, reach=20,
+        kind=COVER_VERB)
 # "この費用はそちらの責任でお願いします": the company is asked to bear what was named.
 _anchor("expense", "責任で", before=r"(?:そちら|そっち|御社|貴社|お宅|おたく|さん|社|側|店)の?$", reach=6, kind=COVER_VERB,
         after=r"^\s?(?:お願い|払|支払|負担|対応|持|弁償|修理|直|処理)")
@@ -923,6 +925,8 @@ _OBJECT = re.compile(
     r"|(?P<fee>(?<![込更務約])手数料)"
     r"|(?P<charge>チケット代|追加料金|料金|受講料|月謝|会費|利用料|保険料|代金|解約手数料)"
     r"|(?P<paid>注文|キャンセル|課金|お金|現金|払った|払いました|支払った|支払いました)"
+    # Paid in advance to the company: "前金5,000円はどうなりますか" is its refund.
+    r"|(?P<deposit>前金|手付金|頭金|内金|予約金|保証金|預り金|預かり金|デポジット)"
     r"|(?P<amount>円|ドル|\$|¥|yen|USD)"
 )
 # A cost the customer bore, strong enough to turn "返して" into expense rather than a refund.
@@ -1050,8 +1054,8 @@ _DONE = re.compile(
     r"(?:が|けど|けれど|ものの|[。、,]|の[でにはも]|ん|\s|$)"
     # Asked before, and the answer is what follows: "払い戻しをお願いしたところ、手数料が3,000円かかると".
     r"|(?:を|は)?(?:お願い|依頼|申請|相談)し(?:まし)?た(?:ところ|ら|が|けど)"
-    r"|(?:いただける|頂ける|される|してもらえる|できる|する|します|いたします|してくれる)(?:と|って|との|という)"
-    r"(?:伺|聞|言われ|書|案内|連絡|説明|お話|話|回答|返事)"
+    r"|(?:いただける|頂ける|される|してもらえる|できる|する|します|いたします|してくれる|い?てくれる|い?ていただける)(?:と|って|との|という)"
+    r"(?:伺|聞|言われ|書|案内|連絡|説明|お話|話|回答|返事|こと(?:で|です|でした|だ))"
     r"|(?:てくる|される|する)?ことに(?:なりました|なった)|(?:の|される|いたす)?予定(?:です|とのこと|と(?:の|伺|聞))"
     r"|不可|不能)"
 )
@@ -1074,7 +1078,9 @@ _OFFERED = re.compile(
     # Handed over or proposed by the company: "割引券を渡されましたが", "宿泊割引を提案いただきましたが".
     r"|^[^。\n]{0,8}?(?:を|が|は)?(?:渡され|手渡され|提示され|提案され|ご提案いただ|提案いただ|提案して(?:くれ|いただ|もら))"
     r"|^[^。\n]{0,6}?(?:を|が|は)?(?:発表|公表|告知)(?:し|され)"
-    r"|^[^。\n]{0,12}?(?:って|と)(?:書いて|書かれ|あった|ありました|ある|話|言われ|言って|聞い|聞き|伺)"
+    r"|^[^。\n]{0,12}?(?:って|と)(?:書いて|書かれ|あった|ありました|ある|話|言われ|言って|聞い|聞き|伺|言う(?:けど|けれど|が|のに))"
+    # Told it will be borne: "鍵の交換費用は全額そちらで負担いただけると伺いました".
+    r"|^[^。\n]{0,16}?(?:いただける|頂ける|される|してもらえる|してくれる)(?:と|って|との|という)(?:伺|聞|言われ|案内|連絡|説明|お話|回答|返事)"
     r"|^[^。\n]{0,10}?で(?:済ませ|済ます|済むと|済まそう|終わり|おしまい)"
     # A notice of what was done: "3,000マイルを積算したとの案内が届いていました".
     r"|^[^。\n]{0,12}?(?:した|された|しました|いたしました)(?:との|という)(?:ご)?(?:案内|連絡|お知らせ|通知|メール)"
@@ -1219,6 +1225,8 @@ def _resolve(kind: str, norm: str, start: int, reissue: bool) -> str:
         return "points" if group == "points" else "other"  # "マイルを戻して", "消えたアイテムを戻して"
     if kind == RESTORE_VERB:
         return "refund" if group in ("paid", "charge", "waive") else "other"
+    if group == "deposit":
+        return "refund"
     if group == "loss" and kind in (COVER_VERB, GENERIC):
         return "damages"
     if kind in (COVER_VERB, GENERIC) and group in ("borne", "amount") and _DAMAGED.search(norm) \
@@ -1235,7 +1243,10 @@ def _resolve(kind: str, norm: str, start: int, reissue: bool) -> str:
         # A charge paid to someone else is a cost borne ("別のホテルの料金", "税理士に追加料金を払う"),
         # otherwise the company bears its own charge: "追加料金はそちらで負担して".
         # The place paid may be named a sentence earlier ("別のサロンで直してもらいました（6,600円）。…直しの代金だけ").
-        return "expense" if _PAID_ELSEWHERE.search(norm, max(0, start - 90), start) else "fee_waiver"
+        if _PAID_ELSEWHERE.search(norm, max(0, start - 90), start):
+            return "expense"
+        # "今月の会費8,800円はどうなりますか": what happens to a charge paid asks for it back.
+        return "refund" if norm.startswith("どうな", start) else "fee_waiver"
     if group in ("borne", "fee", "paid", "amount"):
         return "expense"
     if group == "points":
@@ -1493,8 +1504,10 @@ def _rule_requests(norm: str) -> tuple[set[str], list[tuple[int, int, str, str]]
         if kind != NOUN:
             if any(0 <= start - n - _paren_chars(norm, n, start) <= 14 and not re.search(r"なし|無し|抜き", norm[n:start])
                    # a cost named between asks of its own; not the noun's own fee ("作り直し費用（1,100円）を負担して")
-                   and not any(m.lastgroup in ("charge", "paid", "borne") and m.start() > n + 1
+                   and not any(m.lastgroup in ("charge", "paid", "borne", "loss") and m.start() > n + 1
                                for m in _OBJECT.finditer(norm, n, start))
+                   # nor a noun of another item of a list, or the other side of a choice ("弁償するか、もう一度送って")
+                   and "\n" not in norm[n:start] and not re.search(r"か[、,]|または|もしくは|それとも", norm[n:start])
                    for n in nouns):
                 continue  # 再発行手数料を返金して, 慰謝料を払って: the noun is the remedy (not "手数料なしで返金して")
             name = _resolve(kind, norm, start, reissue)
