@@ -747,7 +747,8 @@ _SERVICE_ASK = (r"^.{0,10}?(?:ください|下さい|ほしい|欲しい|もら�
                  # Asked whether it is done or possible: "振替って、どうなりますか", "振替授業があるのか".
                  r"|^[^。\n]{0,8}?(?:どうなり|どうなる|どうなっ|(?<!必要)(?:が|は)(?:ある|あります|できる|できます|可能)(?:の|ん(?:です|でしょう))?か)"
                  # One side of a choice: the sentence's ask covers both ("交換か、値引きをしてください").
-                 r"|^\s?(?:す|する)?(?:か[、,]|かまたは|[、,]?\s?(?:または|もしくは|あるいは)|か(?=[^。\n]{0,20}?(?:どちらか|いずれか)))"
+                 r"|^\s?(?:す|する)?(?:か[、,]|かまたは|[、,]?\s?(?:または|もしくは|あるいは|それとも)|か(?=[^。\n]{0,20}?(?:どちらか|いずれか)))"
+                 r"|^[^。\n]{0,12}?[、,]\s?(?:どちらか|いずれか)"
                  # "延長していただくか、返金か": one side of a choice asked with its own verb.
                  r"|^.{0,12}?(?:いただく|頂く|もらう|貰う)か[、,]"
                  # One item of a list the sentence asks for ("作り直しと、薬代を出していただけますか": the sentence's
@@ -873,7 +874,7 @@ _anchor("refund", "戻ら 返ら", before=r"(?:代|料|金(?!曜)|費|円|分|�
         after=r"^(?:ない|なかったら|なければ)(?:なら|ら|と|場合)")
 _anchor("refund", "戻せ", before=r"(?:代|料|金(?!曜)|費|円|分|額|ドル|\\$|ポイント|マイル|pt)", reach=40, kind=RETURN_VERB)
 # Lost wages named as what is owed: "その時の交通費と半日休んだ分、何か考えてもらえませんか".
-_anchor("damages", "休んだ分 休業分 有給を使った分 有休を使った分 欠勤した分", after=r"^(?!の(?:日当|給料|給与|日給|補償|賠償))")
+_anchor("damages", "休んだ分 休業分 有給を使った分 有休を使った分 欠勤した分", after=r"^(?!の(?:日当|給料|給与|日給))")
 # How much is paid out: "結局いくら出るの？", "いくらもらえるんですか".
 _anchor("damages", "いくら出 いくらもらえ いくら貰え いくら補償", kind=GENERIC)
 # Who bears a cost: "氷代がかかります。これ、どなたが持つんでしょう？".
@@ -957,6 +958,7 @@ _ASK = re.compile(r"""
     |請求(?:を|も)?(?:し(?!ない)|いた|させ|でき|する|考え|検討|予定|について|の件|に関して)
     |要求(?!され)|希望|要望|依頼(?:です|します|いたします|になります)|ちょうだい|頂戴|手を打|で(?:納得|我慢|勘弁)(?:し|す)|がいい|が良い|でも(?:構い|かまい|いい|良い)|で(?:構い|かまい)ません|でいい(?:ので|から|です)|持ちで(?:[。!！\s]|$)|でも\s?[。!！]?\s?$
     |オネガイ|クダサイ|ホシイ|モラエ|イタダケ  # written in (half-width) katakana
+    |ちょーよ|ちょうよ|ちょーだい|ちょーでぁ
     |べき|しろ|せよ|払え|返せ|出せ|寄越|よこせ|か[?？。]|か$|\?|？|でしょうか|ですか|ますか|のか|んですか|だろう|かな|まだ|いつ(?!も)|いくら|どう
     |(?:反映され|届い|入っ|振り?込まれ|付与され|付い|戻っ|され)て(?:い)?(?:ない|ませ)|届かない|届きませ|ありません|ないの|検討|対応して
     |負担して|支払って|払って|出ますか|対象|申請|申し込|手続き|納得|少な|足りな|安すぎ|ふざけ|払いません|支払いません|払う気は|払うつもりは
@@ -977,7 +979,7 @@ _ASK = re.compile(r"""
     |して(?!い|お|あ|しま|た|から|も|は)|て(?:よ|ね|な|や|って)?[!！。?？\s]*$
     # ... and the plain imperative: "額を考え直せ。", "払え！"
     |[えけせてへめれげべろ]よ?[!！。]
-    |(?i:please|can\ you|could\ you|would\ you|i\ want|i'd\ like|i\ would\ like|waiting\ for|still\ wait|i\ expect|expect\ you
+    |(?i:please|can\ you|could\ you|would\ you|i\ want|i\ request|we\ request|i\ demand|we\ demand|kindly|i'd\ like|i\ would\ like|waiting\ for|still\ wait|i\ expect|expect\ you
     |should\ be\ (?:covered|paid|refunded|reimbursed|waived)|you\ should|you\ must|have\ to\ (?:cover|pay|refund))
     # Accepting one remedy: "ギフト券で結構です", "クーポンでも我慢します".
     |で(?:結構|けっこう)です|でも(?:納得|我慢|がまん|勘弁)(?:し|す)
@@ -1030,6 +1032,10 @@ _INSUFFICIENT = re.compile(rf"^{_PAREN}{_SAME_SENTENCE}{{0,12}}?(?:では少な|
                            r"|^(?:なんて|なんか)[、,]"
                            r"|(?:では|じゃ)[、,]?\s?(?:とても|到底|とうてい|全然|全く|まったく|ちょっと)(?:納得|足り|少な)"
                            r"|(?:って|なんて|とは)[、,]?\s?(?:正直|さすがに|あまりに|ちょっと|いくらなんでも)?[、,]?\s?(?:少な|安すぎ))")
+# The next sentence says nothing is sought: "病院代は8,620円でした。請求するつもりはないけど、記録に残して",
+# "手続きも済ませたので、特に追加で求めることはありません".
+_NOT_SEEKING = re.compile(r"(?:請求|要求|求め)(?:する|る)?(?:つもり|気)(?:は|も)(?:ない|ありませ|ござい)|(?:求め|請求し|要求し)(?:ませ|ていませ|てない)"
+                          r"|(?:求める|請求する|要求する|お願いする)ことは(?:ない|ありませ|ございませ)")
 _MORE = re.compile(r"上乗せ|増額|増やして|積み増|追加(?:で|して)(?:ください|下さい|ほし|欲し|もら|いただ)|もう少し(?:多く|出し|足し|上げ)")
 # Mentioned but not asked: received, free already, done
 # (offers and quotes are _OFFERED and _QUOTE, which let pressing through).
@@ -1320,7 +1326,9 @@ def _listed(norm: str, header: re.Match[str], hits: list[tuple[int, int, str, st
 # "設置費用と慰謝料を請求します" (the ask that follows covers both).
 # Found by its end (a cost word, then と), the item's words read back from there: a pattern that starts with
 # a negated class would be tried at every position.
-_FIRST_ITEM = re.compile(r"(?:代金|代|料金|料|費用|費|差額)(?:\s?[(（][^)）\n]{0,20}[)）])?と(?!言|いわ|いう|の|思|して|なっ|なり|なる|聞|書|伺|か|は|も)[、,]?\s?")
+_FIRST_ITEM = re.compile(r"(?:代金|代|料金|料|費用|費|差額)(?:\s?[(（][^)）\n]{0,20}[)）]|\s?[0-9,.万千百]+\s?円)?"
+                         r"(?:と(?!言|いわ|いう|の|思|して|なっ|なり|なる|聞|書|伺|か|は|も)|(?=[、,]\s?(?:それとも|または|もしくは|あるいは)))[、,]?\s?"
+                         r"(?:それとも|または|もしくは|あるいは)?")
 _ITEM_STOP = frozenset("、,。\n \t")
 
 
@@ -1482,7 +1490,7 @@ def _rule_requests(norm: str) -> tuple[set[str], list[tuple[int, int, str, str]]
         asked = (any(irony[max(0, i - 1) : i + 2]) or (kind == TAKE_VERB and _DESPITE.search(norm, s, start) is not None)
                  or _ASK.search(norm, s, start) or _ASK.search(norm, start, e) or _FALLBACK.search(norm, s, e)
                  or (i + 1 < len(sentences) and i + 1 not in with_hits and _ASK.search(norm, *sentences[i + 1])
-                     and verbs_ask(i + 1, name))
+                     and not _NOT_SEEKING.search(norm, *sentences[i + 1]) and verbs_ask(i + 1, name))
                  or (header is not None and header.start() < start) or (footer is not None and start < footer.start()))
         if not asked:
             continue
