@@ -225,7 +225,7 @@ _RELATIVE_DATE = re.compile(
 )
 _DAY_OFFSETS = {"一昨々日": -3, "一昨日": -2, "おととい": -2, "昨日": -1, "きのう": -1, "昨夜": -1, "昨晩": -1,
                 "ゆうべ": -1, "今日": 0, "きょう": 0, "本日": 0, "今朝": 0, "明日": 1, "あした": 1, "明後日": 2,
-                "あさって": 2}
+                "あさって": 2, "yesterday": -1, "Yesterday": -1, "today": 0, "Today": 0, "tomorrow": 1, "Tomorrow": 1}
 _GREETING = r"(?!(?:は|も)[、,]?\s?(?:どのよう|どういった|いかが|何の|ご用件|お電話|お問い?合わせ|ご連絡))"
 _WORD_DATE = re.compile("|".join(sorted(_DAY_OFFSETS, key=len, reverse=True)).replace("きょう", "きょう(?!だい|ふ|い|か|と)")
                         .replace("本日", "本日" + _GREETING))  # "本日はどのようなご用件でしょうか": a greeting, no day
@@ -249,6 +249,8 @@ _EN_MONTH = re.compile(
 _EN_DAY_AFTER = re.compile(r"\s(?P<d>[0-9]{1,2})(?:st|nd|rd|th)?(?![0-9:])(?:,?\s(?P<y>20[0-9]{2})(?![0-9]))?")
 _EN_DAY_BEFORE = re.compile(r"(?<![0-9A-Za-z.,])(?P<d>[0-9]{1,2})(?:st|nd|rd|th)?\s$")
 _EN_YEAR_AFTER = re.compile(r",?\s(?P<y>20[0-9]{2})(?![0-9])")
+# "今週の月曜から水曜まで": the end of a range in the week named at its start.
+_WEEK_RANGE_END = re.compile(rf"\s?(?:〜|~|～|-|から)\s?(?P<wd>[{_WEEKDAYS}])曜日?")
 _WEEKDAY_RANGE_AFTER = re.compile(rf"\s?(?:〜|~|～|-|・|、|から)\s?[{_WEEKDAYS}]曜")
 _WEEKDAY_RANGE_BEFORE = re.compile(rf"[{_WEEKDAYS}]曜日?\s?(?:〜|~|～|-|・|、|から)\s?$")
 _NOT_BEFORE_YEAR = frozenset("0123456789")
@@ -384,6 +386,9 @@ def _dates(norm: str, text: str, today: date) -> list[dict[str, Any]]:
     if "曜" in norm:
         for m in _WEEKDAY_DATE.finditer(norm):
             found.append((m.start(), m.end(), _weekday(m, norm, today), "weekday"))
+            if m.group("week") and (r := _WEEK_RANGE_END.match(norm, m.end())):
+                monday = today - timedelta(days=today.weekday()) + timedelta(days=_WEEK_OFFSETS[m.group("week")])
+                found.append((r.start("wd"), r.end(), monday + timedelta(days=_WEEKDAYS.index(r.group("wd"))), "weekday"))
     for m in _WORD_DATE.finditer(norm):
         found.append((m.start(), m.end(), today + timedelta(days=_DAY_OFFSETS[m.group()]), "word"))
     if not found:
@@ -450,14 +455,14 @@ _VALUE = r"[A-Za-z0-9][A-Za-z0-9\-_]*[A-Za-z0-9]|[0-9]"
 _PAREN_REF = r"(?:\s?[（(][^）)\n]{0,20}[）)])?"
 _FILLER = r"(?:ええと|えーと|えっと|えー|あー|うーんと?|あった|はい)"
 _AFTER_LABEL = re.compile(
-    rf"(?:\s?[(][^)\n]{{1,12}}[)])?(?:\s?[)\]】〕」』>:]|\s?(?:は|が|も|の)|\s(?:is|was)(?=\s))?\s?[:\-]?\s?[(\[【〔「『]?\s?[#№]?\s?"
+    rf"(?:\s?[(][^)\n]{{1,12}}[)])?(?:\s?[)\]】〕」』>:]|\s?(?:は|が|も|の)|\s(?:is|was)(?=\s))?\s?[:\-]?\s?[(\[【〔「『]?\s?[#№]?\s?(?:\n\s?[・*●•]\s?)?"
     rf"(?:[、,…]\s?{_FILLER}[、,…]*\s?)?(?P<value>{_VALUE})"
 )
 # A label asked for in one turn and answered in the next: "会員番号をお伺いできますか。\n客：NG58812047です".
 # The answer may carry a time stamp ("[13:21] お客様: 7730-2291-04") or start over ("…ＭＲ－…はい、MR-55012").
 _ANSWER = re.compile(
     rf"[^\n]{{0,30}}?(?:[?？。…]|\n)\s?(?:\[?[0-9]{{1,2}}:[0-9]{{2}}(?::[0-9]{{2}})?\]?\s?)?(?:[^\s:：\n]{{1,10}}[:：])?\s?"
-    rf"(?:[^\n。?？0-9]{{0,12}}?[…、,]\s?)?(?:{_FILLER}[、,…\s]*)*(?=[A-Za-z\-_]*[0-9])(?P<value>{_VALUE})"
+    rf"(?:[^\n。?？0-9]{{0,12}}?[…、,]+\s?){{0,2}}(?:{_FILLER}[、,…。\s]*)*(?=[A-Za-z\-_]*[0-9])(?P<value>{_VALUE})"
     r"(?![0-9,]*\s?[円年月日時%])"
 )
 # The value a few words after its label in the same sentence: "注文番号はですね、えー、W-61-2290",
@@ -480,6 +485,8 @@ _LAST4 = re.compile(
     r"(?:下|末尾|最後の?|おしり|お尻)\s?(?:の)?\s?(?:4|四)\s?(?:桁|けた|ケタ)(?:の番号)?\s?(?:は|が|:|=)?\s?[\"「『(]?\s?"
     r"(?P<a>[0-9]{4})(?![0-9])"
     r"|末尾(?:が|は|:)?\s?(?P<c>[0-9]{4})(?![0-9])"
+    r"|(?:下|末尾|最後の?)\s?(?:の)?\s?(?:4|四)\s?(?:桁|けた|ケタ)[^\n0-9]{0,20}?(?:[?？]|か。|\n)\s?(?:[^\s:：\n0-9]{1,10}[:：])?\s?"
+    r"(?:(?:ええと|えーと|えっと|えー|あー|はい)[、,…\s]*)?(?P<f>[0-9]{4})(?![0-9])"
     r"|(?:ending|ends)(?:\s?in)?\s?(?:[:#]\s?)?(?P<e>[0-9]{4})(?![0-9])"
     r"|[*xX•●](?:[*xX•●]{3}[\s\-]?){1,4}(?P<d>[0-9]{4})(?![0-9])"
 )
@@ -577,7 +584,7 @@ def _references(norm: str, text: str) -> list[dict[str, Any]]:
             start = m.start()
             for card in _CARD_WORD.finditer(norm, max(0, m.start() - 12), m.start()):
                 start = card.start()  # the nearest card word before the digits
-            add("card_last4", m.group("a") or m.group("c") or m.group("d") or m.group("e"), start, m.end())
+            add("card_last4", m.group("a") or m.group("c") or m.group("d") or m.group("e") or m.group("f"), start, m.end())
     for hit in _LABEL_END.finditer(norm):
         kind, label_start = _label(norm, hit)
         if not kind:
