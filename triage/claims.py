@@ -879,13 +879,14 @@ _anchor("voucher", "鑑賞券 無料鑑賞券 無料チケット 招待チケッ
 # The money back, in a plain imperative or a threat: "1回分はさっさと戻せ", "もし戻らないなら解約します".
 _anchor("refund", "戻ら 返ら", before=r"(?:代|料|金(?!曜)|費|円|分|額|ドル|\$)", reach=60, kind=RETURN_VERB,
         after=r"^(?:ない|なかったら|なければ)(?:なら|ら|と|場合)")
-_anchor("refund", "戻せ", before=r"(?:代|料|金(?!曜)|費|円|分|額|ドル|\\$|ポイント|マイル|pt)", reach=40, kind=RETURN_VERB)
+_anchor("refund", "戻せ", before=r"(?:代|料|金(?!曜)|費|円|分|額|ドル|\$|ポイント|マイル|pt)", reach=40, kind=RETURN_VERB)
 # Lost wages named as what is owed: "その時の交通費と半日休んだ分、何か考えてもらえませんか".
 _anchor("damages", "休んだ分 休業分 有給を使った分 有休を使った分 欠勤した分", after=r"^(?!の(?:日当|給料|給与|日給))")
 # How much is paid out: "結局いくら出るの？", "いくらもらえるんですか".
-_anchor("damages", "いくら出 いくらもらえ いくら貰え いくら補償", kind=GENERIC)
+_anchor("damages", "いくら出 いくらもらえ いくら貰え いくら補償", kind=GENERIC,
+        after=r"^(?!せ|し|さ|そう)")  # "いくら出せば直りますか": what the customer would pay
 # Who bears a cost: "氷代がかかります。これ、どなたが持つんでしょう？".
-_anchor("expense", "持つ 持って 払う 出す", before=r"(?:誰|だれ|どなた|どちら|どっち|どこ)(?:が|で)\\s?$", reach=5, kind=COVER_VERB)
+_anchor("expense", "持つ 持って 払う 出す", before=r"(?:誰|だれ|どなた|どちら|どっち|どこ)(?:が|で)\s?$", reach=5, kind=COVER_VERB)
 for _word in [w for w in _ANCHORS if all("\u3041" <= ch <= "\u3096" for ch in w)]:
     _ANCHORS.setdefault("".join(chr(ord(ch) + 0x60) for ch in _word), list(_ANCHORS[_word]))
 
