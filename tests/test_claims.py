@@ -1102,124 +1102,100 @@ def test_a_bare_service_noun_before_a_full_stop_is_no_imperative() -> None:
 # -- vocabulary classes read from claims_test8's misses: each a phrase that asks and a near one that must not --------
 
 
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        # A charge cut, brought to nothing or pro-rated.
-        ("今月の利用料を少しでも減らしてもらえませんか", ["fee_waiver"]),
-        ("電話の回数を減らしてもらえませんか", []),
-        ("使えなかった月の分はゼロにしてください", ["fee_waiver"]),
-        ("ポイントの残高がゼロになっていました", []),
-        ("今回の点検代は0円にしてください", ["fee_waiver"]),
-        ("請求額10円について教えてください", []),
-        ("解約した月の料金は日割りにしてください", ["fee_waiver"]),
-        ("日割りになっていることは確認しました", []),
-        # The price it should have been.
-        ("表示価格で買わせてください", ["fee_waiver"]),
-        ("表示価格が高いと思います", []),
-        # A worry about a cancellation fee; one told and accepted asks nothing.
-        ("キャンセル料がかかるなら納得できません", ["fee_waiver"]),
-        ("キャンセル料がかかると聞いて了解しました", []),
-        # The charge not made, with a comma after its amount; the refusal to pay in a plain form.
-        ("キャンセル料3,000円、取らないでください", ["fee_waiver"]),
-        ("キャンセル料3,000円、取られました", []),
-        ("もう今月分は払いませんから", ["fee_waiver"]),
-        ("今月分は払いませんか？と勧誘されました", []),
-    ],
-)
-def test_a_charge_cut_zeroed_or_worried_about(text: str, expected: list[str]) -> None:
-    assert claims.extract(text, ARRIVED)["requests"] == expected
+_READ_FROM_CLAIMS_TEST8: list[tuple[str, list[str]]] = [
+    # A charge cut, brought to nothing or pro-rated.
+    ("今月の利用料を少しでも減らしてもらえませんか", ["fee_waiver"]),
+    ("電話の回数を減らしてもらえませんか", []),
+    ("使えなかった月の分はゼロにしてください", ["fee_waiver"]),
+    ("ポイントの残高がゼロになっていました", []),
+    ("今回の点検代は0円にしてください", ["fee_waiver"]),
+    ("請求額10円について教えてください", []),
+    ("解約した月の料金は日割りにしてください", ["fee_waiver"]),
+    ("日割りになっていることは確認しました", []),
+    # The price it should have been.
+    ("表示価格で買わせてください", ["fee_waiver"]),
+    ("表示価格が高いと思います", []),
+    # A worry about a cancellation fee; one told and accepted asks nothing.
+    ("キャンセル料がかかるなら納得できません", ["fee_waiver"]),
+    ("キャンセル料がかかると聞いて了解しました", []),
+    # The charge not made, with a comma after its amount; the refusal to pay in a plain form.
+    ("キャンセル料3,000円、取らないでください", ["fee_waiver"]),
+    ("キャンセル料3,000円、取られました", []),
+    ("もう今月分は払いませんから", ["fee_waiver"]),
+    ("今月分は払いませんか？と勧誘されました", []),
+
+    # Goods sent when they have not come (a refund not come stays a refund).
+    ("注文した本がまだ来ていません。すぐ送ってください", ["other"]),
+    ("返金がまだです。早く振り込んでください", ["refund"]),
+    # Exchanged or repaired in plain verbs; a repair only of something damaged.
+    ("新品と換えてもらえますか", ["other"]),
+    ("電球を新しいのと換えたら直りました", []),
+    ("配達の人が塀を壊しました。直してください", ["other"]),
+    ("塀を壊していった。直してちょーよ", ["other"]),
+    ("アプリの表示がおかしいので直してください", []),
+    # Restored as it was; points restored are points, a price restored is no service.
+    ("勝手に変えられた設定を元に戻してください", ["other"]),
+    ("消えたポイントを元に戻して", ["points"]),
+    ("勝手に変更された元のコースに戻してほしい", ["other"]),
+    ("元の料金に戻してほしい", ["refund"]),
+    # E-money put back, a free ticket as the voucher.
+    ("電子マネーを再チャージしてください", ["voucher"]),
+    ("自分でチャージし直しました", []),
+    ("無料鑑賞券をください", ["voucher"]),
+    ("無料鑑賞券はいりません", []),
+
+    # Money back in a plain imperative or a threat.
+    ("二重に取った代金を戻せ", ["refund"]),
+    ("設定を戻せますか", []),
+    ("会費が戻らないなら退会します", ["refund"]),
+    ("データが戻らないなら諦めます", []),
+    # Money paid ahead, and a charge paid, asked about.
+    ("手付金3万円はどうなりますか", ["refund"]),
+    ("手付金3万円を振り込みました", []),
+    ("今月の会費5,000円はどうなりますか", ["refund"]),
+    # A cost asked about as "の件"; a matter without a cost asks nothing.
+    ("修理代の件はどうなっていますか", ["expense"]),
+    ("修理の件はどうなっていますか", []),
+    # Who bears a cost.
+    ("宿泊費は誰が持つんですか", ["expense"]),
+    ("誰が持っていったのか分かりません", []),
+    # Lost wages named alone, and what is paid out.
+    ("立ち会いで会社を休んだ分、考えてもらえませんか", ["damages"]),
+    ("休んだ分は有給で処理しました", []),
+    ("結局いくら出るんですか", ["damages"]),
+    ("いくら出せば直りますか", []),
+    # English asks and declines.
+    ("I request reimbursement of the taxi fare.", ["expense"]),
+    ("I don't need a refund, please resend it.", ["other"]),
+
+    # Declined: not wanted in that form, paid oneself, never asked.
+    ("ポイントで返されても困ります", []),
+    ("ポイントで返してください", ["points"]),
+    ("再発行手数料は自分で払います", []),
+    ("再発行手数料を払ってください", ["reissue_fee"]),
+    ("返金を頼んだ覚えはありません", []),
+    ("返金を頼んだのにまだです", ["refund"]),
+    # Belittled asks nothing; not enough, and more of it asked, asks it.
+    ("500ポイントなんて、何の足しにもなりません", []),
+    ("1,000円分の商品券では足りないので上乗せしてください", ["voucher"]),
+    ("1,000円分の商品券では足りません", []),
+    # The means of payment is no remedy.
+    ("クーポンで払った分も返金してください", ["refund"]),
+    ("クーポンを送ってください", ["voucher"]),
+    # Told it will be done; a next sentence that seeks nothing does not carry the ask.
+    ("多く請求した分は来月の料金から差し引いてくれるとのことで、安心しました", []),
+    ("多く請求した分は来月の料金から差し引いてください", ["fee_waiver"]),
+    ("タクシー代は3,000円でした。請求するつもりはありませんが、報告しておきます", []),
+    ("タクシー代は3,000円でした。そちらで負担してください", ["expense"]),
+    # Both sides of a choice, and a list's first cost with its amount.
+    ("壊れた品を弁償するか、もう一度送ってください", ["damages", "other"]),
+    ("差額2,000円、それとも別の便への振替、どちらか対応してください", ["expense", "other"]),
+    ("眼鏡代3,000円と、お詫びの品をお願いします", ["expense", "other"]),
+]
 
 
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        # Goods sent when they have not come (a refund not come stays a refund).
-        ("注文した本がまだ来ていません。すぐ送ってください", ["other"]),
-        ("返金がまだです。早く振り込んでください", ["refund"]),
-        # Exchanged or repaired in plain verbs; a repair only of something damaged.
-        ("新品と換えてもらえますか", ["other"]),
-        ("電球を新しいのと換えたら直りました", []),
-        ("配達の人が塀を壊しました。直してください", ["other"]),
-        ("塀を壊していった。直してちょーよ", ["other"]),
-        ("アプリの表示がおかしいので直してください", []),
-        # Restored as it was; points restored are points, a price restored is no service.
-        ("勝手に変えられた設定を元に戻してください", ["other"]),
-        ("消えたポイントを元に戻して", ["points"]),
-        ("勝手に変更された元のコースに戻してほしい", ["other"]),
-        ("元の料金に戻してほしい", ["refund"]),
-        # E-money put back, a free ticket as the voucher.
-        ("電子マネーを再チャージしてください", ["voucher"]),
-        ("自分でチャージし直しました", []),
-        ("無料鑑賞券をください", ["voucher"]),
-        ("無料鑑賞券はいりません", []),
-    ],
-)
-def test_a_service_asked_in_plain_verbs(text: str, expected: list[str]) -> None:
-    assert claims.extract(text, ARRIVED)["requests"] == expected
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        # Money back in a plain imperative or a threat.
-        ("二重に取った代金を戻せ", ["refund"]),
-        ("設定を戻せますか", []),
-        ("会費が戻らないなら退会します", ["refund"]),
-        ("データが戻らないなら諦めます", []),
-        # Money paid ahead, and a charge paid, asked about.
-        ("手付金3万円はどうなりますか", ["refund"]),
-        ("手付金3万円を振り込みました", []),
-        ("今月の会費5,000円はどうなりますか", ["refund"]),
-        # A cost asked about as "の件"; a matter without a cost asks nothing.
-        ("修理代の件はどうなっていますか", ["expense"]),
-        ("修理の件はどうなっていますか", []),
-        # Who bears a cost.
-        ("宿泊費は誰が持つんですか", ["expense"]),
-        ("誰が持っていったのか分かりません", []),
-        # Lost wages named alone, and what is paid out.
-        ("立ち会いで会社を休んだ分、考えてもらえませんか", ["damages"]),
-        ("休んだ分は有給で処理しました", []),
-        ("結局いくら出るんですか", ["damages"]),
-        ("いくら出せば直りますか", []),
-        # English asks and declines.
-        ("I request reimbursement of the taxi fare.", ["expense"]),
-        ("I don't need a refund, please resend it.", ["other"]),
-    ],
-)
-def test_money_back_costs_asked_about_and_who_bears_them(text: str, expected: list[str]) -> None:
-    assert claims.extract(text, ARRIVED)["requests"] == expected
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        # Declined: not wanted in that form, paid oneself, never asked.
-        ("ポイントで返されても困ります", []),
-        ("ポイントで返してください", ["points"]),
-        ("再発行手数料は自分で払います", []),
-        ("再発行手数料を払ってください", ["reissue_fee"]),
-        ("返金を頼んだ覚えはありません", []),
-        ("返金を頼んだのにまだです", ["refund"]),
-        # Belittled asks nothing; not enough, and more of it asked, asks it.
-        ("500ポイントなんて、何の足しにもなりません", []),
-        ("1,000円分の商品券では足りないので上乗せしてください", ["voucher"]),
-        ("1,000円分の商品券では足りません", []),
-        # The means of payment is no remedy.
-        ("クーポンで払った分も返金してください", ["refund"]),
-        ("クーポンを送ってください", ["voucher"]),
-        # Told it will be done; a next sentence that seeks nothing does not carry the ask.
-        ("多く請求した分は来月の料金から差し引いてくれるとのことで、安心しました", []),
-        ("多く請求した分は来月の料金から差し引いてください", ["fee_waiver"]),
-        ("タクシー代は3,000円でした。請求するつもりはありませんが、報告しておきます", []),
-        ("タクシー代は3,000円でした。そちらで負担してください", ["expense"]),
-        # Both sides of a choice, and a list's first cost with its amount.
-        ("壊れた品を弁償するか、もう一度送ってください", ["damages", "other"]),
-        ("差額2,000円、それとも別の便への振替、どちらか対応してください", ["expense", "other"]),
-        ("眼鏡代3,000円と、お詫びの品をお願いします", ["expense", "other"]),
-    ],
-)
-def test_declines_belittling_and_choices(text: str, expected: list[str]) -> None:
+@pytest.mark.parametrize(("text", "expected"), _READ_FROM_CLAIMS_TEST8)
+def test_vocabulary_read_from_claims_test8(text: str, expected: list[str]) -> None:
     assert claims.extract(text, ARRIVED)["requests"] == expected
 
 
