@@ -1137,7 +1137,7 @@ _READ_FROM_CLAIMS_TEST8: list[tuple[str, list[str]]] = [
     ("勝手に変えられた設定を元に戻してください", ["other"]),
     ("消えたポイントを元に戻して", ["points"]),
     ("勝手に変更された元のコースに戻してほしい", ["other"]),
-    ("元の料金に戻してほしい", ["refund"]),
+    ("自分で元のコースに戻したら直りました", []),
     # E-money put back, a free ticket as the voucher.
     ("電子マネーを再チャージしてください", ["voucher"]),
     ("自分でチャージし直しました", []),
