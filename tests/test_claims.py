@@ -1097,3 +1097,132 @@ def test_sasuga_ni_is_no_irony() -> None:
 def test_a_bare_service_noun_before_a_full_stop_is_no_imperative() -> None:
     # "口座振替。" names how a bill is paid; the question after it asks about that, not for a transfer.
     assert claims.extract("支払い方法は口座振替。変更はできますか？", ARRIVED)["requests"] == []
+
+
+# -- vocabulary classes read from claims_test8's misses: each a phrase that asks and a near one that must not --------
+
+
+_READ_FROM_CLAIMS_TEST8: list[tuple[str, list[str]]] = [
+    # A charge cut, brought to nothing or pro-rated.
+    ("今月の利用料を少しでも減らしてもらえませんか", ["fee_waiver"]),
+    ("電話の回数を減らしてもらえませんか", []),
+    ("使えなかった月の分はゼロにしてください", ["fee_waiver"]),
+    ("ポイントの残高がゼロになっていました", []),
+    ("今回の点検代は0円にしてください", ["fee_waiver"]),
+    ("請求額10円について教えてください", []),
+    ("解約した月の料金は日割りにしてください", ["fee_waiver"]),
+    ("日割りになっていることは確認しました", []),
+    # The price it should have been.
+    ("表示価格で買わせてください", ["fee_waiver"]),
+    ("表示価格が高いと思います", []),
+    # A worry about a cancellation fee; one told and accepted asks nothing.
+    ("キャンセル料がかかるなら納得できません", ["fee_waiver"]),
+    ("キャンセル料がかかると聞いて了解しました", []),
+    # The charge not made, with a comma after its amount; the refusal to pay in a plain form.
+    ("キャンセル料3,000円、取らないでください", ["fee_waiver"]),
+    ("キャンセル料3,000円、取られました", []),
+    ("もう今月分は払いませんから", ["fee_waiver"]),
+    ("今月分は払いませんか？と勧誘されました", []),
+
+    # Goods sent when they have not come (a refund not come stays a refund).
+    ("注文した本がまだ来ていません。すぐ送ってください", ["other"]),
+    ("返金がまだです。早く振り込んでください", ["refund"]),
+    # Exchanged or repaired in plain verbs; a repair only of something damaged.
+    ("新品と換えてもらえますか", ["other"]),
+    ("電球を新しいのと換えたら直りました", []),
+    ("配達の人が塀を壊しました。直してください", ["other"]),
+    ("塀を壊していった。直してちょーよ", ["other"]),
+    ("アプリの表示がおかしいので直してください", []),
+    # Restored as it was; points restored are points, a price restored is no service.
+    ("勝手に変えられた設定を元に戻してください", ["other"]),
+    ("消えたポイントを元に戻して", ["points"]),
+    ("勝手に変更された元のコースに戻してほしい", ["other"]),
+    ("自分で元のコースに戻したら直りました", []),
+    # E-money put back, a free ticket as the voucher.
+    ("電子マネーを再チャージしてください", ["voucher"]),
+    ("自分でチャージし直しました", []),
+    ("無料鑑賞券をください", ["voucher"]),
+    ("無料鑑賞券はいりません", []),
+
+    # Money back in a plain imperative or a threat.
+    ("二重に取った代金を戻せ", ["refund"]),
+    ("設定を戻せますか", []),
+    ("会費が戻らないなら退会します", ["refund"]),
+    ("データが戻らないなら諦めます", []),
+    # Money paid ahead, and a charge paid, asked about.
+    ("手付金3万円はどうなりますか", ["refund"]),
+    ("手付金3万円を振り込みました", []),
+    ("今月の会費5,000円はどうなりますか", ["refund"]),
+    # A cost asked about as "の件"; a matter without a cost asks nothing.
+    ("修理代の件はどうなっていますか", ["expense"]),
+    ("修理の件はどうなっていますか", []),
+    # Who bears a cost.
+    ("宿泊費は誰が持つんですか", ["expense"]),
+    ("誰が持っていったのか分かりません", []),
+    # Lost wages named alone, and what is paid out.
+    ("立ち会いで会社を休んだ分、考えてもらえませんか", ["damages"]),
+    ("休んだ分は有給で処理しました", []),
+    ("結局いくら出るんですか", ["damages"]),
+    ("いくら出せば直りますか", []),
+    # English asks and declines.
+    ("I request reimbursement of the taxi fare.", ["expense"]),
+    ("I don't need a refund, please resend it.", ["other"]),
+
+    # Declined: not wanted in that form, paid oneself, never asked.
+    ("ポイントで返されても困ります", []),
+    ("ポイントで返してください", ["points"]),
+    ("再発行手数料は自分で払います", []),
+    ("再発行手数料を払ってください", ["reissue_fee"]),
+    ("返金を頼んだ覚えはありません", []),
+    ("返金を頼んだのにまだです", ["refund"]),
+    # Belittled asks nothing; not enough, and more of it asked, asks it.
+    ("500ポイントなんて、何の足しにもなりません", []),
+    ("1,000円分の商品券では足りないので上乗せしてください", ["voucher"]),
+    ("1,000円分の商品券では足りません", []),
+    # The means of payment is no remedy.
+    ("クーポンで払った分も返金してください", ["refund"]),
+    ("クーポンを送ってください", ["voucher"]),
+    # Told it will be done; a next sentence that seeks nothing does not carry the ask.
+    ("多く請求した分は来月の料金から差し引いてくれるとのことで、安心しました", []),
+    ("多く請求した分は来月の料金から差し引いてください", ["fee_waiver"]),
+    ("タクシー代は3,000円でした。請求するつもりはありませんが、報告しておきます", []),
+    ("タクシー代は3,000円でした。そちらで負担してください", ["expense"]),
+    # Both sides of a choice, and a list's first cost with its amount.
+    ("壊れた品を弁償するか、もう一度送ってください", ["damages", "other"]),
+    ("差額2,000円、それとも別の便への振替、どちらか対応してください", ["expense", "other"]),
+    ("眼鏡代3,000円と、お詫びの品をお願いします", ["expense", "other"]),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), _READ_FROM_CLAIMS_TEST8)
+def test_vocabulary_read_from_claims_test8(text: str, expected: list[str]) -> None:
+    assert claims.extract(text, ARRIVED)["requests"] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Yesterday my parcel was lost.", ["2026-12-01"]),
+        # The end of a range takes the week named at its start; a bare range is opening hours.
+        ("今週の月曜〜水曜は使えませんでした", ["2026-11-30", "2026-12-02"]),
+        ("先週の火曜から木曜まで止まっていました", ["2026-11-24", "2026-11-26"]),
+        ("月曜〜水曜は営業しています", []),
+    ],
+)
+def test_english_day_words_and_a_weekday_range_in_a_named_week(text: str, expected: list[str]) -> None:
+    assert dates(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("注文番号：\n・ZQ-2001\n・ZQ-2002\nどちらも届いていません", [("order", "ZQ-2001"), ("order", "ZQ-2002")]),
+        ("注文番号：\n・未定です", []),
+        ("オペ：受付番号をお願いします。\n客：えっと、メモに書いてあって……UK-4471です。", [("ticket", "UK-4471")]),
+        ("オペ：受付番号をお願いします。\n客：えっと、控えがなくて……すみません、分かりません。", []),
+        ("オペ：カードの下4桁をお願いします。\n客：はい、4444。", [("card_last4", "4444")]),
+        ("オペ：カードの下4桁をお願いします。\n客：ええと、分かりません。", []),
+    ],
+)
+def test_a_list_under_its_label_and_answers_after_searching(text: str, expected: list[tuple[str, str]]) -> None:
+    assert [(r["kind"], r["value"]) for r in claims.extract(text, ARRIVED)["references"]] == expected

@@ -31,8 +31,8 @@ from . import claims as C
 
 WEIGHTS = Path(__file__).with_name("claims_weights.json")
 ROOT = Path(__file__).resolve().parent.parent
-SETS = tuple(f"data/claims_test{n}.csv" for n in ("", "2", "3", "4", "5", "6", "7"))
-THRESHOLD = 0.97  # chosen by leave-one-set-out: the best mean over the seven sets of min(precision, recall), ties to the higher
+SETS = tuple(f"data/claims_test{n}.csv" for n in ("", "2", "3", "4", "5", "6", "7", "8"))
+THRESHOLD = 0.98  # chosen by leave-one-set-out: the best mean over the eight sets of min(precision, recall), ties to the higher (0.97 with seven)
 # The company's offer disputed as too little: "800円のクーポンで済ませるつもりですか" asks for nothing of the list.
 # A charge the company takes as the background of another question: "会費はしっかり取るくせに、…教えて".
 _TAKEN = re.compile(r"^[^。\n]{0,10}?(?:取る|とる|取って|取り|取られ)(?:くせ|のに|けど|ながら|おいて|わりに)")
