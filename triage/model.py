@@ -55,7 +55,7 @@ REVIEW_ACCURACY_TARGET = 0.95
 # A wrong route at or above this confidence is a "confident error" in reports.
 CONFIDENT = 0.7
 FOLDS = 5
-# Texts that ``predict_many`` takes through each phase at once: one batch request's worth.
+# Texts that ``predict_many`` takes through MeCab at once (their output is held): one batch request's worth.
 PHASE_TEXTS = 100
 
 Progress = Callable[[str], None]
@@ -447,18 +447,18 @@ class InquiryModel:
         """Route a batch: each text as ``predict`` routes it (the same probabilities as ``predict_proba``)."""
         # The compiled single-text path is cheaper per text than one pass of sparse products over the
         # batch (scipy and numpy calls per batch, a Python loop of numpy calls per text): 0.25 against
-        # 0.35 ms per text, paired in one process (docs/model.md). A part of the batch goes through it
-        # in phases (all texts normalized, then all through MeCab, then all featurized, then all
-        # scored), so that each phase finds its tables (MeCab's dictionary, the scorer's weights) in
-        # the caches, where text after text evicted them for the next phase.
+        # 0.35 ms per text, paired in one process (docs/model.md). A part of the batch is normalized,
+        # then goes through MeCab text after text, which then finds its dictionary in the caches (the
+        # features and the scorer's tables evicted it between texts); then each text is read, featurized
+        # and scored in turn (all texts' tokens at once set off the garbage collector: docs/model.md).
         out: list[Prediction] = []
+        analyse, chars = self.featurizer.analyse, self._text_chars()
+        plain = not (self.sentence_inputs or self.concept_inputs)
         for i in range(0, len(texts), PHASE_TEXTS):
             normalized = [normalize(t) for t in texts[i : i + PHASE_TEXTS]]
-            every = located_many(normalized)
-            analyse, chars = self.featurizer.analyse, self._text_chars()
-            analyses = [analyse(n, chars is None, False, e) for n, e in zip(normalized, every, strict=True)]
-            out += [self._routed(a, chars) if not (self.sentence_inputs or self.concept_inputs)
-                    else self._one(a, explained=False)[0] for a in analyses]
+            for text, every in zip(normalized, located_many(normalized), strict=True):
+                analysis = analyse(text, chars is None, False, every)
+                out.append(self._routed(analysis, chars) if plain else self._one(analysis, explained=False)[0])
         return out
 
     # -- explanation ----------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import threading
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import fugashi
 import unidic_lite
@@ -201,17 +201,20 @@ def located(text: str) -> list[tuple[str, str, str, int, int]]:
 _MECAB_ANALYSE = analyse
 
 
-def located_many(texts: Sequence[str]) -> list[list[tuple[str, str, str, int, int]]]:
-    """Return ``located`` of each text: MeCab over all of them first, then its output read and placed in C.
+def located_many(texts: Sequence[str]) -> Iterator[list[tuple[str, str, str, int, int]]]:
+    """Return ``located`` of each text in turn: MeCab runs over all of them first, each output is read later.
 
-    One pass of MeCab finds its dictionary in the caches from text to text. With ``analyse``
-    swapped for another tokenizer (bench/tokenizers.py), each text goes through ``located``.
+    One pass of MeCab finds its dictionary in the caches from text to text. Its output (strings)
+    is read and placed in C as each text's turn comes, so that only one text's tokens are alive
+    at a time: a batch's tokens, tens of thousands of tuples, set off the garbage collector's
+    passes. With ``analyse`` swapped for another tokenizer (bench/tokenizers.py), each text goes
+    through ``located``.
     """
     if analyse is not _MECAB_ANALYSE:
-        return [located(t) for t in texts]
+        return (located(t) for t in texts)
     parse = _line_tagger().parse
     parsed = [parse(t) for t in texts]
-    return [read_located(p, t) for p, t in zip(parsed, texts, strict=True)]
+    return (read_located(p, t) for p, t in zip(parsed, texts, strict=True))
 
 
 def dictionary_version() -> str:
