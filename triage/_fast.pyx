@@ -45,7 +45,7 @@ DEF HUGE_PAGE = 2097152
 cdef void* _table_memory(size_t size) noexcept nogil:
     """Return ``size`` zeroed bytes (NULL when out of memory) that the kernel may back with 2 MB pages.
 
-    The scorer's tables (about 9 MB) are read at random places, a few hundred per text: with 4 kB pages
+    The scorer's tables (about 17 MB) are read at random places, a few hundred per text: with 4 kB pages
     nearly every read also misses the TLB, whose entries cover far less than the tables. Free with ``free``.
     """
     cdef void* address = NULL
