@@ -34,8 +34,14 @@ cdef extern from "Python.h":
 cdef extern from "<stdlib.h>" nogil:
     int posix_memalign(void** address, size_t alignment, size_t size)
 
-cdef extern from "<sys/mman.h>" nogil:
-    int madvise(void* address, size_t length, int advice)
+cdef extern from *:
+    """
+    #include <sys/mman.h>
+    #ifndef MADV_HUGEPAGE  /* not Linux: the advice becomes MADV_NORMAL, which changes nothing */
+    #define MADV_HUGEPAGE 0
+    #endif
+    """
+    int madvise(void* address, size_t length, int advice) nogil
     int MADV_HUGEPAGE
 
 
