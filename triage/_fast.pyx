@@ -361,7 +361,7 @@ cdef class Scorer:
         space collapsed (what ``segment_features`` lists), not its ``chars``.
         Given ``need``, it is called with the whole scores once they are known; when
         it returns false the segments are not scored one by one (segment scores and
-        words are None): a route that reads no sentence skips about a third of the work.
+        words are None): a route that reads no sentence skips about a fifth of the work.
         """
         cdef Py_ssize_t n_seg = len(segments), labels = self.labels
         cdef Py_ssize_t s, c, total_w = 0, total_c = 0, kw, kc, longest = 0, m
