@@ -43,11 +43,12 @@ from triage.native import (
     digit_runs,
     locate,
     nfkc,
+    read_located,
     read_tokens,
     softmax_rows,
 )
 from triage.registry import Registry
-from triage.text import KEEP_POS, _line_tagger, located, normalize
+from triage.text import KEEP_POS, _line_tagger, located, located_many, normalize
 from triage.tfidf import Block
 
 from .conftest import DATA
@@ -126,6 +127,24 @@ def test_scores_read_from_the_text_equal_those_of_its_ngram_strings(
     for (idx, val), (ref_idx, ref_val) in zip(got[2], expected[2], strict=True):
         np.testing.assert_array_equal(idx, ref_idx)
         np.testing.assert_array_equal(val, ref_val)
+
+
+@settings(max_examples=200, deadline=None)
+@given(segments_st)
+def test_scores_asked_for_the_route_first_score_the_sentences_only_when_it_needs_them(
+        parts: list[tuple[list[str], list[str]]]) -> None:
+    segments = [Segment(0, 1, words=w, chars=c) for w, c in parts]
+    expected = SCORER.score(segments, True)
+    seen: list[np.ndarray] = []
+    for wanted in (True, False):
+        got = SCORER.score(segments, True, need=lambda whole, wanted=wanted: seen.append(whole.copy()) or wanted)
+        np.testing.assert_array_equal(seen.pop(), expected[0])  # asked with the whole text's scores
+        np.testing.assert_array_equal(got[0], expected[0])
+        if wanted:
+            np.testing.assert_array_equal(got[1], expected[1])
+            assert [i.tolist() + v.tolist() for i, v in got[2]] == [i.tolist() + v.tolist() for i, v in expected[2]]
+        else:
+            assert got[1] is None and got[2] is None
 
 
 def test_ngrams_read_from_the_text_have_one_to_three_characters() -> None:
@@ -509,6 +528,24 @@ def test_read_tokens_gives_every_piece_right_when_its_recent_pieces_collide() ->
 def test_locate_places_tokens_as_python_did(text: str, surfaces: list[str]) -> None:
     tokens = [("名詞", s, s) for s in surfaces]
     assert locate(text, tokens) == _plain_locate(text, tokens)
+
+
+@given(_LINES, st.booleans(), st.text(alphabet="補償パスワードx *-\t", max_size=16))
+def test_read_located_reads_and_places_in_one_pass_what_read_tokens_and_locate_give(
+        lines: list[tuple[str, str, str, str]], tail: bool, text: str) -> None:
+    parsed = "\n".join(f"{a}\t{b}\t{c}{d}" for a, b, c, d in lines) + ("\n" if tail else "")
+    assert read_located(parsed, text) == _plain_locate(text, _plain_read(parsed))
+
+
+def test_located_many_is_located_of_each_text_and_follows_a_swapped_tokenizer(monkeypatch: pytest.MonkeyPatch
+                                                                              ) -> None:
+    from triage import text as text_module
+
+    texts = [normalize(t) for t in TEXTS + [r.text for r in dataset.read(DATA / "inquiries.csv").rows][::97]]
+    assert list(located_many(texts)) == [located(t) for t in texts]
+    # bench/tokenizers.py swaps triage.text.analyse for another tokenizer's: the batch must read with it too.
+    monkeypatch.setattr(text_module, "analyse", lambda t: [("名詞", c, c) for c in t if not c.isspace()])
+    assert list(located_many(texts)) == [locate(t, [("名詞", c, c) for c in t if not c.isspace()]) for t in texts]
 
 
 _TERMS = ["訴訟", "集団訴訟", "弁護士", "sue", "sns", "sns拡散", "x-y", "_ab", "sue_"]

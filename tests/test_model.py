@@ -40,6 +40,21 @@ def test_single_text_path_matches_the_batch_path(models_dir: Path, tiny_rows: li
         (p.label, p.reason, p.sentence) for p in map(loaded.router.predict, texts)]
     # predict_many scores text by text now: still what the sparse products of a batch give.
     np.testing.assert_allclose([list(b.probabilities.values()) for b in batch], expected, atol=1e-9)
+    # The explained path scores every sentence; predict and predict_many only those the route reads.
+    assert batch == [loaded.router.predict_explained(t)[0] for t in texts]
+
+
+def test_the_batch_routes_alike_across_its_phases(models_dir: Path, tiny_rows: list[dict[str, str]],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from triage import model as model_module
+
+    router = Registry(models_dir).load(Registry(models_dir).active() or "").router
+    texts = [r["text"] for r in tiny_rows[::3]] + ["", "一文目です。二文目です！\n三文目"]
+    whole = router.predict_many(texts)
+    assert len(whole) == len(texts)
+    monkeypatch.setattr(model_module, "PHASE_TEXTS", 4)  # parts of four texts, the last one shorter
+    assert router.predict_many(texts) == whole == [router.predict(t) for t in texts]
+    assert router.predict_many([]) == []
 
 
 def test_a_tampered_model_file_is_refused(models_dir: Path) -> None:

@@ -31,6 +31,38 @@ cdef extern from "Python.h":
     int PyUnicode_4BYTE_KIND
 
 
+cdef extern from "<stdlib.h>" nogil:
+    int posix_memalign(void** address, size_t alignment, size_t size)
+
+cdef extern from *:
+    """
+    #include <sys/mman.h>
+    #ifndef MADV_HUGEPAGE  /* not Linux: the advice becomes MADV_NORMAL, which changes nothing */
+    #define MADV_HUGEPAGE 0
+    #endif
+    """
+    int madvise(void* address, size_t length, int advice) nogil
+    int MADV_HUGEPAGE
+
+
+DEF HUGE_PAGE = 2097152
+
+
+cdef void* _table_memory(size_t size) noexcept nogil:
+    """Return ``size`` zeroed bytes (NULL when out of memory) that the kernel may back with 2 MB pages.
+
+    The scorer's tables (about 17 MB) are read at random places, a few hundred per text: with 4 kB pages
+    nearly every read also misses the TLB, whose entries cover far less than the tables. Free with ``free``.
+    """
+    cdef void* address = NULL
+    cdef size_t rounded = (size + HUGE_PAGE - 1) // HUGE_PAGE * HUGE_PAGE
+    if posix_memalign(&address, HUGE_PAGE, rounded) != 0:
+        return NULL
+    madvise(address, rounded, MADV_HUGEPAGE)  # advice only: without huge pages the tables work as before
+    memset(address, 0, rounded)
+    return address
+
+
 cdef struct Hit:
     Py_ssize_t idx  # the term's column in its vocabulary
     Py_ssize_t pos  # where it occurs in the text's term sequence
@@ -157,8 +189,8 @@ cdef class Scorer:
         while size < n_chars + n_chars // 2 + 2:  # about half full: 4 MB, not 8, for 135k n-grams (fewer misses)
             size *= 2
         self.mask = size - 1
-        self.table = <Slot*>calloc(size, sizeof(Slot))
-        self.rows = <double*>malloc((n_words + n_chars) * self.stride * sizeof(double) + 1)
+        self.table = <Slot*>_table_memory(size * sizeof(Slot))
+        self.rows = <double*>_table_memory((n_words + n_chars) * self.stride * sizeof(double) + 1)
         self.intercept = <double*>malloc(self.labels * sizeof(double) + 1)
         if self.table is NULL or self.rows is NULL or self.intercept is NULL:
             raise MemoryError()
@@ -172,7 +204,7 @@ cdef class Scorer:
         while size < 2 * n_words + 2:
             size *= 2
         self.word_mask = size - 1
-        self.word_table = <WordSlot*>calloc(size, sizeof(WordSlot))
+        self.word_table = <WordSlot*>_table_memory(size * sizeof(WordSlot))
         if self.word_table is NULL:
             raise MemoryError()
         for term, column in words.items():
@@ -318,7 +350,7 @@ cdef class Scorer:
         """
         return _csr(docs, None, self, chars)
 
-    def score(self, list segments, bint with_words, str text=None, Py_ssize_t lo=1, Py_ssize_t hi=3):
+    def score(self, list segments, bint with_words, str text=None, Py_ssize_t lo=1, Py_ssize_t hi=3, need=None):
         """Return the scores of a text's segments, together and one by one, before the softmax.
 
         ``segments`` are ``triage.features.Segment``s. Returns (whole scores,
@@ -327,6 +359,9 @@ cdef class Scorer:
         normalized ``text``, each segment's character n-grams are those of ``lo``
         to ``hi`` code points (at most 3) of its slice of the text with its white
         space collapsed (what ``segment_features`` lists), not its ``chars``.
+        Given ``need``, it is called with the whole scores once they are known; when
+        it returns false the segments are not scored one by one (segment scores and
+        words are None): a route that reads no sentence skips about a fifth of the work.
         """
         cdef Py_ssize_t n_seg = len(segments), labels = self.labels
         cdef Py_ssize_t s, c, total_w = 0, total_c = 0, kw, kc, longest = 0, m
@@ -402,6 +437,8 @@ cdef class Scorer:
             self._score(distinct, kw, val, &whole_v[0])
             kc = _distinct(char_hits, cb[n_seg], distinct, seen)
             self._score(distinct, kc, val, &whole_v[0])
+            if need is not None and not need(whole):
+                return whole, None, None  # the buffers are freed by ``finally``
             for s in range(n_seg):
                 out = &seg_v[s, 0]
                 for c in range(labels):
@@ -631,6 +668,40 @@ def read_tokens(str parsed):
                         cut += 1
                 lemma = _piece(parsed, kind, data, t1 + 1, cut) if cut > t1 + 1 else surface
                 out.append((_piece(parsed, kind, data, line, t1), lemma, surface))
+            line = i + 1
+            tabs = 0
+    return out
+
+
+def read_located(str parsed, str text):
+    """``locate(text, read_tokens(parsed))`` in one pass, without the list of (part of speech, lemma, surface) between."""
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(parsed), i, line = 0, tabs = 0, t1 = 0, t2 = 0, cut
+    cdef Py_ssize_t pos = 0, start, size = PyUnicode_GET_LENGTH(text)
+    cdef int kind = PyUnicode_KIND(parsed)
+    cdef void* data = PyUnicode_DATA(parsed)
+    cdef Py_UCS4 ch
+    cdef str surface
+    cdef list out = []
+    for i in range(n + 1):
+        ch = PyUnicode_READ(kind, data, i) if i < n else 10
+        if ch == 9:
+            tabs += 1
+            if tabs == 1:
+                t1 = i
+            elif tabs == 2:
+                t2 = i
+        elif ch == 10:
+            if tabs == 2:
+                surface = _piece(parsed, kind, data, t2 + 1, i)
+                start = PyUnicode_Find(text, surface, pos, size, 1)
+                if start >= 0:  # else MeCab dropped or changed it (whitespace): nothing to place
+                    cut = t1 + 1
+                    if not (t2 == t1 + 2 and PyUnicode_READ(kind, data, t1 + 1) == 42):  # "*": no lemma
+                        while cut < t2 and PyUnicode_READ(kind, data, cut) != 45:  # up to the first "-"
+                            cut += 1
+                    lemma = _piece(parsed, kind, data, t1 + 1, cut) if cut > t1 + 1 else surface
+                    pos = start + PyUnicode_GET_LENGTH(surface)
+                    out.append((_piece(parsed, kind, data, line, t1), lemma, surface, start, pos))
             line = i + 1
             tabs = 0
     return out

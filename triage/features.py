@@ -208,16 +208,19 @@ class Featurizer:
     def __setstate__(self, state: dict[str, object]) -> None:
         self.__dict__.update({"concept_features": True, "negation": False, "quotes": False, **state})
 
-    def analyse(self, normalized: str, chars: bool = True, tokens: bool = True) -> Analysis:
+    def analyse(self, normalized: str, chars: bool = True, tokens: bool = True,
+                every: list[tuple[str, str, str, int, int]] | None = None) -> Analysis:
         """Split into segments and list each segment's word, concept and (unless not ``chars``) character features.
 
         Without ``chars`` the segments' character n-grams stay empty: a model's ``Scorer`` can read them
         from the normalized text itself, faster than from a list of strings (``InquiryModel._one``).
         Without ``tokens`` the analysis lists no kept tokens (only explanations read them).
+        ``every`` is ``located(normalized)`` when the caller has it already (a batch tokenizes first).
         """
         bounds = split_segments(normalized)
         segments = [Segment(a, b) for a, b in bounds]
-        every = located(normalized)
+        if every is None:
+            every = located(normalized)
         # Scoped words: a denied clause (¬) and quoted words (「…」, someone else's words: a scam
         # mail that "names a lawyer" is not a lawyer writing).
         scopes = []

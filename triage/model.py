@@ -41,7 +41,7 @@ from threadpoolctl import threadpool_limits
 from .dataset import LABELS, LABELS_JA
 from .features import CONCEPT_PREFIX, CONCEPTS, REASONS, Analysis, Featurizer, Lexicon, shown_word, stack
 from .native import Scorer, combine, softmax_rows
-from .text import is_composing_mark, normalize, normalize_with_offsets, same_word
+from .text import is_composing_mark, located_many, normalize, normalize_with_offsets, same_word
 from .tfidf import Block
 
 RANDOM_STATE = 0
@@ -55,6 +55,8 @@ REVIEW_ACCURACY_TARGET = 0.95
 # A wrong route at or above this confidence is a "confident error" in reports.
 CONFIDENT = 0.7
 FOLDS = 5
+# Texts that ``predict_many`` takes through MeCab at once (their output is held): one batch request's worth.
+PHASE_TEXTS = 100
 
 Progress = Callable[[str], None]
 _ESC = LABELS.index("escalation")
@@ -344,6 +346,8 @@ class InquiryModel:
         # One C call (triage/_fast.pyx) looks up, counts and scores the whole text and every sentence:
         # in Python, a dozen small numpy calls per sentence cost more than the arithmetic.
         text_chars = self._text_chars()
+        if not (explained or self.sentence_inputs or self.concept_inputs):
+            return self._routed(analysis, text_chars), []
         if text_chars is None:
             whole_scores, seg_scores, seg_words = self._scorer.score(segments, explained)
         else:
@@ -371,6 +375,35 @@ class InquiryModel:
         if probs is None:
             return self._route(analysis, self._final(analysis, whole, seg), seg), seg_words or []
         return self._route(analysis, probs, seg, routed), seg_words or []
+
+    def _routed(self, analysis: Analysis, text_chars: tuple[int, int] | None) -> Prediction:
+        """``_one`` without an explanation, in the shipped design (the combiner reads the whole text alone).
+
+        The scorer asks for the route as soon as the whole text is scored and scores the sentences
+        one by one only when the route reads them: a text of one sentence, or a faq route (no deciding
+        sentence, no reason), skips them, as about half of inquiries do.
+        """
+        segments = analysis.segments
+        decided: list[tuple[np.ndarray, dict[str, float], tuple[str, float, bool]]] = []
+
+        def need(whole_scores: np.ndarray) -> bool:
+            whole, final = combine(whole_scores, self.comb_coef, self.comb_intercept)
+            probs = dict(zip(LABELS, final.tolist(), strict=True))
+            routed = self.policy.route(probs)
+            decided.append((whole, probs, routed))
+            return len(segments) > 1 and routed[0] != "faq"
+
+        if text_chars is None:
+            _, seg_scores, _ = self._scorer.score(segments, False, need=need)
+        else:
+            _, seg_scores, _ = self._scorer.score(segments, False, analysis.normalized, *text_chars, need=need)
+        whole, probs, routed = decided[0]
+        if seg_scores is None:
+            seg = whole  # one sentence (its features are the whole text's), or a faq route, which reads none
+        else:
+            softmax_rows(seg_scores)
+            seg = seg_scores
+        return self._route(analysis, probs, seg, routed)
 
     def _text_chars(self) -> tuple[int, int] | None:
         """Return the n-gram sizes when the scorer reads a text's character n-grams from the text (1 to 3 characters)."""
@@ -414,9 +447,19 @@ class InquiryModel:
         """Route a batch: each text as ``predict`` routes it (the same probabilities as ``predict_proba``)."""
         # The compiled single-text path is cheaper per text than one pass of sparse products over the
         # batch (scipy and numpy calls per batch, a Python loop of numpy calls per text): 0.25 against
-        # 0.35 ms per text, paired in one process (docs/model.md).
-        one, analyse = self._one, self._analyse
-        return [one(analyse(normalize(t), False), explained=False)[0] for t in texts]
+        # 0.35 ms per text, paired in one process (docs/model.md). A part of the batch is normalized,
+        # then goes through MeCab text after text, which then finds its dictionary in the caches (the
+        # features and the scorer's tables evicted it between texts); then each text is read, featurized
+        # and scored in turn (all texts' tokens at once set off the garbage collector: docs/model.md).
+        out: list[Prediction] = []
+        analyse, chars = self.featurizer.analyse, self._text_chars()
+        plain = not (self.sentence_inputs or self.concept_inputs)
+        for i in range(0, len(texts), PHASE_TEXTS):
+            normalized = [normalize(t) for t in texts[i : i + PHASE_TEXTS]]
+            for text, every in zip(normalized, located_many(normalized), strict=True):
+                analysis = analyse(text, chars is None, False, every)
+                out.append(self._routed(analysis, chars) if plain else self._one(analysis, explained=False)[0])
+        return out
 
     # -- explanation ----------------------------------------------------------
     def predict_explained(self, text: str) -> tuple[Prediction, dict[str, Any]]:

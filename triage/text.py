@@ -10,13 +10,13 @@ from __future__ import annotations
 import re
 import threading
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 
 import fugashi
 import unidic_lite
 
 from . import pii
-from .native import digit_runs, locate, nfkc, read_tokens
+from .native import digit_runs, locate, nfkc, read_located, read_tokens
 
 # Bump when normalisation or tokenization changes what a text becomes: the
 # registry refuses a model stamped with another version (its features differ).
@@ -196,6 +196,25 @@ def located(text: str) -> list[tuple[str, str, str, int, int]]:
     # A token MeCab dropped or changed (whitespace) is not placed; the search runs in C (triage/_fast.pyx).
     # ``analyse`` is looked up here at each call: bench/tokenizers.py swaps it for another tokenizer's.
     return locate(text, analyse(text))
+
+
+_MECAB_ANALYSE = analyse
+
+
+def located_many(texts: Sequence[str]) -> Iterator[list[tuple[str, str, str, int, int]]]:
+    """Return ``located`` of each text in turn: MeCab runs over all of them first, each output is read later.
+
+    One pass of MeCab finds its dictionary in the caches from text to text. Its output (strings)
+    is read and placed in C as each text's turn comes, so that only one text's tokens are alive
+    at a time: a batch's tokens, tens of thousands of tuples, set off the garbage collector's
+    passes. With ``analyse`` swapped for another tokenizer (bench/tokenizers.py), each text goes
+    through ``located``.
+    """
+    if analyse is not _MECAB_ANALYSE:
+        return (located(t) for t in texts)
+    parse = _line_tagger().parse
+    parsed = [parse(t) for t in texts]
+    return (read_located(p, t) for p, t in zip(parsed, texts, strict=True))
 
 
 def dictionary_version() -> str:
