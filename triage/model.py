@@ -289,7 +289,8 @@ class InquiryModel:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update({"concept_inputs": False, "_word_pull": None, **state})
-        # Built here, when a worker loads the model (about 25 ms), not by whichever request comes first.
+        # Built here, when a worker loads the model (30-100 ms, the first in a process the slowest), not by
+        # whichever request comes first.
         self._scorer = self._make_scorer()
 
     def _make_scorer(self) -> Scorer:
