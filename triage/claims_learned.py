@@ -150,7 +150,8 @@ def vetoed(norm: str, spans: list[tuple[int, int]]) -> bool:
             return True
         if C._REJECTED.match(after) or C._OFFERED.match(after) or C._DONE.match(after) or C._NOT_ASKED.match(after) \
                 or C._INSUFFICIENT.match(after) or C._STATE.match(after) or _SETTLED.match(after) or _TAKEN.match(after) \
-                or C._GIVEN_BEFORE.search(norm, max(0, start - 14), start):
+                or C._GIVEN_BEFORE.search(norm, max(0, start - 14), start) \
+                or C._DECLINED_BEFORE.search(norm, max(0, start - 24), start):  # "I don't want a replacement"
             return True
     return False
 
