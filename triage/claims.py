@@ -737,7 +737,7 @@ _anchor("expense", "私持ち こっち持ち 自分持ち うち持ち 客持�
 _anchor("fee_waiver", "キャンセル料 違約金 手数料 解約金 延滞金 延滞料 延滞手数料 追加料金 費用 送料 返送料 料金",
         after=rf"^(?:{_AMOUNT_GAP}(?:を|は|が|も|って)?|{_AMOUNT_WORD}[、,]\s?)(?:取り?消|なしに|無しに|なしで|無しで|無料に|免除|ゼロ|タダ|かからない|つかない|付かない"
               r"|取らない|とらない|取られない|請求しない|引かない)")
-_anchor("expense", "電話代 通話料 通信費 通話代 交通費 タクシー代 電車代 バス代 ガソリン代 駐車代 駐車場代 医療費 治療費 診察代 診察料 "
+_anchor("expense", "電話代 通話料 通信費 通話代 交通費 タクシー代 電車代 電車賃 バス代 バス賃 ガソリン代 駐車代 駐車場代 医療費 治療費 診察代 診察料 "
                    "診察費 診療費 薬代 通院費 病院代 郵送料 切手代 実費 自腹 立て替え 立替え 立替 鍵交換 鍵の交換 鍵を交換 "
                    "電話料金 電話の料金 通信料")
 _anchor("expense", "自費", after=r"^(?!扱い)")  # "自費扱いで請求された": the company's own charge
@@ -778,7 +778,7 @@ _anchor("other", "交換 修理 取り替え", after=r"^(?:を|は)?\s?(?:お願
 # Goods sent instead or what is missing: "交換品を送ってほしい", "新しいのを送って", "足らん分送ってくれへん",
 # "蓋だけ送ってもらえれば", "交換品はいつ届きますか", "Please send a replacement".
 _GOODS = (r"(?:交換品|代替品|代わりの(?:品|商品|もの|物)?|代わり|新しい(?:の|もの|物|商品|品)|新品|正しい[^。\n、]{0,8}?(?:商品|品|もの|物|の)"
-          r"|足ら?ん分|足りない分|足りない物|不足分|不足している分|欠品|残りの?(?:分|商品|品)|部品|付属品|パーツ|蓋|ふた)")
+          r"|足ら?ん分|足りない分|足りない物|不足分|不足している分|欠品|残りの?(?:分|商品|品)|部品|付属品|パーツ|蓋|ふた|中身|中味)")
 _anchor("other", "送って 送り 送る 届けて 発送して 発送を 送付して 届き 届く 届か",
         before=_GOODS + r"[一-龥ァ-ヴー]{0,4}(?:を|は|が|も|だけ|のみ|、|\s)*(?:いつ|まだ|早く|至急|すぐ|今すぐ|急いで)?[、\s]?$", reach=30)
 # Sent again, or what was missing sent: "もう一回送ってもらうのが一番", "入っていませんでした。充電器だけでいいので送って".
@@ -826,7 +826,7 @@ _anchor("expense", "持って 持ち もって もち", before=r"(?:そちら|�
         after=_COVER_AFTER, kind=COVER_VERB)
 # A cost named right before an asking phrase: "皮膚科代だけお願いします", "その費用はどうなるのか", "その費用は見てもらえますか".
 _COST_BEFORE = (r"(?:代金|代|費|料|賃|費用|分|手数料|差額|前金|手付金|頭金|内金|予約金|保証金|預り金|預かり金|デポジット|お釣り|おつり|釣り銭)"
-                r"(?:(?:の|は)?\s?[0-9,.万千]+\s?円)?(?:の(?:話|件))?(?:だけ|のみ|も|は|を|って|[、,])\s?$")
+                r"(?:(?:の|は)?\s?[0-9,.万千]+\s?円)?(?:の(?:話|件))?(?:だけ|のみ|も|は|を|って|[、,])\s?(?:追加で|別途|改めて)?\s?$")
 _anchor("expense", "お願いします お願いしたい お願いでき お願い致します どうなりますか どうなるのか どうなるんですか どうなるんでしょう "
                    "どうなるのでしょう どうなっている どうなってい どうなってる 見てもらえ 見ていただけ 見てください", before=_COST_BEFORE, reach=20,
         kind=COVER_VERB)
@@ -841,7 +841,7 @@ _anchor("damages", "お金をくれ お金をもらえ お金がもらえ お金
 _anchor("expense", "払うて 払ろて", kind=COVER_VERB)
 # "振込手数料もそちらでお願いします": the company is asked to bear what was named.
 _anchor("expense", "そちらで そちら側で 御社で 貴社で 御社側で 貴社側で", kind=COVER_VERB,
-        after=r"^\s?(?:お願い|願|よろしく|対応して|持って|もって)")
+        after=r"^\s?(?:お願い|願|よろしく|対応して|持って|もって|見て|みて|払って|支払って|出して|精算)")
 _anchor("expense", "払って 支払って お支払い 出して", kind=COVER_VERB,
         after=r"^(?:ください|下さい|くださ|下さる|くれ|ほし|欲し|もら|いただ|頂|ちょうだい|頂戴|ね|よ[!！。]|\s?[?？]|$)")
 # "皮膚科の費用の支払いを求めます": the payment asked, its object named before.
@@ -875,7 +875,7 @@ _anchor("other", "送って 届けて 発送して 持ってきて 持って来�
         after=r"^(?!た|き|しま|もら(?:った|いました)|いただ(?:いた|きました)|くれ(?:た|ました))")
 # Exchanged or repaired in plain verbs: "はよ新しいのと替えてや", "壊していったがや。直してちょーよ".
 _anchor("other", "と替え と換え に替え に換え と取り替え と取り換え", reach=14, after=_SERVICE_ASK,
-        before=r"(?:新しい|新品|別の|正しい|良品|ちゃんとした|まともな|壊れてない)[^。\n]{0,6}$")
+        before=r"(?:新しい|新品|別の|正しい|良品|ちゃんとした|まともな|壊れてない|傷のない|傷の無い|正常な|同等の)[^。\n]{0,6}$")
 _anchor("other", "直して 直しに来", kind=REPAIR_VERB, before=r"(?:^|[をはも、。！!\s]|早く|はよ|すぐ|すぐに|ちゃんと|きちんと)$", reach=4,
         after=r"^(?:ください|下さい|ほしい|欲しい|もらえ|貰え|いただけ|頂け|くれ|ちょう|ちょー|お願い|よ|や|ね|[。!！]|$)")
 # What was there restored: "元に戻してください", "元のプランに戻して" (money or points back resolve from their object).
@@ -950,6 +950,26 @@ _anchor("other", "送り返 送りかえ", before=r"(?!)")
 _anchor("fee_waiver", "taken off", after=r"^\s?(?:the|my|our|this)?\s?(?:bill|invoice|charge|statement|total)")
 _anchor("points", "point", before=r"[0-9]-?$|[0-9]\s$", reach=2, after=r"^(?![A-Za-z])")
 _anchor("refund", "returned refunded", before=r"(?i:could|can|would|should|must|to)\s(?:be\s)$", reach=12, kind=REFUND_VERB)
+# Money for distress in plain words: "気持ちの分として何か包んでもらいたい".
+_anchor("consolation", "何か包 いくらか包 気持ちを包 お包み")
+# Something given for the trouble, nothing named: "普通は何かあるものじゃないんですか", "何かつけてもらうのが普通".
+_anchor("damages", "何かあるもの 何かつけて 何かつけてもら 何か考えてもら 何か考えていただ 何かしてもらえ 何かしていただけ 何かしらの形で", kind=GENERIC)
+# Others got it: "ほかの生徒さんは振替レッスンを入れてもらったそうですが、私は？" (the comparison decides).
+_anchor("other", "振替 振り替え 再配達 交換", after=r"^[^。\n]{0,16}?(?:もらった|いただいた|して(?:もらった|いただいた))(?:そう|と(?:聞|いう))")
+# A lost balance restored: "電子マネー3,000円分が消えました…元の残高に戻してもらえますか".
+_anchor("voucher", "に戻して に戻してもら に戻してほし 戻して", before=r"(?:残高|金額)(?:を)?\s?$", reach=4, kind=RESTORE_VERB)
+# The customer's share made nothing: "自己負担なしにしてください" (the bare 自己負担 is the company's charge, no cost borne).
+_anchor("fee_waiver", "自己負担なし 自己負担をなし 自己負担ゼロ 自己負担金なし 自己負担金をなし 自己負担を無し 自己負担無し")
+_anchor("expense", "自己負担", before=r"(?!)")
+# An item of the bill taken off: "請求書に取り外し費用16,500円が入っていました。この項目を消してください".
+_anchor("fee_waiver", "消して 削除して 外して", before=r"(?:請求|明細|料|代|費)[^\n]{0,40}(?:項目|行|部分)(?:を|は|も)?\s?$", reach=50)
+# A friend paid for now is no cost asked: "同行した友人に立て替えてもらい、帰宅後に現金で返しています".
+_anchor("expense", "立て替え 立替え 立替", after=r"^(?!てもらい(?!たい)|てもらっ(?!て(?:も|いい))|てくれ(?:た|まし))")
+# Usable next time: "次の買い物のときに使えるようなものでいいですよ" (a voucher).
+_anchor("voucher", "使えるもの 使えるようなもの 使える券 使えるチケット", before=r"(?:次|次回|今度)[^。\n]{0,12}$", reach=16)
+# A charge deducted from the rent or the bill: "この分、家賃から引いてもいいですか".
+_anchor("fee_waiver", "引いて 引い 差し引", reach=8, before=r"(?:家賃|賃料|月謝|会費|料金|代金|請求額?|会計|利用料)から\s?$",
+        after=r"^(?:も(?:いい|よろし|構)|ください|下さい|もら|いただ|頂|ほし|欲し|くれ|て(?:も(?:いい|よろし|構)|ください|下さい|もら|いただ|ほし|くれ))")
 for _word in [w for w in _ANCHORS if all("\u3041" <= ch <= "\u3096" for ch in w)]:
     _ANCHORS.setdefault("".join(chr(ord(ch) + 0x60) for ch in _word), list(_ANCHORS[_word]))
 
@@ -978,7 +998,7 @@ _RULES = {word: [(remedy, re.compile(b) if b else None, re.compile(a) if a else 
 # Nouns only: the last one named before the verb is its object ("延滞金が330円つきました。これを負担して"
 # is about the late fee, whatever card was reissued before); a bare amount counts only when no noun does.
 _OBJECT = re.compile(
-    r"(?P<reissue>再発行|作り直|再交付|さいはっこう|発行手数料|(?:もう一度|再度)発行|取り直)"
+    r"(?P<reissue>再発行|作り直|再交付|さいはっこう|発行手数料|(?:もう一度|再度)発行|取り直|(?i:reissue))"
     # A loss the customer suffered, made good: damages ("被害額は¥15,000です。いつ補填されますか").
     # Lost wages are a loss too (the brief lists 休業補償 under damages): "休んだ分の日当を補償して".
     r"|(?P<loss>損失|損害(?!金)|逸失|値下がり|売上|被害|不正利用|盗まれ|補償金|日当|日給|時給|休んだ分|給料|給与|有給|有休)"
@@ -1003,7 +1023,7 @@ _OBJECT = re.compile(
     r"|(?P<amount>円|ドル|\$|¥|yen|USD)"
 )
 # A cost the customer bore, strong enough to turn "返して" into expense rather than a refund.
-_BORNE_STRONG = re.compile(r"かかっ|かかり|掛かっ|掛かり|自費(?!扱い)|自腹|実費|返送料|往復(?:の)?送料|立て?替|通話料|電話代|交通費|タクシー|購入し|買い|買っ|加入"
+_BORNE_STRONG = re.compile(r"病院に行|通院|かかっ|かかり|掛かっ|掛かり|自費(?!扱い)|自腹|実費|返送料|往復(?:の)?送料|立て?替|通話料|電話代|交通費|タクシー|購入し|買い|買っ|加入"
                            r"|振込手数料|振り込み手数料|延滞金|延滞料|延滞手数料|利息"
                            r"|別の(?:病院|薬局|ホテル|店|クリニック|便|業者)")
 # The customer's property damaged, and what repairing it costs: a loss made good (damages), not a cost borne.
@@ -1011,13 +1031,13 @@ _DAMAGED = re.compile(r"壊れ|壊さ|壊し|傷(?!病)|破損|ぶつけ|ぶつ�
 _REPAIR = re.compile(r"修理|修繕|補修|塗装|塗り直|張り替え|張替|交換代|交換費|見積")
 # Getting a service from someone else: staying, hiring, renting, buying.
 _NOT_MONEY_OBJECT = re.compile(r"(?:責任者|上司|上の(?:人|者|方)|担当者?|社長|店長|支配人|代表者?|謝罪文?|説明|回答|返事|結論|答え|誠意)を\s?$")
-_PAID_ELSEWHERE = re.compile(r"別の|他の|他社|ほかの|よその|近くの|近所の|買い直|買いなお|に(?:払|支払)|かかっ|かかり|掛かっ|借り|預け|泊ま|(?:に|を)頼ん|(?:に|を)依頼し|買っ|購入"
+_PAID_ELSEWHERE = re.compile(r"別の|他の|他社|ほかの|よその|近くの|近所の|買い直|買いなお|で買い|を買います|を買いました|に(?:払|支払)|かかっ|かかり|掛かっ|借り|預け|泊ま|(?:に|を)頼ん|(?:に|を)依頼し|買っ|購入"
                              r"|市販|飲んだ|薬局|ドラッグストア")
 _REISSUE_CONTEXT = re.compile(
     r"(?:カード|クレジット|クレカ|かーど|card)[^\n]{0,40}?(?:再発行|作り直|再交付|発行し直|さいはっこう)"
     r"|(?:再発行|作り直|再交付|さいはっこう)[^。\n]{0,12}?(?:カード|かーど)|再発行手数料"
     # Any card or document made again after a leak: 会員証, パスポート, 住民票 (its 発行手数料 is then a reissue fee).
-    r"|(?:会員証|パスポート|旅券|免許証|保険証|住民票|証明書|通帳|印鑑証明|学生証|社員証|診察券|戸籍|謄本|抄本|書類)[^\n]{0,40}?(?:再発行|作り直|再交付|取り直|発行し直)"
+    r"|(?:会員証|パスポート|旅券|免許証|保険証|住民票|証明書|通帳|印鑑証明|学生証|社員証|診察券|戸籍|謄本|抄本|書類)[^\n]{0,80}?(?:再発行|作り直|再交付|取り直|発行し直)"
     r"|(?:もう一度|再度)発行|(?:再発行|再交付)[^。\n]{0,20}?手数料"
     r"|(?i:reissue|replacement card)",
     re.IGNORECASE,
@@ -1047,6 +1067,9 @@ _ASK = re.compile(r"""
     |バチは当たら|罰は当たら|よろしい(?:です)?(?:よね|ですね|でしょうか)|もらわな|もろても(?:よろし|ええ)|(?:くらい|ぐらい)は(?:ね|ねえ|ねぇ|さ|さあ)?[、,]?\s?[…‥]
     # Hoping or disputing rather than asking: "ポイントがあれば嬉しいです", "私が払うものではないと思います".
     |(?:あれば|あると|いただけると|頂けると|もらえると|いただければ|頂ければ)(?:嬉し|うれし|助か|幸い|ありがた)
+    # Asked as fair, as a confirmation, as a reluctance or as whether it can be done: "考えてもらってもいいと思うんですが",
+    # "今回の修理は当然無料ですよね", "そのまま払うのはちょっと", "返品できるか聞いといて".
+    |(?:ても|でも)(?:いい|良い)と思|(?:無料|タダ|免除|対象|なし|無し|ゼロ|不要|当然|もらえる|いただける|頂ける|くれる|される)(?:です|ます|でしょう|なん(?:です|だ)|んです)?よね|のは(?:ちょっと|どうか|いかがなもの)|でき(?:る|ます)か(?:どうか)?[、,]?\s?(?:聞|教え|知り|確認|問い合わせ)
     |(?:もの|筋合い)(?:では|じゃ|は)(?:ない|ありませ|なかろう)|おかしい|おかしくない
     |して(?!い|お|あ|しま|た|から|も|は)|て(?:よ|ね|な|や|って)?[!！。?？\s]*$
     # ... and the plain imperative: "額を考え直せ。", "払え！"
@@ -1243,6 +1266,13 @@ def _remedy(word: str, norm: str, start: int, end: int) -> tuple[str, str] | Non
     return None
 
 
+_MONEY_SENT = re.compile(r"見舞金|見舞い金|お詫び金|おわび金|迷惑料|慰謝料|補償金|返金|お金|現金|クーポン|商品券|ギフト券|ギフトカード|QUOカード|クオカード|図書カード|金券|ポイント")
+# Property lost or stolen in the company's care, asked about: "腕時計がなくなっていて…どう対応してくれるのか".
+_LOST_PROPERTY = re.compile(r"なくなっ|無くなっ|紛失|盗まれ|盗難|置き忘れ|行方不明")
+# A verb that refers back to what was named before: "これは返して", "その分を支払って".
+# The company's own price or bill, which a difference is of: "通常価格の4,180円で引き落とされていました。差額は".
+_COMPANY_PRICE = re.compile(r"引き落と|請求され|価格|定価|通常料金|会計|明細")
+_BACK_REF = re.compile(r"これ|それ|その分|この分|そのお金|このお金")
 _LOST = re.compile(r"消え|失効|なくな|無くな|使われ|減っ|盗まれ|抜かれ")
 _POINTS_WORD = re.compile(r"ポイント|マイル|[0-9]\s?(?:P|pt|PT)(?![A-Za-z])")
 _E_MONEY = re.compile(r"電子マネー|プリペイド|ギフトカード|ギフト券|商品券|クーポン")
@@ -1257,11 +1287,13 @@ def _resolve(kind: str, norm: str, start: int, reissue: bool) -> str:
     if _NOT_MONEY_OBJECT.search(window):
         return ""  # "責任者を出してください", "回答を出して": a person or an answer, nothing to pay
     if kind == SEND_VERB:
-        return "other"
+        # "見舞金を…お送りいただけるとのことでしたが…いつ送っていただけるのでしょうか": the money named is what is sent.
+        money = [m.end() for m in _MONEY_SENT.finditer(window)]
+        return "" if money and not any(m.start() > money[-1] for m in re.finditer(_GOODS, window)) else "other"
     if kind == REPAIR_VERB:
         return "other" if _DAMAGED.search(norm, max(0, start - 90), start) else ""  # not "システムは直して"
     if kind == DAMAGE_ASK:
-        return "damages" if _DAMAGED.search(norm, max(0, start - 90), start) else ""
+        return "damages" if _DAMAGED.search(norm, max(0, start - 90), start) or _LOST_PROPERTY.search(norm, max(0, start - 90), start) else ""
     if kind == TAKE_VERB:
         return "fee_waiver" if _TAKEN_FEE.search(window) else "refund"
     if kind == CANCEL_VERB:
@@ -1271,9 +1303,14 @@ def _resolve(kind: str, norm: str, start: int, reissue: bool) -> str:
     if norm[start : start + 1].isascii() and norm[start : start + 1].isalpha():
         # English takes more letters, and names the object after the verb: "cover the difference ... for a taxi".
         window = norm[max(0, start - 90) : start] + " " + norm[start : start + 60]
+    if kind in (RETURN_VERB, COVER_VERB, REFUND_VERB, GENERIC) and _BACK_REF.search(window, max(window.rfind("。"), window.rfind("\n")) + 1) \
+            and not any(m.lastgroup != "amount" for m in _OBJECT.finditer(window)):
+        # "一日券5,800円を買った…一本も乗っていません。さすがにこれは返して": the object is named sentences before.
+        window = norm[max(0, start - 120) : start]
     if "なし" in window or "無し" in window or "抜き" in window:
         window = _WITHOUT.sub("", window)  # "振込手数料なしで返金して": not the object
     group = None
+    obj = ""
     previous = None
     at = 0  # where the object found starts
     reissue_end = 0
@@ -1290,11 +1327,14 @@ def _resolve(kind: str, norm: str, start: int, reissue: bool) -> str:
         if m.lastgroup != "amount" or group in (None, "amount") or (at < own <= m.start()):
             if group not in (None, "amount"):
                 previous = group
-            group, at = m.lastgroup, m.start()
+            group, at, obj = m.lastgroup, m.start(), m.group()
     if group == "paid" and previous in ("borne", "fee") and m.group().startswith(("払", "支払")):
         group = previous  # "振込手数料を220円払いました。返して": the fee, not the payment to the company
     if group is None and _BORNE_STRONG.search(window):
         group = "borne"  # "千円かかりました。それ、出して"
+    if group == "borne" and obj == "差額" and _COMPANY_PRICE.search(norm, max(0, start - 120), start) \
+            and not _PAID_ELSEWHERE.search(norm, max(0, start - 120), start):
+        group = "charge"  # "通常価格で引き落とされていました。差額はどうなりますか": the company's price, not a cost borne elsewhere
     if group == "reissue" and not reissue:
         group = None  # "クーポンを再発行して": no card, no fee
     if group == "reissue" or (reissue and group in ("fee", "paid", "amount")):
@@ -1325,7 +1365,10 @@ def _resolve(kind: str, norm: str, start: int, reissue: bool) -> str:
         reach = window[max(window.rfind("。"), window.rfind("\n")) + 1 :] if kind == REFUND_VERB else window
         return "expense" if group == "borne" and _BORNE_STRONG.search(reach) else "refund"
     if kind == GENERIC:
-        return "expense" if group == "borne" else "damages"
+        if group == "charge" and norm.startswith(("何とか", "なんとか", "どうにか"), start) and not _DAMAGED.search(norm, max(0, start - 90), start) \
+                and not _PAID_ELSEWHERE.search(norm, max(0, start - 90), start):
+            return "refund"  # "今回の宿泊分でなんとかしてほしい": the charge paid, made good
+        return "expense" if group == "borne" or group == "amount" and _BORNE_STRONG.search(window, own) else "damages"
     if group == "charge":
         # A charge paid to someone else is a cost borne ("別のホテルの料金", "税理士に追加料金を払う"),
         # otherwise the company bears its own charge: "追加料金はそちらで負担して".
@@ -1352,6 +1395,21 @@ def _hits(norm: str) -> list[tuple[int, int, str, str]]:
                 out.append((start, start + len(word), *rule))
                 break
     return out
+
+
+_DEDUCT = ("差し引", "差引", "相殺", "引い", "引き", "抜い", "回分に", "件分に", "回分だけ", "件分だけ", "回分のみ")
+# What a deduction is of: a cost borne elsewhere ("スーパーで買いました…この分、次回の注文で差し引いて"), a charge already taken
+# ("2,500円引かれていました。次の請求で相殺して"), or else a charge billed (a waiver).
+_BORNE_ELSEWHERE = re.compile(r"で買い|で購入|買い直|病院|薬代|薬局|通院|タクシー|交通費|電車")
+_ALREADY_TAKEN = re.compile(r"引かれ|引き落とされ|取られ|払いました|払った|支払った|支払いました|決済され")
+
+
+def _deducted(norm: str, start: int) -> str:
+    """Return what a charge deducted is: expense, refund or fee_waiver (read from the 120 characters before)."""
+    window = norm[max(0, start - 120) : start]
+    if _BORNE_ELSEWHERE.search(window):
+        return "expense"
+    return "refund" if _ALREADY_TAKEN.search(window) else "fee_waiver"
 
 
 def _names_cost(norm: str, start: int) -> bool:
@@ -1442,12 +1500,18 @@ def _first_items(norm: str, sentences: list[tuple[int, int]], hits: list[tuple[i
     return out
 
 
+def _next_own_index(sentences: list[tuple[int, int]], i: int, outside: list[tuple[int, int]]) -> int | None:
+    """Return the index of the next sentence after i that is not in someone else's words (an agent's turn)."""
+    for j in range(i + 1, len(sentences)):
+        if not any(q[0] <= sentences[j][0] < q[1] and q[1] - q[0] < 200 for q in outside):
+            return j
+    return None
+
+
 def _next_own(norm: str, sentences: list[tuple[int, int]], i: int, outside: list[tuple[int, int]]) -> str:
     """Return the customer's next sentence after sentence i, past the agent's turns ("" at the end)."""
-    for a, b in sentences[i + 1 :]:
-        if not any(q[0] <= a < q[1] for q in outside):
-            return norm[a:b]
-    return ""
+    j = _next_own_index(sentences, i, outside)
+    return "" if j is None else norm[slice(*sentences[j])]
 
 
 def _outside(norm: str) -> list[tuple[int, int]]:
@@ -1578,9 +1642,9 @@ def _rule_requests(norm: str) -> tuple[set[str], list[tuple[int, int, str, str]]
         # The next sentence asks for this one only when it names no remedy itself ("3,300円かかりました。出して").
         asked = (any(irony[max(0, i - 1) : i + 2]) or (kind == TAKE_VERB and _DESPITE.search(norm, s, start) is not None)
                  or _ASK.search(norm, s, start) or _ASK.search(norm, start, e) or _FALLBACK.search(norm, s, e)
-                 or (i + 1 < len(sentences) and i + 1 not in with_hits and _ASK.search(norm, *sentences[i + 1])
-                     and not _NOT_SEEKING.search(norm, *sentences[i + 1]) and not _NON_REMEDY_ASK.search(norm, *sentences[i + 1])
-                     and verbs_ask(i + 1, name))
+                 or ((j := _next_own_index(sentences, i, outside)) is not None and j not in with_hits and _ASK.search(norm, *sentences[j])
+                     and not _NOT_SEEKING.search(norm, *sentences[j]) and not _NON_REMEDY_ASK.search(norm, *sentences[j])
+                     and verbs_ask(j, name))
                  or (header is not None and header.start() < start) or (footer is not None and start < footer.start()))
         if not asked:
             continue
@@ -1600,6 +1664,8 @@ def _rule_requests(norm: str) -> tuple[set[str], list[tuple[int, int, str, str]]
                                                                             norm[max(0, start - 8) : start])) \
                 and re.search(r"再発行|再交付|作り直", norm[max(0, start - 60) : start]):
             name = "reissue_fee"  # "カードの再発行は有料と言われましたが、手数料無料にして": the reissue fee waived
+        if name == "fee_waiver" and kind == NOUN and norm.startswith(_DEDUCT, start):
+            name = _deducted(norm, start)
         if name == "fee_waiver" and any(0 <= start - v <= 12 for v in vouchers):
             continue  # "クーポン（800円引き）": the coupon's face value
         if kind != NOUN:

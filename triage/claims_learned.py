@@ -151,7 +151,8 @@ def vetoed(norm: str, spans: list[tuple[int, int]]) -> bool:
         if C._REJECTED.match(after) or C._OFFERED.match(after) or C._DONE.match(after) or C._NOT_ASKED.match(after) \
                 or C._INSUFFICIENT.match(after) or C._STATE.match(after) or _SETTLED.match(after) or _TAKEN.match(after) \
                 or C._GIVEN_BEFORE.search(norm, max(0, start - 14), start) \
-                or C._DECLINED_BEFORE.search(norm, max(0, start - 24), start):  # "I don't want a replacement"
+                or C._DECLINED_BEFORE.search(norm, max(0, start - 24), start) \
+                or C._NOTHING_SOUGHT.search(norm, 0, start):  # "I don't want a replacement", "何かしてほしいわけではありません"
             return True
     return False
 
@@ -182,6 +183,8 @@ def added(norm: str, hits: list[tuple[int, int, str, str]], found: set[str], wei
     m = weights or model()
     # Scored first, vetoed after: the negative signals' patterns cost more than the score.
     cands = candidates(norm, hits, found, reissue)
+    if C._MONEY_DECLINED.search(norm):
+        cands = {c: v for c, v in cands.items() if c == "other"}  # "お金のことはもう大丈夫です"
     scores = {c: probability(f, m) for c, (f, _spans) in cands.items()}
     return {c for c in chosen(scores, m["threshold"]) if not vetoed(norm, cands[c][1])}
 
