@@ -1023,7 +1023,7 @@ _OBJECT = re.compile(
     r"|(?P<amount>円|ドル|\$|¥|yen|USD)"
 )
 # A cost the customer bore, strong enough to turn "返して" into expense rather than a refund.
-_BORNE_STRONG = re.compile(r"病院に行|通院|かかっ|かかり|掛かっ|掛かり|自費(?!扱い)|自腹|実費|返送料|往復(?:の)?送料|立て?替|通話料|電話代|交通費|タクシー|購入し|買い|買っ|加入"
+_BORNE_STRONG = re.compile(r"病院に行|かかっ|かかり|掛かっ|掛かり|自費(?!扱い)|自腹|実費|返送料|往復(?:の)?送料|立て?替|通話料|電話代|交通費|タクシー|購入し|買い|買っ|加入"
                            r"|振込手数料|振り込み手数料|延滞金|延滞料|延滞手数料|利息"
                            r"|別の(?:病院|薬局|ホテル|店|クリニック|便|業者)")
 # The customer's property damaged, and what repairing it costs: a loss made good (damages), not a cost borne.
