@@ -902,7 +902,7 @@ _anchor("consolation", "精神的苦痛 精神的な苦痛 精神的ダメージ
 # A charge not made, named a few words before ("キャンセル料が…と言われましたが、何とか取らないで"), or its worry asked.
 _anchor("fee_waiver", "取らないで 取らずに とらないで 取らんで 取らんといて 請求しないで", before=_CHARGE_BEFORE, reach=40,
         after=r"^(?!ほしかった|欲しかった|もらいたかった)")  # "取らないでほしかったし、返して": the charge was taken
-_anchor("fee_waiver", "取られますか 取られない 取られません とられますか", reach=12,
+_anchor("fee_waiver", "取られない 取られません", reach=12,
         before=r"(?:違約金|解約金|キャンセル料|手数料|延滞金|延滞料)(?:を|は|も|って|ば)?\s?$")
 # Refusing to pay a charge in other words: "上乗せ分は払いたくありません", "新聞代…満額は払えません", "そのまま払うのはちょっと".
 _anchor("fee_waiver", "払いたくない 払いたくありません 支払いたくない 支払いたくありません 払えません 払えない 払えん 支払えません "
@@ -947,15 +947,19 @@ _anchor("other", "変えて 替えて 換えて かえて", before=r"(?:部屋|�
 # Shipped back is no money back: "余分な二つは送り返しますが" (the anchor never applies, "送り" is then tried).
 _anchor("other", "送り返 送りかえ", before=r"(?!)")
 # English: "I'd just like the resort fee taken off the bill", "the 1,000-point apology", "the difference could be returned".
-_anchor("fee_waiver", "taken off", after=r"^\s?(?:the|my|our|this)?\s?(?:bill|invoice|charge|statement|total)")
+_anchor("fee_waiver", "off", before=r"(?i:taken|take|knock|knocked|remove|removed)\s$", reach=10,
+        after=r"^\s?(?:the|my|our|this)?\s?(?:bill|invoice|charge|statement|total)")
 _anchor("points", "point", before=r"[0-9]-?$|[0-9]\s$", reach=2, after=r"^(?![A-Za-z])")
 _anchor("refund", "returned refunded", before=r"(?i:could|can|would|should|must|to)\s(?:be\s)$", reach=12, kind=REFUND_VERB)
 # Money for distress in plain words: "気持ちの分として何か包んでもらいたい".
-_anchor("consolation", "何か包 いくらか包 気持ちを包 お包み")
+_anchor("consolation", "何か包 いくらか包 気持ちを包 お包み", before=r"(?:気持ち|お詫び|誠意|迷惑|振り回|として)[^。\n]{0,12}$", reach=16)
 # Something given for the trouble, nothing named: "普通は何かあるものじゃないんですか", "何かつけてもらうのが普通".
-_anchor("damages", "何かあるもの 何かつけて 何かつけてもら 何か考えてもら 何か考えていただ 何かしてもらえ 何かしていただけ 何かしらの形で", kind=GENERIC)
+_anchor("damages", "何かあるもの", kind=GENERIC, after=r"^(?:じゃ|では|でしょう|なんじゃ)")
+_anchor("damages", "何かつけて 何かつけてもら", kind=GENERIC, before=r"(?:分|せめて|お詫びに|代わりに)[、,]?\s?$", reach=10)
+_anchor("damages", "何か考えてもら 何か考えていただ 何かしらの形で", kind=GENERIC)
 # Others got it: "ほかの生徒さんは振替レッスンを入れてもらったそうですが、私は？" (the comparison decides).
-_anchor("other", "振替 振り替え 再配達 交換", after=r"^[^。\n]{0,16}?(?:もらった|いただいた|して(?:もらった|いただいた))(?:そう|と(?:聞|いう))")
+_anchor("other", "振替 振り替え 再配達 交換",
+        after=r"^[^。\n]{0,16}?(?:もらった|いただいた)(?:そう|と(?:聞|いう))[^。\n]{0,8}?(?:私|わたし|うち|自分|僕|俺)(?:は|も|には|にも)")
 # A lost balance restored: "電子マネー3,000円分が消えました…元の残高に戻してもらえますか".
 _anchor("voucher", "に戻して に戻してもら に戻してほし 戻して", before=r"(?:残高|金額)(?:を)?\s?$", reach=4, kind=RESTORE_VERB)
 # The customer's share made nothing: "自己負担なしにしてください" (the bare 自己負担 is the company's charge, no cost borne).
@@ -965,8 +969,6 @@ _anchor("expense", "自己負担", before=r"(?!)")
 _anchor("fee_waiver", "消して 削除して 外して", before=r"(?:請求|明細|料|代|費)[^\n]{0,40}(?:項目|行|部分)(?:を|は|も)?\s?$", reach=50)
 # A friend paid for now is no cost asked: "同行した友人に立て替えてもらい、帰宅後に現金で返しています".
 _anchor("expense", "立て替え 立替え 立替", after=r"^(?!てもらい(?!たい)|てもらっ(?!て(?:も|いい))|てくれ(?:た|まし))")
-# Usable next time: "次の買い物のときに使えるようなものでいいですよ" (a voucher).
-_anchor("voucher", "使えるもの 使えるようなもの 使える券 使えるチケット", before=r"(?:次|次回|今度)[^。\n]{0,12}$", reach=16)
 # A charge deducted from the rent or the bill: "この分、家賃から引いてもいいですか".
 _anchor("fee_waiver", "引いて 引い 差し引", reach=8, before=r"(?:家賃|賃料|月謝|会費|料金|代金|請求額?|会計|利用料)から\s?$",
         after=r"^(?:も(?:いい|よろし|構)|ください|下さい|もら|いただ|頂|ほし|欲し|くれ|て(?:も(?:いい|よろし|構)|ください|下さい|もら|いただ|ほし|くれ))")
@@ -1055,7 +1057,7 @@ _ASK = re.compile(r"""
     |(?:反映され|届い|入っ|振り?込まれ|付与され|付い|戻っ|され)て(?:い)?(?:ない|ませ)|届かない|届きませ|ありません|ないの|検討|対応して
     |負担して|支払って|払って|出ますか|対象|申請|申し込|手続き|納得|少な|足りな|安すぎ|ふざけ|払いません|支払いません|払う気は|払うつもりは
     # Consulting about a remedy asks whether it is given: "ご用件：返金のご相談".
-    |(?<!と)の(?:ご)?相談|について(?:の)?(?:ご)?相談
+    |(?<!と)の(?:ご)?相談|について(?:の)?(?:ご)?相談|の(?:こと|件)で(?:ご)?相談
     # Pressing: threats, waiting, a plain "〜して".
     |しないなら|されないなら|しなければ|されなければ|がなければ|がなかったら|しなかったら|されなかったら|が済むまで|されるまで|待って(?:い)?ます|待たされ|待ってる
     # A condition with a threat ("払わないなら裁判", "タダにしねえなら"), a negative imperative ("請求しないで。"),
@@ -1107,7 +1109,7 @@ _REJECTED = re.compile(rf"""
     |意味がない|使い道が|使う予定がない|辞退|ではなく|じゃなくて|じゃなく|でなく|より.{{0,4}}がいい|でごまかさ|でごまかす
     |[てで]も困|では困|じゃ困|自分で(?:払い|払う|支払|負担|出し|出す)|自己負担(?:します|で(?:構|かま|いい))
     |(?:した|頼んだ|申し込んだ|お願いした|求めた|言った)(?:こと|覚え)(?:は|が|も)?(?:ない|ありませ|ございませ)
-    |^より(?:も)?[、,]|はいいので|はいいです|はいいから|はいいけど|はもういい|はもう(?:結構|けっこう)(?:です|だ|なので|ですので|ですから|だから|[。、,!！]|$)
+    |というほど(?:では|じゃ)(?:ない|ありませ)|^より(?:も)?[、,]|はいいので|はいいです|はいいから|はいいけど|はもういい|はもう(?:結構|けっこう)(?:です|だ|なので|ですので|ですから|だから|[。、,!！]|$)
     |(?:と|って|とか)言われても困|(?:とか|など|なんか)?送られても|使わない(?:ので|から|し)|使いません
     # "何も返金を頼んでいません", "補償等は求めておりません": not asked, whatever the politeness.
     |(?:求め|お願いし|依頼し|要求し|請求し)て(?:い|お)?(?:り)?(?:ませ|ない|ねえ)|(?:望ん|頼ん)で(?:い|お)?(?:り)?(?:ませ|ない|ねえ)|求めるつもり|必要(?:は)?(?:ありませ|ない)
