@@ -1231,7 +1231,8 @@ def test_a_list_under_its_label_and_answers_after_searching(text: str, expected:
 # -- classes read from claims_test9's misses: for each, a phrase that asks and a near one that must not --------
 _READ_FROM_CLAIMS_TEST9: list[tuple[str, list[str]]] = [
     # Remedy vocabulary: a document obtained again after the company's error, its fee a reissue fee.
-    ("住民票に誤りがあり取り直しになりました。取り直しの手数料300円はお返しいただけますか", ["reissue_fee"]),
+    ("戸籍謄本に別人の情報が載っていました。個人情報の扱いはどうなっているのでしょうか。また取り寄せることになるので、"
+     "取り直しにかかる450円はそちらで持ってください", ["reissue_fee"]),
     ("住民票を取り直しました。手数料は300円でした", []),
     # Made again in plain verbs (a receipt, a plant).
     ("納品書の宛名が違うので発行し直してください", ["other"]),
@@ -1256,7 +1257,7 @@ _READ_FROM_CLAIMS_TEST9: list[tuple[str, list[str]]] = [
     ("作業料金一万五千円、このまま払うのはちょっと。", ["fee_waiver"]),
     ("このまま待つのはちょっと。", []),
     # Borne, in other verbs.
-    ("待たされた間のタクシー代、面倒見てもらえますか", ["expense"]),
+    ("業者を呼ぶ費用、そっちで面倒見てくれますよね", ["expense"]),
     ("子どもの面倒を見てもらえますか", []),
     ("鍵屋に払った8,000円は後で精算されますか", ["expense"]),
     ("鍵屋に払った8,000円は先週精算されました", []),
@@ -1379,7 +1380,8 @@ _READ_FROM_CLAIMS_TEST9: list[tuple[str, list[str]]] = [
     ("遅延損害金1,240円が加算されています。これは取り消してください", ["fee_waiver"]),
     ("今回の宿泊分でなんとかしてほしいです", ["refund"]),
     ("今回の宿泊分でなんとかなりました", []),
-    ("一日券5,800円を買った直後に運休になりました。さすがにこれは返してもらえますよね", ["refund"]),
+    ("リフト券（一日券5,800円）を買った直後に、強風で全リフトが止まりました。一本も乗っていません。さすがにこれは返してもらえますよね",
+     ["refund"]),
 
     # A question about how a charge works asks nothing (the learned part vetoes it too).
     ("再発行って手数料かかるんでしたっけ", []),
