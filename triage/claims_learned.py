@@ -32,7 +32,7 @@ from . import claims as C
 WEIGHTS = Path(__file__).with_name("claims_weights.json")
 ROOT = Path(__file__).resolve().parent.parent
 SETS = tuple(f"data/claims_test{n}.csv" for n in ("", "2", "3", "4", "5", "6", "7", "8", "9"))
-THRESHOLD = 0.98  # chosen by leave-one-set-out: the best mean over the eight sets of min(precision, recall), ties to the higher (0.97 with seven)
+THRESHOLD = 0.97  # chosen by leave-one-set-out: the best mean over the nine sets of min(precision, recall), ties to the higher (0.98 with eight)
 # The company's offer disputed as too little: "800円のクーポンで済ませるつもりですか" asks for nothing of the list.
 # A charge the company takes as the background of another question: "会費はしっかり取るくせに、…教えて".
 _TAKEN = re.compile(r"^[^。\n]{0,10}?(?:取る|とる|取って|取り|取られ)(?:くせ|のに|けど|ながら|おいて|わりに)")
@@ -41,7 +41,12 @@ _RESIGNED = re.compile(r"仕方(?:が)?な|仕方ありません|しかたな|�
 # A scam told of: "「払い戻しがあるので暗証番号を」という電話があった".
 _SCAM = re.compile(r"詐欺|サギ|騙|だまさ|だまし|不審|怪し|あやし|暗証番号|なりすまし|成りすまし|名乗|を装|をかた")
 # How a charge works, asked: "再発行って手数料かかるんでしたっけ" asks nothing of the list.
-_POLICY = re.compile(r"^[^。\n]{0,6}?(?:かかる|かかり|掛かる|掛かり|発生する|発生し)(?:ます|ん(?:です|でした)|の(?:です|でした)|んだ)?(?:っけ|か)")
+_POLICY = re.compile(r"^[^。\n]{0,6}?(?:かかる|かかり|掛かる|掛かり|発生する|発生し)(?:ます|ん(?:です|でした)|の(?:です|でした)|んだ)?(?:っけ|か)"
+                     # ... or a rule told: "出張料金を取るのは当日キャンセルの場合だけです".
+                     r"|^[^。\n]{0,16}?(?:場合(?:だけ|のみ|に限り|に限って)|規定|規約|決まり)")
+# A sentence that only tells what was done, and a next sentence that asks nothing: "8,000円は先週精算されました".
+_TOLD_PAST = re.compile(r"(?:ました|でした)[。!！\s]*$")
+ASKLESS_VETO = True
 # Told in English as done or thanked for: "The booking fee was taken off the bill, thank you", "I received the bonus".
 _DONE_EN = re.compile(r"(?i:\b(?:was|were|has been|have been|had been)\s(?:already\s)?(?:taken|added|refunded|credited|sent|waived|removed|paid)"
                       r"|\bthank(?:s|\syou)\b|\breceived\b)")
@@ -160,7 +165,19 @@ def vetoed(norm: str, spans: list[tuple[int, int]]) -> bool:
                 or C._DECLINED_BEFORE.search(norm, max(0, start - 24), start) \
                 or C._NOTHING_SOUGHT.search(norm, 0, start):  # "I don't want a replacement", "何かしてほしいわけではありません"
             return True
+        if ASKLESS_VETO and _askless(norm, start):
+            return True
     return False
+
+
+def _askless(norm: str, start: int) -> bool:
+    """Return True if the mention's sentence tells a past event and neither it nor the next sentence asks."""
+    sentences = C._sentences(norm)
+    k = next(i for i, (a, b) in enumerate(sentences) if a <= start < b)
+    a, b = sentences[k]
+    if not _TOLD_PAST.search(norm, a, b) or C._ASK.search(norm, a, b):
+        return False
+    return k + 1 >= len(sentences) or not C._ASK.search(norm, *sentences[k + 1])
 
 
 def _money_kept(norm: str, cands: dict[str, Any]) -> dict[str, Any]:
