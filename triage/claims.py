@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_right
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
@@ -1547,7 +1548,8 @@ def _rule_requests(norm: str) -> tuple[set[str], list[tuple[int, int, str, str]]
         return listed, hits, None
     outside = _outside(norm)
     sentences = _sentences(norm)
-    sentence_of = [next(k for k, (s, e) in enumerate(sentences) if s <= h[0] < e) for h in hits]
+    ends = [e for _s, e in sentences]
+    sentence_of = [bisect_right(ends, h[0]) for h in hits]  # the sentences tile the text
     # Sentences naming a remedy of their own (a verb such as "払って" refers back instead).
     with_hits = {i for h, i in zip(hits, sentence_of, strict=True) if h[3] in (NOUN, "cash")}
     apology = any(h[3] == "cash" for h in hits) and _APOLOGY_CONTEXT.search(norm) is not None
@@ -1580,9 +1582,10 @@ def _rule_requests(norm: str) -> tuple[set[str], list[tuple[int, int, str, str]]
             # "□商品券" of a form left unticked; "治療費は自分で払いましたが、それとは別に賠償を";
             # "会費は取るくせに、電話はつながらないの？": the charge is the background of another question.
             continue
-        if kind == NOUN and _ME_TOO.search(norm, end) and (
-                (_OTHERS_BEFORE.search(norm, sentences[i][0], start) and _OTHERS_GOT.match(norm, end))
-                or _GOT_BY_OTHERS.match(norm, end)):
+        # The bounded patterns first: _ME_TOO reads on to the end of the text.
+        if kind == NOUN and (
+                (_OTHERS_GOT.match(norm, end) and _OTHERS_BEFORE.search(norm, sentences[i][0], start))
+                or _GOT_BY_OTHERS.match(norm, end)) and _ME_TOO.search(norm, end):
             found.add(name)  # what others got, compared: asked, however it was told
             named_at.setdefault(name, set()).add(i)
             continue
