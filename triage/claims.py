@@ -755,11 +755,12 @@ _SERVICE_ASK = (r"^.{0,10}?(?:ください|下さい|ほしい|欲しい|もら�
                  r"|^し?て(?:や|よ|ね|な|ってば)?\s?(?:[!！。〜~ー]|$)"
                  # Asked whether it is done or possible: "振替って、どうなりますか", "振替授業があるのか".
                  r"|^[^。\n]{0,8}?(?:どうなり|どうなる|どうなっ|(?<!必要)(?:が|は)(?:ある|あります|できる|できます|可能)(?:の|ん(?:です|でしょう))?か)"
+                 # Accepted, preferred, needed, or welcome if done: "再配達は明日でいいです", "替えてもらう方がありがたい",
+                 # "持ってきてくれんと困る", "持ってきてくれたらそれでいい" (one lazy prefix: the after of many anchors).
+                 r"|^[^。\n]{0,14}?(?:で(?:いい|良い|構い|かまい|結構)(?:です|ので|から|[。!！]|$)|方が(?:ありがた|いい|良い|助か|嬉し|うれし)"
+                 r"|(?:くれ(?:ないと|んと|なきゃ)|もらわ(?:ないと|んと|なきゃ))(?:困|こま)"
+                 r"|(?:くれたら|もらえたら|もらえれば|いただければ|いただけたら)[、,]?\s?(?:それで|助か|ありがた|嬉し|うれし))"
                  # One side of a choice: the sentence's ask covers both ("交換か、値引きをしてください").
-                 r"|^[^。\n]{0,10}?で(?:いい|良い|構い|かまい|結構)(?:です|ので|から|[。!！]|$)"
-                 r"|^[^。\n]{0,14}?方が(?:ありがた|いい|良い|助か|嬉し|うれし)"
-                 r"|^[^。\n]{0,12}?(?:くれ(?:ないと|んと|なきゃ)|もらわ(?:ないと|んと|なきゃ))(?:困|こま)"
-                 r"|^[^。\n]{0,14}?(?:くれたら|もらえたら|もらえれば|いただければ|いただけたら)[、,]?\s?(?:それで|助か|ありがた|嬉し|うれし)"
                  r"|^\s?(?:す|する|る)?(?:か[、,]|かまたは|[、,]?\s?(?:または|もしくは|あるいは|それとも)|か(?=[^。\n]{0,20}?(?:どちらか|いずれか)))"
                  r"|^[^。\n]{0,12}?[、,]\s?(?:どちらか|いずれか)"
                  # "延長していただくか、返金か": one side of a choice asked with its own verb.
@@ -795,7 +796,7 @@ _anchor("other", "upgrade Upgrade", after=r"^\s?(?:my|me|the|our|to)\b")
 _anchor("other", "作り直 作り直し", before=r"(?<!カード)(?<!カードの)(?<!証)(?<!証の)$", reach=4, after=_SERVICE_ASK)
 _anchor("other", "お詫びの品 おわびの品")
 _anchor("other", "延ば のば 伸ば", before=r"(?:期限|期間|期日|有効期限|猶予)[^。\n]{0,30}$", reach=36)
-_anchor("other", "発行し直 植え直 貼り直 張り直 塗り直 書き直 組み直 入れ直 詰め直 印刷し直 作成し直 設定し直 登録し直 手配し直 再手配",
+_anchor("other", "発行し直 植え直 貼り直 張り直 塗り直 組み直 詰め直 印刷し直 作成し直 手配し直 再手配",
         kind=SEND_VERB, after=r"^[^。\n]{0,24}?(?:ください|下さい|ほしい|欲しい|もらえ|貰え|いただけ|頂け|くれ|お願い|希望|願|たい"
                  r"|(?:もらう|いただく)か[、,])")
 _anchor("other", "期間延長 期限延長 撮り直 やり直 受け直 再受講 再受験 無料受験 復旧させ 継続して 継続を 代わりの品 代替品 代品 同じ商品 正しい商品 "
@@ -917,13 +918,13 @@ _anchor("fee_waiver", "抜いて 抜いといて 抜いておいて 引いとい
 _anchor("fee_waiver", "引いて 引い 差し引 相殺", reach=12,
         before=r"(?:次の|次回の|今回の|来月の)(?:請求|お支払い|支払い|会計|お会計|注文|ご注文|精算)(?:で|から|の際に|時に)\s?$")
 # A charge cut to one of several taken: "入会金を一回分にしてください" (a refund when it was taken, else a waiver).
-_anchor("fee_waiver", "回分に 件分に 回分だけに 件分だけに 回分のみに", before=r"[0-9一二１]$", reach=1, after=r"^(?:し|な(?!っ)|でき)")
+_anchor("fee_waiver", "回分に 回分だけに 回分のみに", before=r"[0-9一二１]$", reach=1, after=r"^(?:し|な(?!っ)|でき)")
 # Overpaid: "多く取った分はどうなるんですか", "払いすぎた分".
 _anchor("refund", "多く取った分 多く取られた分 多く払った分 余計に払った分 余分に払った分 余計に取られた分 払いすぎた分 払い過ぎた分 過払い分 過払い金")
 # Goods handed back for the money: "返品できるか聞いといて".
 _anchor("refund", "返品", after=r"^(?:でき(?:る|ます)(?:か|の|ん)|は(?:でき|可能)|させて(?:ください|もら|いただ|ほし))")
 # A charge of the company's asked to be free: "次回の治療費はいらないですよね".
-_anchor("fee_waiver", "いらない いりません 要らない 要りません", before=r"(?:料|代|費|料金)(?:は|も)\s?$", reach=8,
+_anchor("fee_waiver", "いらない いりません", before=r"(?:料|代|費|料金)(?:は|も)\s?$", reach=8,
         after=r"^(?:ですよね|よね|でしょう|ですか|んですよね|んですか|の(?:ですか|でしょうか)|\s?[?？])")
 # Taken into account: "差額分くらいは考えてもらっても", "せめて席料の分は考えてもらえませんか".
 _anchor("refund", "考えてもら 考えていただ 考えてほし 考えて欲し 考えてください 考慮して 考慮いただ", kind=RETURN_VERB, reach=12,
@@ -940,9 +941,10 @@ _anchor("expense", "持っていただ 持ってもら 持ってくれ", kind=CO
 _anchor("refund", "返して 戻して", before=r"(?:これ|それ|その分|この分|そのお金|このお金)(?:は|を|も|って)?[、,]?\s?(?:全額|ちゃんと|きちんと|すぐ|早く)?$",
         reach=14, kind=RETURN_VERB)
 # Made again or brought again: "もう一度手配してもらえますか", "明日もう一度来てもらえますか", "良い席を用意してもらうか".
-_anchor("other", "手配し 手配を 来て 回収に 回収し 伺って", before=r"(?:もう一(?:回|度)|もう1(?:回|度)|再度|改めて|あらためて)[^。\n]{0,4}$",
+_anchor("other", "手配し 手配を 回収に 回収し", before=r"(?:もう一(?:回|度)|もう1(?:回|度)|再度|改めて|あらためて)[^。\n]{0,4}$",
         reach=12, after=_SERVICE_ASK)
-_anchor("other", "用意して ご用意", before=r"(?:席|部屋|代わり|代替品|代車|同等品|新品|新しい[^。\n]{0,4}|別の[^。\n]{0,4})を?\s?$", reach=16,
+_anchor("other", "もう一度来て もう一回来て もう1回来て 再度来て 改めて来て", after=_SERVICE_ASK)
+_anchor("other", "ご用意", before=r"(?:席|部屋|代わり|代替品|代車|同等品|新品|新しい[^。\n]{0,4}|別の[^。\n]{0,4})を?\s?$", reach=16,
         after=_SERVICE_ASK)
 _anchor("other", "変えて 替えて 換えて かえて", before=r"(?:部屋|席|客室|座席|商品|品物|機種|端末)(?:を|は)?\s?$", reach=6, after=_SERVICE_ASK)
 # Shipped back is no money back: "余分な二つは送り返しますが" (the anchor never applies, "送り" is then tried).
@@ -953,7 +955,7 @@ _anchor("fee_waiver", "off", before=r"(?i:taken|take|knock|knocked|remove|remove
 _anchor("points", "point", before=r"[0-9]-?$|[0-9]\s$", reach=2, after=r"^(?![A-Za-z])")
 _anchor("refund", "returned refunded", before=r"(?i:could|can|would|should|must|to)\s(?:be\s)$", reach=12, kind=REFUND_VERB)
 # Money for distress in plain words: "気持ちの分として何か包んでもらいたい".
-_anchor("consolation", "何か包 いくらか包 気持ちを包 お包み", before=r"(?:気持ち|お詫び|誠意|迷惑|振り回|として)[^。\n]{0,12}$", reach=16)
+_anchor("consolation", "何か包 いくらか包 お包み", before=r"(?:気持ち|お詫び|誠意|迷惑|振り回|として)[^。\n]{0,12}$", reach=16)
 # Something given for the trouble, nothing named: "普通は何かあるものじゃないんですか", "何かつけてもらうのが普通".
 _anchor("damages", "何かあるもの", kind=GENERIC, after=r"^(?:じゃ|では|でしょう|なんじゃ)")
 _anchor("damages", "何かつけて 何かつけてもら", kind=GENERIC, before=r"(?:分|せめて|お詫びに|代わりに)[、,]?\s?$", reach=10)
@@ -967,7 +969,7 @@ _anchor("voucher", "に戻して に戻してもら に戻してほし 戻して
 _anchor("fee_waiver", "自己負担なし 自己負担をなし 自己負担ゼロ 自己負担金なし 自己負担金をなし 自己負担を無し 自己負担無し")
 _anchor("expense", "自己負担", before=r"(?!)")
 # An item of the bill taken off: "請求書に取り外し費用16,500円が入っていました。この項目を消してください".
-_anchor("fee_waiver", "消して 削除して 外して", before=r"(?:請求|明細|料|代|費)[^\n]{0,40}(?:項目|行|部分)(?:を|は|も)?\s?$", reach=50)
+_anchor("fee_waiver", "項目を消して 項目を削除して 項目を外して 項目は消して 項目は削除して", before=r"(?:請求|明細|料|代|費)[^\n]{0,40}$", reach=50)
 # A friend paid for now is no cost asked: "同行した友人に立て替えてもらい、帰宅後に現金で返しています".
 _anchor("expense", "立て替え 立替え 立替", after=r"^(?!てもらい(?!たい)|てもらっ(?!て(?:も|いい))|てくれ(?:た|まし))")
 # A charge deducted from the rent or the bill: "この分、家賃から引いてもいいですか".
