@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_right
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
@@ -646,8 +647,8 @@ GRANT_VERB = "grant_verb"
 # "もう一度送って": goods sent again, unless a remedy named right before is what is sent (クーポンをもう一度送って).
 SEND_VERB = "send_verb"
 REPAIR_VERB = "repair_verb"  # "直して": a repair when the text tells of something damaged
-_CANCEL_BILLED = re.compile(r"請求|キャンセル料|違約金|解約金|手数料|扱い|延滞")
-_CANCEL_TAKEN = re.compile(r"不正利用|引き落と|決済|課金|二重|重複|チャージ")
+_CANCEL_BILLED = re.compile(r"請求|キャンセル料|違約金|解約金|手数料|扱い|延滞|損害金|遅延")
+_CANCEL_TAKEN = re.compile(r"不正利用|引き落と|決済|課金|二重|重複|チャージ|[二2２]件|片方|明細")
 _ANCHORS: dict[str, list[tuple[str, str | None, str | None, int, str]]] = {
     # anchor: [(remedy, required before (ends at the anchor), required after, how far before to look, kind), ...]
 }
@@ -675,7 +676,8 @@ _anchor("consolation", "現金 お金で 銀行振込 振込で 振り込みで"
         after=r"^(?!書留|を(?:下ろ|おろ|引き出)|に(?:換え|替え|交換|変え)|化|で?(?:の)?(?:返金|返し|返還|払い戻|払戻|返って|戻っ|戻して|返す))")
 _anchor("damages", "損害賠償 賠償 弁償 休業補償 休業損害 damages")
 # "ルーターが壊れて…パソコンの方はどうなりますか": the customer's damaged property, asked about.
-_anchor("damages", "どうなりますか どうなるんですか どうなるのでしょう どうなるんでしょう どうなるのか", before=r"(?:の方|のほう)(?:は|って)[、,]?\s?$",
+_anchor("damages", "どう対応 どのように対応 どのような対応 どういう対応 どう責任 どのように責任", kind=DAMAGE_ASK)
+_anchor("damages", "どうなりますか どうなるんですか どうなるのでしょう どうなるんでしょう どうなるのか どうなっています どうなってます どうなってい", before=r"(?:の方|のほう|(?:修理|弁償|補償|賠償)の件)(?:は|って)?[、,]?\s?$",
         reach=6, kind=DAMAGE_ASK)
 # "この傷の分はどうしてくれるんですか": the loss asked to be made good.
 _anchor("damages", "どうしてくれる どうしてくれん", kind=GENERIC)
@@ -698,7 +700,7 @@ _anchor("fee_waiver", "差し引 差引", after=r"^(?!かず|かない|かれ|�
 # "送料無料で送って": the charge is not made.
 _anchor("fee_waiver", "無料で", before=r"(?:送料|手数料|費用|料金)$", reach=4)
 # A repair or an exchange free of charge: "無料で修理か交換をしていただけますか".
-_anchor("fee_waiver", "無料で 無償で タダで", after=r"^\s?(?:修理|交換|直|対応|再|取り替え|取替|やり直)")
+_anchor("fee_waiver", "無料で 無償で タダで", after=r"^\s?(?:修理|交換|直|対応|再|取り替え|取替|やり直|使わせ|使え|利用させ|利用でき|泊め|泊まら|乗せ|受講|参加させ)")
 # A wrong bill made right: "正しい金額で請求し直してください", "正しい金額に直してもらう".
 _anchor("fee_waiver", "請求し直 請求をし直 請求書を作り直 請求を訂正 請求を修正 請求額を訂正 請求額を修正 正しい金額に 正しい金額で 正しい額に "
                       "正しい額で 正しい料金に 正しい料金で")
@@ -709,7 +711,7 @@ _anchor("refund", "取消 取り消 キャンセルし", before=r"(?:[0-9一二�
         reach=14, kind=REFUND_VERB)
 # "取り消して" elsewhere: the object decides ("キャンセル料の請求…取り消して" a waiver, "不正利用…取り消して" a refund).
 _anchor("refund", "取り消 取消", kind=CANCEL_VERB)
-_anchor("fee_waiver", "無料", after=r"^(?:に|化)")
+_anchor("fee_waiver", "無料", after=r"^(?:に|化|(?:です|でしょう|になる|になります|になりません|になるん|だ)(?:よね|ね|か|[?？]))")
 # "N円引き" and "料金から引いて"; not 代引き (cash on delivery), not a coupon's "800円引き", not the past.
 _anchor("fee_waiver", "引い 引き 引け", before=r"(?:(?:[0-9]円|料金|額|分|料)(?:から|を)?|代(?:から|を)|請求(?:額|書)?から)$",
         after=r"^(?!落|出|継|取|続|上|受|た)")
@@ -736,7 +738,7 @@ _anchor("expense", "私持ち こっち持ち 自分持ち うち持ち 客持�
 _anchor("fee_waiver", "キャンセル料 違約金 手数料 解約金 延滞金 延滞料 延滞手数料 追加料金 費用 送料 返送料 料金",
         after=rf"^(?:{_AMOUNT_GAP}(?:を|は|が|も|って)?|{_AMOUNT_WORD}[、,]\s?)(?:取り?消|なしに|無しに|なしで|無しで|無料に|免除|ゼロ|タダ|かからない|つかない|付かない"
               r"|取らない|とらない|取られない|請求しない|引かない)")
-_anchor("expense", "電話代 通話料 通信費 通話代 交通費 タクシー代 電車代 バス代 ガソリン代 駐車代 駐車場代 医療費 治療費 診察代 診察料 "
+_anchor("expense", "電話代 通話料 通信費 通話代 交通費 タクシー代 電車代 電車賃 バス代 バス賃 ガソリン代 駐車代 駐車場代 医療費 治療費 診察代 診察料 "
                    "診察費 診療費 薬代 通院費 病院代 郵送料 切手代 実費 自腹 立て替え 立替え 立替 鍵交換 鍵の交換 鍵を交換 "
                    "電話料金 電話の料金 通信料")
 _anchor("expense", "自費", after=r"^(?!扱い)")  # "自費扱いで請求された": the company's own charge
@@ -746,15 +748,20 @@ _anchor("expense", "カウンセリング", after=r"^(?:代|料|費)")
 _anchor("expense", "変更 交換", before=r"(?:番号|アドレス|メアド|鍵|錠)の?$",
         after=r"^[、,\s]?(?:の|に(?:かかった|掛かった))?(?:手数料|費用|代)")
 # Non-monetary remedies: a service done again or instead.
-_SERVICE_ASK = (r"^.{0,10}?(?:ください|下さい|ほしい|欲しい|もらえ|貰え|いただけ|頂け|くれ|お願い|希望|願"
+_SERVICE_ASK = (r"^.{0,10}?(?:ください|下さい|ほしい|欲しい|もらえ|貰え|いただけ|頂け|くれ(?![、,][^。\n]{0,30}?(?:ました|た[。、]))|お願い|希望|願"
                  r"|依頼(?:です|します|いたします|になります|を(?:お願い|します|いたします)|[。!！]|$)"
                  r"|して(?:よ|ね|[〜~ー!！。]|\s?$))"
                  # A plain imperative: "すぐ交換して。", "交換してや。", "取り替えて！" (not a bare noun: "口座振替。").
                  r"|^し?て(?:や|よ|ね|な|ってば)?\s?(?:[!！。〜~ー]|$)"
                  # Asked whether it is done or possible: "振替って、どうなりますか", "振替授業があるのか".
                  r"|^[^。\n]{0,8}?(?:どうなり|どうなる|どうなっ|(?<!必要)(?:が|は)(?:ある|あります|できる|できます|可能)(?:の|ん(?:です|でしょう))?か)"
+                 # Accepted, preferred, needed, or welcome if done: "再配達は明日でいいです", "替えてもらう方がありがたい",
+                 # "持ってきてくれんと困る", "持ってきてくれたらそれでいい" (one lazy prefix: the after of many anchors).
+                 r"|^[^。\n]{0,14}?(?:で(?:いい|良い|構い|かまい|結構)(?:です|ので|から|[。!！]|$)|方が(?:ありがた|いい|良い|助か|嬉し|うれし)"
+                 r"|(?:くれ(?:ないと|んと|なきゃ)|もらわ(?:ないと|んと|なきゃ))(?:困|こま)"
+                 r"|(?:くれたら|もらえたら|もらえれば|いただければ|いただけたら)[、,]?\s?(?:それで|助か|ありがた|嬉し|うれし))"
                  # One side of a choice: the sentence's ask covers both ("交換か、値引きをしてください").
-                 r"|^\s?(?:す|する)?(?:か[、,]|かまたは|[、,]?\s?(?:または|もしくは|あるいは|それとも)|か(?=[^。\n]{0,20}?(?:どちらか|いずれか)))"
+                 r"|^\s?(?:す|する|る)?(?:か[、,]|かまたは|[、,]?\s?(?:または|もしくは|あるいは|それとも)|か(?=[^。\n]{0,20}?(?:どちらか|いずれか)))"
                  r"|^[^。\n]{0,12}?[、,]\s?(?:どちらか|いずれか)"
                  # "延長していただくか、返金か": one side of a choice asked with its own verb.
                  r"|^.{0,12}?(?:いただく|頂く|もらう|貰う)か[、,]"
@@ -762,17 +769,18 @@ _SERVICE_ASK = (r"^.{0,10}?(?:ください|下さい|ほしい|欲しい|もら�
                  # ask is checked later), or the first choice before its fallback ("交換できないなら返金して").
                  r"|^\s?と[、,]"
                  r"|^(?:が|は)?\s?(?:でき|無理|難し|不可)[^。\n]{0,6}?(?:なら|場合|ようなら)")
-_anchor("other", "再送 送り直 贈り直 届け直 再配送 再配達 再発送 出し直 振り替え 振替 アップグレード 優先 延長 取り直 無料期間 "
+_anchor("other", "再送 送り直 贈り直 届け直 再配送 再配達 再発送 出し直 振り替え 振替 アップグレード 優先 取り直 無料期間 "
                  "交換し 交換を 交換の 取り替え 取替え 取替 取り換え お取り替え 刷り直 縫い直 仕立て直 再ダウンロード 再インストール "
                  "再施工 再工事 修理し 修理を 修理か 無償修理 無料修理 再修理",
         after=_SERVICE_ASK)
+_anchor("other", "延長", after=r"^(?!保証|保育|料|コード|ケーブル|戦)(?:" + _SERVICE_ASK + ")")
 # A bare "交換" asked right away or offered as one side of a choice ("交換お願いできますか", "交換か返金を").
 _anchor("other", "交換 修理 取り替え", after=r"^(?:を|は)?\s?(?:お願い|希望|でも|で(?:いい|構|\s?[。!！]|$)|して(?:ください|下さい|ほし|欲し|もら|いただ|頂|くれ))"
                               r"|^\s?(?:か(?!ら|っ|け|な|も)[、,]?|[、,]?\s?(?:または|もしくは|あるいは))|^(?:が|は)?\s?(?:でき|無理|難し|不可)[^。\n]{0,6}?(?:なら|場合|ようなら)")
 # Goods sent instead or what is missing: "交換品を送ってほしい", "新しいのを送って", "足らん分送ってくれへん",
 # "蓋だけ送ってもらえれば", "交換品はいつ届きますか", "Please send a replacement".
 _GOODS = (r"(?:交換品|代替品|代わりの(?:品|商品|もの|物)?|代わり|新しい(?:の|もの|物|商品|品)|新品|正しい[^。\n、]{0,8}?(?:商品|品|もの|物|の)"
-          r"|足ら?ん分|足りない分|足りない物|不足分|不足している分|欠品|残りの?(?:分|商品|品)|部品|付属品|パーツ|蓋|ふた)")
+          r"|足ら?ん分|足りない分|足りない物|不足分|不足している分|欠品|残りの?(?:分|商品|品)|部品|付属品|パーツ|蓋|ふた|中身|中味)")
 _anchor("other", "送って 送り 送る 届けて 発送して 発送を 送付して 届き 届く 届か",
         before=_GOODS + r"[一-龥ァ-ヴー]{0,4}(?:を|は|が|も|だけ|のみ|、|\s)*(?:いつ|まだ|早く|至急|すぐ|今すぐ|急いで)?[、\s]?$", reach=30)
 # Sent again, or what was missing sent: "もう一回送ってもらうのが一番", "入っていませんでした。充電器だけでいいので送って".
@@ -781,13 +789,16 @@ _anchor("other", "送って 送り直 届けて 発送して", before=r"(?:も�
         after=r"^(?!た|き|しま|もら(?:った|いました)|いただ(?:いた|きました)|くれ(?:た|ました))", kind=SEND_VERB)
 # Brought now: "明日の朝一番に持ってきて".
 _anchor("other", "持ってきて 持って来て",
-        after=r"^(?:ください|下さい|ほしい|欲しい|もらえ(?!た)|いただけ(?!た)|頂け(?!た)|くれ(?:ない|ます|る|ませ|よ)|くん(?:な|さ|ろ)|くだせ|よ|や|ね|[。!！]|$)")
+        after=r"^(?:ください|下さい|ほしい|欲しい|もらえ(?!た)|いただけ(?!た)|頂け(?!た)|くれ(?:ない|ます|る|ませ|よ|んと|たら)|くん(?:な|さ|ろ)|くだせ|よ|や|ね|[。!！]|$)")
 _anchor("other", "replacement Replacement resend Resend reship", after=r"^(?!\s?card)")
 _anchor("other", "upgrade Upgrade", after=r"^\s?(?:my|me|the|our|to)\b")
 # Anything else made again (a lens, a print), not a card (its fee is reissue_fee above).
 _anchor("other", "作り直 作り直し", before=r"(?<!カード)(?<!カードの)(?<!証)(?<!証の)$", reach=4, after=_SERVICE_ASK)
 _anchor("other", "お詫びの品 おわびの品")
-_anchor("other", "延ば のば 伸ば", before=r"(?:期限|期間|期日|有効期限|猶予)[^。\n]{0,10}$", reach=16)
+_anchor("other", "延ば のば 伸ば", before=r"(?:期限|期間|期日|有効期限|猶予)[^。\n]{0,30}$", reach=36)
+_anchor("other", "発行し直 植え直 貼り直 張り直 塗り直 組み直 詰め直 印刷し直 作成し直 手配し直 再手配",
+        kind=SEND_VERB, after=r"^[^。\n]{0,24}?(?:ください|下さい|ほしい|欲しい|もらえ|貰え|いただけ|頂け|くれ|お願い|希望|願|たい"
+                 r"|(?:もらう|いただく)か[、,])")
 _anchor("other", "期間延長 期限延長 撮り直 やり直 受け直 再受講 再受験 無料受験 復旧させ 継続して 継続を 代わりの品 代替品 代品 同じ商品 正しい商品 "
                  "別の日に 別日に 旧料金で 代替機 代わりの機械", after=r"^[^。\n]{0,24}?(?:ください|下さい|ほしい|欲しい|もらえ|貰え|いただけ|頂け|くれ|お願い|希望|願|たい"
                  r"|(?:もらう|いただく)か[、,])")
@@ -798,13 +809,13 @@ _anchor("other", "復活 復元 付け直 付与し直 再付与", kind=RESTORE_
 _anchor("points", "付与して 付与を", kind=GRANT_VERB, after=r"^(?:ください|下さい|ほしい|欲しい|もらえ|いただけ|頂け|くれ|お願い|[。!！])")
 _anchor("refund", "返し 返せ 返っ 戻し 戻っ 返す 戻す 戻る 返る",
         before=r"(?:代|料|金(?!曜)|費|円|分|額|ドル|\$|ポイント|マイル|pt|アイテム|ジェム|石|チケット)", reach=40, kind=RETURN_VERB,
-        after=r"^(?!って?き(?:まし)?た|ってくる|ってきて|[^。\n]{0,3}もの(?:では|じゃ))")  # "壊れて返ってきました": the item came back;
+        after=r"^(?!っ?て?き(?:まし)?た|ってくる|ってきて|\s?(?:費用|ための|ため)|[^。\n]{0,3}もの(?:では|じゃ))")  # "壊れて返ってきました": the item came back;
 # "お金で戻るものではありませんが": nothing money brings back
-_COVER_AFTER = r"^(?!した|しま|して(?:い(?!ただ)|お(?!願))|する(?!の|ん)|が|感|を考え|を思|になる|も大き)"
+_COVER_AFTER = r"^(?!した|しま|して(?:い(?!ただ)|お(?!願))|する(?!の|ん)|が|感|を考え|を思|になる|も大き|を[^。\n]{0,8}?(?:押し?つけ|押し付け|強い))"
 _anchor("expense", "負担 reimburse Reimburse", after=_COVER_AFTER, kind=COVER_VERB)
-_anchor("damages", "補填 穴埋め", after=_COVER_AFTER, kind=GENERIC)
-_anchor("expense", "精算して 精算を ご精算", kind=COVER_VERB)
-_anchor("damages", "何とかして なんとかして", kind=GENERIC)
+_anchor("damages", "補填 穴埋め 埋め合わせ 埋めあわせ", after=_COVER_AFTER, kind=GENERIC)
+_anchor("expense", "精算して 精算を ご精算 精算され 精算でき", kind=COVER_VERB, after=r"^(?!ました|た|済)")
+_anchor("damages", "何とかして なんとかして どうにかして どうにかなり どうにかなら なんとかなり 何とかなり なんとかなら 何とかなら", kind=GENERIC)
 _anchor("refund", "reverse Reverse", after=r"^\s?(?:the|one of the|this|that|these|both|my)?\s?(?:duplicate\s|double\s)?(?:charge|payment|transaction)",
         kind=REFUND_VERB)
 # "I want my annual fee back": money named before "back".
@@ -816,8 +827,8 @@ _anchor("expense", "covered reimbursed", before=r"(?i:should|must|to)\s(?:be\s)?
 _anchor("expense", "持って 持ち もって もち", before=r"(?:そちら|そっち|御社|貴社|お宅|おたく|さん|社|側|店|ショップ|学校|病院|会社)(?:で|が|の|に)?$",
         after=_COVER_AFTER, kind=COVER_VERB)
 # A cost named right before an asking phrase: "皮膚科代だけお願いします", "その費用はどうなるのか", "その費用は見てもらえますか".
-_COST_BEFORE = (r"(?:代金|代|費|料|賃|費用|分|手数料|差額|前金|手付金|頭金|内金|予約金|保証金|預り金|預かり金|デポジット)"
-                r"(?:\s?[0-9,.万千]+\s?円)?(?:の(?:話|件))?(?:だけ|のみ|も|は|を|って)\s?$")
+_COST_BEFORE = (r"(?:代金|代|費|料|賃|費用|分|手数料|差額|前金|手付金|頭金|内金|予約金|保証金|預り金|預かり金|デポジット|お釣り|おつり|釣り銭)"
+                r"(?:(?:の|は)?\s?[0-9,.万千]+\s?円)?(?:の(?:話|件))?(?:だけ|のみ|も|は|を|って|[、,])\s?(?:追加で|別途|改めて)?\s?$")
 _anchor("expense", "お願いします お願いしたい お願いでき お願い致します どうなりますか どうなるのか どうなるんですか どうなるんでしょう "
                    "どうなるのでしょう どうなっている どうなってい どうなってる 見てもらえ 見ていただけ 見てください", before=_COST_BEFORE, reach=20,
         kind=COVER_VERB)
@@ -832,9 +843,9 @@ _anchor("damages", "お金をくれ お金をもらえ お金がもらえ お金
 _anchor("expense", "払うて 払ろて", kind=COVER_VERB)
 # "振込手数料もそちらでお願いします": the company is asked to bear what was named.
 _anchor("expense", "そちらで そちら側で 御社で 貴社で 御社側で 貴社側で", kind=COVER_VERB,
-        after=r"^\s?(?:お願い|願|よろしく|対応して|持って|もって)")
+        after=r"^\s?(?:お願い|願|よろしく|対応して|持って|もって|見て|みて|払って|支払って|出して|精算)")
 _anchor("expense", "払って 支払って お支払い 出して", kind=COVER_VERB,
-        after=r"^(?:ください|下さい|くれ|ほし|欲し|もら|いただ|頂|ちょうだい|頂戴|ね|よ[!！。]|\s?[?？]|$)")
+        after=r"^(?:ください|下さい|くださ|下さる|くれ|ほし|欲し|もら|いただ|頂|ちょうだい|頂戴|ね|よ[!！。]|\s?[?？]|$)")
 # "皮膚科の費用の支払いを求めます": the payment asked, its object named before.
 _anchor("expense", "支払い 支払", kind=COVER_VERB, after=r"^を\s?(?:求め|要求|請求|お願い|希望)")
 _anchor("expense", "出ます", kind=COVER_VERB, after=r"^(?:か|よね)")
@@ -843,7 +854,7 @@ _anchor("expense", "出せ 払え", after=r"^(?!ず|ない|なかった|なく|�
 # What the company ought to bear: "そっちが出すのが筋".
 _anchor("expense", "出す", after=r"^(?:のが|とが|べき|んが)", kind=COVER_VERB)
 _anchor("expense", "請求し 請求いたし 請求でき 請求させ", after=r"^(?!ない|ません|された|されて)", kind=COVER_VERB)
-_anchor("damages", "補償 ほしょう 償い compensat Compensat", after=r"^(?!方針|が切れ|期間|規定|規約|制度|の?(?:窓口|担当|部署|係|ページ))", kind=GENERIC)
+_anchor("damages", "補償 ほしょう 償い compensat Compensat", after=r"^(?!方針|が切れ|期間|規定|規約|制度|オプション|プラン|サービス|パック|付き|内容|対象外|の?(?:窓口|担当|部署|係|ページ))", kind=GENERIC)
 _anchor("damages", "何らかの", after=r"^(?:形|対応|補償|措置)", kind=GENERIC)
 _anchor("damages", "金銭", kind=GENERIC)
 # -- vocabulary read from claims_test8's misses (each a class of words, not one row's wording) --
@@ -866,7 +877,7 @@ _anchor("other", "送って 届けて 発送して 持ってきて 持って来�
         after=r"^(?!た|き|しま|もら(?:った|いました)|いただ(?:いた|きました)|くれ(?:た|ました))")
 # Exchanged or repaired in plain verbs: "はよ新しいのと替えてや", "壊していったがや。直してちょーよ".
 _anchor("other", "と替え と換え に替え に換え と取り替え と取り換え", reach=14, after=_SERVICE_ASK,
-        before=r"(?:新しい|新品|別の|正しい|良品|ちゃんとした|まともな|壊れてない)[^。\n]{0,6}$")
+        before=r"(?:新しい|新品|別の|正しい|良品|ちゃんとした|まともな|壊れてない|傷のない|傷の無い|正常な|同等の)[^。\n]{0,6}$")
 _anchor("other", "直して 直しに来", kind=REPAIR_VERB, before=r"(?:^|[をはも、。！!\s]|早く|はよ|すぐ|すぐに|ちゃんと|きちんと)$", reach=4,
         after=r"^(?:ください|下さい|ほしい|欲しい|もらえ|貰え|いただけ|頂け|くれ|ちょう|ちょー|お願い|よ|や|ね|[。!！]|$)")
 # What was there restored: "元に戻してください", "元のプランに戻して" (money or points back resolve from their object).
@@ -877,7 +888,7 @@ _anchor("other", "に戻して に戻してもら に戻してほし", reach=12,
 _anchor("voucher", "チャージし直 再チャージ", after=_SERVICE_ASK)
 _anchor("voucher", "鑑賞券 無料鑑賞券 無料チケット 招待チケット 無料招待券")
 # The money back, in a plain imperative or a threat: "1回分はさっさと戻せ", "もし戻らないなら解約します".
-_anchor("refund", "戻ら 返ら", before=r"(?:代|料|金(?!曜)|費|円|分|額|ドル|\$)", reach=60, kind=RETURN_VERB,
+_anchor("refund", "戻ら 返ら", before=r"(?:代|料|金(?!曜)|費|円|分|額|ドル|\$)", reach=90, kind=RETURN_VERB,
         after=r"^(?:ない|なかったら|なければ)(?:なら|ら|と|場合)")
 _anchor("refund", "戻せ", before=r"(?:代|料|金(?!曜)|費|円|分|額|ドル|\$|ポイント|マイル|pt)", reach=40, kind=RETURN_VERB)
 # Lost wages named as what is owed: "その時の交通費と半日休んだ分、何か考えてもらえませんか".
@@ -887,6 +898,83 @@ _anchor("damages", "いくら出 いくらもらえ いくら貰え いくら補
         after=r"^(?!せ|し|さ|そう)")  # "いくら出せば直りますか": what the customer would pay
 # Who bears a cost: "氷代がかかります。これ、どなたが持つんでしょう？".
 _anchor("expense", "持つ 持って 払う 出す", before=r"(?:誰|だれ|どなた|どちら|どっち|どこ)(?:が|で)\s?$", reach=5, kind=COVER_VERB)
+# -- vocabulary read from claims_test9's misses (classes of words and forms, not one row's wording) --
+# Distress named as what is owed: "精神的苦痛に対して、どう責任を取るおつもりですか".
+_anchor("consolation", "精神的苦痛 精神的な苦痛 精神的ダメージ")
+# A charge not made, named a few words before ("キャンセル料が…と言われましたが、何とか取らないで"), or its worry asked.
+_anchor("fee_waiver", "取らないで 取らずに とらないで 取らんで 取らんといて 請求しないで", before=_CHARGE_BEFORE, reach=40,
+        after=r"^(?!ほしかった|欲しかった|もらいたかった)")  # "取らないでほしかったし、返して": the charge was taken
+_anchor("fee_waiver", "取られない 取られません", reach=12,
+        before=r"(?:違約金|解約金|キャンセル料|手数料|延滞金|延滞料)(?:を|は|も|って|ば)?\s?$")
+# Refusing to pay a charge in other words: "上乗せ分は払いたくありません", "新聞代…満額は払えません", "そのまま払うのはちょっと".
+_anchor("fee_waiver", "払いたくない 払いたくありません 支払いたくない 支払いたくありません 払えません 払えない 払えん 支払えません "
+                      "払うのはちょっと 払うのは納得 払うのはおかしい 支払うのは納得 払わないといけない 払わないかん 払わなあかん "
+                      "払わなければならない 払わなきゃいけない", before=r"(?:料|代|金(?!曜)|額|円|分|費|請求|こっち|私|うち)[^。\n]{0,20}$", reach=30,
+        after=r"^(?!と(?:言|いわ|の)|って|の?か|ん(?:です|だ)?か|\s?[?？])")  # "1万円くらい払えないのか": the company's refusal
+# A charge taken off in other words, or from the next bill: "卵代だけ今回の会計から抜いておいて", "日割りで引いといて".
+_anchor("fee_waiver", "抜いて 抜いといて 抜いておいて 引いといて 引いておいて 引いとい 抜いとい",
+        before=r"(?:料|代|金(?!曜)|額|円|分|費|会計|請求)[^。\n]{0,30}$", reach=40,
+        after=r"^(?:ください|下さい|もら|いただ|頂|ほし|欲し|くれ|ね|よ|[。!！]|$)")
+_anchor("fee_waiver", "引いて 引い 差し引 相殺", reach=12,
+        before=r"(?:次の|次回の|今回の|来月の)(?:請求|お支払い|支払い|会計|お会計|注文|ご注文|精算)(?:で|から|の際に|時に)\s?$")
+# A charge cut to one of several taken: "入会金を一回分にしてください" (a refund when it was taken, else a waiver).
+_anchor("fee_waiver", "回分に 回分だけに 回分のみに", before=r"[0-9一二１]$", reach=1, after=r"^(?:し|な(?!っ)|でき)")
+# Overpaid: "多く取った分はどうなるんですか", "払いすぎた分".
+_anchor("refund", "多く取った分 多く取られた分 多く払った分 余計に払った分 余分に払った分 余計に取られた分 払いすぎた分 払い過ぎた分 過払い分 過払い金")
+# Goods handed back for the money: "返品できるか聞いといて".
+_anchor("refund", "返品", after=r"^(?:でき(?:る|ます)(?:か|の|ん)|は(?:でき|可能)|させて(?:ください|もら|いただ|ほし))")
+# A charge of the company's asked to be free: "次回の治療費はいらないですよね".
+_anchor("fee_waiver", "いらない いりません", before=r"(?:料|代|費|料金)(?:は|も)\s?$", reach=8,
+        after=r"^(?:ですよね|よね|でしょう|ですか|んですよね|んですか|の(?:ですか|でしょうか)|\s?[?？])")
+# Taken into account: "差額分くらいは考えてもらっても", "せめて席料の分は考えてもらえませんか".
+_anchor("refund", "考えてもら 考えていただ 考えてほし 考えて欲し 考えてください 考慮して 考慮いただ", kind=RETURN_VERB, reach=12,
+        before=r"(?:代|料|金(?!曜)|費|円|分|額)(?:くらい|ぐらい)?(?:は|も|を)\s?(?:少し|せめて|多少)?$")
+# How a cost will be handled: "差額について、どのようにお考えでしょうか", "この費用の取り扱いについてご相談したく", "コンビニの分については相談させて".
+_anchor("expense", "どのようにお考え どうお考え どう考え どのようにお取り計らい ご相談したく 相談させて ご相談させて 相談したい ご相談です",
+        before=r"(?:代金|代|費|料|費用|分|手数料|差額|円)(?:の(?:取り扱い|取扱い|扱い|件))?(?:について|については|は|って|に関して)[、,]?\s?$",
+        reach=16, kind=COVER_VERB)
+# Borne in other words: "そっちで面倒見てくれますよね", "この8,200円、そちらで肩代わりしてもらえますか", "これを持っていただけないなら".
+_anchor("expense", "面倒見て 面倒をみて 面倒を見て 面倒みて 面倒見てもら 肩代わり", after=_COVER_AFTER, kind=COVER_VERB)
+_anchor("expense", "持っていただ 持ってもら 持ってくれ", kind=COVER_VERB, reach=12,
+        before=r"(?:これ|それ|その分|この分|代|費|料|円|分)(?:を|は|も)?[、,]?\s?$")
+# Money back for what was named sentences before: "一日券5,800円を買った…さすがにこれは返してもらえますよね".
+_anchor("refund", "返して 戻して", before=r"(?:これ|それ|その分|この分|そのお金|このお金)(?:は|を|も|って)?[、,]?\s?(?:全額|ちゃんと|きちんと|すぐ|早く)?$",
+        reach=14, kind=RETURN_VERB)
+# Made again or brought again: "もう一度手配してもらえますか", "明日もう一度来てもらえますか", "良い席を用意してもらうか".
+_anchor("other", "手配し 手配を 回収に 回収し", before=r"(?:もう一(?:回|度)|もう1(?:回|度)|再度|改めて|あらためて)[^。\n]{0,4}$",
+        reach=12, after=_SERVICE_ASK)
+_anchor("other", "もう一度来て もう一回来て もう1回来て 再度来て 改めて来て", after=_SERVICE_ASK)
+_anchor("other", "ご用意", before=r"(?:席|部屋|代わり|代替品|代車|同等品|新品|新しい[^。\n]{0,4}|別の[^。\n]{0,4})を?\s?$", reach=16,
+        after=_SERVICE_ASK)
+_anchor("other", "変えて 替えて 換えて かえて", before=r"(?:部屋|席|客室|座席|商品|品物|機種|端末)(?:を|は)?\s?$", reach=6, after=_SERVICE_ASK)
+# Shipped back is no money back: "余分な二つは送り返しますが" (the anchor never applies, "送り" is then tried).
+_anchor("other", "送り返 送りかえ", before=r"(?!)")
+# English: "I'd just like the resort fee taken off the bill", "the 1,000-point apology", "the difference could be returned".
+_anchor("fee_waiver", "off", before=r"(?i:taken|take|knock|knocked|remove|removed)\s$", reach=10,
+        after=r"^\s?(?:the|my|our|this)?\s?(?:bill|invoice|charge|statement|total)")
+_anchor("points", "point", before=r"[0-9]-?$|[0-9]\s$", reach=2, after=r"^(?![A-Za-z])")
+_anchor("refund", "returned refunded", before=r"(?i:could|can|would|should|must|to)\s(?:be\s)$", reach=12, kind=REFUND_VERB)
+# Money for distress in plain words: "気持ちの分として何か包んでもらいたい".
+_anchor("consolation", "何か包 いくらか包 お包み", before=r"(?:気持ち|お詫び|誠意|迷惑|振り回|として)[^。\n]{0,12}$", reach=16)
+# Something given for the trouble, nothing named: "普通は何かあるものじゃないんですか", "何かつけてもらうのが普通".
+_anchor("damages", "何かあるもの", kind=GENERIC, after=r"^(?:じゃ|では|でしょう|なんじゃ)")
+_anchor("damages", "何かつけて 何かつけてもら", kind=GENERIC, before=r"(?:分|せめて|お詫びに|代わりに)[、,]?\s?$", reach=10)
+_anchor("damages", "何か考えてもら 何か考えていただ 何かしらの形で", kind=GENERIC)
+# Others got it: "ほかの生徒さんは振替レッスンを入れてもらったそうですが、私は？" (the comparison decides).
+_anchor("other", "振替 振り替え 再配達 交換",
+        after=r"^[^。\n]{0,16}?(?:もらった|いただいた)(?:そう|と(?:聞|いう))[^。\n]{0,8}?(?:私|わたし|うち|自分|僕|俺)(?:は|も|には|にも)")
+# A lost balance restored: "電子マネー3,000円分が消えました…元の残高に戻してもらえますか".
+_anchor("voucher", "に戻して に戻してもら に戻してほし 戻して", before=r"(?:残高|金額)(?:を)?\s?$", reach=4, kind=RESTORE_VERB)
+# The customer's share made nothing: "自己負担なしにしてください" (the bare 自己負担 is the company's charge, no cost borne).
+_anchor("fee_waiver", "自己負担なし 自己負担をなし 自己負担ゼロ 自己負担金なし 自己負担金をなし 自己負担を無し 自己負担無し")
+_anchor("expense", "自己負担", before=r"(?!)")
+# An item of the bill taken off: "請求書に取り外し費用16,500円が入っていました。この項目を消してください".
+_anchor("fee_waiver", "項目を消して 項目を削除して 項目を外して 項目は消して 項目は削除して", before=r"(?:請求|明細|料|代|費)[^\n]{0,40}$", reach=50)
+# A friend paid for now is no cost asked: "同行した友人に立て替えてもらい、帰宅後に現金で返しています".
+_anchor("expense", "立て替え 立替え 立替", after=r"^(?!てもらい(?!たい)|てもらっ(?!て(?:も|いい))|てくれ(?:た|まし))")
+# A charge deducted from the rent or the bill: "この分、家賃から引いてもいいですか".
+_anchor("fee_waiver", "引いて 引い 差し引", reach=8, before=r"(?:家賃|賃料|月謝|会費|料金|代金|請求額?|会計|利用料)から\s?$",
+        after=r"^(?:も(?:いい|よろし|構)|ください|下さい|もら|いただ|頂|ほし|欲し|くれ|て(?:も(?:いい|よろし|構)|ください|下さい|もら|いただ|ほし|くれ))")
 for _word in [w for w in _ANCHORS if all("\u3041" <= ch <= "\u3096" for ch in w)]:
     _ANCHORS.setdefault("".join(chr(ord(ch) + 0x60) for ch in _word), list(_ANCHORS[_word]))
 
@@ -915,7 +1003,7 @@ _RULES = {word: [(remedy, re.compile(b) if b else None, re.compile(a) if a else 
 # Nouns only: the last one named before the verb is its object ("延滞金が330円つきました。これを負担して"
 # is about the late fee, whatever card was reissued before); a bare amount counts only when no noun does.
 _OBJECT = re.compile(
-    r"(?P<reissue>再発行|作り直|再交付|さいはっこう|発行手数料|(?:もう一度|再度)発行)"
+    r"(?P<reissue>再発行|作り直|再交付|さいはっこう|発行手数料|(?:もう一度|再度)発行|取り直|(?i:reissue))"
     # A loss the customer suffered, made good: damages ("被害額は¥15,000です。いつ補填されますか").
     # Lost wages are a loss too (the brief lists 休業補償 under damages): "休んだ分の日当を補償して".
     r"|(?P<loss>損失|損害(?!金)|逸失|値下がり|売上|被害|不正利用|盗まれ|補償金|日当|日給|時給|休んだ分|給料|給与|有給|有休)"
@@ -932,28 +1020,29 @@ _OBJECT = re.compile(
     r"|返送の送料|送料|切手代|書留|(?i:difference|taxi|hotel|train|phone bill|transport)|(?<!料)費用?|代(?!金|引|替|わ|理|表)"
     r"|(?<![手数送険謝])料(?!金))"
     r"|(?P<fee>(?<![込更務約])手数料)"
-    r"|(?P<charge>チケット代|追加料金|料金|受講料|月謝|会費|利用料|保険料|代金|解約手数料)"
+    r"|(?P<charge>チケット代|追加料金|料金|受講料|月謝|会費|利用料|保険料|代金|解約手数料|入会金|登録料|入学金|受験料|席料|入場料|観覧料"
+    r"|(?:宿泊|利用|受講|乗車)分)"
     r"|(?P<paid>注文|キャンセル|課金|お金|現金|払った|払いました|支払った|支払いました)"
     # Paid in advance to the company: "前金5,000円はどうなりますか" is its refund.
-    r"|(?P<deposit>前金|手付金|頭金|内金|予約金|保証金|預り金|預かり金|デポジット)"
+    r"|(?P<deposit>前金|手付金|頭金|内金|予約金|保証金|預り金|預かり金|デポジット|お釣り|おつり|釣り銭)"
     r"|(?P<amount>円|ドル|\$|¥|yen|USD)"
 )
 # A cost the customer bore, strong enough to turn "返して" into expense rather than a refund.
-_BORNE_STRONG = re.compile(r"かかっ|かかり|掛かっ|掛かり|自費(?!扱い)|自腹|実費|返送料|往復(?:の)?送料|立て?替|通話料|電話代|交通費|タクシー|購入し|買い|買っ|加入"
+_BORNE_STRONG = re.compile(r"病院に行|かかっ|かかり|掛かっ|掛かり|自費(?!扱い)|自腹|実費|返送料|往復(?:の)?送料|立て?替|通話料|電話代|交通費|タクシー|購入し|買い|買っ|加入"
                            r"|振込手数料|振り込み手数料|延滞金|延滞料|延滞手数料|利息"
                            r"|別の(?:病院|薬局|ホテル|店|クリニック|便|業者)")
 # The customer's property damaged, and what repairing it costs: a loss made good (damages), not a cost borne.
-_DAMAGED = re.compile(r"壊れ|壊さ|壊し|傷(?!病)|破損|ぶつけ|ぶつか|はげ|剥げ|焦げ|焦が|割れ|割ら|へこ|凹|穴を|穴が|破れ|破ら|折れ|欠け|汚さ|シミ|染み")
+_DAMAGED = re.compile(r"壊れ|壊さ|壊し|傷(?!病)|破損|ぶつけ|ぶつか|当てられ|当て逃げ|ひび|ヒビ|亀裂|水漏れ|浸水|水浸し|はげ|剥げ|焦げ|焦が|割れ|割ら|へこ|凹|穴を|穴が|破れ|破ら|折れ|欠け|汚さ|シミ|染み")
 _REPAIR = re.compile(r"修理|修繕|補修|塗装|塗り直|張り替え|張替|交換代|交換費|見積")
 # Getting a service from someone else: staying, hiring, renting, buying.
 _NOT_MONEY_OBJECT = re.compile(r"(?:責任者|上司|上の(?:人|者|方)|担当者?|社長|店長|支配人|代表者?|謝罪文?|説明|回答|返事|結論|答え|誠意)を\s?$")
-_PAID_ELSEWHERE = re.compile(r"別の|他の|他社|ほかの|よその|近くの|近所の|買い直|買いなお|に(?:払|支払)|かかっ|かかり|掛かっ|借り|預け|泊ま|(?:に|を)頼ん|(?:に|を)依頼し|買っ|購入"
+_PAID_ELSEWHERE = re.compile(r"別の|他の|他社|ほかの|よその|近くの|近所の|買い直|買いなお|で買い|を買います|を買いました|に(?:払|支払)|かかっ|かかり|掛かっ|借り|預け|泊ま|(?:に|を)頼ん|(?:に|を)依頼し|買っ|購入"
                              r"|市販|飲んだ|薬局|ドラッグストア")
 _REISSUE_CONTEXT = re.compile(
     r"(?:カード|クレジット|クレカ|かーど|card)[^\n]{0,40}?(?:再発行|作り直|再交付|発行し直|さいはっこう)"
     r"|(?:再発行|作り直|再交付|さいはっこう)[^。\n]{0,12}?(?:カード|かーど)|再発行手数料"
     # Any card or document made again after a leak: 会員証, パスポート, 住民票 (its 発行手数料 is then a reissue fee).
-    r"|(?:会員証|パスポート|旅券|免許証|保険証|住民票|証明書|通帳|印鑑証明|学生証|社員証|診察券)[^\n]{0,20}?(?:再発行|作り直|再交付|取り直|発行し直)"
+    r"|(?:会員証|パスポート|旅券|免許証|保険証|住民票|証明書|通帳|印鑑証明|学生証|社員証|診察券|戸籍|謄本|抄本|書類)[^\n]{0,80}?(?:再発行|作り直|再交付|取り直|発行し直)"
     r"|(?:もう一度|再度)発行|(?:再発行|再交付)[^。\n]{0,20}?手数料"
     r"|(?i:reissue|replacement card)",
     re.IGNORECASE,
@@ -971,7 +1060,7 @@ _ASK = re.compile(r"""
     |(?:反映され|届い|入っ|振り?込まれ|付与され|付い|戻っ|され)て(?:い)?(?:ない|ませ)|届かない|届きませ|ありません|ないの|検討|対応して
     |負担して|支払って|払って|出ますか|対象|申請|申し込|手続き|納得|少な|足りな|安すぎ|ふざけ|払いません|支払いません|払う気は|払うつもりは
     # Consulting about a remedy asks whether it is given: "ご用件：返金のご相談".
-    |(?<!と)の(?:ご)?相談|について(?:の)?(?:ご)?相談
+    |(?<!と)の(?:ご)?相談|について(?:の)?(?:ご)?相談|の(?:こと|件)で(?:ご)?相談
     # Pressing: threats, waiting, a plain "〜して".
     |しないなら|されないなら|しなければ|されなければ|がなければ|がなかったら|しなかったら|されなかったら|が済むまで|されるまで|待って(?:い)?ます|待たされ|待ってる
     # A condition with a threat ("払わないなら裁判", "タダにしねえなら"), a negative imperative ("請求しないで。"),
@@ -983,11 +1072,14 @@ _ASK = re.compile(r"""
     |バチは当たら|罰は当たら|よろしい(?:です)?(?:よね|ですね|でしょうか)|もらわな|もろても(?:よろし|ええ)|(?:くらい|ぐらい)は(?:ね|ねえ|ねぇ|さ|さあ)?[、,]?\s?[…‥]
     # Hoping or disputing rather than asking: "ポイントがあれば嬉しいです", "私が払うものではないと思います".
     |(?:あれば|あると|いただけると|頂けると|もらえると|いただければ|頂ければ)(?:嬉し|うれし|助か|幸い|ありがた)
+    # Asked as fair, as a confirmation, as a reluctance or as whether it can be done: "考えてもらってもいいと思うんですが",
+    # "今回の修理は当然無料ですよね", "そのまま払うのはちょっと", "返品できるか聞いといて".
+    |(?:ても|でも)(?:いい|良い)と思|(?:無料|タダ|免除|対象|なし|無し|ゼロ|不要|当然|もらえる|いただける|頂ける|くれる|される)(?:です|ます|でしょう|なん(?:です|だ)|んです)?よね|のは(?:ちょっと|どうか|いかがなもの)|でき(?:る|ます)か(?:どうか)?[、,]?\s?(?:聞|教え|知り|確認|問い合わせ)
     |(?:もの|筋合い)(?:では|じゃ|は)(?:ない|ありませ|なかろう)|おかしい|おかしくない
     |して(?!い|お|あ|しま|た|から|も|は)|て(?:よ|ね|な|や|って)?[!！。?？\s]*$
     # ... and the plain imperative: "額を考え直せ。", "払え！"
     |[えけせてへめれげべろ]よ?[!！。]
-    |(?i:please|can\ you|could\ you|would\ you|i\ want|i\ request|we\ request|i\ demand|we\ demand|kindly|i'd\ like|i\ would\ like|waiting\ for|still\ wait|i\ expect|expect\ you
+    |(?i:please|can\ you|could\ you|would\ you|i\ want|i\ (?:just|really|only|simply)\ want|i'd\ (?:just|really)\ like|appreciate\ it\ if|would\ appreciate|i\ request|we\ request|i\ demand|we\ demand|kindly|i'd\ like|i\ would\ like|waiting\ for|still\ wait|i\ expect|expect\ you
     |should\ be\ (?:covered|paid|refunded|reimbursed|waived)|you\ should|you\ must|have\ to\ (?:cover|pay|refund))
     # Accepting one remedy: "ギフト券で結構です", "クーポンでも我慢します".
     |で(?:結構|けっこう)です|でも(?:納得|我慢|がまん|勘弁)(?:し|す)
@@ -1001,7 +1093,7 @@ _IRONY = re.compile(r"さすが(?!に)|流石(?!に)|素晴らし|すばらし|�
 # Comparing with what others got: "隣の人は見舞金をもらったそうです。うちも同じ被害なんですが" asks the same.
 _OTHERS_BEFORE = re.compile(r"(?:人|方|友達|友人|知人|知り合い|同僚|親戚|家族|周り|隣(?:の[^。、\n]{0,6})?|近所の[^。、\n]{0,6}|他の[^。、\n]{0,6}|ほかの[^。、\n]{0,6})"
                             r"(?:は|が|も|には|では)[、,]?[^。\n]{0,40}$")
-_OTHERS_GOT = re.compile(r"[^。\n]{0,16}?(?:もら|貰|配られ|受け取|いただい|頂い|支給され|付与され|して(?:もら|いただ))")
+_OTHERS_GOT = re.compile(r"(?<=もら)|(?<=いただ)|[^。\n]{0,16}?(?:もら|貰|配られ|受け取|いただい|頂い|支給され|付与され|して(?:もら|いただ))")
 _GOT_BY_OTHERS = re.compile(r"[^。\n]{0,14}?(?:配られ|もらっ|貰っ|受け取っ|支給され)た(?:人|方|お客|客)(?:が|も)")
 _ME_TOO = re.compile(r"(?:私|わたし|うち|自分|僕|俺|我が家)(?:は|も|には|にも|の(?:家|ところ)(?:は|には|も))")
 # A header over a list of claims: "【ご請求内容】", "ご要望："; every line after it asks.
@@ -1020,7 +1112,7 @@ _REJECTED = re.compile(rf"""
     |意味がない|使い道が|使う予定がない|辞退|ではなく|じゃなくて|じゃなく|でなく|より.{{0,4}}がいい|でごまかさ|でごまかす
     |[てで]も困|では困|じゃ困|自分で(?:払い|払う|支払|負担|出し|出す)|自己負担(?:します|で(?:構|かま|いい))
     |(?:した|頼んだ|申し込んだ|お願いした|求めた|言った)(?:こと|覚え)(?:は|が|も)?(?:ない|ありませ|ございませ)
-    |^より(?:も)?[、,]|はいいので|はいいです|はいいから|はいいけど|はもういい|はもう(?:結構|けっこう)(?:です|だ|なので|ですので|ですから|だから|[。、,!！]|$)
+    |というほど(?:では|じゃ)(?:ない|ありませ)|^より(?:も)?[、,]|はいいので|はいいです|はいいから|はいいけど|はもういい|はもう(?:結構|けっこう)(?:です|だ|なので|ですので|ですから|だから|[。、,!！]|$)
     |(?:と|って|とか)言われても困|(?:とか|など|なんか)?送られても|使わない(?:ので|から|し)|使いません
     # "何も返金を頼んでいません", "補償等は求めておりません": not asked, whatever the politeness.
     |(?:求め|お願いし|依頼し|要求し|請求し)て(?:い|お)?(?:り)?(?:ませ|ない|ねえ)|(?:望ん|頼ん)で(?:い|お)?(?:り)?(?:ませ|ない|ねえ)|求めるつもり|必要(?:は)?(?:ありませ|ない)
@@ -1028,7 +1120,7 @@ _REJECTED = re.compile(rf"""
     |(?:は|とか|など|なんて)[、,]?\s?(?:そういうこと|そういうの)?(?:は|も)?\s?考えて(?:い|お)?(?:り)?(?:ませ|ない)
     |の請求は(?:あり|いたし|し)ませ
     # "慰謝料とまでは言いませんが", "迷惑料を払えとは言いません", "返金までは求めませんが"
-    |(?:まで|と|とまで)は(?:言い|いい|申し|求め|望み|要求し|請求し)ませ|(?:まで|と|とまで)は(?:言わ|いわ|求め)(?:ない|ん|ず)
+    |(?:まで|(?<!こ)と|とまで)は(?:言い|いい|申し|求め|望み|要求し|請求し)ませ|(?:まで|(?<!こ)と|とまで)は(?:言わ|いわ|求め)(?:ない|ん|ず)
     # A resignation is no threat: "慰謝料が出ないなら仕方ないです", "返金されないなら諦めます".
     |ない(?:の)?なら(?:ば)?[、,]?[^。\n]{{0,6}}?(?:仕方|しかた|しょうがな|諦め|あきらめ|結構|構いませ|かまいませ|いいです)
     |求めませ|要求しませ|請求しませ)
@@ -1044,11 +1136,19 @@ _INSUFFICIENT = re.compile(rf"^{_PAREN}{_SAME_SENTENCE}{{0,12}}?(?:では少な|
 # "手続きも済ませたので、特に追加で求めることはありません".
 _NOT_SEEKING = re.compile(r"(?:請求|要求|求め)(?:する|る)?(?:つもり|気)(?:は|も)(?:ない|ありませ|ござい)|(?:求め|請求し|要求し)(?:ませ|ていませ|てない)"
                           r"|(?:求める|請求する|要求する|お願いする)ことは(?:ない|ありませ|ございませ)")
+_NON_REMEDY_ASK = re.compile(r"(?:説明|謝罪|回答|返事|連絡|報告|改善|周知|再発防止|知らせ|お知らせ|教え)(?:を|して|て|は)?[^。\n]{0,6}?"
+                             r"(?:ください|下さい|ほしい|欲しい|いただけ|願い)|今後は|次から(?:は)?|以後")
+# Money set aside as a whole: "お金のことはもう大丈夫です" (a service asked beside it stays).
+_MONEY_DECLINED = re.compile(r"(?:お金|金銭|費用)(?:のこと|の話|の件|面)?(?:は|も)[、,]?\s?(?:もう|別に|特に)?[、,]?\s?"
+                             r"(?:大丈夫|いい(?:です|ので|から|んです)|結構|けっこう|気にして(?:い)?ません|求めません|要りません|いりません|言いません)")
+# A generic "何とかして" after the customer said nothing is sought: "特に何かしてほしいわけではありません".
+_NOTHING_SOUGHT = re.compile(r"(?:特に|別に)?何か(?:して)?(?:ほしい|欲しい|求め|要求|してもらいたい)[^。\n]{0,6}?わけ(?:では|じゃ)"
+                             r"|特に(?:何も)?(?:求め|要求|望み)(?:ませ|ない|ていませ)")
 _MORE = re.compile(r"上乗せ|増額|増やして|積み増|追加(?:で|して)(?:ください|下さい|ほし|欲し|もら|いただ)|もう少し(?:多く|出し|足し|上げ)")
 # Mentioned but not asked: received, free already, done
 # (offers and quotes are _OFFERED and _QUOTE, which let pressing through).
 _NOT_ASKED = re.compile(
-    rf"^{_PAREN}.{{0,10}}?(?:を?受け取りました|は受け取|受領し|を?頂きました|をいただきました|が届きました|を?もらいました"
+    rf"^{_PAREN}.{{0,10}}?(?:(?:送って|お送り|お届け|ご送付)(?:いただいた|頂いた|くださった|下さった|もらった)|を?受け取りました|は受け取|受領し|を?頂きました|をいただきました|が届きました|を?もらいました"
     r"|は無料だった|は無料でした|はかからなかった|されました。|済みです"
     # Thanked for: "QUOカードをお送りいただきありがとうございました", "補償のご案内ありがとうございます".
     r"|(?:お送り|ご送付|お届け|ご提供|付与|ご案内|案内)?(?:を)?(?:いただき|頂き|くださり|下さり)?(?:まして)?[、,]?\s?(?:ありがと|感謝)"
@@ -1067,9 +1167,9 @@ _DONE = re.compile(
     r"(?:され|し|っ)?(?:て(?:もらい|もらえ|いただき|いただけ|頂き|頂け|くれ)|いただき|頂き|もらい)?(?:まし)?た(?![いくらりめ])"
     r"(?:が|けど|けれど|ものの|[。、,]|の[でにはも]|ん|\s|$)"
     # Asked before, and the answer is what follows: "払い戻しをお願いしたところ、手数料が3,000円かかると".
-    r"|(?:を|は)?(?:お願い|依頼|申請|相談)し(?:まし)?た(?:ところ|ら|が|けど)"
+    r"|(?:を|は)?(?:お願い|依頼|申請|相談)し(?:まし)?た(?:ところ|ら|が|けど|のに)"
     r"|(?:いただける|頂ける|される|してもらえる|できる|する|します|いたします|してくれる|い?てくれる|い?ていただける)(?:と|って|との|という)"
-    r"(?:伺|聞|言われ|書|案内|連絡|説明|お話|話|回答|返事|こと(?:で|です|でした|だ))"
+    r"(?:伺|聞|言われ|書|案内|連絡|説明|お話|話|回答|返事|こと(?:で|です|でした|だ|[、,]))"
     r"|(?:てくる|される|する)?ことに(?:なりました|なった)|(?:の|される|いたす)?予定(?:です|とのこと|と(?:の|伺|聞))"
     r"|不可|不能)"
 )
@@ -1078,7 +1178,7 @@ _PRESSING = re.compile(
     r"まだ|どうなって|届いて(?:い)?(?:ない|ませ)|届かない|届きませ|入って(?:い)?(?:ない|ませ)|付与されて(?:い)?(?:ない|ませ)"
     r"|いつ(?:届|頃|ごろ|になり|まで|入|付与|振り?込|もらえ|反映|戻)|両方|申請|申し?込|希望し|手続き|どうやって|どうすれば"
     # Not yet paid or sent, or asked to hurry: "お約束のお詫び金が未入金です。至急", "本当に届くのでしょうか".
-    r"|未入金|未払い?|未着|未送付|未付与|至急|早急|早く|届くの(?:でしょうか|ですか|か)|もらえるの(?:でしょうか|ですか|か|\s?[?？])"
+    r"|(?:振込先|振り込み先|振込口座|送付先)[^。\n]{0,12}?(?:どこ|どちら|どう|教え|か[?？。]|[?？])|(?:どこ|どちら)に(?:お伝え|伝え)|未入金|未払い?|未着|未送付|未付与|至急|早急|早く|届くの(?:でしょうか|ですか|か)|もらえるの(?:でしょうか|ですか|か|\s?[?？])"
     # A promise not kept, or how to receive it: "と言われたのに入金がありません", "どういう方法で受け取れますか".
     r"|入金が(?:ありませ|ない)|(?:言われた|聞いた|約束した|書いてあった)のに|受け取れ(?:ます|る)|受け取り方"
     # The rest of what was promised: "780円しか入金されていません。不足分を振り込んでください".
@@ -1094,14 +1194,15 @@ _OFFERED = re.compile(
     r"|^[^。\n]{0,6}?(?:を|が|は)?(?:発表|公表|告知)(?:し|され)"
     r"|^[^。\n]{0,12}?(?:って|と)(?:書いて|書かれ|あった|ありました|ある|話|言われ|言って|聞い|聞き|伺|言う(?:けど|けれど|が|のに))"
     # Told it will be borne: "鍵の交換費用は全額そちらで負担いただけると伺いました".
-    r"|^[^。\n]{0,16}?(?:いただける|頂ける|される|してもらえる|してくれる)(?:と|って|との|という)(?:伺|聞|言われ|案内|連絡|説明|お話|回答|返事)"
+    r"|^[^。\n]{0,16}?(?:いただける|頂ける|される|してもらえる|してくれる)(?:と|って|との|という)(?:伺|聞|言われ|案内|連絡|説明|お話|回答|返事|こと)"
     r"|^[^。\n]{0,10}?で(?:済ませ|済ます|済むと|済まそう|終わり|おしまい)"
     # A notice of what was done: "3,000マイルを積算したとの案内が届いていました".
     r"|^[^。\n]{0,12}?(?:した|された|しました|いたしました)(?:との|という)(?:ご)?(?:案内|連絡|お知らせ|通知|メール)"
 )
 # A remedy's name used for something else: a balance, a validity date, a code, what was stolen or spent.
 _STATE = re.compile(
-    r"^(?:の|が|は|を)?(?:残高|履歴|数|の?有効期限|の?期限|コード|番号|サイト|アプリ|カード|での?支払|の支払|決済)"
+    r"^(?:[(（][^）)\n]{0,20}[）)])?(?:を|は)(?:使っ|利用し|使用し)(?:た|て)"
+    r"|^(?:の|が|は|を)?(?:残高|履歴|数|の?有効期限|の?期限|コード|番号|サイト|アプリ|カード|での?支払|の支払|決済)"
     r"|^で(?:払っ|支払っ|購入し|買っ|決済し)(?:た|ている|ていた)"
     # A cost as the reason for something else: "電話代がかさむので折り返しを", "交通費がもったいないので送って".
     r"|^[^。\n]{0,4}?が(?:かさむ|かさみ|もったいない|勿体ない|高い|高く)(?:ので|から|し|[、,])"
@@ -1115,7 +1216,7 @@ _GIVEN_BEFORE = re.compile(r"(?:付与された|付与いただいた|いただ�
                            r"|使われた|盗まれた|→|->)(?:お詫びの?)?\s?[0-9,]*\s?$")
 # Reported speech: "「補償金をお支払いするので…」というSMS", "「返金のため…」と言われました".
 _QUOTE = re.compile(r"[「『\"“]([^」』\"”\n]{1,120})[」』\"”]")
-_REPORTED = re.compile(r"\s?(?:という|といった|とのこと|との(?:連絡|案内|電話|メール|声|話|説明)|と(?:言われ|いわれ|言って|書い|書か|あり|あっ|名乗|称|の|電話|メール|SMS|連絡|通知|\s?。)"
+_REPORTED = re.compile(r"\s?(?:と(?:は)?(?:はっきり|きっぱり|すぐに?|一方的に|あっさり|丁寧に|何度も)[、,]?(?:言われ|いわれ|言って|断ら)|と(?:ご|お)(?:連絡|案内|説明|回答|返事|電話|話)|という|といった|とのこと|との(?:連絡|案内|電話|メール|声|話|説明)|と(?:言われ|いわれ|言って|書い|書か|あり|あっ|名乗|称|の|電話|メール|SMS|連絡|通知|\s?。)"
                        r"|って(?:言われ|いわれ|書い|あっ|話|電話|メール)|の(?:電話|メール|SMS))")
 # Words that are not the customer's, one rule a line: (a string the text must hold for the rule to be tried,
 # the pattern, whether the span runs on to the end of the text). The company's or a scammer's words ask nothing
@@ -1131,7 +1232,7 @@ _NOT_CUSTOMER: tuple[tuple[str, re.Pattern[str], bool], ...] = tuple((needle, re
     ("と", r"(?:御社|貴社|そちら|担当(?:者|の方)|係の方|お店)(?:から|より)(?:は|も)?[、,]?[^。\n]{0,80}?"
           r"(?:との|という|と)(?:ご)?(?:案内|連絡|説明|回答|お知らせ|返事|お返事|言われ|いわれ)", False),
     # The agent's turn of a call or chat: "オペ：今月の基本料金を無料にさせていただきます。".
-    (":", r"(?:^|\n)\s?(?:\[?[0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?\]?\s?)?(?:オペ(?:レーター)?|担当(?:者)?|係(?:員)?|スタッフ|窓口|店員|サポート"
+    (":", r"(?:^|\n)\s?(?:\[?[0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?\]?\s?)?(?:オペ(?:レーター)?|担当(?:者)?|係(?:員)?|スタッフ|窓口|店員|店長?|フロント|受付|駅員|乗務員|職員|社員|販売員|薬剤師|配達員|ドライバー|サポート"
           r"|Agent|agent|Operator|operator|Staff|staff)\s?[:：][^\n]*", False),
 ))
 # What makes cash an apology rather than a refund: an apology offered, in kind or in points.
@@ -1170,6 +1271,13 @@ def _remedy(word: str, norm: str, start: int, end: int) -> tuple[str, str] | Non
     return None
 
 
+_MONEY_SENT = re.compile(r"見舞金|見舞い金|お詫び金|おわび金|迷惑料|慰謝料|補償金|返金|お金|現金|クーポン|商品券|ギフト券|ギフトカード|QUOカード|クオカード|図書カード|金券|ポイント")
+# Property lost or stolen in the company's care, asked about: "腕時計がなくなっていて…どう対応してくれるのか".
+_LOST_PROPERTY = re.compile(r"なくなっ|無くなっ|紛失|盗まれ|盗難|置き忘れ|行方不明")
+# A verb that refers back to what was named before: "これは返して", "その分を支払って".
+# The company's own price or bill, which a difference is of: "通常価格の4,180円で引き落とされていました。差額は".
+_COMPANY_PRICE = re.compile(r"引き落と|請求され|価格|定価|通常料金|会計|明細")
+_BACK_REF = re.compile(r"これ|それ|その分|この分|そのお金|このお金")
 _LOST = re.compile(r"消え|失効|なくな|無くな|使われ|減っ|盗まれ|抜かれ")
 _POINTS_WORD = re.compile(r"ポイント|マイル|[0-9]\s?(?:P|pt|PT)(?![A-Za-z])")
 _E_MONEY = re.compile(r"電子マネー|プリペイド|ギフトカード|ギフト券|商品券|クーポン")
@@ -1184,11 +1292,13 @@ def _resolve(kind: str, norm: str, start: int, reissue: bool) -> str:
     if _NOT_MONEY_OBJECT.search(window):
         return ""  # "責任者を出してください", "回答を出して": a person or an answer, nothing to pay
     if kind == SEND_VERB:
-        return "other"
+        # "見舞金を…お送りいただけるとのことでしたが…いつ送っていただけるのでしょうか": the money named is what is sent.
+        money = [m.end() for m in _MONEY_SENT.finditer(window)]
+        return "" if money and not any(m.start() > money[-1] for m in re.finditer(_GOODS, window)) else "other"
     if kind == REPAIR_VERB:
         return "other" if _DAMAGED.search(norm, max(0, start - 90), start) else ""  # not "システムは直して"
     if kind == DAMAGE_ASK:
-        return "damages" if _DAMAGED.search(norm, max(0, start - 90), start) else ""
+        return "damages" if _DAMAGED.search(norm, max(0, start - 90), start) or _LOST_PROPERTY.search(norm, max(0, start - 90), start) else ""
     if kind == TAKE_VERB:
         return "fee_waiver" if _TAKEN_FEE.search(window) else "refund"
     if kind == CANCEL_VERB:
@@ -1198,9 +1308,14 @@ def _resolve(kind: str, norm: str, start: int, reissue: bool) -> str:
     if norm[start : start + 1].isascii() and norm[start : start + 1].isalpha():
         # English takes more letters, and names the object after the verb: "cover the difference ... for a taxi".
         window = norm[max(0, start - 90) : start] + " " + norm[start : start + 60]
+    if kind in (RETURN_VERB, COVER_VERB, REFUND_VERB, GENERIC) and _BACK_REF.search(window, max(window.rfind("。"), window.rfind("\n")) + 1) \
+            and not any(m.lastgroup != "amount" for m in _OBJECT.finditer(window)):
+        # "一日券5,800円を買った…一本も乗っていません。さすがにこれは返して": the object is named sentences before.
+        window = norm[max(0, start - 120) : start]
     if "なし" in window or "無し" in window or "抜き" in window:
         window = _WITHOUT.sub("", window)  # "振込手数料なしで返金して": not the object
     group = None
+    obj = ""
     previous = None
     at = 0  # where the object found starts
     reissue_end = 0
@@ -1217,11 +1332,14 @@ def _resolve(kind: str, norm: str, start: int, reissue: bool) -> str:
         if m.lastgroup != "amount" or group in (None, "amount") or (at < own <= m.start()):
             if group not in (None, "amount"):
                 previous = group
-            group, at = m.lastgroup, m.start()
+            group, at, obj = m.lastgroup, m.start(), m.group()
     if group == "paid" and previous in ("borne", "fee") and m.group().startswith(("払", "支払")):
         group = previous  # "振込手数料を220円払いました。返して": the fee, not the payment to the company
     if group is None and _BORNE_STRONG.search(window):
         group = "borne"  # "千円かかりました。それ、出して"
+    if group == "borne" and obj == "差額" and _COMPANY_PRICE.search(norm, max(0, start - 120), start) \
+            and not _PAID_ELSEWHERE.search(norm, max(0, start - 120), start):
+        group = "charge"  # "通常価格で引き落とされていました。差額はどうなりますか": the company's price, not a cost borne elsewhere
     if group == "reissue" and not reissue:
         group = None  # "クーポンを再発行して": no card, no fee
     if group == "reissue" or (reissue and group in ("fee", "paid", "amount")):
@@ -1252,7 +1370,10 @@ def _resolve(kind: str, norm: str, start: int, reissue: bool) -> str:
         reach = window[max(window.rfind("。"), window.rfind("\n")) + 1 :] if kind == REFUND_VERB else window
         return "expense" if group == "borne" and _BORNE_STRONG.search(reach) else "refund"
     if kind == GENERIC:
-        return "expense" if group == "borne" else "damages"
+        if group == "charge" and norm.startswith(("何とか", "なんとか", "どうにか"), start) and not _DAMAGED.search(norm, max(0, start - 90), start) \
+                and not _PAID_ELSEWHERE.search(norm, max(0, start - 90), start):
+            return "refund"  # "今回の宿泊分でなんとかしてほしい": the charge paid, made good
+        return "expense" if group == "borne" or group == "amount" and _BORNE_STRONG.search(window, own) else "damages"
     if group == "charge":
         # A charge paid to someone else is a cost borne ("別のホテルの料金", "税理士に追加料金を払う"),
         # otherwise the company bears its own charge: "追加料金はそちらで負担して".
@@ -1279,6 +1400,21 @@ def _hits(norm: str) -> list[tuple[int, int, str, str]]:
                 out.append((start, start + len(word), *rule))
                 break
     return out
+
+
+_DEDUCT = ("差し引", "差引", "相殺", "引い", "引き", "抜い", "回分に", "件分に", "回分だけ", "件分だけ", "回分のみ")
+# What a deduction is of: a cost borne elsewhere ("スーパーで買いました…この分、次回の注文で差し引いて"), a charge already taken
+# ("2,500円引かれていました。次の請求で相殺して"), or else a charge billed (a waiver).
+_BORNE_ELSEWHERE = re.compile(r"で買い|で購入|買い直|病院|薬代|薬局|通院|タクシー|交通費|電車")
+_ALREADY_TAKEN = re.compile(r"引かれ|引き落とされ|取られ|払いました|払った|支払った|支払いました|決済され")
+
+
+def _deducted(norm: str, start: int) -> str:
+    """Return what a charge deducted is: expense, refund or fee_waiver (read from the 120 characters before)."""
+    window = norm[max(0, start - 120) : start]
+    if _BORNE_ELSEWHERE.search(window):
+        return "expense"
+    return "refund" if _ALREADY_TAKEN.search(window) else "fee_waiver"
 
 
 def _names_cost(norm: str, start: int) -> bool:
@@ -1360,13 +1496,27 @@ def _first_items(norm: str, sentences: list[tuple[int, int]], hits: list[tuple[i
             if not any(j == k and 0 <= h[0] - m.end() <= 24 and h[3] == NOUN for h, j in zip(hits, sentence_of, strict=True)):
                 continue  # the list goes on into no remedy named (a verb after "A代とB代を" resolves both itself)
             groups = [o.lastgroup for o in _OBJECT.finditer(item) if o.lastgroup != "amount"]
-            if "reissue" in groups:
-                out.add("reissue_fee")  # "再発行の手数料と、…"
+            if "reissue" in groups or groups and groups[-1] == "fee" and _REISSUE_CONTEXT.search(norm, max(0, start - 60), cost_end):
+                out.add("reissue_fee")  # "再発行の手数料と、…", "書類を取り直して、合計で手数料900円と"
             elif groups and groups[-1] == "charge" and _PAID_ELSEWHERE.search(item):
                 out.add("expense")  # "停電で氷を買った代金と": paid elsewhere
             elif groups and groups[-1] in _LISTED:
                 out.add(_LISTED[groups[-1]])
     return out
+
+
+def _next_own_index(sentences: list[tuple[int, int]], i: int, outside: list[tuple[int, int]]) -> int | None:
+    """Return the index of the next sentence after i that is not in someone else's words (an agent's turn)."""
+    for j in range(i + 1, len(sentences)):
+        if not any(q[0] <= sentences[j][0] < q[1] and q[1] - q[0] < 200 for q in outside):
+            return j
+    return None
+
+
+def _next_own(norm: str, sentences: list[tuple[int, int]], i: int, outside: list[tuple[int, int]]) -> str:
+    """Return the customer's next sentence after sentence i, past the agent's turns ("" at the end)."""
+    j = _next_own_index(sentences, i, outside)
+    return "" if j is None else norm[slice(*sentences[j])]
 
 
 def _outside(norm: str) -> list[tuple[int, int]]:
@@ -1400,7 +1550,8 @@ def _rule_requests(norm: str) -> tuple[set[str], list[tuple[int, int, str, str]]
         return listed, hits, None
     outside = _outside(norm)
     sentences = _sentences(norm)
-    sentence_of = [next(k for k, (s, e) in enumerate(sentences) if s <= h[0] < e) for h in hits]
+    ends = [e for _s, e in sentences]
+    sentence_of = [bisect_right(ends, h[0]) for h in hits]  # the sentences tile the text
     # Sentences naming a remedy of their own (a verb such as "払って" refers back instead).
     with_hits = {i for h, i in zip(hits, sentence_of, strict=True) if h[3] in (NOUN, "cash")}
     apology = any(h[3] == "cash" for h in hits) and _APOLOGY_CONTEXT.search(norm) is not None
@@ -1433,9 +1584,10 @@ def _rule_requests(norm: str) -> tuple[set[str], list[tuple[int, int, str, str]]
             # "□商品券" of a form left unticked; "治療費は自分で払いましたが、それとは別に賠償を";
             # "会費は取るくせに、電話はつながらないの？": the charge is the background of another question.
             continue
-        if kind == NOUN and _ME_TOO.search(norm, end) and (
-                (_OTHERS_BEFORE.search(norm, sentences[i][0], start) and _OTHERS_GOT.match(norm, end))
-                or _GOT_BY_OTHERS.match(norm, end)):
+        # The bounded patterns first: _ME_TOO reads on to the end of the text.
+        if kind == NOUN and (
+                (_OTHERS_GOT.match(norm, end) and _OTHERS_BEFORE.search(norm, sentences[i][0], start))
+                or _GOT_BY_OTHERS.match(norm, end)) and _ME_TOO.search(norm, end):
             found.add(name)  # what others got, compared: asked, however it was told
             named_at.setdefault(name, set()).add(i)
             continue
@@ -1468,7 +1620,7 @@ def _rule_requests(norm: str) -> tuple[set[str], list[tuple[int, int, str, str]]
                 and re.match(r"で(?!は|な)", norm[h[1] : h[1] + 2]) for h in hits):
             continue  # "返金は電子マネーでも構いません": the remedy asked is the voucher
         if kind != NOUN and kind != "cash" and _TOLD.match(after):
-            rest = norm[end : sentences[i][1]] + (norm[slice(*sentences[i + 1])] if i + 1 < len(sentences) else "")
+            rest = norm[end : sentences[i][1]] + _next_own(norm, sentences, i, outside)
             if not _PRESSING.search(rest):
                 continue  # "返金は振込でと言われましたが": the company's words
         if kind in (NOUN, "cash") and _STATE.match(after):
@@ -1484,7 +1636,7 @@ def _rule_requests(norm: str) -> tuple[set[str], list[tuple[int, int, str, str]]
         elif _DONE.match(after) or (kind in (NOUN, "cash") and (
                 _OFFERED.match(after) or _GIVEN_BEFORE.search(norm, max(0, start - 14), start))):
             # Offered, given or done: asked only when the customer presses for it.
-            rest = norm[end : sentences[i][1]] + (norm[slice(*sentences[i + 1])] if i + 1 < len(sentences) else "")
+            rest = norm[end : sentences[i][1]] + _next_own(norm, sentences, i, outside)
             if not _PRESSING.search(rest):
                 continue
         if kind == "cash" and not apology:
@@ -1497,8 +1649,9 @@ def _rule_requests(norm: str) -> tuple[set[str], list[tuple[int, int, str, str]]
         # The next sentence asks for this one only when it names no remedy itself ("3,300円かかりました。出して").
         asked = (any(irony[max(0, i - 1) : i + 2]) or (kind == TAKE_VERB and _DESPITE.search(norm, s, start) is not None)
                  or _ASK.search(norm, s, start) or _ASK.search(norm, start, e) or _FALLBACK.search(norm, s, e)
-                 or (i + 1 < len(sentences) and i + 1 not in with_hits and _ASK.search(norm, *sentences[i + 1])
-                     and not _NOT_SEEKING.search(norm, *sentences[i + 1]) and verbs_ask(i + 1, name))
+                 or ((j := _next_own_index(sentences, i, outside)) is not None and j not in with_hits and _ASK.search(norm, *sentences[j])
+                     and not _NOT_SEEKING.search(norm, *sentences[j]) and not _NON_REMEDY_ASK.search(norm, *sentences[j])
+                     and verbs_ask(j, name))
                  or (header is not None and header.start() < start) or (footer is not None and start < footer.start()))
         if not asked:
             continue
@@ -1512,9 +1665,14 @@ def _rule_requests(norm: str) -> tuple[set[str], list[tuple[int, int, str, str]]
                 and _REFUND_WORD.search(norm, end, sentences[i][1]):
             continue  # "正しい金額で再請求して、多く払った分は返金して": the bill made right is the refund asked
         if name == "fee_waiver" and reissue and (norm.startswith("手数料", start) or re.search(
-                r"手数料(?:\s?[0-9,.]+\s?円)?(?:を|は|も|ば)?[、,]?\s?$", norm[max(0, start - 20) : start])) \
+                r"(?:手数料|[0-9千百万]円)(?:\s?[0-9,.]+\s?円)?(?:を|は|も|ば|まで)?[、,]?\s?(?:[^。\n]{0,8}?(?:が|は|では))?\s?$",
+                norm[max(0, start - 24) : start])
+                or norm.startswith(("無料", "タダ", "無償"), start) and re.search(r"(?:再発行|再交付|作り直し?)(?:は|って|も)?\s?$",
+                                                                            norm[max(0, start - 8) : start])) \
                 and re.search(r"再発行|再交付|作り直", norm[max(0, start - 60) : start]):
             name = "reissue_fee"  # "カードの再発行は有料と言われましたが、手数料無料にして": the reissue fee waived
+        if name == "fee_waiver" and kind == NOUN and norm.startswith(_DEDUCT, start):
+            name = _deducted(norm, start)
         if name == "fee_waiver" and any(0 <= start - v <= 12 for v in vouchers):
             continue  # "クーポン（800円引き）": the coupon's face value
         if kind != NOUN:
@@ -1530,6 +1688,8 @@ def _rule_requests(norm: str) -> tuple[set[str], list[tuple[int, int, str, str]]
             if not name or (name in ("expense", "damages") and any(0 <= start - n <= 45 for n in nouns)
                             and kind != GENERIC and not _names_cost(norm, start)):
                 continue  # "慰謝料2万円では低すぎます。最低でも5万円は払って": still the consolation
+            if kind == GENERIC and _NOTHING_SOUGHT.search(norm, 0, start):
+                continue
             if kind == GENERIC and name == "damages":
                 generic = True
                 # With an object of its own ("値引きした分の補償", "変更補償金") it asks besides the others.
@@ -1541,10 +1701,12 @@ def _rule_requests(norm: str) -> tuple[set[str], list[tuple[int, int, str, str]]
                 continue
         found.add(name)
         named_at.setdefault(name, set()).add(i)
-        if name in _SPECIFIC and kind == NOUN:
+        if (name in _SPECIFIC or name == "refund") and kind == NOUN:
             nouns.append(end)
     found |= listed | _first_items(norm, sentences, hits, sentence_of, named_at)
     found -= rejected
+    if found - {"other"} and _MONEY_DECLINED.search(norm):
+        found &= {"other"}
     # "補償して" alone is damages; next to another remedy it is usually that remedy's word ("返金などの補償"),
     # unless it asks in a sentence of its own ("料金は返して。値引きした分の補償もお願いします").
     others = set().union(*(named_at.get(n, set()) for n in found)) if found else set()

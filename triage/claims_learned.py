@@ -31,8 +31,8 @@ from . import claims as C
 
 WEIGHTS = Path(__file__).with_name("claims_weights.json")
 ROOT = Path(__file__).resolve().parent.parent
-SETS = tuple(f"data/claims_test{n}.csv" for n in ("", "2", "3", "4", "5", "6", "7", "8"))
-THRESHOLD = 0.98  # chosen by leave-one-set-out: the best mean over the eight sets of min(precision, recall), ties to the higher (0.97 with seven)
+SETS = tuple(f"data/claims_test{n}.csv" for n in ("", "2", "3", "4", "5", "6", "7", "8", "9"))
+THRESHOLD = 0.97  # chosen by leave-one-set-out: the best mean over the nine sets of min(precision, recall), ties to the higher (0.98 with eight)
 # The company's offer disputed as too little: "800円のクーポンで済ませるつもりですか" asks for nothing of the list.
 # A charge the company takes as the background of another question: "会費はしっかり取るくせに、…教えて".
 _TAKEN = re.compile(r"^[^。\n]{0,10}?(?:取る|とる|取って|取り|取られ)(?:くせ|のに|けど|ながら|おいて|わりに)")
@@ -40,6 +40,16 @@ _TAKEN = re.compile(r"^[^。\n]{0,10}?(?:取る|とる|取って|取り|取ら�
 _RESIGNED = re.compile(r"仕方(?:が)?な|仕方ありません|しかたな|しょうがな|しょうがありません|諦め|あきらめ")
 # A scam told of: "「払い戻しがあるので暗証番号を」という電話があった".
 _SCAM = re.compile(r"詐欺|サギ|騙|だまさ|だまし|不審|怪し|あやし|暗証番号|なりすまし|成りすまし|名乗|を装|をかた")
+# How a charge works, asked: "再発行って手数料かかるんでしたっけ" asks nothing of the list.
+_POLICY = re.compile(r"^[^。\n]{0,6}?(?:かかる|かかり|掛かる|掛かり|発生する|発生し)(?:ます|ん(?:です|でした)|の(?:です|でした)|んだ)?(?:っけ|か)"
+                     # ... or a rule told: "出張料金を取るのは当日キャンセルの場合だけです".
+                     r"|^[^。\n]{0,16}?(?:場合(?:だけ|のみ|に限り|に限って)|規定|規約|決まり)")
+# A sentence that only tells what was done, and a next sentence that asks nothing: "8,000円は先週精算されました".
+_TOLD_PAST = re.compile(r"(?:ました|でした)[。!！\s]*$")
+ASKLESS_VETO = True
+# Told in English as done or thanked for: "The booking fee was taken off the bill, thank you", "I received the bonus".
+_DONE_EN = re.compile(r"(?i:\b(?:was|were|has been|have been|had been)\s(?:already\s)?(?:taken|added|refunded|credited|sent|waived|removed|paid)"
+                      r"|\bthank(?:s|\syou)\b|\breceived\b)")
 _SETTLED = re.compile(r"^[^。\n]{0,6}?で(?:済ま|すま|済む|すむ|終わら|終わり|おわり|片付け|片づけ|ごまか|誤魔化|手を打)")
 REGULARISATION = 3.0  # sklearn's C, chosen the same way (0.3, 1 and 3 tried)
 
@@ -146,13 +156,33 @@ def vetoed(norm: str, spans: list[tuple[int, int]]) -> bool:
         if any(q[0] <= start < q[1] for q in outside):
             return True  # the agent's turn, a quoted letter: not the customer's words
         after = norm[end : end + 32]
-        if _RESIGNED.search(norm, end, end + 40) or _SCAM.search(norm, max(0, start - 40), end + 40):
+        if _RESIGNED.search(norm, end, end + 40) or _SCAM.search(norm, max(0, start - 40), end + 40) or _POLICY.match(after) \
+                or norm[start:end].isascii() and _DONE_EN.search(norm, max(0, start - 60), end + 60):
             return True
         if C._REJECTED.match(after) or C._OFFERED.match(after) or C._DONE.match(after) or C._NOT_ASKED.match(after) \
                 or C._INSUFFICIENT.match(after) or C._STATE.match(after) or _SETTLED.match(after) or _TAKEN.match(after) \
-                or C._GIVEN_BEFORE.search(norm, max(0, start - 14), start):
+                or C._GIVEN_BEFORE.search(norm, max(0, start - 14), start) \
+                or C._DECLINED_BEFORE.search(norm, max(0, start - 24), start) \
+                or C._NOTHING_SOUGHT.search(norm, 0, start):  # "I don't want a replacement", "何かしてほしいわけではありません"
+            return True
+        if ASKLESS_VETO and _askless(norm, start):
             return True
     return False
+
+
+def _askless(norm: str, start: int) -> bool:
+    """Return True if the mention's sentence tells a past event and neither it nor the next sentence asks."""
+    sentences = C._sentences(norm)
+    k = next(i for i, (a, b) in enumerate(sentences) if a <= start < b)
+    a, b = sentences[k]
+    if not _TOLD_PAST.search(norm, a, b) or C._ASK.search(norm, a, b):
+        return False
+    return k + 1 >= len(sentences) or not C._ASK.search(norm, *sentences[k + 1])
+
+
+def _money_kept(norm: str, cands: dict[str, Any]) -> dict[str, Any]:
+    """Return the candidates, without the monetary ones when money is set aside as a whole ("お金のことはもう大丈夫です")."""
+    return {c: v for c, v in cands.items() if c == "other"} if C._MONEY_DECLINED.search(norm) else cands
 
 
 def probability(features: Features, model: dict[str, Any]) -> float:
@@ -180,7 +210,7 @@ def added(norm: str, hits: list[tuple[int, int, str, str]], found: set[str], wei
         return set()  # next to a remedy the rules found, its additions were all wrong in cross-validation
     m = weights or model()
     # Scored first, vetoed after: the negative signals' patterns cost more than the score.
-    cands = candidates(norm, hits, found, reissue)
+    cands = _money_kept(norm, candidates(norm, hits, found, reissue))
     scores = {c: probability(f, m) for c, (f, _spans) in cands.items()}
     return {c for c in chosen(scores, m["threshold"]) if not vetoed(norm, cands[c][1])}
 
@@ -206,7 +236,7 @@ def _rows(paths: Iterable[str]) -> list[tuple[int, dict[str, Features], set[str]
             norm = C._request_norm(case.text)
             hits = C._hits(norm)
             rules = set(C._requests(norm, learned=False))
-            cands = {c: f for c, (f, spans) in candidates(norm, hits, rules).items() if not vetoed(norm, spans)}
+            cands = {c: f for c, (f, spans) in _money_kept(norm, candidates(norm, hits, rules)).items() if not vetoed(norm, spans)}
             out.append((i, cands, rules, set(case.expected.get("requests", []))))
     return out
 
