@@ -24,6 +24,8 @@ def _failed(section: dict[str, Any] | None) -> list[str] | None:
     """Why a section has no figures, or None when it has them."""
     if section is None:
         return ["Not run: an earlier step failed (see above)."]
+    if "skipped" in section:
+        return [section["skipped"]]
     return ["**This section failed:**", "", "```", section["error"].rstrip(), "```"] if "error" in section else None
 
 
@@ -144,6 +146,15 @@ def _load(r: dict[str, Any]) -> list[str]:
              "copy of the acknowledgements (self-test)."), "", "```", load["printed"], "```"]
 
 
+def _model_line(model: dict[str, Any]) -> str:
+    if model.get("copied"):  # --models-dir: a version trained elsewhere
+        return (f"Model: version `{model['version']}` ({model['csv']}, trained on {model['rows']:,} rows; macro-F1 "
+                f"{model['cv_macro_f1']:.3f} in its own training report).")
+    return (f"Model: version `{model['version']}`, `triage.lifecycle.train_version` on {model['rows']:,} rows "
+            f"({model['csv']}) with the shipped lexicon, {model['seconds']:.0f} s; cross-validated macro-F1 "
+            f"{model['cv_macro_f1']:.3f}.")
+
+
 def render(r: dict[str, Any]) -> str:
     """Return report.md for the results of one run."""
     m, model = r["machine"], r.get("model", {})
@@ -157,10 +168,7 @@ def render(r: dict[str, Any]) -> str:
              f"{m['python']}; load average {loads[0]} at the start and {loads[1]} at the end (1, 5, 15 minutes; "
              f"above {m['cores']}: other processes competed for the cores)."), "",
              ", ".join(f"{k} {v}" for k, v in m["versions"].items()) + ".", "",
-             *(_failed(model) or [
-                 (f"Model: version `{model['version']}`, `triage.lifecycle.train_version` on {model['rows']:,} rows "
-                 f"({model['csv']}) with the shipped lexicon, {model['seconds']:.0f} s; cross-validated macro-F1 "
-                 f"{model['cv_macro_f1']:.3f}.")]),
+             *(_failed(model) or [_model_line(model)]),
              "", "## Targets", "", "| target | measured | verdict |", "|---|---|---|"]
     verdict = {True: "MET", False: "**NOT MET**", None: "skipped"}
     lines += [f"| {t} | {got} | {verdict[ok]} |" for t, got, ok in targets(r)]

@@ -1,10 +1,14 @@
-"""`python -m bench OUTDIR [--quick]`: every measurement in one run, then OUTDIR/report.md and results.json.
+"""`python -m bench OUTDIR [--quick] [--only http] [--models-dir DIR]`: the measurements, then OUTDIR/report.md and results.json.
 
-1. trains the model under test into OUTDIR/models (what `triage train` does, without the gate);
+1. trains the model under test into a temporary models folder (what `triage train` does, without the
+   gate), or copies the active version of --models-dir;
 2. runs bench/timings.py under pytest-benchmark (in-process timings, claims extraction against classify,
    the tokenizer comparison);
 3. starts `triage serve` with the test suite's launcher and drives it with locust (keep-alive, concurrency 8);
 4. runs bench/loadgen.py against the same server (open-loop mixed traffic, exactly-once webhook check).
+
+`--only http` runs sections 3 and 4 alone on an already trained model (about two minutes), so that a change
+of the serving path can be measured several times, interleaved with the code it replaces.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ WORKERS = 2
 QUICK_ROWS, QUICK_PEER_ROWS = 1000, 300  # training rows in quick mode (Janome reads 10 ms a row)
 PACKAGES = ("numpy", "scipy", "scikit-learn", "fugashi", "unidic-lite", "flask", "gunicorn", "sqlalchemy",
             "pytest-benchmark", "locust", "janome", "sudachipy", "sudachidict-core")
+SECTIONS = ("timings", "http")  # what --only can choose; the model is always there
 ENDPOINTS = {"Healthz": "GET /healthz", "Classify": "POST /api/v1/classify",
              "Webhook": "POST /api/v1/webhooks/inquiries"}
 
@@ -85,6 +90,22 @@ def train_model(models: Path, train_csv: Path, source: str) -> dict[str, Any]:
     outcome = train_version([train_csv], Registry(models), gate_csv=None, activate="force", lexicon_csv=LEXICON)
     return {"version": outcome.version, "rows": len(outcome.data.texts), "csv": source,
             "seconds": round(time.perf_counter() - start, 1), "cv_macro_f1": round(outcome.report["macro_f1"], 4)}
+
+
+def copy_model(models: Path, source: Path) -> dict[str, Any]:
+    """Copy the active version of a models folder (the server must not touch the caller's folder)."""
+    import shutil
+
+    from triage.registry import Registry
+
+    if not Registry(source).active():
+        raise RuntimeError(f"{source} has no active model version; train one with `triage train data/inquiries.csv` "
+                           "or leave out --models-dir")
+    shutil.copytree(source, models)
+    registry = Registry(models)
+    meta = registry.metadata(registry.active() or "")
+    return {"version": meta["version"], "rows": meta.get("rows", 0), "csv": f"copied from {shown(source)}",
+            "copied": True, "cv_macro_f1": meta.get("metrics", {}).get("macro_f1", float("nan"))}
 
 
 def timings(out: Path, tmp: Path, train_csv: Path, test_csv: Path, quick: bool) -> dict[str, Any]:
@@ -180,6 +201,10 @@ def main(argv: list[str] | None = None) -> int:
                     help=f"{QUICK_ROWS} training rows, fewer rounds, 4 s load phases (under two minutes)")
     ap.add_argument("--train-csv", type=Path, default=ROOT / "data" / "inquiries.csv")
     ap.add_argument("--test-csv", type=Path, default=ROOT / "data" / "test.csv")
+    ap.add_argument("--only", choices=SECTIONS, action="append",
+                    help="run only this section (repeatable); the model is still trained unless --models-dir")
+    ap.add_argument("--models-dir", type=Path,
+                    help="serve and time the active version of this models folder (copied) instead of training one")
     args = ap.parse_args(argv)
     out = args.outdir.resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -188,7 +213,10 @@ def main(argv: list[str] | None = None) -> int:
     def say(msg: str) -> None:
         print(f"[{time.perf_counter() - started:6.1f} s] {msg}", file=sys.stderr, flush=True)
 
-    results: dict[str, Any] = {"mode": "quick" if args.quick else "full", "command": "python -m bench "
+    mode = "quick" if args.quick else "full"
+    if args.only:
+        mode += f", only {' and '.join(args.only)}"
+    results: dict[str, Any] = {"mode": mode, "command": "python -m bench "
                                + " ".join(argv if argv is not None else sys.argv[1:]),
                                "started": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": _machine(),
                                "test_csv": shown(args.test_csv)}
@@ -199,11 +227,16 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(tmp_name)  # the model, locust's files: nothing of it belongs in OUTDIR
         train_csv = _subset_csv(args.train_csv, QUICK_ROWS, tmp / "train.csv") if args.quick else args.train_csv
         sections: list[tuple[str, Callable[[], dict[str, Any]]]] = [
-            ("model", lambda: train_model(tmp / "models", train_csv, f"a {QUICK_ROWS:,}-row stratified sample of "
-                                          f"{shown(args.train_csv)}" if args.quick else shown(args.train_csv))),
+            ("model", (lambda: copy_model(tmp / "models", args.models_dir.resolve())) if args.models_dir else
+             (lambda: train_model(tmp / "models", train_csv, f"a {QUICK_ROWS:,}-row stratified sample of "
+                                  f"{shown(args.train_csv)}" if args.quick else shown(args.train_csv)))),
             ("timings", lambda: timings(out, tmp, train_csv, args.test_csv, args.quick)),
             ("http", lambda: http_and_load(tmp, args.test_csv, args.quick)),
         ]
+        if args.only:
+            results.update({n: {"skipped": f"Not run (`--only {' --only '.join(args.only)}`)."}
+                            for n, _ in sections if n != "model" and n not in args.only})
+            sections = [(n, f) for n, f in sections if n == "model" or n in args.only]
         failed = False
         for name, section in sections:
             say(f"{name} ...")
