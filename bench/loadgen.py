@@ -251,13 +251,13 @@ def run(args: argparse.Namespace, base_url: str, database_url: str,
 
 
 @contextmanager
-def serving(models: Path, workers: int) -> Iterator[tuple[Any, dict[str, str]]]:
+def serving(models: Path, workers: int, settings: dict[str, str] | None = None) -> Iterator[tuple[Any, dict[str, str]]]:
     """A throwaway `triage serve` (the test suite's launcher) on these models, with an agent account and a token."""
     import secrets
 
     from tests.servers import add_user, create_token_direct, running_server
 
-    with running_server({"TRIAGE_MODELS_DIR": str(models)}, workers=workers) as server:
+    with running_server({"TRIAGE_MODELS_DIR": str(models), **(settings or {})}, workers=workers) as server:
         creds = {"user": "load-agent", "password": secrets.token_hex(16), "token": create_token_direct(server.env, "load"),
                  "webhook_secret": server.env["TRIAGE_WEBHOOK_SECRET"], "database_url": server.env["TRIAGE_DATABASE_URL"]}
         add_user(server.env, creds["user"], "agent", creds["password"])

@@ -118,7 +118,8 @@ def _http(r: dict[str, Any]) -> list[str]:
     if (failed := _failed(h)) is not None:
         return failed
     kept = "yes" if h["keep_alive"] else "**no**: it answers `Connection: close`, so every request pays a connect"
-    lines = [(f"`triage serve --workers {h['workers']}` (the test suite's launcher, `tests/servers.py`); locust "
+    threads = f" with TRIAGE_THREADS={h['threads']}" if h.get("threads") else ""
+    lines = [(f"`triage serve --workers {h['workers']}`{threads} (the test suite's launcher, `tests/servers.py`); locust "
              f"(`bench/locustfile.py`, FastHttpUser) with {h['concurrency']} users, each back to back on a kept "
              f"connection, {h['seconds']:g} s per endpoint after a warm-up; keep-alive: {kept}. Server CPU: the "
              "master's and workers' user + system time; client CPU: locust's, start-up included. locust rounds "

@@ -152,12 +152,13 @@ def _keeps_alive(host: str, port: int) -> bool:
         conn.close()
 
 
-def http_and_load(tmp: Path, test_csv: Path, quick: bool) -> dict[str, Any]:
+def http_and_load(tmp: Path, test_csv: Path, quick: bool, threads: int | None = None) -> dict[str, Any]:
     """Sections 3 and 4 on one `triage serve` (the test suite's launcher, WORKERS workers)."""
     texts = loadgen.load_texts(400, 0, test_csv)
     (tmp / "texts.json").write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
     seconds = 4.0 if quick else 20.0
-    with loadgen.serving(tmp / "models", WORKERS) as (server, creds):
+    settings = {"TRIAGE_THREADS": str(threads)} if threads else {}
+    with loadgen.serving(tmp / "models", WORKERS, settings) as (server, creds):
         env = own_env(BENCH_TOKEN=creds["token"], BENCH_WEBHOOK_SECRET=creds["webhook_secret"],
                       BENCH_TEXTS=str(tmp / "texts.json"))
         host, port = "127.0.0.1", int(server.base_url.rsplit(":", 1)[1])
@@ -175,7 +176,7 @@ def http_and_load(tmp: Path, test_csv: Path, quick: bool) -> dict[str, Any]:
                 raise RuntimeError(f"locust sent no {endpoint}:\n{got['printed'][-3000:]}")
             phases.append({"endpoint": endpoint, **{k: v for k, v in row.items() if k not in ("type", "name")},
                            "client_cpu_s": got["client_cpu_s"], "server_cpu_s": _cpu_seconds(pids) - cpu})
-        result: dict[str, Any] = {"workers": WORKERS, "concurrency": CONCURRENCY, "seconds": seconds,
+        result: dict[str, Any] = {"workers": WORKERS, "threads": threads, "concurrency": CONCURRENCY, "seconds": seconds,
                                   "keep_alive": _keeps_alive(host, port), "phases": phases}
         # Section 4: the open-loop mixed traffic and its exactly-once check, on the same server.
         plan = ["--rate", "40", "--duration", "4", "--spike-rate", "150", "--spike-duration", "2"] if quick else \
@@ -205,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="run only this section (repeatable); the model is still trained unless --models-dir")
     ap.add_argument("--models-dir", type=Path,
                     help="serve and time the active version of this models folder (copied) instead of training one")
+    ap.add_argument("--threads", type=int, help="TRIAGE_THREADS of the served workers (default: the setting's)")
     args = ap.parse_args(argv)
     out = args.outdir.resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -231,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
              (lambda: train_model(tmp / "models", train_csv, f"a {QUICK_ROWS:,}-row stratified sample of "
                                   f"{shown(args.train_csv)}" if args.quick else shown(args.train_csv)))),
             ("timings", lambda: timings(out, tmp, train_csv, args.test_csv, args.quick)),
-            ("http", lambda: http_and_load(tmp, args.test_csv, args.quick)),
+            ("http", lambda: http_and_load(tmp, args.test_csv, args.quick, args.threads)),
         ]
         if args.only:
             results.update({n: {"skipped": f"Not run (`--only {' --only '.join(args.only)}`)."}
