@@ -24,8 +24,8 @@ def _failed(section: dict[str, Any] | None) -> list[str] | None:
     """Why a section has no figures, or None when it has them."""
     if section is None:
         return ["Not run: an earlier step failed (see above)."]
-    if "skipped" in section:
-        return [section["skipped"]]
+    if "not_run" in section:  # left out with --only
+        return [section["not_run"]]
     return ["**This section failed:**", "", "```", section["error"].rstrip(), "```"] if "error" in section else None
 
 

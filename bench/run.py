@@ -236,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
             ("http", lambda: http_and_load(tmp, args.test_csv, args.quick, args.threads)),
         ]
         if args.only:
-            results.update({n: {"skipped": f"Not run (`--only {' --only '.join(args.only)}`)."}
+            results.update({n: {"not_run": f"Not run (`--only {' --only '.join(args.only)}`)."}
                             for n, _ in sections if n != "model" and n not in args.only})
             sections = [(n, f) for n, f in sections if n == "model" or n in args.only]
         failed = False
