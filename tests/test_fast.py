@@ -566,3 +566,31 @@ def test_the_shipped_lexicon_finds_on_every_training_row_what_its_regular_expres
         norm = normalize(row.text)
         assert LEX.matches(norm) == _plain_matches(pattern_matches, norm), row.text
     assert Lexicon().matches("弁護士") == []
+
+
+# -- claims' one-for-one folding (claims._norm) ---------------------------------------------------------------------
+
+
+def test_fold_equals_translate_on_every_character_below_65536() -> None:
+    from triage.claims import _TABLE, _norm
+
+    every = "".join(chr(c) for c in range(1, 0x10000) if not 0xD800 <= c < 0xE000)
+    assert _norm(every) == every.translate(_TABLE)
+    assert _norm("") == "" and _norm("注文番号 A-1") == "注文番号 A-1"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=80))
+def test_fold_equals_translate(text: str) -> None:
+    from triage.claims import _TABLE, _norm
+
+    assert _norm(text) == text.translate(_TABLE)
+
+
+def test_set_fold_refuses_what_translate_would_change_the_length_with() -> None:
+    from triage.native import set_fold
+
+    with pytest.raises(ValueError, match="one character"):
+        set_fold({0x3000: "  "})
+    with pytest.raises(ValueError, match="one character"):
+        set_fold({0x1F600: "x"})

@@ -15,12 +15,14 @@ try:
         combine,
         counts,
         digit_runs,
+        fold,
         locate,
         negated_clauses,
         nfkc,
         read_located,
         read_tokens,
         segment_features,
+        set_fold,
         softmax_rows,
         split_segments,
     )
@@ -33,5 +35,5 @@ _source = Path(__file__).with_name("_fast.pyx")
 if _source.exists() and _source.stat().st_mtime > Path(_fast.__file__).stat().st_mtime:
     raise ImportError(f"triage._fast is older than triage/_fast.pyx: {_HOW}.")
 
-__all__ = ["Scorer", "TermMatcher", "char_ngrams", "combine", "counts", "digit_runs", "locate", "negated_clauses", "nfkc", "read_located", "read_tokens",
-           "segment_features", "softmax_rows", "split_segments"]
+__all__ = ["Scorer", "TermMatcher", "char_ngrams", "combine", "counts", "digit_runs", "fold", "locate", "negated_clauses", "nfkc", "read_located", "read_tokens",
+           "segment_features", "set_fold", "softmax_rows", "split_segments"]
