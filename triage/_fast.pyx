@@ -646,37 +646,18 @@ def read_tokens(str parsed):
     Lines without exactly three fields are skipped; a lemma is cut at its first
     "-" (loan words carry their source) and, when empty or "*", is the surface.
     """
-    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(parsed), i, line = 0, tabs = 0, t1 = 0, t2 = 0, cut
-    cdef int kind = PyUnicode_KIND(parsed)
-    cdef void* data = PyUnicode_DATA(parsed)
-    cdef Py_UCS4 ch
-    cdef list out = []
-    for i in range(n + 1):
-        ch = PyUnicode_READ(kind, data, i) if i < n else 10
-        if ch == 9:
-            tabs += 1
-            if tabs == 1:
-                t1 = i
-            elif tabs == 2:
-                t2 = i
-        elif ch == 10:
-            if tabs == 2:
-                surface = _piece(parsed, kind, data, t2 + 1, i)
-                cut = t1 + 1
-                if not (t2 == t1 + 2 and PyUnicode_READ(kind, data, t1 + 1) == 42):  # "*": no lemma
-                    while cut < t2 and PyUnicode_READ(kind, data, cut) != 45:  # up to the first "-"
-                        cut += 1
-                lemma = _piece(parsed, kind, data, t1 + 1, cut) if cut > t1 + 1 else surface
-                out.append((_piece(parsed, kind, data, line, t1), lemma, surface))
-            line = i + 1
-            tabs = 0
-    return out
+    return _read(parsed, None)
 
 
 def read_located(str parsed, str text):
     """``locate(text, read_tokens(parsed))`` in one pass, without the list of (part of speech, lemma, surface) between."""
+    return _read(parsed, text)
+
+
+cdef list _read(str parsed, str text):
+    """``read_tokens`` (text None) or ``read_located`` (each token also placed in text)."""
     cdef Py_ssize_t n = PyUnicode_GET_LENGTH(parsed), i, line = 0, tabs = 0, t1 = 0, t2 = 0, cut
-    cdef Py_ssize_t pos = 0, start, size = PyUnicode_GET_LENGTH(text)
+    cdef Py_ssize_t pos = 0, start = 0, size = 0 if text is None else PyUnicode_GET_LENGTH(text)
     cdef int kind = PyUnicode_KIND(parsed)
     cdef void* data = PyUnicode_DATA(parsed)
     cdef Py_UCS4 ch
@@ -693,15 +674,19 @@ def read_located(str parsed, str text):
         elif ch == 10:
             if tabs == 2:
                 surface = _piece(parsed, kind, data, t2 + 1, i)
-                start = PyUnicode_Find(text, surface, pos, size, 1)
+                if text is not None:
+                    start = PyUnicode_Find(text, surface, pos, size, 1)
                 if start >= 0:  # else MeCab dropped or changed it (whitespace): nothing to place
                     cut = t1 + 1
                     if not (t2 == t1 + 2 and PyUnicode_READ(kind, data, t1 + 1) == 42):  # "*": no lemma
                         while cut < t2 and PyUnicode_READ(kind, data, cut) != 45:  # up to the first "-"
                             cut += 1
                     lemma = _piece(parsed, kind, data, t1 + 1, cut) if cut > t1 + 1 else surface
-                    pos = start + PyUnicode_GET_LENGTH(surface)
-                    out.append((_piece(parsed, kind, data, line, t1), lemma, surface, start, pos))
+                    if text is None:
+                        out.append((_piece(parsed, kind, data, line, t1), lemma, surface))
+                    else:
+                        pos = start + PyUnicode_GET_LENGTH(surface)
+                        out.append((_piece(parsed, kind, data, line, t1), lemma, surface, start, pos))
             line = i + 1
             tabs = 0
     return out
