@@ -991,7 +991,7 @@ _anchor("fee_waiver", "引かないで 引かんといて 引かんで なかっ
 # A bill kept from coming: "カードに請求がいかないようにしてください", "請求が来ないようにして".
 _anchor("fee_waiver", "請求がいかない 請求が行かない 請求が来ない 請求がこない 請求がかからない", after=r"^よう")
 # A deadline moved back: "有効期限も後ろにずらしていただけると" (as 延ばして above).
-_anchor("other", "ずらし 後ろ倒し 繰り延べ", before=r"(?:期限|期間|期日|有効期限|猶予)[^。\n]{0,30}$", reach=36, after=_SERVICE_ASK)
+_anchor("other", "ずらし", before=r"(?:期限|期間|期日|有効期限|猶予)[^。\n]{0,30}$", reach=36, after=_SERVICE_ASK)
 # Moved to another room or seat: "暖かい部屋に移してもらえないかい".
 _anchor("other", "に移して に移らせて に替えて", before=r"(?:部屋|客室|席|座席|号室)\s?$", reach=4,
         after=r"^(?:ください|下さい|ほしい|欲しい|もらえ(?!た)|貰え(?!た)|いただけ(?!た)|頂け(?!た)|くれ(?!た|まし)|ちょう|お願い|よ|や|ね|[。!！]|$)")
