@@ -1124,20 +1124,22 @@ def fold(str text):
         raise RuntimeError("fold: no table (call set_fold first)")
     cdef int kind = PyUnicode_KIND(text)
     cdef void* data = PyUnicode_DATA(text)
-    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text), i, first = -1
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text), i, first = n
     cdef Py_UCS4 ch
     for i in range(n):
         ch = PyUnicode_READ(kind, data, i)
         if ch < 65536 and _fold_map[ch] != ch:
             first = i
             break
-    if first < 0:
-        return text  # most texts of a batch of ASCII or of kana and kanji alone
+    if first == n:
+        return text  # nothing to fold (ASCII, or kana and kanji alone)
     cdef Py_UCS4* buf = <Py_UCS4*>malloc(n * sizeof(Py_UCS4))
     if buf is NULL:
         raise MemoryError()
     try:
-        for i in range(n):
+        for i in range(first):  # unchanged up to the first character folded
+            buf[i] = PyUnicode_READ(kind, data, i)
+        for i in range(first, n):
             ch = PyUnicode_READ(kind, data, i)
             buf[i] = _fold_map[ch] if ch < 65536 else ch
         return PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, buf, n)

@@ -453,13 +453,11 @@ class InquiryModel:
         # features and the scorer's tables evicted it between texts); then each text is read, featurized
         # and scored in turn (all texts' tokens at once set off the garbage collector: docs/model.md).
         out: list[Prediction] = []
-        analyse, chars = self.featurizer.analyse, self._text_chars()
-        plain = not (self.sentence_inputs or self.concept_inputs)
+        analyse, one, from_strings = self.featurizer.analyse, self._one, self._text_chars() is None
         for i in range(0, len(texts), PHASE_TEXTS):
             normalized = [normalize(t) for t in texts[i : i + PHASE_TEXTS]]
             for text, every in zip(normalized, located_many(normalized), strict=True):
-                analysis = analyse(text, chars is None, False, every)
-                out.append(self._routed(analysis, chars) if plain else self._one(analysis, explained=False)[0])
+                out.append(one(analyse(text, from_strings, False, every), explained=False)[0])
         return out
 
     # -- explanation ----------------------------------------------------------
